@@ -1,0 +1,128 @@
+//! The echo server from the documentation of `GLib.SocketService`, on Usher.
+//!
+//! ```text
+//! cargo run --example echo [PORT…]
+//! ```
+//!
+//! It listens on ports 1024 and 1025 (or the ones given), each tagged with a `Source` object that
+//! carries its port, reads one line from each client, prints it and echoes it back. Try
+//! `telnet localhost 1024`; the line `shutdown` stops the service and ends the program.
+
+use gio::prelude::*;
+use usher::prelude::*;
+
+mod source {
+    use gio::glib;
+    use glib::prelude::*;
+    use glib::subclass::prelude::*;
+    use std::cell::Cell;
+
+    mod imp {
+        use super::*;
+
+        #[derive(Default, glib::Properties)]
+        #[properties(wrapper_type = super::Source)]
+        pub struct Source {
+            /// The port the tagged socket listens on.
+            #[property(get, construct_only)]
+            port: Cell<u32>,
+        }
+
+        #[glib::object_subclass]
+        impl ObjectSubclass for Source {
+            const NAME: &'static str = "EchoSource";
+            type Type = super::Source;
+        }
+
+        #[glib::derived_properties]
+        impl ObjectImpl for Source {}
+    }
+
+    glib::wrapper! {
+        /// The `source_object` of a listening socket: which port a client came in on.
+        pub struct Source(ObjectSubclass<imp::Source>);
+    }
+
+    impl Source {
+        pub fn new(port: u16) -> Self {
+            glib::Object::builder()
+                .property("port", u32::from(port))
+                .build()
+        }
+    }
+}
+
+use source::Source;
+
+fn main() -> glib::ExitCode {
+    let ports: Vec<u16> = match std::env::args()
+        .skip(1)
+        .map(|arg| arg.parse())
+        .collect::<Result<Vec<u16>, _>>()
+    {
+        Ok(ports) if !ports.is_empty() => ports,
+        Ok(_) => vec![1024, 1025],
+        Err(error) => {
+            eprintln!("usage: echo [PORT…]: {error}");
+            return glib::ExitCode::FAILURE;
+        }
+    };
+
+    let service = usher::SocketService::new();
+    for &port in &ports {
+        if let Err(error) = service.add_inet_port(port, Some(&Source::new(port))) {
+            eprintln!("Cannot listen on port {port}: {error}");
+            return glib::ExitCode::FAILURE;
+        }
+    }
+    println!("Listening on ports {ports:?}; send \"shutdown\" to stop.");
+
+    let main_loop = glib::MainLoop::new(None, false);
+    let cancellable = gio::Cancellable::new();
+    let handle = service.handle();
+    cancellable.connect_cancelled({
+        let main_loop = main_loop.clone();
+        move |_| {
+            handle.stop();
+            main_loop.quit();
+        }
+    });
+
+    service.connect_incoming(move |_, connection, source_object| {
+        let port = source_object
+            .and_then(|source| source.downcast_ref::<Source>())
+            .map_or(0, Source::port);
+        println!("Accepted! (Source: {port})");
+        glib::spawn_future_local(worker(connection.clone(), cancellable.clone()));
+        false
+    });
+
+    service.start();
+    main_loop.run();
+    glib::ExitCode::SUCCESS
+}
+
+/// Reads one line, prints it and echoes it back; `shutdown` cancels `cancellable`.
+async fn worker(connection: gio::SocketConnection, cancellable: gio::Cancellable) {
+    let input = gio::DataInputStream::new(&connection.input_stream());
+    let line = match input.read_line_utf8_future(glib::Priority::DEFAULT).await {
+        Ok(Some(line)) => line.trim().to_owned(),
+        Ok(None) => return,
+        Err(error) => {
+            eprintln!("Cannot read: {error}");
+            return;
+        }
+    };
+    println!("Received: {line}");
+    let reply = format!("{line}\n");
+    if let Err((_, error)) = connection
+        .output_stream()
+        .write_all_future(reply.into_bytes(), glib::Priority::DEFAULT)
+        .await
+    {
+        eprintln!("Cannot write: {error}");
+    }
+    if line == "shutdown" {
+        cancellable.cancel();
+    }
+}

@@ -1,0 +1,39 @@
+//! # Usher
+//!
+//! GLib's `GSocketService`, re-implemented in Rust as a real GObject: [`SocketService`] is a
+//! subclass of [`gio::SocketListener`] registered with GObject as `UsherSocketService`, usable
+//! from Rust, C, Vala, Python and JavaScript. It behaves as GLib's service where GLib defines the
+//! behaviour, and does better where GLib is weak.
+//!
+//! ```no_run
+//! use gio::prelude::*;
+//! use usher::prelude::*;
+//!
+//! let service = usher::SocketService::new();
+//! service.add_inet_port(1024, None::<&glib::Object>)?;
+//! service.connect_incoming(|_, connection, _| {
+//!     println!("connection from {:?}", connection.remote_address().ok());
+//!     false
+//! });
+//! glib::MainLoop::new(None, false).run();
+//! # Ok::<(), glib::Error>(())
+//! ```
+//!
+//! Import [`prelude`] for the methods, and [`subclass::prelude`] to subclass.
+
+mod connection;
+pub mod ffi;
+mod socket_service;
+
+#[path = "../subclass/mod.rs"]
+pub mod subclass;
+
+pub use socket_service::{SocketService, SocketServiceExt, SocketServiceHandle};
+
+/// The traits of Usher's types, to glob-import beside `gio::prelude::*`.
+///
+/// They are imported anonymously: gio's prelude has a `SocketServiceExt` of its own, and the
+/// two glob imports must not clash.
+pub mod prelude {
+    pub use crate::socket_service::SocketServiceExt as _;
+}

@@ -1,0 +1,298 @@
+//! [`SocketService`]: GLib's `GSocketService`, re-implemented.
+
+mod accept;
+pub(crate) mod imp;
+mod state;
+
+use glib::{prelude::*, signal::SignalHandlerId, subclass::prelude::*, translate::*};
+
+glib::wrapper! {
+    /// A service that accepts connections on the sockets of its [`gio::SocketListener`] and
+    /// emits [`incoming`](SocketServiceExt::connect_incoming) for each, from the main loop.
+    ///
+    /// It behaves as GLib's [`gio::SocketService`], of which it is a re-implementation, and
+    /// does more: it accepts every waiting connection per main-loop turn, never loses a client
+    /// to `stop()`, always accepts on the thread-default [`glib::MainContext`] of the thread that
+    /// created it, backs off instead of spinning when the process runs out of file descriptors,
+    /// can cap its live connections, and can shut down gracefully.
+    ///
+    /// There are two ways to write a service, as with GLib: connect to `incoming`, or subclass
+    /// and override [`SocketServiceImpl::incoming`](crate::subclass::prelude::SocketServiceImpl::incoming).
+    /// Either way the handler must not block; see [`ThreadedSocketService`](gio::ThreadedSocketService)
+    /// for handlers that do.
+    ///
+    /// A new service is active: it accepts as soon as a socket is added with the listener's
+    /// `add_*()` methods and its context runs.
+    ///
+    /// ```no_run
+    /// use gio::prelude::*;
+    /// use usher::prelude::*;
+    ///
+    /// let service = usher::SocketService::new();
+    /// service.add_inet_port(1024, None::<&glib::Object>)?;
+    /// service.connect_incoming(|_service, connection, _source_object| {
+    ///     let connection = connection.clone();
+    ///     glib::spawn_future_local(async move {
+    ///         let _ = connection.output_stream().write_all_future(b"hello\n", glib::Priority::DEFAULT).await;
+    ///     });
+    ///     false
+    /// });
+    /// glib::MainLoop::new(None, false).run();
+    /// # Ok::<(), glib::Error>(())
+    /// ```
+    ///
+    /// GObject type: `UsherSocketService`.
+    #[doc(alias = "UsherSocketService")]
+    pub struct SocketService(ObjectSubclass<imp::SocketService>)
+        @extends crate::subclass::SocketListenerBase, gio::SocketListener;
+}
+
+impl SocketService {
+    /// No service, for the `Option<&impl IsA<SocketService>>` arguments of generic code.
+    pub const NONE: Option<&'static SocketService> = None;
+
+    /// Creates a new, active service with no sockets.
+    #[doc(alias = "usher_socket_service_new")]
+    pub fn new() -> SocketService {
+        glib::Object::new()
+    }
+}
+
+impl Default for SocketService {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The methods of [`SocketService`] and its subclasses.
+pub trait SocketServiceExt: IsA<SocketService> + 'static {
+    /// Starts accepting connections again after [`stop`](Self::stop). Safe from any thread.
+    ///
+    /// New services are already active. Accepting happens on the context the service was
+    /// created in, whichever thread calls this.
+    #[doc(alias = "usher_socket_service_start")]
+    fn start(&self) {
+        self.as_ref().imp().set_active(true)
+    }
+
+    /// Stops accepting connections. Safe from any thread.
+    ///
+    /// Clients that connect meanwhile wait in the kernel's backlog and are accepted after
+    /// [`start`](Self::start). The listening sockets stay open; close them with the listener's
+    /// `close()`, or use a graceful shutdown.
+    #[doc(alias = "usher_socket_service_stop")]
+    fn stop(&self) {
+        self.as_ref().imp().set_active(false)
+    }
+
+    /// Whether the service accepts connections (the `active` property). Safe from any thread.
+    ///
+    /// This is what the application asked for: a service that waits for a free thread, a free
+    /// connection slot or free file descriptors stays active meanwhile.
+    #[doc(alias = "usher_socket_service_is_active")]
+    #[doc(alias = "active")]
+    fn is_active(&self) -> bool {
+        self.as_ref().imp().is_active()
+    }
+
+    /// The `active` property; the same as [`is_active`](Self::is_active).
+    fn active(&self) -> bool {
+        self.is_active()
+    }
+
+    /// Sets the `active` property: [`start`](Self::start) or [`stop`](Self::stop).
+    #[doc(alias = "active")]
+    fn set_active(&self, active: bool) {
+        self.as_ref().imp().set_active(active)
+    }
+
+    /// A handle that starts and stops this service from any thread.
+    fn handle(&self) -> SocketServiceHandle {
+        SocketServiceHandle(WeakService::new(self.as_ref()))
+    }
+
+    /// Connects to `incoming`, emitted on the service's context for each new connection.
+    ///
+    /// The handler must start handling `connection` and return at once; keep a reference to the
+    /// connection to use it later, as the service drops its own when the signal returns.
+    /// `source_object` is the object given to the listener's `add_*()` call for the socket the
+    /// connection came in on. Return `true` to stop the handlers after this one, the class
+    /// handler included.
+    #[doc(alias = "incoming")]
+    fn connect_incoming<F>(&self, f: F) -> SignalHandlerId
+    where
+        F: Fn(&Self, &gio::SocketConnection, Option<&glib::Object>) -> bool + 'static,
+    {
+        unsafe extern "C" fn incoming_trampoline<P, F>(
+            this: *mut crate::ffi::UsherSocketService,
+            connection: *mut gio::ffi::GSocketConnection,
+            source_object: *mut glib::gobject_ffi::GObject,
+            f: glib::ffi::gpointer,
+        ) -> glib::ffi::gboolean
+        where
+            P: IsA<SocketService>,
+            F: Fn(&P, &gio::SocketConnection, Option<&glib::Object>) -> bool + 'static,
+        {
+            unsafe {
+                let f: &F = &*(f as *const F);
+                let source_object = Option::<glib::Object>::from_glib_borrow(source_object);
+                f(
+                    SocketService::from_glib_borrow(this).unsafe_cast_ref(),
+                    &from_glib_borrow(connection),
+                    source_object.as_ref().as_ref(),
+                )
+                .into_glib()
+            }
+        }
+        unsafe {
+            connect_boxed(
+                self.as_ptr() as *mut _,
+                c"incoming",
+                incoming_trampoline::<Self, F> as *const (),
+                f,
+            )
+        }
+    }
+
+    /// Connects to `accept-error`, emitted on the service's context for every failed accept
+    /// but cancellations. The service keeps serving: it retries at once after a transient error
+    /// and after a short, growing pause when out of resources (file descriptors, memory).
+    ///
+    /// While no handler is connected, the service logs a warning at most once a second.
+    #[doc(alias = "accept-error")]
+    fn connect_accept_error<F: Fn(&Self, &glib::Error) + 'static>(&self, f: F) -> SignalHandlerId {
+        unsafe extern "C" fn accept_error_trampoline<P, F>(
+            this: *mut crate::ffi::UsherSocketService,
+            error: *mut glib::ffi::GError,
+            f: glib::ffi::gpointer,
+        ) where
+            P: IsA<SocketService>,
+            F: Fn(&P, &glib::Error) + 'static,
+        {
+            unsafe {
+                let f: &F = &*(f as *const F);
+                f(
+                    SocketService::from_glib_borrow(this).unsafe_cast_ref(),
+                    &from_glib_borrow(error),
+                )
+            }
+        }
+        unsafe {
+            connect_boxed(
+                self.as_ptr() as *mut _,
+                c"accept-error",
+                accept_error_trampoline::<Self, F> as *const (),
+                f,
+            )
+        }
+    }
+
+    /// Connects to `notify::active`, emitted in the thread that changed it.
+    #[doc(alias = "active")]
+    fn connect_active_notify<F: Fn(&Self) + 'static>(&self, f: F) -> SignalHandlerId {
+        unsafe { self.connect_notify_unsafe(Some("active"), move |this, _| f(this)) }
+    }
+}
+
+impl<O: IsA<SocketService>> SocketServiceExt for O {}
+
+/// Connects `f`, boxed, to `signal` through `trampoline`, as gio's generated code does.
+///
+/// # Safety
+/// `trampoline` must be an `extern "C"` function with the signal's signature followed by the
+/// `gpointer` that points to an `F`.
+unsafe fn connect_boxed<F>(
+    instance: *mut glib::gobject_ffi::GObject,
+    signal: &std::ffi::CStr,
+    trampoline: *const (),
+    f: F,
+) -> SignalHandlerId {
+    unsafe extern "C" fn destroy<F>(
+        data: glib::ffi::gpointer,
+        _closure: *mut glib::gobject_ffi::GClosure,
+    ) {
+        unsafe { drop(Box::from_raw(data as *mut F)) }
+    }
+    unsafe {
+        let handler = glib::gobject_ffi::g_signal_connect_data(
+            instance,
+            signal.as_ptr(),
+            Some(std::mem::transmute::<*const (), unsafe extern "C" fn()>(
+                trampoline,
+            )),
+            Box::into_raw(Box::new(f)) as glib::ffi::gpointer,
+            Some(destroy::<F>),
+            0,
+        );
+        from_glib(handler)
+    }
+}
+
+/// A weak reference to a service that may be moved to other threads.
+///
+/// Upgrading it off the service's context thread is sound only to call the service's
+/// thread-safe methods (those that only lock its state) and to drop the reference again.
+#[derive(Clone)]
+pub(crate) struct WeakService(glib::WeakRef<SocketService>);
+
+// SAFETY: GWeakRef is thread-safe, and see the type's documentation for the use of the upgrade.
+unsafe impl Send for WeakService {}
+unsafe impl Sync for WeakService {}
+
+impl WeakService {
+    pub(crate) fn new(service: &SocketService) -> Self {
+        Self(service.downgrade())
+    }
+
+    pub(crate) fn upgrade(&self) -> Option<SocketService> {
+        self.0.upgrade()
+    }
+}
+
+/// Starts and stops a [`SocketService`] from any thread.
+///
+/// GLib documents `start` and `stop` as thread-safe, but a [`SocketService`], like every
+/// gio object, is neither `Send` nor `Sync`. This handle is both, and does only what is safe from
+/// any thread. It does not keep the service alive: once the service is gone, it does nothing.
+///
+/// ```
+/// use usher::prelude::*;
+///
+/// let service = usher::SocketService::new();
+/// let handle = service.handle();
+/// std::thread::spawn(move || handle.stop()).join().unwrap();
+/// assert!(!service.is_active());
+/// ```
+#[derive(Clone)]
+pub struct SocketServiceHandle(WeakService);
+
+impl SocketServiceHandle {
+    /// [`SocketServiceExt::start`], from any thread.
+    pub fn start(&self) {
+        if let Some(service) = self.0.upgrade() {
+            service.imp().set_active(true)
+        }
+    }
+
+    /// [`SocketServiceExt::stop`], from any thread.
+    pub fn stop(&self) {
+        if let Some(service) = self.0.upgrade() {
+            service.imp().set_active(false)
+        }
+    }
+
+    /// [`SocketServiceExt::is_active`], from any thread; `false` once the service is gone.
+    pub fn is_active(&self) -> bool {
+        self.0
+            .upgrade()
+            .is_some_and(|service| service.imp().is_active())
+    }
+}
+
+impl std::fmt::Debug for SocketServiceHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SocketServiceHandle")
+            .field("alive", &self.0.upgrade().is_some())
+            .finish()
+    }
+}

@@ -1,0 +1,126 @@
+//! Helpers shared by the integration tests: loopback listeners, clients, and main-context
+//! iteration that waits for events (with a deadline that fails the test instead of hanging).
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use gio::prelude::*;
+
+/// The longest a test waits for an event before failing.
+pub const DEADLINE: Duration = Duration::from_secs(30);
+
+/// Adds a listening socket on 127.0.0.1 with an ephemeral port and returns its address.
+pub fn listen_loopback(
+    listener: &impl IsA<gio::SocketListener>,
+    source_object: Option<&glib::Object>,
+) -> SocketAddr {
+    let any_port = gio::InetSocketAddress::from_string("127.0.0.1", 0).unwrap();
+    let effective = listener
+        .add_address(
+            &any_port,
+            gio::SocketType::Stream,
+            gio::SocketProtocol::Tcp,
+            source_object,
+        )
+        .expect("listen on 127.0.0.1");
+    let effective = effective.downcast::<gio::InetSocketAddress>().unwrap();
+    SocketAddr::new(
+        effective.address().to_string().parse().unwrap(),
+        effective.port(),
+    )
+}
+
+/// Runs `test` with a new main context pushed as the thread-default one, so that tests that run
+/// in parallel threads each have their own.
+pub fn with_context<R>(test: impl FnOnce(&glib::MainContext) -> R) -> R {
+    let context = glib::MainContext::new();
+    context
+        .with_thread_default(|| test(&context))
+        .expect("a new context can be acquired")
+}
+
+/// Iterates `context` (blocking between events) until `done()` holds.
+///
+/// Panics when [`DEADLINE`] passes first.
+pub fn iterate_until(context: &glib::MainContext, mut done: impl FnMut() -> bool) {
+    let expired = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let deadline = glib::timeout_source_new(DEADLINE, None, glib::Priority::DEFAULT, {
+        let expired = expired.clone();
+        move || {
+            expired.store(true, std::sync::atomic::Ordering::SeqCst);
+            glib::ControlFlow::Break
+        }
+    });
+    deadline.attach(Some(context));
+    while !done() {
+        assert!(
+            !expired.load(std::sync::atomic::Ordering::SeqCst),
+            "timed out waiting for an event"
+        );
+        context.iteration(true);
+    }
+    deadline.destroy();
+}
+
+/// Runs `client` on a new thread and wakes `context` up when it returns, so that
+/// `iterate_until(context, || handle.is_finished())` sees it.
+pub fn spawn_client<T: Send + 'static>(
+    context: &glib::MainContext,
+    client: impl FnOnce() -> T + Send + 'static,
+) -> std::thread::JoinHandle<T> {
+    let context = context.clone();
+    std::thread::spawn(move || {
+        struct WakeOnDrop(glib::MainContext);
+        impl Drop for WakeOnDrop {
+            // Also when the client panics: the test then fails on join().
+            fn drop(&mut self) {
+                self.0.wakeup();
+            }
+        }
+        let _wake = WakeOnDrop(context);
+        client()
+    })
+}
+
+/// Dispatches what is ready on `context` without waiting.
+pub fn drain(context: &glib::MainContext) {
+    while context.iteration(false) {}
+}
+
+/// A generic object to tag a listening socket with.
+pub fn tag() -> glib::Object {
+    glib::Object::with_type(glib::Object::static_type())
+}
+
+/// Connects to `address`, sends `line` and returns the line the server answers.
+pub fn echo_line(address: SocketAddr, line: &str) -> String {
+    let mut stream = TcpStream::connect(address).expect("connect");
+    stream.set_read_timeout(Some(DEADLINE)).unwrap();
+    stream.write_all(format!("{line}\n").as_bytes()).unwrap();
+    let mut reply = String::new();
+    BufReader::new(stream)
+        .read_line(&mut reply)
+        .expect("read the echo");
+    reply
+}
+
+/// Makes `service` echo one line on every connection, asynchronously.
+pub fn serve_echo(service: &usher::SocketService) {
+    use usher::prelude::*;
+    service.connect_incoming(|_, connection, _| {
+        let connection = connection.clone();
+        glib::spawn_future_local(async move {
+            let input = gio::DataInputStream::new(&connection.input_stream());
+            if let Ok(Some(line)) = input.read_line_utf8_future(glib::Priority::DEFAULT).await {
+                let reply = format!("{line}\n").into_bytes();
+                let _ = connection
+                    .output_stream()
+                    .write_all_future(reply, glib::Priority::DEFAULT)
+                    .await;
+            }
+        });
+        false
+    });
+}

@@ -1,0 +1,541 @@
+//! `usher::SocketService` over real loopback sockets and real main loops.
+
+mod common;
+
+use std::cell::{Cell, RefCell};
+use std::io::{ErrorKind, Read, Write};
+use std::net::TcpStream;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use common::*;
+use gio::prelude::*;
+use usher::prelude::*;
+
+/// Counts `incoming` emissions, keeping each connection alive.
+fn count_incoming(service: &usher::SocketService) -> Rc<RefCell<Vec<gio::SocketConnection>>> {
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    service.connect_incoming({
+        let seen = seen.clone();
+        move |_, connection, _| {
+            seen.borrow_mut().push(connection.clone());
+            false
+        }
+    });
+    seen
+}
+
+#[test]
+fn incoming_carries_the_connection_and_the_source_object_of_its_socket() {
+    with_context(|context| {
+        let service = usher::SocketService::new();
+        let (first_tag, second_tag) = (tag(), tag());
+        let first = listen_loopback(&service, Some(&first_tag));
+        let second = listen_loopback(&service, Some(&second_tag));
+        let untagged = listen_loopback(&service, None);
+
+        let seen = Rc::new(RefCell::new(Vec::new()));
+        service.connect_incoming({
+            let seen = seen.clone();
+            move |_, connection, source_object| {
+                assert!(connection.is::<gio::TcpConnection>());
+                let local = connection.local_address().unwrap();
+                let port = local.downcast::<gio::InetSocketAddress>().unwrap().port();
+                seen.borrow_mut().push((port, source_object.cloned()));
+                false
+            }
+        });
+
+        let _clients: Vec<TcpStream> = [first, second, untagged]
+            .iter()
+            .map(|address| TcpStream::connect(address).unwrap())
+            .collect();
+        iterate_until(context, || seen.borrow().len() == 3);
+
+        let mut seen = seen.take();
+        seen.sort_by_key(|(port, _)| *port);
+        let mut expected = vec![
+            (first.port(), Some(first_tag)),
+            (second.port(), Some(second_tag)),
+            (untagged.port(), None),
+        ];
+        expected.sort_by_key(|(port, _)| *port);
+        assert_eq!(seen, expected);
+    })
+}
+
+#[test]
+fn a_handler_returning_true_stops_the_emission() {
+    with_context(|context| {
+        let service = usher::SocketService::new();
+        let address = listen_loopback(&service, None);
+        let calls = Rc::new(RefCell::new(Vec::new()));
+        for (name, handled) in [("first", false), ("second", true), ("third", false)] {
+            let calls = calls.clone();
+            service.connect_incoming(move |_, _, _| {
+                calls.borrow_mut().push(name);
+                handled
+            });
+        }
+        let after = calls.clone();
+        service.connect_closure(
+            "incoming",
+            true,
+            glib::closure_local!(move |_: usher::SocketService,
+                                       _: gio::SocketConnection,
+                                       _: Option<glib::Object>|
+                  -> bool {
+                after.borrow_mut().push("after");
+                false
+            }),
+        );
+
+        let _client = TcpStream::connect(address).unwrap();
+        iterate_until(context, || !calls.borrow().is_empty());
+        assert_eq!(*calls.borrow(), ["first", "second"]);
+    })
+}
+
+#[test]
+fn a_handlers_connection_stays_usable_and_an_unclaimed_one_is_closed() {
+    with_context(|context| {
+        let service = usher::SocketService::new();
+        serve_echo(&service);
+        let address = listen_loopback(&service, None);
+        let client = spawn_client(context, move || echo_line(address, "ping"));
+        iterate_until(context, || client.is_finished());
+        assert_eq!(client.join().unwrap(), "ping\n");
+
+        // With no handler, GLib drops the connection after `incoming`: the client reads EOF.
+        let bare = usher::SocketService::new();
+        let address = listen_loopback(&bare, None);
+        let client = spawn_client(context, move || {
+            let mut stream = TcpStream::connect(address).unwrap();
+            stream.set_read_timeout(Some(DEADLINE)).unwrap();
+            stream.read(&mut [0; 1]).unwrap()
+        });
+        iterate_until(context, || client.is_finished());
+        assert_eq!(client.join().unwrap(), 0);
+    })
+}
+
+#[test]
+fn active_notifies_once_per_change_like_glib() {
+    let service = usher::SocketService::new();
+    assert!(service.is_active());
+    let notified = Rc::new(Cell::new(0));
+    service.connect_active_notify({
+        let notified = notified.clone();
+        move |service| {
+            notified.set(notified.get() + 1);
+            assert_eq!(service.property::<bool>("active"), service.is_active());
+        }
+    });
+
+    service.start();
+    assert_eq!(notified.get(), 0, "start() on an active service");
+    service.stop();
+    assert_eq!(notified.get(), 1);
+    assert!(!service.is_active());
+    service.stop();
+    assert_eq!(notified.get(), 1, "stop() on a stopped service");
+    service.set_property("active", true);
+    assert_eq!(notified.get(), 2);
+    assert!(service.active());
+}
+
+#[test]
+fn active_is_a_construct_property_with_glibs_flags() {
+    let service: usher::SocketService = glib::Object::builder().property("active", false).build();
+    assert!(!service.is_active());
+
+    let ours = service.find_property("active").unwrap();
+    let glibs = gio::SocketService::new().find_property("active").unwrap();
+    let static_strings = glib::ParamFlags::from_bits_retain(0xe0);
+    assert_eq!(
+        ours.flags() - static_strings,
+        glibs.flags() - static_strings
+    );
+    assert_eq!(ours.default_value().get::<bool>(), Ok(true));
+    assert_eq!(ours.nick(), glibs.nick());
+    assert_eq!(ours.blurb(), glibs.blurb());
+}
+
+/// GLib's `/socket-service/start-stop`, on Usher.
+#[test]
+fn glib_start_stop() {
+    with_context(|context| {
+        let service: usher::SocketService =
+            glib::Object::builder().property("active", false).build();
+        assert!(!service.is_active());
+        let success = Rc::new(Cell::new(false));
+        service.connect_active_notify({
+            let success = success.clone();
+            move |service| {
+                if service.is_active() {
+                    success.set(true);
+                }
+            }
+        });
+        let address = listen_loopback(&service, None);
+        let client = gio::SocketClient::new();
+        let connected = Rc::new(Cell::new(false));
+        let target =
+            gio::InetSocketAddress::from_string("127.0.0.1", address.port() as u32).unwrap();
+        client.connect_async(&target, None::<&gio::Cancellable>, {
+            let service = service.clone();
+            let connected = connected.clone();
+            move |result| {
+                assert!(service.is_active());
+                result.expect("connect");
+                service.stop();
+                assert!(!service.is_active());
+                connected.set(true);
+            }
+        });
+        service.start();
+        assert!(service.is_active());
+        iterate_until(context, || success.get() && connected.get());
+    })
+}
+
+/// GLib's `/socket-service/read_write_async` and `read_writev_async`, on Usher.
+#[test]
+fn glib_read_write_async() {
+    for vectored in [false, true] {
+        with_context(|context| {
+            let service = usher::SocketService::new();
+            let address = listen_loopback(&service, None);
+            let received = Rc::new(RefCell::new(None));
+            service.connect_incoming({
+                let received = received.clone();
+                move |_, connection, _| {
+                    let connection = connection.clone();
+                    let received = received.clone();
+                    glib::spawn_future_local(async move {
+                        let buffer = vec![0u8; 20];
+                        let (buffer, read, _) = connection
+                            .input_stream()
+                            .read_all_future(buffer, glib::Priority::DEFAULT)
+                            .await
+                            .map_err(|(_, error)| error)
+                            .expect("read");
+                        connection
+                            .close_future(glib::Priority::DEFAULT)
+                            .await
+                            .unwrap();
+                        *received.borrow_mut() = Some(buffer[..read].to_vec());
+                    });
+                    false
+                }
+            });
+            service.start();
+            assert!(service.is_active());
+
+            let data: Vec<u8> = (0..20).collect();
+            let client = gio::SocketClient::new();
+            let target =
+                gio::InetSocketAddress::from_string("127.0.0.1", address.port() as u32).unwrap();
+            let sent = Rc::new(Cell::new(false));
+            glib::spawn_future_local({
+                let data = data.clone();
+                let sent = sent.clone();
+                async move {
+                    let connection = client.connect_future(&target).await.unwrap();
+                    let output = connection.output_stream();
+                    if vectored {
+                        let vectors = [&data[..5], &data[5..15], &data[15..]]
+                            .map(|part| gio::OutputVector::new(part));
+                        let mut written = 0;
+                        for vector in vectors {
+                            written += output.write_all(&vector, gio::Cancellable::NONE).unwrap().0;
+                        }
+                        assert_eq!(written, 20);
+                    } else {
+                        output
+                            .write_all_future(data, glib::Priority::DEFAULT)
+                            .await
+                            .map_err(|(_, error)| error)
+                            .unwrap();
+                    }
+                    connection
+                        .close_future(glib::Priority::DEFAULT)
+                        .await
+                        .unwrap();
+                    sent.set(true);
+                }
+            });
+            iterate_until(context, || sent.get() && received.borrow().is_some());
+            assert_eq!(received.take().unwrap(), data);
+        })
+    }
+}
+
+#[test]
+fn start_and_stop_from_other_threads_lose_no_client() {
+    const CLIENTS: usize = 4;
+    const ROUNDS: usize = 50;
+    with_context(|context| {
+        let service = usher::SocketService::new();
+        serve_echo(&service);
+        let address = listen_loopback(&service, None);
+
+        let running = Arc::new(AtomicBool::new(true));
+        let toggles = Arc::new(AtomicUsize::new(0));
+        let toggler = std::thread::spawn({
+            let handle = service.handle();
+            let running = running.clone();
+            let toggles = toggles.clone();
+            move || {
+                while running.load(Ordering::SeqCst) {
+                    handle.stop();
+                    std::thread::yield_now();
+                    handle.start();
+                    toggles.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        });
+        let clients: Vec<_> = (0..CLIENTS)
+            .map(|client| {
+                spawn_client(context, move || {
+                    for round in 0..ROUNDS {
+                        let line = format!("client {client} round {round}");
+                        assert_eq!(echo_line(address, &line), format!("{line}\n"));
+                    }
+                })
+            })
+            .collect();
+        iterate_until(context, || {
+            clients.iter().all(|client| client.is_finished())
+        });
+        running.store(false, Ordering::SeqCst);
+        toggler.join().unwrap();
+        for client in clients {
+            client.join().expect("every client got its echo");
+        }
+        assert!(toggles.load(Ordering::SeqCst) > 0);
+        assert!(service.is_active());
+    })
+}
+
+#[test]
+fn a_service_accepts_on_the_context_of_the_thread_that_created_it() {
+    // Started again from another thread, it keeps accepting on its own private context,
+    // where GLib would move to the caller's (bug B7).
+    let (handle_sender, handle_receiver) = std::sync::mpsc::channel();
+    let (address_sender, address_receiver) = std::sync::mpsc::channel();
+    let (restarted_sender, restarted_receiver) = std::sync::mpsc::channel::<()>();
+    let server = std::thread::spawn(move || {
+        let context = glib::MainContext::new();
+        context
+            .with_thread_default(|| {
+                let service = usher::SocketService::new();
+                let address = listen_loopback(&service, None);
+                let server_thread = std::thread::current().id();
+                let seen = Rc::new(Cell::new(0));
+                service.connect_incoming({
+                    let seen = seen.clone();
+                    move |_, _, _| {
+                        assert_eq!(std::thread::current().id(), server_thread);
+                        seen.set(seen.get() + 1);
+                        false
+                    }
+                });
+                service.stop();
+                handle_sender.send(service.handle()).unwrap();
+                address_sender.send(address).unwrap();
+                restarted_receiver.recv().unwrap();
+                assert!(service.is_active());
+                iterate_until(&context, || seen.get() == 1);
+            })
+            .unwrap();
+    });
+    let handle: usher::SocketServiceHandle = handle_receiver.recv().unwrap();
+    let address = address_receiver.recv().unwrap();
+    handle.start();
+    let _client = TcpStream::connect(address).unwrap();
+    restarted_sender.send(()).unwrap();
+    server.join().expect("the private context accepted");
+}
+
+#[test]
+fn start_before_any_socket_accepts_once_one_is_added() {
+    // GLib wedges here (bug B5): an accept over zero sockets never completes.
+    with_context(|context| {
+        let constructed_inactive: usher::SocketService =
+            glib::Object::builder().property("active", false).build();
+        constructed_inactive.start();
+
+        let stopped_and_started = usher::SocketService::new();
+        stopped_and_started.stop();
+        stopped_and_started.start();
+
+        for service in [constructed_inactive, stopped_and_started] {
+            let seen = count_incoming(&service);
+            let address = listen_loopback(&service, None);
+            let _client = TcpStream::connect(address).unwrap();
+            iterate_until(context, || seen.borrow().len() == 1);
+        }
+    })
+}
+
+#[test]
+fn stop_keeps_a_queued_client_for_start() {
+    // GLib can accept and drop a client queued when stop() is called (bug B6).
+    with_context(|context| {
+        let service = usher::SocketService::new();
+        let seen = count_incoming(&service);
+        let address = listen_loopback(&service, None);
+        drain(context);
+
+        let mut client = TcpStream::connect(address).unwrap();
+        service.stop();
+        drain(context);
+        assert!(seen.borrow().is_empty(), "a stopped service accepted");
+        client.set_nonblocking(true).unwrap();
+        assert_eq!(
+            client.read(&mut [0; 1]).unwrap_err().kind(),
+            ErrorKind::WouldBlock,
+            "the client was not dropped"
+        );
+
+        service.start();
+        iterate_until(context, || seen.borrow().len() == 1);
+        let connection = seen.borrow()[0].clone();
+        connection
+            .output_stream()
+            .write_all(b"hi", gio::Cancellable::NONE)
+            .unwrap();
+        client.set_nonblocking(false).unwrap();
+        let mut greeting = [0; 2];
+        client.read_exact(&mut greeting).unwrap();
+        assert_eq!(&greeting, b"hi");
+    })
+}
+
+#[test]
+fn an_active_service_keeps_itself_alive_and_a_stopped_one_is_freed() {
+    with_context(|context| {
+        let service = usher::SocketService::new();
+        assert_eq!(service.ref_count(), 1);
+        let seen = count_incoming(&service);
+        let address = listen_loopback(&service, None);
+        // One reference for the pending accept, as GLib's GTask.
+        assert_eq!(service.ref_count(), 2);
+
+        let weak = service.downgrade();
+        let handle = service.handle();
+        drop(service);
+        assert!(weak.upgrade().is_some(), "an active service stays alive");
+        let _client = TcpStream::connect(address).unwrap();
+        iterate_until(context, || seen.borrow().len() == 1);
+
+        handle.stop();
+        assert!(
+            weak.upgrade().is_none(),
+            "a stopped, unreferenced service is freed"
+        );
+        assert_eq!(
+            TcpStream::connect(address).unwrap_err().kind(),
+            ErrorKind::ConnectionRefused,
+            "its port is released"
+        );
+    })
+}
+
+#[test]
+fn many_waiting_clients_are_all_served() {
+    const CLIENTS: usize = 500;
+    with_context(|context| {
+        let service = usher::SocketService::new();
+        service.set_listen_backlog(1000);
+        serve_echo(&service);
+        let address = listen_loopback(&service, None);
+        let clients: Vec<_> = (0..CLIENTS)
+            .map(|i| {
+                spawn_client(context, move || {
+                    assert_eq!(echo_line(address, &i.to_string()), format!("{i}\n"))
+                })
+            })
+            .collect();
+        iterate_until(context, || {
+            clients.iter().all(|client| client.is_finished())
+        });
+        for client in clients {
+            client.join().unwrap();
+        }
+    })
+}
+
+#[test]
+fn a_socket_added_with_add_socket_is_served() {
+    // GSocketListener does not announce such sockets; the service falls back to accepting
+    // through the listener.
+    with_context(|context| {
+        let service = usher::SocketService::new();
+        serve_echo(&service);
+        let socket = gio::Socket::new(
+            gio::SocketFamily::Ipv4,
+            gio::SocketType::Stream,
+            gio::SocketProtocol::Tcp,
+        )
+        .unwrap();
+        let any_port = gio::InetSocketAddress::from_string("127.0.0.1", 0).unwrap();
+        socket.bind(&any_port, true).unwrap();
+        socket.listen().unwrap();
+        let port = socket
+            .local_address()
+            .unwrap()
+            .downcast::<gio::InetSocketAddress>()
+            .unwrap()
+            .port();
+        let tag = tag();
+        service.add_socket(&socket, Some(&tag)).unwrap();
+        let announced = listen_loopback(&service, None);
+        for address in [
+            std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+            announced,
+        ] {
+            for round in 0..3 {
+                let client = spawn_client(context, move || echo_line(address, &round.to_string()));
+                iterate_until(context, || client.is_finished());
+                assert_eq!(client.join().unwrap(), format!("{round}\n"));
+            }
+        }
+
+        // Stopped, it releases its self-reference; started, it serves again.
+        service.stop();
+        drain(context);
+        assert_eq!(service.ref_count(), 1);
+        service.start();
+        let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let client = spawn_client(context, move || echo_line(address, "again"));
+        iterate_until(context, || client.is_finished());
+        assert_eq!(client.join().unwrap(), "again\n");
+    })
+}
+
+#[test]
+fn closing_the_listener_of_an_active_service_stops_it_cleanly() {
+    // GLib loops on "Listener is already closed" (bug B2).
+    with_context(|context| {
+        let service = usher::SocketService::new();
+        let address = listen_loopback(&service, None);
+        let errors = Rc::new(Cell::new(0));
+        service.connect_accept_error({
+            let errors = errors.clone();
+            move |_, _| errors.set(errors.get() + 1)
+        });
+        drain(context);
+        service.close();
+        iterate_until(context, || !service.is_active());
+        assert_eq!(errors.get(), 0);
+        assert_eq!(service.ref_count(), 1, "no accept is pending");
+        assert_eq!(
+            TcpStream::connect(address).unwrap_err().kind(),
+            ErrorKind::ConnectionRefused
+        );
+        let _ = Write::flush(&mut std::io::stdout());
+    })
+}
