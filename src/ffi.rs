@@ -64,6 +64,14 @@ unsafe impl glib::subclass::types::ClassStruct for UsherSocketServiceClass {
     type Type = crate::socket_service::imp::SocketService;
 }
 
+unsafe impl glib::subclass::types::InstanceStruct for UsherThreadedSocketService {
+    type Type = crate::threaded_socket_service::imp::ThreadedSocketService;
+}
+
+unsafe impl glib::subclass::types::ClassStruct for UsherThreadedSocketServiceClass {
+    type Type = crate::threaded_socket_service::imp::ThreadedSocketService;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

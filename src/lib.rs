@@ -24,11 +24,13 @@
 mod connection;
 pub mod ffi;
 mod socket_service;
+mod threaded_socket_service;
 
 #[path = "../subclass/mod.rs"]
 pub mod subclass;
 
 pub use socket_service::{SocketService, SocketServiceExt, SocketServiceHandle};
+pub use threaded_socket_service::{ThreadedSocketService, ThreadedSocketServiceExt};
 
 /// The traits of Usher's types, to glob-import beside `gio::prelude::*`.
 ///
@@ -36,4 +38,5 @@ pub use socket_service::{SocketService, SocketServiceExt, SocketServiceHandle};
 /// two glob imports must not clash.
 pub mod prelude {
     pub use crate::socket_service::SocketServiceExt as _;
+    pub use crate::threaded_socket_service::ThreadedSocketServiceExt as _;
 }

@@ -6,6 +6,7 @@
 
 mod socket_listener;
 mod socket_service;
+mod threaded_socket_service;
 
 #[doc(hidden)]
 pub use socket_listener::SocketListenerBase;
@@ -17,4 +18,7 @@ pub mod prelude {
 
     pub use super::socket_listener::{SocketListenerImpl, SocketListenerImplExt};
     pub use super::socket_service::{SocketServiceImpl, SocketServiceImplExt};
+    pub use super::threaded_socket_service::{
+        ThreadedSocketServiceImpl, ThreadedSocketServiceImplExt,
+    };
 }

@@ -76,7 +76,7 @@ pub(super) const SIGNAL_INCOMING: usize = 0;
 pub(super) const SIGNAL_ACCEPT_ERROR: usize = 1;
 
 /// Equivalent of `g_signal_accumulator_true_handled`: stop at the first handler returning TRUE.
-fn true_handled(
+pub(crate) fn true_handled(
     _hint: &glib::subclass::SignalInvocationHint,
     _accumulated: glib::Value,
     handler_return: &glib::Value,

@@ -18,7 +18,7 @@ glib::wrapper! {
     ///
     /// There are two ways to write a service, as with GLib: connect to `incoming`, or subclass
     /// and override [`SocketServiceImpl::incoming`](crate::subclass::prelude::SocketServiceImpl::incoming).
-    /// Either way the handler must not block; see [`ThreadedSocketService`](gio::ThreadedSocketService)
+    /// Either way the handler must not block; see [`ThreadedSocketService`](crate::ThreadedSocketService)
     /// for handlers that do.
     ///
     /// A new service is active: it accepts as soon as a socket is added with the listener's
@@ -201,7 +201,7 @@ impl<O: IsA<SocketService>> SocketServiceExt for O {}
 /// # Safety
 /// `trampoline` must be an `extern "C"` function with the signal's signature followed by the
 /// `gpointer` that points to an `F`.
-unsafe fn connect_boxed<F>(
+pub(crate) unsafe fn connect_boxed<F>(
     instance: *mut glib::gobject_ffi::GObject,
     signal: &std::ffi::CStr,
     trampoline: *const (),

@@ -64,24 +64,47 @@ pub fn iterate_until(context: &glib::MainContext, mut done: impl FnMut() -> bool
     deadline.destroy();
 }
 
+/// A client running on its own thread.
+pub struct Client<T> {
+    thread: std::thread::JoinHandle<T>,
+    done: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl<T> Client<T> {
+    /// Whether the client returned (or panicked); the context was woken up when it did.
+    pub fn is_finished(&self) -> bool {
+        self.done.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    pub fn join(self) -> std::thread::Result<T> {
+        self.thread.join()
+    }
+}
+
 /// Runs `client` on a new thread and wakes `context` up when it returns, so that
-/// `iterate_until(context, || handle.is_finished())` sees it.
+/// `iterate_until(context, || client.is_finished())` sees it.
 pub fn spawn_client<T: Send + 'static>(
     context: &glib::MainContext,
     client: impl FnOnce() -> T + Send + 'static,
-) -> std::thread::JoinHandle<T> {
-    let context = context.clone();
-    std::thread::spawn(move || {
-        struct WakeOnDrop(glib::MainContext);
-        impl Drop for WakeOnDrop {
-            // Also when the client panics: the test then fails on join().
-            fn drop(&mut self) {
-                self.0.wakeup();
-            }
+) -> Client<T> {
+    struct Finished(
+        glib::MainContext,
+        std::sync::Arc<std::sync::atomic::AtomicBool>,
+    );
+    impl Drop for Finished {
+        // Also when the client panics: the test then fails on join().
+        fn drop(&mut self) {
+            self.1.store(true, std::sync::atomic::Ordering::SeqCst);
+            self.0.wakeup();
         }
-        let _wake = WakeOnDrop(context);
+    }
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let finished = Finished(context.clone(), done.clone());
+    let thread = std::thread::spawn(move || {
+        let _finished = finished;
         client()
-    })
+    });
+    Client { thread, done }
 }
 
 /// Dispatches what is ready on `context` without waiting.

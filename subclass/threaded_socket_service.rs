@@ -1,0 +1,79 @@
+//! Subclassing support for [`ThreadedSocketService`].
+
+use glib::{prelude::*, subclass::prelude::*, translate::*};
+
+use super::socket_service::SocketServiceImpl;
+use crate::{ThreadedSocketService, ffi};
+
+/// The virtual methods of [`ThreadedSocketService`] (`UsherThreadedSocketServiceClass`).
+///
+/// [`run`](Self::run) is called in the pool's worker threads, so the implementation must be
+/// `Sync`.
+pub trait ThreadedSocketServiceImpl:
+    SocketServiceImpl + ObjectSubclass<Type: IsA<ThreadedSocketService>> + Sync
+{
+    /// Class handler of [`run`](crate::prelude::ThreadedSocketServiceExt::connect_run), run in a
+    /// worker thread after the connected handlers, unless one of them returned `true`.
+    ///
+    /// It may block until it is done with `connection`. The default returns `false`.
+    fn run(
+        &self,
+        connection: &gio::SocketConnection,
+        source_object: Option<&glib::Object>,
+    ) -> bool {
+        self.parent_run(connection, source_object)
+    }
+}
+
+/// Calls into the parent class's implementation of [`ThreadedSocketServiceImpl`].
+pub trait ThreadedSocketServiceImplExt: ThreadedSocketServiceImpl {
+    /// Chains up to the parent class's `run`.
+    fn parent_run(
+        &self,
+        connection: &gio::SocketConnection,
+        source_object: Option<&glib::Object>,
+    ) -> bool {
+        unsafe {
+            let data = Self::type_data();
+            let parent_class =
+                data.as_ref().parent_class() as *const ffi::UsherThreadedSocketServiceClass;
+            match (*parent_class).run {
+                Some(f) => from_glib(f(
+                    self.obj()
+                        .unsafe_cast_ref::<ThreadedSocketService>()
+                        .as_ptr(),
+                    connection.to_glib_none().0,
+                    source_object.to_glib_none().0,
+                )),
+                None => false,
+            }
+        }
+    }
+}
+
+impl<T: ThreadedSocketServiceImpl> ThreadedSocketServiceImplExt for T {}
+
+unsafe impl<T: ThreadedSocketServiceImpl> IsSubclassable<T> for ThreadedSocketService {
+    fn class_init(class: &mut glib::Class<Self>) {
+        Self::parent_class_init::<T>(class);
+        class.as_mut().run = Some(run::<T>);
+    }
+}
+
+unsafe extern "C" fn run<T: ThreadedSocketServiceImpl>(
+    service: *mut ffi::UsherThreadedSocketService,
+    connection: *mut gio::ffi::GSocketConnection,
+    source_object: *mut glib::gobject_ffi::GObject,
+) -> glib::ffi::gboolean {
+    unsafe {
+        let instance = &*(service as *mut T::Instance);
+        let source_object = Option::<glib::Object>::from_glib_borrow(source_object);
+        instance
+            .imp()
+            .run(
+                &from_glib_borrow(connection),
+                source_object.as_ref().as_ref(),
+            )
+            .into_glib()
+    }
+}

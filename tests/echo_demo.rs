@@ -1,0 +1,76 @@
+//! The echo demo (`examples/echo.rs`) driven by a client: both ports echo, and `shutdown`
+//! ends the process with status 0.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// The example binary cargo built beside this test.
+fn example(name: &str) -> std::path::PathBuf {
+    let mut path = std::env::current_exe().unwrap();
+    path.pop();
+    if path.ends_with("deps") {
+        path.pop();
+    }
+    path.join("examples").join(name)
+}
+
+/// Two ports free right now on 127.0.0.1.
+fn free_ports() -> (u16, u16) {
+    let first = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let second = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    (
+        first.local_addr().unwrap().port(),
+        second.local_addr().unwrap().port(),
+    )
+}
+
+fn say(port: u16, line: &str) -> String {
+    let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    // As telnet sends it.
+    stream.write_all(format!("{line}\r\n").as_bytes()).unwrap();
+    let mut reply = String::new();
+    BufReader::new(stream).read_line(&mut reply).unwrap();
+    reply
+}
+
+#[test]
+fn the_echo_demo_echoes_on_both_ports_and_shuts_down() {
+    let (first, second) = free_ports();
+    let mut demo = Command::new(example("echo"))
+        .args([first.to_string(), second.to_string()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the echo example is built by `cargo test`");
+    // Read its output on a thread, to fail rather than hang if a line never comes.
+    let (line_sender, lines) = std::sync::mpsc::channel();
+    let stdout = demo.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if line_sender.send(line.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    let next_line = move || {
+        lines
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the demo prints its next line")
+    };
+    assert!(next_line().starts_with("Listening on ports"));
+
+    assert_eq!(say(first, "hello"), "hello\n");
+    assert_eq!(next_line(), format!("Accepted! (Source: {first})"));
+    assert_eq!(next_line(), "Received: hello");
+    assert_eq!(say(second, "world"), "world\n");
+    assert_eq!(next_line(), format!("Accepted! (Source: {second})"));
+    assert_eq!(next_line(), "Received: world");
+    assert_eq!(say(first, "shutdown"), "shutdown\n");
+
+    let status = demo.wait().unwrap();
+    assert!(status.success(), "{status}");
+}
