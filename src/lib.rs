@@ -21,6 +21,8 @@
 //!
 //! Import [`prelude`] for the methods, and [`subclass::prelude`] to subclass.
 
+#[cfg(feature = "capi")]
+mod capi;
 mod connection;
 pub mod ffi;
 mod socket_service;

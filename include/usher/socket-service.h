@@ -1,0 +1,168 @@
+/* UsherSocketService: GLib's GSocketService, re-implemented.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#pragma once
+
+#if !defined (__USHER_H_INSIDE__) && !defined (USHER_COMPILATION)
+#error "Only <usher/usher.h> can be included directly."
+#endif
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+/**
+ * UsherSocketService:
+ *
+ * A service that accepts connections on the sockets of its #GSocketListener
+ * and emits #UsherSocketService::incoming for each, from the main loop.
+ *
+ * It is a re-implementation of #GSocketService with the same API, names
+ * aside: a program written for #GSocketService works on #UsherSocketService
+ * after renaming the type and its functions. As with GLib, there are two ways
+ * to write a service: connect to #UsherSocketService::incoming, or subclass
+ * #UsherSocketService and set `incoming` in the class structure. Either way the
+ * handler must not block; see #UsherThreadedSocketService for handlers that do.
+ *
+ * The service accepts on the thread-default #GMainContext of the thread that
+ * created it, always. usher_socket_service_start() and
+ * usher_socket_service_stop() may be called from any thread; the rest of the
+ * API, as with #GSocketListener, from the service's thread.
+ *
+ * Where GLib's service is weak, Usher does more: it accepts every waiting
+ * connection when a socket is readable (up to 64 per main-loop turn), never
+ * loses a client queued when usher_socket_service_stop() is called, starts
+ * accepting when a socket is added after an early usher_socket_service_start(),
+ * stops cleanly when g_socket_listener_close() is called on an active service,
+ * and reports failed accepts with #UsherSocketService::accept-error, pausing
+ * with a growing backoff instead of spinning when the process runs out of file
+ * descriptors.
+ *
+ * A new service is active. Like GLib's, an active service with sockets keeps a
+ * reference to itself; a stopped one does not, so dropping the last reference
+ * to a stopped service frees it and closes its listening sockets.
+ */
+
+/**
+ * USHER_TYPE_SOCKET_SERVICE:
+ *
+ * The #GType of #UsherSocketService.
+ */
+#define USHER_TYPE_SOCKET_SERVICE (usher_socket_service_get_type ())
+G_DECLARE_DERIVABLE_TYPE (UsherSocketService, usher_socket_service, USHER, SOCKET_SERVICE, GSocketListener)
+
+/**
+ * UsherSocketServiceClass:
+ * @parent_class: the parent class
+ * @incoming: class handler of #UsherSocketService::incoming; the default
+ *   returns %FALSE
+ * @accept_error: class handler of #UsherSocketService::accept-error; the
+ *   default logs a warning, at most once a second, while no handler is
+ *   connected to the signal
+ *
+ * The class structure. It has the size of #GSocketServiceClass, with @incoming
+ * at the same offset, so a subclass written for #GSocketService keeps its
+ * layout; the reserved space after it lets the class grow.
+ */
+struct _UsherSocketServiceClass
+{
+  GSocketListenerClass parent_class;
+
+  gboolean (* incoming)     (UsherSocketService *service,
+                             GSocketConnection  *connection,
+                             GObject            *source_object);
+  void     (* accept_error) (UsherSocketService *service,
+                             const GError       *error);
+
+  /*< private >*/
+  gpointer padding[5];
+};
+
+/**
+ * UsherSocketService::incoming:
+ * @service: the #UsherSocketService
+ * @connection: a new #GSocketConnection object
+ * @source_object: (nullable): the source_object passed to
+ *   g_socket_listener_add_address() for the socket @connection came in on
+ *
+ * Emitted, on the service's context, when a new incoming connection to
+ * @service needs to be handled. The handler must initiate the handling of
+ * @connection, but may not block; in essence, asynchronous operations must be
+ * used.
+ *
+ * @connection will be unreffed once the signal handler returns, so you need to
+ * ref it yourself if you are planning to use it.
+ *
+ * Returns: %TRUE to stop other handlers from being called
+ */
+
+/**
+ * UsherSocketService::accept-error:
+ * @service: the #UsherSocketService
+ * @error: what went wrong
+ *
+ * Emitted, on the service's context, for every accept that failed for another
+ * reason than a cancellation. The service keeps serving: it retries at once
+ * after a transient error (the client gave up, for instance), and after a short
+ * pause, growing to well under a second, when out of resources (file
+ * descriptors, memory).
+ *
+ * While no handler is connected, the service logs a warning at most once a
+ * second, with the number of failures folded into it.
+ */
+
+/**
+ * UsherSocketService:active:
+ *
+ * Whether the service is accepting connections: what the application asked
+ * for with usher_socket_service_start() and usher_socket_service_stop(). A
+ * service waiting for a free thread, a free connection slot or free file
+ * descriptors stays active meanwhile.
+ */
+
+/**
+ * usher_socket_service_new:
+ *
+ * Creates a new, active service with no sockets. Add sockets with the
+ * #GSocketListener methods, such as g_socket_listener_add_inet_port(); the
+ * service accepts on them as soon as its context runs.
+ *
+ * Returns: (transfer full): a new #UsherSocketService
+ */
+UsherSocketService *usher_socket_service_new (void);
+
+/**
+ * usher_socket_service_start:
+ * @service: a #UsherSocketService
+ *
+ * Starts accepting connections again after usher_socket_service_stop(). New
+ * services are already active. Safe from any thread: accepting happens on the
+ * context the service was created in, whichever thread calls this.
+ */
+void usher_socket_service_start (UsherSocketService *service);
+
+/**
+ * usher_socket_service_stop:
+ * @service: a #UsherSocketService
+ *
+ * Stops accepting connections. Clients that connect meanwhile wait in the
+ * kernel's backlog and are accepted after usher_socket_service_start(). The
+ * listening sockets stay open: close them with g_socket_listener_close(). Safe
+ * from any thread.
+ */
+void usher_socket_service_stop (UsherSocketService *service);
+
+/**
+ * usher_socket_service_is_active:
+ * @service: a #UsherSocketService
+ *
+ * Whether the service accepts connections (#UsherSocketService:active). Safe
+ * from any thread.
+ *
+ * Returns: %TRUE if the service is active
+ */
+gboolean usher_socket_service_is_active (UsherSocketService *service);
+
+G_END_DECLS

@@ -1,0 +1,13 @@
+/* Usher: GLib's GSocketService, re-implemented in Rust as a real GObject.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later
+ */
+
+#pragma once
+
+#define __USHER_H_INSIDE__
+
+#include <usher/socket-service.h>
+#include <usher/threaded-socket-service.h>
+
+#undef __USHER_H_INSIDE__

@@ -1,0 +1,104 @@
+/* The C ABI of Usher's types matches GLib's, so code written for GLib's types keeps its layout. */
+
+#include <usher/usher.h>
+
+static void
+test_class_layout (void)
+{
+  g_assert_cmpuint (sizeof (UsherSocketServiceClass), ==, sizeof (GSocketServiceClass));
+  g_assert_cmpuint (G_STRUCT_OFFSET (UsherSocketServiceClass, incoming), ==,
+                    G_STRUCT_OFFSET (GSocketServiceClass, incoming));
+  g_assert_cmpuint (sizeof (UsherThreadedSocketServiceClass), ==,
+                    sizeof (GThreadedSocketServiceClass));
+  g_assert_cmpuint (G_STRUCT_OFFSET (UsherThreadedSocketServiceClass, run), ==,
+                    G_STRUCT_OFFSET (GThreadedSocketServiceClass, run));
+}
+
+static void
+assert_type_sizes (GType type, gsize class_size, gsize instance_size)
+{
+  GTypeQuery query;
+
+  g_type_query (type, &query);
+  g_assert_cmpuint (query.type, ==, type);
+  g_assert_cmpuint (query.class_size, ==, class_size);
+  g_assert_cmpuint (query.instance_size, ==, instance_size);
+}
+
+static void
+test_registered_types (void)
+{
+  assert_type_sizes (USHER_TYPE_SOCKET_SERVICE,
+                     sizeof (UsherSocketServiceClass), sizeof (UsherSocketService));
+  assert_type_sizes (USHER_TYPE_THREADED_SOCKET_SERVICE,
+                     sizeof (UsherThreadedSocketServiceClass), sizeof (UsherThreadedSocketService));
+
+  g_assert_cmpstr (g_type_name (USHER_TYPE_SOCKET_SERVICE), ==, "UsherSocketService");
+  g_assert_cmpuint (g_type_parent (USHER_TYPE_SOCKET_SERVICE), ==, G_TYPE_SOCKET_LISTENER);
+  g_assert_cmpstr (g_type_name (USHER_TYPE_THREADED_SOCKET_SERVICE), ==,
+                   "UsherThreadedSocketService");
+  g_assert_cmpuint (g_type_parent (USHER_TYPE_THREADED_SOCKET_SERVICE), ==,
+                    USHER_TYPE_SOCKET_SERVICE);
+  g_assert_true (G_TYPE_IS_DERIVABLE (USHER_TYPE_SOCKET_SERVICE));
+  g_assert_true (G_TYPE_IS_DERIVABLE (USHER_TYPE_THREADED_SOCKET_SERVICE));
+}
+
+/* The signal's flags, return and parameter types are GLib's. */
+static void
+assert_same_signal (const char *name, GType ours, GType glibs)
+{
+  GSignalQuery our_query, glib_query;
+  g_autoptr(GTypeClass) our_class = g_type_class_ref (ours);
+  g_autoptr(GTypeClass) glib_class = g_type_class_ref (glibs);
+
+  g_signal_query (g_signal_lookup (name, ours), &our_query);
+  g_signal_query (g_signal_lookup (name, glibs), &glib_query);
+  g_assert_cmpuint (our_query.signal_id, !=, 0);
+  g_assert_cmpuint (our_query.signal_flags, ==, glib_query.signal_flags);
+  g_assert_cmpuint (our_query.return_type, ==, glib_query.return_type);
+  g_assert_cmpuint (our_query.n_params, ==, glib_query.n_params);
+  for (guint i = 0; i < our_query.n_params; i++)
+    g_assert_cmpuint (our_query.param_types[i], ==, glib_query.param_types[i]);
+}
+
+/* The flags (but for GLib's static-string optimisation), range and default are GLib's. */
+static void
+assert_same_property (const char *name, GType ours, GType glibs)
+{
+  const GParamFlags static_strings = G_PARAM_STATIC_STRINGS;
+  g_autoptr(GTypeClass) our_class = g_type_class_ref (ours);
+  g_autoptr(GTypeClass) glib_class = g_type_class_ref (glibs);
+  GParamSpec *our_spec = g_object_class_find_property (G_OBJECT_CLASS (our_class), name);
+  GParamSpec *glib_spec = g_object_class_find_property (G_OBJECT_CLASS (glib_class), name);
+
+  g_assert_nonnull (our_spec);
+  g_assert_cmpuint (our_spec->value_type, ==, glib_spec->value_type);
+  g_assert_cmpuint (our_spec->flags & ~static_strings, ==, glib_spec->flags & ~static_strings);
+  g_assert_cmpint (g_param_values_cmp (our_spec, g_param_spec_get_default_value (our_spec),
+                                       g_param_spec_get_default_value (glib_spec)), ==, 0);
+  if (G_IS_PARAM_SPEC_INT (our_spec))
+    {
+      g_assert_cmpint (G_PARAM_SPEC_INT (our_spec)->minimum, ==, G_PARAM_SPEC_INT (glib_spec)->minimum);
+      g_assert_cmpint (G_PARAM_SPEC_INT (our_spec)->maximum, ==, G_PARAM_SPEC_INT (glib_spec)->maximum);
+    }
+}
+
+static void
+test_signals_and_properties (void)
+{
+  assert_same_signal ("incoming", USHER_TYPE_SOCKET_SERVICE, G_TYPE_SOCKET_SERVICE);
+  assert_same_signal ("run", USHER_TYPE_THREADED_SOCKET_SERVICE, G_TYPE_THREADED_SOCKET_SERVICE);
+  assert_same_property ("active", USHER_TYPE_SOCKET_SERVICE, G_TYPE_SOCKET_SERVICE);
+  assert_same_property ("max-threads", USHER_TYPE_THREADED_SOCKET_SERVICE,
+                        G_TYPE_THREADED_SOCKET_SERVICE);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/abi/class-layout", test_class_layout);
+  g_test_add_func ("/abi/registered-types", test_registered_types);
+  g_test_add_func ("/abi/signals-and-properties", test_signals_and_properties);
+  return g_test_run ();
+}

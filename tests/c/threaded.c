@@ -1,0 +1,135 @@
+/* UsherThreadedSocketService from C: a subclass whose blocking run() echoes, saturation, and
+ * the last reference dropped in a worker. */
+
+#include <usher/usher.h>
+
+/* A subclass written as one for GThreadedSocketService would be (klass->run). */
+#define TEST_TYPE_ECHO (test_echo_get_type ())
+G_DECLARE_FINAL_TYPE (TestEcho, test_echo, TEST, ECHO, UsherThreadedSocketService)
+
+struct _TestEcho
+{
+  UsherThreadedSocketService parent_instance;
+};
+
+G_DEFINE_TYPE (TestEcho, test_echo, USHER_TYPE_THREADED_SOCKET_SERVICE)
+
+static gint finalized;
+
+static gboolean
+test_echo_run (UsherThreadedSocketService *service,
+               GSocketConnection          *connection,
+               GObject                    *source_object)
+{
+  g_autoptr(GDataInputStream) input =
+    g_data_input_stream_new (g_io_stream_get_input_stream (G_IO_STREAM (connection)));
+  g_autofree char *line = g_data_input_stream_read_line_utf8 (input, NULL, NULL, NULL);
+  g_autofree char *reply = g_strconcat (line != NULL ? line : "", "\n", NULL);
+  GOutputStream *output = g_io_stream_get_output_stream (G_IO_STREAM (connection));
+
+  g_assert_false (g_main_context_is_owner (g_main_context_default ()));
+  g_output_stream_write_all (output, reply, strlen (reply), NULL, NULL, NULL);
+  return FALSE;
+}
+
+static void
+test_echo_finalize (GObject *object)
+{
+  G_OBJECT_CLASS (test_echo_parent_class)->finalize (object);
+  g_atomic_int_set (&finalized, TRUE);
+  g_main_context_wakeup (NULL);
+}
+
+static void
+test_echo_class_init (TestEchoClass *klass)
+{
+  USHER_THREADED_SOCKET_SERVICE_CLASS (klass)->run = test_echo_run;
+  G_OBJECT_CLASS (klass)->finalize = test_echo_finalize;
+}
+
+static void
+test_echo_init (TestEcho *echo)
+{
+}
+
+/* A client, on its own thread, that sends a line and reads the answer. */
+typedef struct
+{
+  guint16 port;
+  char *line;
+  gint done;
+} Client;
+
+static gpointer
+echo_through (gpointer data)
+{
+  Client *client = data;
+  g_autoptr(GSocketClient) socket_client = g_socket_client_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSocketConnection) connection =
+    g_socket_client_connect_to_host (socket_client, "127.0.0.1", client->port, NULL, &error);
+  g_assert_no_error (error);
+  GOutputStream *output = g_io_stream_get_output_stream (G_IO_STREAM (connection));
+  g_output_stream_write_all (output, "ping\n", 5, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_autoptr(GDataInputStream) input =
+    g_data_input_stream_new (g_io_stream_get_input_stream (G_IO_STREAM (connection)));
+  client->line = g_data_input_stream_read_line_utf8 (input, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_atomic_int_set (&client->done, TRUE);
+  g_main_context_wakeup (NULL);
+  return NULL;
+}
+
+static guint16
+listen_loopback (GSocketListener *listener)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) any_port = g_inet_socket_address_new (loopback, 0);
+  g_autoptr(GSocketAddress) effective = NULL;
+
+  g_socket_listener_add_address (listener, any_port, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
+                                 NULL, &effective, &error);
+  g_assert_no_error (error);
+  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (effective));
+}
+
+static void
+test_subclass_echoes_in_workers (void)
+{
+  TestEcho *echo = g_object_new (TEST_TYPE_ECHO, "max-threads", 2, NULL);
+  guint16 port = listen_loopback (G_SOCKET_LISTENER (echo));
+  Client clients[8] = { 0 };
+  GThread *threads[G_N_ELEMENTS (clients)];
+
+  for (guint i = 0; i < G_N_ELEMENTS (clients); i++)
+    {
+      clients[i].port = port;
+      threads[i] = g_thread_new ("client", echo_through, &clients[i]);
+    }
+  /* The clients wake the context up when they are done; the service accepts here. */
+  for (guint i = 0; i < G_N_ELEMENTS (clients); i++)
+    {
+      while (!g_atomic_int_get (&clients[i].done))
+        g_main_context_iteration (NULL, TRUE);
+      g_thread_join (threads[i]);
+      g_assert_cmpstr (clients[i].line, ==, "ping");
+      g_free (clients[i].line);
+    }
+
+  /* Stopped, the service drops its own reference; the last one then finalizes it. */
+  usher_socket_service_stop (USHER_SOCKET_SERVICE (echo));
+  g_atomic_int_set (&finalized, FALSE);
+  g_object_unref (echo);
+  while (!g_atomic_int_get (&finalized))
+    g_main_context_iteration (NULL, TRUE);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/threaded/subclass-echoes-in-workers", test_subclass_echoes_in_workers);
+  return g_test_run ();
+}
