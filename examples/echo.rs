@@ -11,61 +11,13 @@
 use gio::prelude::*;
 use usher::prelude::*;
 
-mod source {
-    use gio::glib;
-    use glib::prelude::*;
-    use glib::subclass::prelude::*;
-    use std::cell::Cell;
+mod common;
 
-    mod imp {
-        use super::*;
-
-        #[derive(Default, glib::Properties)]
-        #[properties(wrapper_type = super::Source)]
-        pub struct Source {
-            /// The port the tagged socket listens on.
-            #[property(get, construct_only)]
-            port: Cell<u32>,
-        }
-
-        #[glib::object_subclass]
-        impl ObjectSubclass for Source {
-            const NAME: &'static str = "EchoSource";
-            type Type = super::Source;
-        }
-
-        #[glib::derived_properties]
-        impl ObjectImpl for Source {}
-    }
-
-    glib::wrapper! {
-        /// The `source_object` of a listening socket: which port a client came in on.
-        pub struct Source(ObjectSubclass<imp::Source>);
-    }
-
-    impl Source {
-        pub fn new(port: u16) -> Self {
-            glib::Object::builder()
-                .property("port", u32::from(port))
-                .build()
-        }
-    }
-}
-
-use source::Source;
+use common::Source;
 
 fn main() -> glib::ExitCode {
-    let ports: Vec<u16> = match std::env::args()
-        .skip(1)
-        .map(|arg| arg.parse())
-        .collect::<Result<Vec<u16>, _>>()
-    {
-        Ok(ports) if !ports.is_empty() => ports,
-        Ok(_) => vec![1024, 1025],
-        Err(error) => {
-            eprintln!("usage: echo [PORT…]: {error}");
-            return glib::ExitCode::FAILURE;
-        }
+    let Some(ports) = common::ports_from_args("echo") else {
+        return glib::ExitCode::FAILURE;
     };
 
     let service = usher::SocketService::new();
@@ -89,10 +41,7 @@ fn main() -> glib::ExitCode {
     });
 
     service.connect_incoming(move |_, connection, source_object| {
-        let port = source_object
-            .and_then(|source| source.downcast_ref::<Source>())
-            .map_or(0, Source::port);
-        println!("Accepted! (Source: {port})");
+        println!("Accepted! (Source: {})", Source::port_of(source_object));
         glib::spawn_future_local(worker(connection.clone(), cancellable.clone()));
         false
     });

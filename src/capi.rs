@@ -6,8 +6,9 @@
 
 #![allow(clippy::missing_safety_doc)]
 
-use std::ffi::{CStr, c_int};
+use std::ffi::{CStr, c_int, c_uint};
 
+use glib::subclass::prelude::*;
 use glib::translate::*;
 
 use crate::ffi::{UsherSocketService, UsherThreadedSocketService};
@@ -24,8 +25,24 @@ macro_rules! return_val_if_fail {
     };
 }
 
+/// Checks that `service` is a `UsherSocketService`, as `g_return_val_if_fail()` would,
+/// returning `fallback` from the calling function if not; borrows it if so.
+macro_rules! borrow_service {
+    ($function:literal, $service:expr, $fallback:expr) => {{
+        return_val_if_fail!(
+            $function,
+            c"USHER_IS_SOCKET_SERVICE (service)",
+            is_a::<SocketService>($service),
+            $fallback
+        );
+        unsafe { SocketService::from_glib_borrow($service) }
+    }};
+}
+
 fn g_return_if_fail_warning(domain: &CStr, function: &CStr, check: &CStr) {
-    unsafe { glib::ffi::g_return_if_fail_warning(domain.as_ptr(), function.as_ptr(), check.as_ptr()) }
+    unsafe {
+        glib::ffi::g_return_if_fail_warning(domain.as_ptr(), function.as_ptr(), check.as_ptr())
+    }
 }
 
 /// Whether `instance` is a non-NULL instance of `T` or a subclass.
@@ -51,37 +68,117 @@ pub extern "C" fn usher_socket_service_new() -> *mut UsherSocketService {
 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn usher_socket_service_start(service: *mut UsherSocketService) {
-    return_val_if_fail!(
-        c"usher_socket_service_start",
-        c"USHER_IS_SOCKET_SERVICE (service)",
-        is_a::<SocketService>(service),
-        ()
-    );
-    unsafe { SocketService::from_glib_borrow(service).start() }
+    borrow_service!(c"usher_socket_service_start", service, ()).start()
 }
 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn usher_socket_service_stop(service: *mut UsherSocketService) {
-    return_val_if_fail!(
-        c"usher_socket_service_stop",
-        c"USHER_IS_SOCKET_SERVICE (service)",
-        is_a::<SocketService>(service),
-        ()
-    );
-    unsafe { SocketService::from_glib_borrow(service).stop() }
+    borrow_service!(c"usher_socket_service_stop", service, ()).stop()
 }
 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn usher_socket_service_is_active(
     service: *mut UsherSocketService,
 ) -> glib::ffi::gboolean {
-    return_val_if_fail!(
+    let service = borrow_service!(
         c"usher_socket_service_is_active",
-        c"USHER_IS_SOCKET_SERVICE (service)",
-        is_a::<SocketService>(service),
+        service,
         glib::ffi::GFALSE
     );
-    unsafe { SocketService::from_glib_borrow(service).is_active().into_glib() }
+    service.is_active().into_glib()
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn usher_socket_service_get_max_connections(
+    service: *mut UsherSocketService,
+) -> c_uint {
+    borrow_service!(c"usher_socket_service_get_max_connections", service, 0).max_connections()
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn usher_socket_service_set_max_connections(
+    service: *mut UsherSocketService,
+    max_connections: c_uint,
+) {
+    borrow_service!(c"usher_socket_service_set_max_connections", service, ())
+        .set_max_connections(max_connections)
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn usher_socket_service_get_n_connections(
+    service: *mut UsherSocketService,
+) -> c_uint {
+    borrow_service!(c"usher_socket_service_get_n_connections", service, 0).n_connections()
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn usher_socket_service_get_n_accepted(
+    service: *mut UsherSocketService,
+) -> u64 {
+    borrow_service!(c"usher_socket_service_get_n_accepted", service, 0).n_accepted()
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn usher_socket_service_get_n_accept_errors(
+    service: *mut UsherSocketService,
+) -> u64 {
+    borrow_service!(c"usher_socket_service_get_n_accept_errors", service, 0).n_accept_errors()
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn usher_socket_service_shutdown_async(
+    service: *mut UsherSocketService,
+    cancellable: *mut gio::ffi::GCancellable,
+    callback: gio::ffi::GAsyncReadyCallback,
+    user_data: glib::ffi::gpointer,
+) {
+    let service = borrow_service!(c"usher_socket_service_shutdown_async", service, ());
+    return_val_if_fail!(
+        c"usher_socket_service_shutdown_async",
+        c"cancellable == NULL || G_IS_CANCELLABLE (cancellable)",
+        cancellable.is_null() || is_a::<gio::Cancellable>(cancellable),
+        ()
+    );
+    unsafe {
+        let cancellable = Option::<gio::Cancellable>::from_glib_borrow(cancellable);
+        service
+            .imp()
+            .shutdown_async(cancellable.as_ref().as_ref(), callback, user_data)
+    }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn usher_socket_service_shutdown_finish(
+    service: *mut UsherSocketService,
+    result: *mut gio::ffi::GAsyncResult,
+    error: *mut *mut glib::ffi::GError,
+) -> glib::ffi::gboolean {
+    let service = borrow_service!(
+        c"usher_socket_service_shutdown_finish",
+        service,
+        glib::ffi::GFALSE
+    );
+    return_val_if_fail!(
+        c"usher_socket_service_shutdown_finish",
+        c"G_IS_ASYNC_RESULT (result)",
+        is_a::<gio::AsyncResult>(result),
+        glib::ffi::GFALSE
+    );
+    let result: Borrowed<gio::AsyncResult> = unsafe { from_glib_borrow(result) };
+    match service.imp().shutdown_finish(&result) {
+        Ok(()) => glib::ffi::GTRUE,
+        Err(failure) => {
+            if !error.is_null() {
+                unsafe { *error = failure.into_glib_ptr() };
+            }
+            glib::ffi::GFALSE
+        }
+    }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn usher_socket_service_close_connections(service: *mut UsherSocketService) {
+    borrow_service!(c"usher_socket_service_close_connections", service, ()).close_connections()
 }
 
 #[unsafe(no_mangle)]

@@ -1,5 +1,5 @@
-//! The echo demo (`examples/echo.rs`) driven by a client: both ports echo, and `shutdown`
-//! ends the process with status 0.
+//! The echo demos (`examples/echo.rs`, `examples/threaded_echo.rs`) driven by a client: both
+//! ports echo, and `shutdown` ends the process with status 0.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
@@ -40,8 +40,17 @@ fn say(port: u16, line: &str) -> String {
 
 #[test]
 fn the_echo_demo_echoes_on_both_ports_and_shuts_down() {
+    drive("echo");
+}
+
+#[test]
+fn the_threaded_echo_demo_echoes_on_both_ports_and_shuts_down() {
+    drive("threaded_echo");
+}
+
+fn drive(name: &str) {
     let (first, second) = free_ports();
-    let mut demo = Command::new(example("echo"))
+    let mut demo = Command::new(example(name))
         .args([first.to_string(), second.to_string()])
         .stdout(Stdio::piped())
         .spawn()
@@ -71,6 +80,55 @@ fn the_echo_demo_echoes_on_both_ports_and_shuts_down() {
     assert_eq!(next_line(), "Received: world");
     assert_eq!(say(first, "shutdown"), "shutdown\n");
 
+    let status = demo.wait().unwrap();
+    assert!(status.success(), "{status}");
+}
+
+#[test]
+fn the_hardened_demo_shuts_down_gracefully() {
+    let (port, _) = free_ports();
+    let mut demo = Command::new(example("hardened_echo"))
+        .args([port.to_string(), "2".to_owned()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("the hardened_echo example is built by `cargo test`");
+    let (line_sender, lines) = std::sync::mpsc::channel();
+    let stdout = demo.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if line_sender.send(line.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    let wait_for = |expected: &str| loop {
+        let line = lines
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the demo prints its next line");
+        if line.starts_with(expected) {
+            return;
+        }
+    };
+    wait_for("Listening on port");
+
+    // A client that stays, then one that asks for the shutdown.
+    let mut staying = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).unwrap();
+    staying.write_all(b"still here\n").unwrap();
+    let mut echo = String::new();
+    let mut staying_reader = BufReader::new(staying.try_clone().unwrap());
+    staying_reader.read_line(&mut echo).unwrap();
+    assert_eq!(echo, "still here\n");
+    assert_eq!(say(port, "shutdown"), "shutdown\n");
+    wait_for("Stopped accepting");
+    assert!(
+        TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err(),
+        "the port is free during the grace period"
+    );
+
+    // The staying client leaves within the grace period: the shutdown completes.
+    drop(staying_reader);
+    staying.shutdown(std::net::Shutdown::Both).unwrap();
+    wait_for("Shut down.");
     let status = demo.wait().unwrap();
     assert!(status.success(), "{status}");
 }

@@ -32,7 +32,10 @@ fn max_threads_has_glibs_flags_range_and_default() {
         .find_property("max-threads")
         .unwrap();
     let static_strings = glib::ParamFlags::from_bits_retain(0xe0);
-    assert_eq!(ours.flags() - static_strings, glibs.flags() - static_strings);
+    assert_eq!(
+        ours.flags() - static_strings,
+        glibs.flags() - static_strings
+    );
     let (ours, glibs) = (
         ours.downcast::<glib::ParamSpecInt>().unwrap(),
         glibs.downcast::<glib::ParamSpecInt>().unwrap(),
@@ -183,7 +186,9 @@ fn two_hundred_clients_with_four_threads_are_all_served() {
         let clients: Vec<_> = (0..CLIENTS)
             .map(|i| spawn_client(context, move || echo_line(address, &i.to_string())))
             .collect();
-        iterate_until(context, || clients.iter().all(|client| client.is_finished()));
+        iterate_until(context, || {
+            clients.iter().all(|client| client.is_finished())
+        });
         for (i, client) in clients.into_iter().enumerate() {
             assert_eq!(client.join().unwrap(), format!("{i}\n"));
         }
@@ -233,7 +238,11 @@ fn an_incoming_handler_returning_true_keeps_run_from_being_emitted() {
             stream.read(&mut [0; 1]).unwrap()
         });
         iterate_until(context, || client.is_finished());
-        assert_eq!(client.join().unwrap(), 0, "the unclaimed connection was closed");
+        assert_eq!(
+            client.join().unwrap(),
+            0,
+            "the unclaimed connection was closed"
+        );
         assert_eq!(claimed.load(Ordering::SeqCst), 1);
         assert_eq!(runs.load(Ordering::SeqCst), 0);
     })
@@ -317,18 +326,23 @@ fn a_rust_subclass_overrides_run() {
         echo.connect_closure(
             "run",
             true,
-            glib::closure!(
-                move |_: Echo, _: gio::SocketConnection, _: Option<glib::Object>| -> bool {
-                    counter.fetch_add(1, Ordering::SeqCst);
-                    false
-                }
-            ),
+            glib::closure!(move |_: Echo,
+                                 _: gio::SocketConnection,
+                                 _: Option<glib::Object>|
+                  -> bool {
+                counter.fetch_add(1, Ordering::SeqCst);
+                false
+            }),
         );
         let client = spawn_client(context, move || echo_line(address, "subclass"));
         iterate_until(context, || client.is_finished());
         assert_eq!(client.join().unwrap(), "subclass\n");
         assert_eq!(echo.imp().runs.load(Ordering::SeqCst), 1);
-        assert_eq!(after.load(Ordering::SeqCst), 0, "the class handler returned TRUE");
+        assert_eq!(
+            after.load(Ordering::SeqCst),
+            0,
+            "the class handler returned TRUE"
+        );
     })
 }
 
@@ -407,7 +421,9 @@ fn handlers_run_in_parallel_up_to_max_threads() {
         iterate_until(context, || gate.started.load(Ordering::SeqCst) == 3);
         assert_eq!(gate.running.load(Ordering::SeqCst), 3);
         gate.release(6);
-        iterate_until(context, || clients.iter().all(|client| client.is_finished()));
+        iterate_until(context, || {
+            clients.iter().all(|client| client.is_finished())
+        });
         for client in clients {
             assert_eq!(client.join().unwrap(), "done\n");
         }

@@ -123,6 +123,36 @@ struct _UsherSocketServiceClass
  */
 
 /**
+ * UsherSocketService:max-connections:
+ *
+ * The most live connections before the service stops accepting; 0 (the
+ * default) for no limit. At the limit, new clients wait in the kernel's backlog,
+ * neither accepted nor refused, until a connection closes. A connection counts
+ * from its #UsherSocketService::incoming until it is closed or finalized.
+ */
+
+/**
+ * UsherSocketService:n-connections:
+ *
+ * The connections the service handed out and that are not yet closed or
+ * finalized. Notified on the service's context.
+ */
+
+/**
+ * UsherSocketService:n-accepted:
+ *
+ * The connections accepted since the service was created. Notified on the
+ * service's context.
+ */
+
+/**
+ * UsherSocketService:n-accept-errors:
+ *
+ * The accepts that failed since the service was created (those that were
+ * cancelled aside). Notified on the service's context.
+ */
+
+/**
  * usher_socket_service_new:
  *
  * Creates a new, active service with no sockets. Add sockets with the
@@ -164,5 +194,101 @@ void usher_socket_service_stop (UsherSocketService *service);
  * Returns: %TRUE if the service is active
  */
 gboolean usher_socket_service_is_active (UsherSocketService *service);
+
+/**
+ * usher_socket_service_get_max_connections:
+ * @service: a #UsherSocketService
+ *
+ * Returns: #UsherSocketService:max-connections, 0 for no limit
+ */
+guint usher_socket_service_get_max_connections (UsherSocketService *service);
+
+/**
+ * usher_socket_service_set_max_connections:
+ * @service: a #UsherSocketService
+ * @max_connections: the most live connections, 0 for no limit
+ *
+ * Sets #UsherSocketService:max-connections. Safe from any thread.
+ */
+void usher_socket_service_set_max_connections (UsherSocketService *service,
+                                               guint               max_connections);
+
+/**
+ * usher_socket_service_get_n_connections:
+ * @service: a #UsherSocketService
+ *
+ * Returns: #UsherSocketService:n-connections, the live connections
+ */
+guint usher_socket_service_get_n_connections (UsherSocketService *service);
+
+/**
+ * usher_socket_service_get_n_accepted:
+ * @service: a #UsherSocketService
+ *
+ * Returns: #UsherSocketService:n-accepted, the connections accepted so far
+ */
+guint64 usher_socket_service_get_n_accepted (UsherSocketService *service);
+
+/**
+ * usher_socket_service_get_n_accept_errors:
+ * @service: a #UsherSocketService
+ *
+ * Returns: #UsherSocketService:n-accept-errors, the accepts that failed so far
+ */
+guint64 usher_socket_service_get_n_accept_errors (UsherSocketService *service);
+
+/**
+ * usher_socket_service_shutdown_async:
+ * @service: a #UsherSocketService
+ * @cancellable: (nullable): a #GCancellable, or %NULL
+ * @callback: (scope async): called when the service has shut down
+ * @user_data: (closure): data for @callback
+ *
+ * Shuts the service down gracefully: stops accepting, closes the listening
+ * sockets (as g_socket_listener_close() does) so that the ports are free at
+ * once, then completes when every connection the service handed out is closed,
+ * and, for a #UsherThreadedSocketService, every #UsherThreadedSocketService::run
+ * handler has returned. Call usher_socket_service_shutdown_finish() from
+ * @callback. The service cannot be started again.
+ *
+ * Cancelling @cancellable ends the wait with %G_IO_ERROR_CANCELLED: the
+ * connections stay open, the listening sockets closed.
+ *
+ * To bound the wait, call usher_socket_service_close_connections() after a
+ * deadline of your choosing: the shutdown then completes.
+ */
+void usher_socket_service_shutdown_async (UsherSocketService  *service,
+                                          GCancellable        *cancellable,
+                                          GAsyncReadyCallback  callback,
+                                          gpointer             user_data);
+
+/**
+ * usher_socket_service_shutdown_finish:
+ * @service: a #UsherSocketService
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError, or %NULL
+ *
+ * Finishes usher_socket_service_shutdown_async().
+ *
+ * Returns: %TRUE once every connection is closed, %FALSE if the wait was
+ *   cancelled
+ */
+gboolean usher_socket_service_shutdown_finish (UsherSocketService  *service,
+                                               GAsyncResult        *result,
+                                               GError             **error);
+
+/**
+ * usher_socket_service_close_connections:
+ * @service: a #UsherSocketService
+ *
+ * Shuts down, in both directions, every live connection the service handed
+ * out: the peers see the end of the stream, reads in progress end, writes
+ * fail. The service stops counting them at once, so a pending
+ * usher_socket_service_shutdown_async() completes (once the
+ * #UsherThreadedSocketService::run handlers return, for a threaded service).
+ * Each #GSocketConnection releases its descriptor when its owner closes or
+ * drops it. Safe from any thread.
+ */
+void usher_socket_service_close_connections (UsherSocketService *service);
 
 G_END_DECLS

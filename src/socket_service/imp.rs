@@ -33,7 +33,7 @@ use gio::prelude::*;
 use glib::{subclass::Signal, subclass::prelude::*, translate::*};
 
 use super::accept::{self, Accepted};
-use super::state::{Deferred, Listening, State};
+use super::state::{Deferred, State};
 use crate::ffi;
 use crate::subclass::prelude::*;
 
@@ -445,15 +445,18 @@ impl SocketService {
 
     /// A connection this service handed out was closed or finalized, in any thread.
     pub(super) fn connection_closed(&self, id: u64) {
-        let deferred = {
+        let (counted, deferred) = {
             let mut state = self.state();
-            state.connections.close(id);
+            let counted = state.connections.close(id);
             // A closed connection frees a descriptor: worth retrying an exhausted accept now.
             state.backoff.expire();
-            self.reconcile(&mut state)
+            (counted, self.reconcile(&mut state))
         };
         deferred.run(self);
-        self.notify_on_context("n-connections");
+        if counted {
+            self.notify_on_context("n-connections");
+            self.complete_shutdown_if_drained();
+        }
     }
 
     /// Counts and reports a failed accept; on exhaustion, pauses accepting for a while.
@@ -522,11 +525,7 @@ impl SocketService {
         let deferred = {
             let mut state = self.state();
             state.closed = true;
-            for listening in state.sockets.drain(..).collect::<Vec<Listening>>() {
-                if let Some(source) = listening.source {
-                    source.destroy();
-                }
-            }
+            state.forget_sockets();
             self.reconcile(&mut state)
         };
         deferred.run(self);
@@ -612,7 +611,7 @@ impl SocketService {
     }
 
     /// Emits `notify::name` on the service's context, now if this thread runs it.
-    fn notify_on_context(&self, name: &'static str) {
+    pub(super) fn notify_on_context(&self, name: &'static str) {
         if self.context.is_owner() {
             self.obj().notify(name);
         } else {

@@ -2,7 +2,10 @@
 
 mod accept;
 pub(crate) mod imp;
+mod shutdown;
 mod state;
+
+use std::pin::Pin;
 
 use glib::{prelude::*, signal::SignalHandlerId, subclass::prelude::*, translate::*};
 
@@ -79,7 +82,7 @@ pub trait SocketServiceExt: IsA<SocketService> + 'static {
     ///
     /// Clients that connect meanwhile wait in the kernel's backlog and are accepted after
     /// [`start`](Self::start). The listening sockets stay open; close them with the listener's
-    /// `close()`, or use a graceful shutdown.
+    /// `close()`, or use [`shutdown_future`](Self::shutdown_future).
     #[doc(alias = "usher_socket_service_stop")]
     fn stop(&self) {
         self.as_ref().imp().set_active(false)
@@ -104,6 +107,126 @@ pub trait SocketServiceExt: IsA<SocketService> + 'static {
     #[doc(alias = "active")]
     fn set_active(&self, active: bool) {
         self.as_ref().imp().set_active(active)
+    }
+
+    /// The most live connections before the service stops accepting, 0 for no limit (the
+    /// `max-connections` property; default 0).
+    ///
+    /// At the limit, new clients wait in the kernel's backlog (they are neither accepted nor
+    /// refused) until a connection closes. A connection counts from its `incoming` until it is
+    /// closed or finalized.
+    #[doc(alias = "usher_socket_service_get_max_connections")]
+    #[doc(alias = "max-connections")]
+    fn max_connections(&self) -> u32 {
+        self.as_ref().property("max-connections")
+    }
+
+    /// Sets [`max_connections`](Self::max_connections). Safe from any thread.
+    #[doc(alias = "usher_socket_service_set_max_connections")]
+    #[doc(alias = "max-connections")]
+    fn set_max_connections(&self, max_connections: u32) {
+        self.as_ref().imp().set_max_connections(max_connections)
+    }
+
+    /// The connections handed out and not yet closed (the `n-connections` property).
+    #[doc(alias = "usher_socket_service_get_n_connections")]
+    #[doc(alias = "n-connections")]
+    fn n_connections(&self) -> u32 {
+        self.as_ref().property("n-connections")
+    }
+
+    /// The connections accepted since the service was created (the `n-accepted` property).
+    #[doc(alias = "usher_socket_service_get_n_accepted")]
+    #[doc(alias = "n-accepted")]
+    fn n_accepted(&self) -> u64 {
+        self.as_ref().property("n-accepted")
+    }
+
+    /// The accepts that failed since the service was created (the `n-accept-errors` property).
+    #[doc(alias = "usher_socket_service_get_n_accept_errors")]
+    #[doc(alias = "n-accept-errors")]
+    fn n_accept_errors(&self) -> u64 {
+        self.as_ref().property("n-accept-errors")
+    }
+
+    /// Shuts the service down gracefully: stops accepting, closes the listening sockets so
+    /// that the ports are free at once, then calls `callback` once every live connection is
+    /// closed (for a [`ThreadedSocketService`](crate::ThreadedSocketService), once every `run`
+    /// handler has returned, too).
+    ///
+    /// Cancelling `cancellable` ends the wait with [`gio::IOErrorEnum::Cancelled`]; the
+    /// connections stay open and the ports closed. To bound the wait, call
+    /// [`close_connections`](Self::close_connections) after a deadline of your choosing.
+    #[doc(alias = "usher_socket_service_shutdown_async")]
+    fn shutdown_async<P: FnOnce(Result<(), glib::Error>) + 'static>(
+        &self,
+        cancellable: Option<&impl IsA<gio::Cancellable>>,
+        callback: P,
+    ) {
+        let main_context = glib::MainContext::ref_thread_default();
+        let is_main_context_owner = main_context.is_owner();
+        let has_acquired_main_context = (!is_main_context_owner)
+            .then(|| main_context.acquire().ok())
+            .flatten();
+        assert!(
+            is_main_context_owner || has_acquired_main_context.is_some(),
+            "Async operations only allowed if the thread is owning the MainContext"
+        );
+
+        unsafe extern "C" fn shutdown_trampoline<P: FnOnce(Result<(), glib::Error>) + 'static>(
+            service: *mut glib::gobject_ffi::GObject,
+            result: *mut gio::ffi::GAsyncResult,
+            user_data: glib::ffi::gpointer,
+        ) {
+            unsafe {
+                let service =
+                    SocketService::from_glib_borrow(service as *mut crate::ffi::UsherSocketService);
+                let result = service.imp().shutdown_finish(&from_glib_borrow(result));
+                let callback: Box<glib::thread_guard::ThreadGuard<P>> =
+                    Box::from_raw(user_data as *mut _);
+                callback.into_inner()(result);
+            }
+        }
+        let callback = Box::new(glib::thread_guard::ThreadGuard::new(callback));
+        unsafe {
+            self.as_ref().imp().shutdown_async(
+                cancellable.map(|cancellable| cancellable.as_ref()),
+                Some(shutdown_trampoline::<P>),
+                Box::into_raw(callback) as glib::ffi::gpointer,
+            )
+        }
+    }
+
+    /// [`shutdown_async`](Self::shutdown_async) as a future; dropping it cancels the wait.
+    ///
+    /// ```no_run
+    /// # use usher::prelude::*;
+    /// # async fn example(service: usher::SocketService) -> Result<(), glib::Error> {
+    /// // Let the connections finish for up to 10 s, then close the rest.
+    /// let deadline = std::time::Duration::from_secs(10);
+    /// if glib::future_with_timeout(deadline, service.shutdown_future()).await.is_err() {
+    ///     service.close_connections();
+    ///     service.shutdown_future().await?;
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    fn shutdown_future(
+        &self,
+    ) -> Pin<Box<dyn std::future::Future<Output = Result<(), glib::Error>> + 'static>> {
+        Box::pin(gio::GioFuture::new(self, |service, cancellable, send| {
+            service.shutdown_async(Some(cancellable), move |result| send.resolve(result));
+        }))
+    }
+
+    /// Shuts down, in both directions, every live connection the service handed out: peers see
+    /// the end of the stream, reads in progress end, writes fail. The service stops counting
+    /// them at once, so a pending shutdown completes (once `run` handlers return, for a
+    /// threaded service). Each connection releases its descriptor when its owner closes or
+    /// drops it. Safe from any thread.
+    #[doc(alias = "usher_socket_service_close_connections")]
+    fn close_connections(&self) {
+        self.as_ref().imp().close_connections()
     }
 
     /// A handle that starts and stops this service from any thread.
@@ -185,6 +308,30 @@ pub trait SocketServiceExt: IsA<SocketService> + 'static {
                 f,
             )
         }
+    }
+
+    /// Connects to `notify::max-connections`.
+    #[doc(alias = "max-connections")]
+    fn connect_max_connections_notify<F: Fn(&Self) + 'static>(&self, f: F) -> SignalHandlerId {
+        unsafe { self.connect_notify_unsafe(Some("max-connections"), move |this, _| f(this)) }
+    }
+
+    /// Connects to `notify::n-connections`, emitted on the service's context.
+    #[doc(alias = "n-connections")]
+    fn connect_n_connections_notify<F: Fn(&Self) + 'static>(&self, f: F) -> SignalHandlerId {
+        unsafe { self.connect_notify_unsafe(Some("n-connections"), move |this, _| f(this)) }
+    }
+
+    /// Connects to `notify::n-accepted`, emitted on the service's context.
+    #[doc(alias = "n-accepted")]
+    fn connect_n_accepted_notify<F: Fn(&Self) + 'static>(&self, f: F) -> SignalHandlerId {
+        unsafe { self.connect_notify_unsafe(Some("n-accepted"), move |this, _| f(this)) }
+    }
+
+    /// Connects to `notify::n-accept-errors`, emitted on the service's context.
+    #[doc(alias = "n-accept-errors")]
+    fn connect_n_accept_errors_notify<F: Fn(&Self) + 'static>(&self, f: F) -> SignalHandlerId {
+        unsafe { self.connect_notify_unsafe(Some("n-accept-errors"), move |this, _| f(this)) }
     }
 
     /// Connects to `notify::active`, emitted in the thread that changed it.

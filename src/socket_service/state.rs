@@ -8,6 +8,7 @@ use glib::subclass::prelude::*;
 
 use super::WeakService;
 use super::imp::SocketService;
+use super::shutdown::Waiter;
 
 pub(crate) struct State {
     /// The `active` property: what the application asked for.
@@ -32,6 +33,10 @@ pub(crate) struct State {
     pub n_accepted: u64,
     pub n_accept_errors: u64,
     pub warnings: WarningLimiter,
+    /// Threaded jobs running: a shutdown waits for them as for connections.
+    pub busy: u32,
+    /// The `shutdown_async` calls waiting for the last connection to close.
+    pub shutdown_waiters: Vec<Waiter>,
 }
 
 impl State {
@@ -51,6 +56,22 @@ impl State {
             n_accepted: 0,
             n_accept_errors: 0,
             warnings: WarningLimiter::default(),
+            busy: 0,
+            shutdown_waiters: Vec::new(),
+        }
+    }
+
+    /// Whether nothing the service handed out is still alive: a shutdown may complete.
+    pub fn drained(&self) -> bool {
+        self.connections.live_count() == 0 && self.busy == 0
+    }
+
+    /// Stops watching every listening socket and lets go of them.
+    pub fn forget_sockets(&mut self) {
+        for listening in self.sockets.drain(..) {
+            if let Some(source) = listening.source {
+                source.destroy();
+            }
         }
     }
 
@@ -110,11 +131,7 @@ impl State {
 
     /// Lets go of every source and timer; the service is being destroyed.
     pub fn dispose(&mut self) -> Deferred {
-        for listening in self.sockets.drain(..) {
-            if let Some(source) = listening.source {
-                source.destroy();
-            }
-        }
+        self.forget_sockets();
         if let Some(cancellable) = self.listener_accept.take() {
             cancellable.cancel();
         }
@@ -200,15 +217,16 @@ impl Connections {
         self.live.insert(id, connection.downgrade());
     }
 
-    pub fn close(&mut self, id: u64) {
-        self.live.remove(&id);
+    /// Stops counting the connection `id`; whether it was counted.
+    pub fn close(&mut self, id: u64) -> bool {
+        self.live.remove(&id).is_some()
     }
 
-    /// The live connections that still exist as objects.
-    pub fn upgrade_all(&self) -> Vec<gio::SocketConnection> {
+    /// Stops counting every connection, and returns those that still exist as objects.
+    pub fn take_all(&mut self) -> Vec<gio::SocketConnection> {
         self.live
-            .values()
-            .filter_map(|weak| weak.upgrade())
+            .drain()
+            .filter_map(|(_, weak)| weak.upgrade())
             .collect()
     }
 }

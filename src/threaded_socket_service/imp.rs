@@ -147,6 +147,9 @@ impl SocketServiceImpl for ThreadedSocketService {
             connection: connection.clone(),
             source_object: source_object.cloned(),
         };
+        let service = self.obj();
+        let service = service.upcast_ref::<crate::SocketService>().imp();
+        service.work_started();
         {
             let mut jobs = self.jobs();
             *jobs += 1;
@@ -183,14 +186,16 @@ impl ThreadedSocketService {
 
     /// A job returned from `run`: free its slot, and accept again if that was the last one.
     fn job_finished(&self) {
-        let mut jobs = self.jobs();
-        if Some(*jobs) == self.thread_limit() {
-            self.obj()
-                .upcast_ref::<crate::SocketService>()
-                .imp()
-                .release_accepts();
+        let service = self.obj();
+        let service = service.upcast_ref::<crate::SocketService>().imp();
+        {
+            let mut jobs = self.jobs();
+            if Some(*jobs) == self.thread_limit() {
+                service.release_accepts();
+            }
+            *jobs -= 1;
         }
-        *jobs -= 1;
+        service.work_finished();
     }
 }
 

@@ -1,0 +1,74 @@
+//! The threaded echo server from the documentation of `GLib.ThreadedSocketService`, on Usher.
+//!
+//! ```text
+//! cargo run --example threaded_echo [PORT…]
+//! ```
+//!
+//! Each client is handled in a worker thread that reads its line with a blocking call, prints it
+//! and echoes it back. It listens on ports 1024 and 1025 (or the ones given), each tagged with a
+//! `Source` object that carries its port. The line `shutdown` stops the service and ends the
+//! program; the stop comes from the worker thread, which `SocketServiceHandle` allows.
+
+use gio::prelude::*;
+use usher::prelude::*;
+
+mod common;
+
+use common::Source;
+
+fn main() -> glib::ExitCode {
+    let Some(ports) = common::ports_from_args("threaded_echo") else {
+        return glib::ExitCode::FAILURE;
+    };
+
+    let service = usher::ThreadedSocketService::new(10);
+    for &port in &ports {
+        if let Err(error) = service.add_inet_port(port, Some(&Source::new(port))) {
+            eprintln!("Cannot listen on port {port}: {error}");
+            return glib::ExitCode::FAILURE;
+        }
+    }
+    println!("Listening on ports {ports:?}; send \"shutdown\" to stop.");
+
+    let main_loop = glib::MainLoop::new(None, false);
+    let shutdown = gio::Cancellable::new();
+    let handle = service.handle();
+    shutdown.connect_cancelled({
+        let main_loop = main_loop.clone();
+        move |_| {
+            handle.stop();
+            main_loop.quit();
+        }
+    });
+
+    // Runs in a worker thread, and may block.
+    service.connect_run(move |_, connection, source_object| {
+        println!("Accepted! (Source: {})", Source::port_of(source_object));
+        let input = gio::DataInputStream::new(&connection.input_stream());
+        let line = match input.read_line_utf8(Some(&shutdown)) {
+            Ok(Some(line)) => line.trim().to_owned(),
+            Ok(None) => return false,
+            Err(error) => {
+                println!("Error: {error}");
+                return false;
+            }
+        };
+        println!("Received: {line}");
+        let reply = format!("{line}\n");
+        if let Err(error) = connection
+            .output_stream()
+            .write_all(reply.as_bytes(), Some(&shutdown))
+        {
+            println!("Error: {error}");
+        }
+        if line == "shutdown" {
+            shutdown.cancel();
+            return true;
+        }
+        false
+    });
+
+    service.start();
+    main_loop.run();
+    glib::ExitCode::SUCCESS
+}
