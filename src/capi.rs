@@ -16,11 +16,12 @@ use crate::prelude::*;
 use crate::{SocketService, ThreadedSocketService};
 
 /// `g_return_val_if_fail()`: log a critical naming the function and the failed check, return.
+/// Without a value, `g_return_if_fail()`.
 macro_rules! return_val_if_fail {
-    ($function:literal, $check:literal, $condition:expr, $value:expr) => {
+    ($function:literal, $check:literal, $condition:expr $(, $value:expr)?) => {
         if !$condition {
             g_return_if_fail_warning(c"Usher", $function, $check);
-            return $value;
+            return $($value)?;
         }
     };
 }
@@ -28,12 +29,12 @@ macro_rules! return_val_if_fail {
 /// Checks that `service` is a `UsherSocketService`, as `g_return_val_if_fail()` would,
 /// returning `fallback` from the calling function if not; borrows it if so.
 macro_rules! borrow_service {
-    ($function:literal, $service:expr, $fallback:expr) => {{
+    ($function:literal, $service:expr $(, $fallback:expr)?) => {{
         return_val_if_fail!(
             $function,
             c"USHER_IS_SOCKET_SERVICE (service)",
-            is_a::<SocketService>($service),
-            $fallback
+            is_a::<SocketService>($service)
+            $(, $fallback)?
         );
         unsafe { SocketService::from_glib_borrow($service) }
     }};
@@ -68,12 +69,12 @@ pub extern "C" fn usher_socket_service_new() -> *mut UsherSocketService {
 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn usher_socket_service_start(service: *mut UsherSocketService) {
-    borrow_service!(c"usher_socket_service_start", service, ()).start()
+    borrow_service!(c"usher_socket_service_start", service).start()
 }
 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn usher_socket_service_stop(service: *mut UsherSocketService) {
-    borrow_service!(c"usher_socket_service_stop", service, ()).stop()
+    borrow_service!(c"usher_socket_service_stop", service).stop()
 }
 
 #[unsafe(no_mangle)]
@@ -100,7 +101,7 @@ pub unsafe extern "C" fn usher_socket_service_set_max_connections(
     service: *mut UsherSocketService,
     max_connections: c_uint,
 ) {
-    borrow_service!(c"usher_socket_service_set_max_connections", service, ())
+    borrow_service!(c"usher_socket_service_set_max_connections", service)
         .set_max_connections(max_connections)
 }
 
@@ -132,12 +133,11 @@ pub unsafe extern "C" fn usher_socket_service_shutdown_async(
     callback: gio::ffi::GAsyncReadyCallback,
     user_data: glib::ffi::gpointer,
 ) {
-    let service = borrow_service!(c"usher_socket_service_shutdown_async", service, ());
+    let service = borrow_service!(c"usher_socket_service_shutdown_async", service);
     return_val_if_fail!(
         c"usher_socket_service_shutdown_async",
         c"cancellable == NULL || G_IS_CANCELLABLE (cancellable)",
-        cancellable.is_null() || is_a::<gio::Cancellable>(cancellable),
-        ()
+        cancellable.is_null() || is_a::<gio::Cancellable>(cancellable)
     );
     unsafe {
         let cancellable = Option::<gio::Cancellable>::from_glib_borrow(cancellable);
@@ -178,7 +178,7 @@ pub unsafe extern "C" fn usher_socket_service_shutdown_finish(
 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn usher_socket_service_close_connections(service: *mut UsherSocketService) {
-    borrow_service!(c"usher_socket_service_close_connections", service, ()).close_connections()
+    borrow_service!(c"usher_socket_service_close_connections", service).close_connections()
 }
 
 #[unsafe(no_mangle)]

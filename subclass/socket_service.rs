@@ -48,8 +48,10 @@ use crate::{SocketService, ffi};
 ///         @extends usher::SocketService, gio::SocketListener;
 /// }
 ///
-/// let greeter: Greeter = glib::Object::new();
-/// greeter.add_any_inet_port(None::<&glib::Object>).unwrap();
+/// fn main() {
+///     let greeter: Greeter = glib::Object::new();
+///     greeter.add_any_inet_port(None::<&glib::Object>).unwrap();
+/// }
 /// ```
 pub trait SocketServiceImpl: SocketListenerImpl + ObjectSubclass<Type: IsA<SocketService>> {
     /// Class handler of [`incoming`](crate::prelude::SocketServiceExt::connect_incoming), run

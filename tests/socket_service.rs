@@ -245,8 +245,8 @@ fn glib_read_write_async() {
                     let connection = client.connect_future(&target).await.unwrap();
                     let output = connection.output_stream();
                     if vectored {
-                        let vectors = [&data[..5], &data[5..15], &data[15..]]
-                            .map(|part| gio::OutputVector::new(part));
+                        let vectors =
+                            [&data[..5], &data[5..15], &data[15..]].map(gio::OutputVector::new);
                         let mut written = 0;
                         for vector in vectors {
                             written += output.write_all(&vector, gio::Cancellable::NONE).unwrap().0;
@@ -415,6 +415,36 @@ fn stop_keeps_a_queued_client_for_start() {
 }
 
 #[test]
+fn a_stop_from_a_handler_leaves_the_other_clients_waiting_for_start() {
+    const CLIENTS: usize = 10;
+    with_context(|context| {
+        let service = usher::SocketService::new();
+        let seen = Rc::new(RefCell::new(Vec::new()));
+        service.connect_incoming({
+            let seen = seen.clone();
+            move |service, connection, _| {
+                seen.borrow_mut().push(connection.clone());
+                service.stop();
+                false
+            }
+        });
+        let address = listen_loopback(&service, None);
+        let _clients: Vec<TcpStream> = (0..CLIENTS)
+            .map(|_| TcpStream::connect(address).unwrap())
+            .collect();
+        iterate_until(context, || !seen.borrow().is_empty());
+        drain(context);
+        assert_eq!(seen.borrow().len(), 1, "stopped after the first");
+        for expected in 2..=CLIENTS {
+            service.start();
+            iterate_until(context, || seen.borrow().len() == expected);
+            drain(context);
+            assert_eq!(seen.borrow().len(), expected, "one per start");
+        }
+    })
+}
+
+#[test]
 fn an_active_service_keeps_itself_alive_and_a_stopped_one_is_freed() {
     with_context(|context| {
         let service = usher::SocketService::new();
@@ -538,4 +568,60 @@ fn closing_the_listener_of_an_active_service_stops_it_cleanly() {
         );
         let _ = Write::flush(&mut std::io::stdout());
     })
+}
+
+#[test]
+fn services_on_two_threads_share_a_port_with_reuse_port() {
+    const CLIENTS: usize = 200;
+    let mut port = 0;
+    let mut servers = Vec::new();
+    for _ in 0..2 {
+        let (bound_sender, bound) = std::sync::mpsc::channel();
+        let requested = port;
+        let thread = std::thread::spawn(move || {
+            with_context(|context| {
+                let service = usher::SocketService::new();
+                service.set_listen_backlog(CLIENTS as i32);
+                serve_echo(&service);
+                let any =
+                    gio::InetSocketAddress::from_string("127.0.0.1", requested.into()).unwrap();
+                let effective = service
+                    .add_reuse_port_address(&any, None::<&glib::Object>)
+                    .unwrap()
+                    .downcast::<gio::InetSocketAddress>()
+                    .unwrap();
+                let main_loop = glib::MainLoop::new(Some(context), false);
+                // Once the loop runs, so that a quit() cannot come before run().
+                let running = main_loop.clone();
+                glib::idle_source_new(None, glib::Priority::DEFAULT, move || {
+                    bound_sender
+                        .send((effective.port(), running.clone()))
+                        .unwrap();
+                    glib::ControlFlow::Break
+                })
+                .attach(Some(context));
+                main_loop.run();
+                service.n_accepted()
+            })
+        });
+        let (chosen, main_loop) = bound.recv().unwrap();
+        port = chosen;
+        servers.push((thread, main_loop));
+    }
+    let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    for i in 0..CLIENTS {
+        assert_eq!(echo_line(address, &i.to_string()), format!("{i}\n"));
+    }
+    let served: Vec<u64> = servers
+        .into_iter()
+        .map(|(thread, main_loop)| {
+            main_loop.quit();
+            thread.join().unwrap()
+        })
+        .collect();
+    assert_eq!(served.iter().sum::<u64>(), CLIENTS as u64);
+    assert!(
+        served.iter().all(|&count| count > 0),
+        "the kernel spread the clients: {served:?}"
+    );
 }

@@ -2,7 +2,8 @@
 //!
 //! `g_socket_accept()` blocks on a blocking `GSocket` (GLib 2.74 makes the listener's sockets
 //! blocking) and folds errno into a few `GIOErrorEnum` codes; the service needs neither, so it
-//! calls `accept4()` itself, as `g_socket_accept()` does, and wraps the result the same way.
+//! calls `accept4()` itself, as `g_socket_accept()` does. The descriptor becomes a `GSocket`
+//! (`g_socket_new_from_fd()`, as there) when the service hands the connection out.
 
 use std::ffi::CStr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -22,8 +23,8 @@ pub(super) enum Failure {
 }
 
 pub(super) enum Accepted {
-    /// A new connection's socket.
-    Connection(gio::Socket),
+    /// A new connection's descriptor.
+    Client(OwnedFd),
     /// The backlog is empty.
     Empty,
     /// The listening socket was closed (`g_socket_listener_close()`).
@@ -48,11 +49,7 @@ pub(super) fn accept(listening: &gio::Socket) -> Accepted {
         };
         if fd >= 0 {
             // SAFETY: accept4() just returned this descriptor to us.
-            let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-            return match gio::Socket::from_fd(fd) {
-                Ok(socket) => Accepted::Connection(socket),
-                Err(error) => Accepted::Failed(error, Failure::Transient),
-            };
+            return Accepted::Client(unsafe { OwnedFd::from_raw_fd(fd) });
         }
         let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
         let failure = match errno {
@@ -74,17 +71,17 @@ pub(super) fn accept(listening: &gio::Socket) -> Accepted {
             | libc::ETIMEDOUT => Failure::Transient,
             _ => Failure::Persistent,
         };
-        return Accepted::Failed(accept_error(errno), failure);
+        return Accepted::Failed(errno_error(errno, "Error accepting connection"), failure);
     }
 }
 
-/// The `GError` `g_socket_accept()` would have set for `errno`.
-fn accept_error(errno: i32) -> glib::Error {
+/// The `GError` GSocket would set for `errno` while doing `what` ("Error accepting connection").
+pub(super) fn errno_error(errno: i32, what: &str) -> glib::Error {
     // SAFETY: g_strerror() returns a string owned by GLib that lives forever.
     let reason = unsafe { CStr::from_ptr(glib::ffi::g_strerror(errno)) };
     glib::Error::new(
         gio::io_error_from_errno(errno),
-        &format!("Error accepting connection: {}", reason.to_string_lossy()),
+        &format!("{what}: {}", reason.to_string_lossy()),
     )
 }
 

@@ -5,9 +5,11 @@
 //! * GLib keeps one `g_socket_listener_accept_async()` in flight and accepts one connection per
 //!   main-loop turn. Usher learns the listening sockets from `GSocketListener`'s `event` vfunc
 //!   (`LISTENED`), watches each with its own `GSocketSource` on the context the service was
-//!   created in, and when one is readable accepts until the backlog is empty (at most
-//!   [`ACCEPT_BATCH`] per dispatch, so other sources still run).
-//! * Whether to accept is one predicate over the state ([`State::may_accept`]); every change of
+//!   created in, and when one is readable accepts until the backlog is empty (at most the
+//!   socket's listen backlog, and at least [`ACCEPT_BATCH`], per dispatch, so other sources
+//!   still run; under light load one accept per readiness, as GLib, without a probing accept,
+//!   and during a burst before the handlers' I/O, so that the backlog does not overflow).
+//! * Whether to accept is one predicate over the state ([`State::may_take_in`]); every change of
 //!   the state ends in [`SocketService::reconcile`], which attaches or destroys the sources to
 //!   match. Stopping destroys the sources before any `accept()` can run, so a client waiting in
 //!   the backlog stays there until `start()` (GLib can drop it: bug B6).
@@ -32,13 +34,19 @@ use std::time::{Duration, Instant};
 use gio::prelude::*;
 use glib::{subclass::Signal, subclass::prelude::*, translate::*};
 
-use super::accept::{self, Accepted};
-use super::state::{Deferred, State};
+use super::accept;
+use super::state::{Deferred, Intake, State};
 use crate::ffi;
 use crate::subclass::prelude::*;
 
-/// The most connections accepted from one socket in one main-loop dispatch.
+/// The most connections accepted from one socket in one main-loop dispatch is this, or the
+/// socket's listen backlog when larger (as asyncio does): one dispatch can then empty a full
+/// backlog before the kernel drops new clients, and other sources still run between dispatches.
+/// How many are tried, and at which priority, adapts to the load ([`Pacing`](super::state::Pacing)).
 pub(super) const ACCEPT_BATCH: usize = 64;
+
+/// How many clients are handed out between two looks at the backlog.
+const HAND_OUT_CHUNK: usize = 64;
 
 /// Log domain of Usher's warnings.
 pub(crate) const LOG_DOMAIN: &str = "Usher";
@@ -283,21 +291,12 @@ impl SocketService {
         self.obj().notify("max-connections");
     }
 
-    /// Pauses accepting until a matching [`release_accepts`](Self::release_accepts), without
-    /// touching `active`: the threaded service does this while all its threads are busy.
-    pub(crate) fn hold_accepts(&self) {
+    /// Limits the connections the service takes in to `room` more (or lifts the limit), without
+    /// touching `active`: the threaded service gives its free threads.
+    pub(crate) fn set_room_for_jobs(&self, room: Option<u32>) {
         let deferred = {
             let mut state = self.state();
-            state.holds += 1;
-            self.reconcile(&mut state)
-        };
-        deferred.run(self);
-    }
-
-    pub(crate) fn release_accepts(&self) {
-        let deferred = {
-            let mut state = self.state();
-            state.holds = state.holds.saturating_sub(1);
+            state.room_for_jobs = room;
             self.reconcile(&mut state)
         };
         deferred.run(self);
@@ -322,11 +321,11 @@ impl SocketService {
     /// Called with the lock held, after every change; what must wait for the unlock is returned.
     pub(super) fn reconcile(&self, state: &mut State) -> Deferred {
         let mut deferred = Deferred::default();
-        let may_accept = state.may_accept();
+        let may_take_in = state.may_take_in();
 
+        let watched = may_take_in && !state.unannounced;
         for listening in &mut state.sockets {
-            let wanted = may_accept && !state.unannounced;
-            match (&listening.source, wanted) {
+            match (&listening.source, watched) {
                 (None, true) => listening.source = Some(self.watch(&listening.socket)),
                 (Some(_), false) => {
                     if let Some(source) = listening.source.take() {
@@ -336,8 +335,14 @@ impl SocketService {
                 _ => {}
             }
         }
+        // Clients taken in before a stop are handed out after the start, never dropped.
+        if !state.may_hand_out() {
+            state.stop_resuming();
+        } else if state.has_waiting() {
+            self.resume_soon(state, glib::Priority::DEFAULT);
+        }
 
-        let listener_accept_wanted = may_accept && state.unannounced;
+        let listener_accept_wanted = may_take_in && state.unannounced;
         if listener_accept_wanted && state.listener_accept.is_none() {
             state.listener_accept = Some(gio::Cancellable::new());
             deferred.accept_through_listener = true;
@@ -381,41 +386,88 @@ impl SocketService {
         source
     }
 
-    /// `socket` is readable: accept until its backlog is empty, the batch is done, or accepting
-    /// must stop.
+    /// `socket` is readable, or has clients waiting. Takes clients off its backlog, which is
+    /// cheap, and hands them out, which is not (the handlers run), [`HAND_OUT_CHUNK`] at a time,
+    /// taking more in between so that the backlog does not overflow meanwhile; at most `most`
+    /// per dispatch, coming back in the next main-loop iteration for the others.
     fn accept_ready(&self, socket: &gio::Socket) {
-        for _ in 0..ACCEPT_BATCH {
-            // Accepting under the lock orders it strictly against `stop()` from other threads.
-            let accepted = {
-                let mut state = self.state();
-                if !state.serves(socket) {
-                    return;
-                }
-                let accepted = accept::accept(socket);
-                if let Accepted::Connection(_) = accepted {
-                    state.backoff.reset();
-                }
-                accepted
-            };
-            match accepted {
-                Accepted::Connection(client) => {
-                    let source_object = accept::source_object(socket);
-                    self.deliver(&client, source_object.as_ref());
-                }
-                Accepted::Empty => return,
-                Accepted::Closed => {
-                    self.forget_closed(socket);
-                    return;
-                }
-                Accepted::Failed(error, accept::Failure::Transient) => {
-                    self.accept_failed(error, false)
-                }
-                Accepted::Failed(error, accept::Failure::Persistent) => {
-                    self.accept_failed(error, true);
-                    return;
+        let most = usize::try_from(socket.listen_backlog())
+            .map_or(ACCEPT_BATCH, |backlog| backlog.max(ACCEPT_BATCH));
+        let mut found = Intake::default();
+        let mut handed_out = 0;
+        loop {
+            // Under the lock, so that `stop()` from another thread is strictly before or after.
+            // Taking in may be paused (no room, a backoff) while clients taken in earlier wait.
+            let intake = self.state().take_in(socket).unwrap_or_default();
+            if intake.closed {
+                self.forget_closed(socket);
+                return;
+            }
+            let stalled = intake
+                .failures
+                .iter()
+                .any(|(_, failure)| *failure == accept::Failure::Persistent);
+            for (error, failure) in &intake.failures {
+                self.accept_failed(error.clone(), *failure == accept::Failure::Persistent);
+            }
+            found.taken += intake.taken;
+            found.emptied = intake.emptied;
+
+            let mut chunk = 0;
+            while chunk < HAND_OUT_CHUNK && handed_out < most {
+                let Some(client) = self.state().next_waiting(socket) else {
+                    break;
+                };
+                chunk += 1;
+                handed_out += 1;
+                match gio::Socket::from_fd(client) {
+                    Ok(client) => self.deliver(&client, accept::source_object(socket).as_ref()),
+                    Err(error) => self.accept_failed(error, false),
                 }
             }
+            // Go on while clients are waiting, or keep coming (not under a light load, which
+            // takes one per readiness: looking again would only find the backlog empty).
+            let waiting = chunk == HAND_OUT_CHUNK;
+            let coming = !intake.emptied && intake.taken > 1;
+            if stalled || handed_out >= most || !(waiting || coming) {
+                break;
+            }
         }
+
+        let deferred = {
+            let mut state = self.state();
+            let (priority, waiting) = state.pace(socket, &found, most);
+            if waiting {
+                self.resume_soon(&mut state, priority);
+            }
+            self.reconcile(&mut state)
+        };
+        deferred.run(self);
+    }
+
+    /// Calls [`accept_ready`](Self::accept_ready) again in the next iteration of the service's
+    /// context for every socket with clients waiting, to hand them out.
+    fn resume_soon(&self, state: &mut State, priority: glib::Priority) {
+        if !state.may_hand_out() || state.resume.is_some() {
+            return;
+        }
+        let service = super::WeakService::new(&self.obj());
+        let resume = glib::idle_source_new(Some("[usher] hand out"), priority, move || {
+            if let Some(service) = service.upgrade() {
+                let imp = service.imp();
+                let waiting = {
+                    let mut state = imp.state();
+                    state.resume = None;
+                    state.sockets_with_waiting()
+                };
+                for socket in waiting {
+                    imp.accept_ready(&socket);
+                }
+            }
+            glib::ControlFlow::Break
+        });
+        resume.attach(Some(&self.context));
+        state.resume = Some(resume);
     }
 
     /// Wraps `client` in a counted connection and emits `incoming` for it.

@@ -2,11 +2,13 @@
 
 mod accept;
 pub(crate) mod imp;
+mod reuse_port;
 mod shutdown;
 mod state;
 
 use std::pin::Pin;
 
+use gio::prelude::{SocketExt, SocketListenerExt};
 use glib::{prelude::*, signal::SignalHandlerId, subclass::prelude::*, translate::*};
 
 glib::wrapper! {
@@ -227,6 +229,31 @@ pub trait SocketServiceExt: IsA<SocketService> + 'static {
     #[doc(alias = "usher_socket_service_close_connections")]
     fn close_connections(&self) {
         self.as_ref().imp().close_connections()
+    }
+
+    /// Listens on `address` with a TCP socket that shares its port with other sockets that have
+    /// `SO_REUSEPORT` set, and returns the address it is bound to (with the port chosen, if
+    /// `address` had port 0).
+    ///
+    /// This is how to spread a port's connections over several cores: run one service per
+    /// thread, each created on its own [`glib::MainContext`], and add the same address to each;
+    /// the kernel balances new connections between them. The listener's `event` signal is
+    /// emitted as for [`add_address`](gio::prelude::SocketListenerExt::add_address).
+    /// See `examples/reuse_port.rs`.
+    #[doc(alias = "usher_socket_service_add_reuse_port_address")]
+    fn add_reuse_port_address(
+        &self,
+        address: &impl IsA<gio::SocketAddress>,
+        source_object: Option<&impl IsA<glib::Object>>,
+    ) -> Result<gio::SocketAddress, glib::Error> {
+        let service = self.as_ref();
+        let listener = service.upcast_ref::<gio::SocketListener>();
+        let socket = reuse_port::listen(listener, address.as_ref(), listener.listen_backlog())?;
+        let effective = socket.local_address()?;
+        service
+            .imp()
+            .add_own_socket(&socket, source_object.map(|object| object.as_ref()))?;
+        Ok(effective)
     }
 
     /// A handle that starts and stops this service from any thread.

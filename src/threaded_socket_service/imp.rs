@@ -8,8 +8,9 @@
 //!
 //! * At `max-threads` busy handlers GLib calls `stop()`, and `start()` from the worker that
 //!   finishes, which moves later accepts to that worker's context (bug B7) and undoes a `stop()`
-//!   the application made meanwhile. Usher pauses accepting through the service's holds instead:
-//!   `active` keeps the application's word and accepts stay on the creating thread's context.
+//!   the application made meanwhile. Usher tells the service how many threads are free instead,
+//!   and the service takes in no more clients than that: `active` keeps the application's word,
+//!   and accepts stay on the creating thread's context.
 //! * `max-threads = 0` makes GLib's pool run nothing, ever (bug B11); here it means one thread
 //!   per processor.
 //! * A failed push into the pool releases its slot (GLib leaks it: bug B10).
@@ -127,7 +128,12 @@ impl ObjectImpl for ThreadedSocketService {
 
     fn constructed(&self) {
         self.parent_constructed();
-        let _ = self.pool.set(Pool::new(self.thread_limit()));
+        let limit = self.thread_limit();
+        let _ = self.pool.set(Pool::new(limit));
+        self.obj()
+            .upcast_ref::<crate::SocketService>()
+            .imp()
+            .set_room_for_jobs(limit);
     }
 }
 
@@ -147,19 +153,11 @@ impl SocketServiceImpl for ThreadedSocketService {
             connection: connection.clone(),
             source_object: source_object.cloned(),
         };
-        let service = self.obj();
-        let service = service.upcast_ref::<crate::SocketService>().imp();
-        service.work_started();
-        {
-            let mut jobs = self.jobs();
-            *jobs += 1;
-            if Some(*jobs) == self.thread_limit() {
-                self.obj()
-                    .upcast_ref::<crate::SocketService>()
-                    .imp()
-                    .hold_accepts();
-            }
-        }
+        self.obj()
+            .upcast_ref::<crate::SocketService>()
+            .imp()
+            .work_started();
+        self.count_jobs(|jobs| *jobs += 1);
         if let Err(error) = pool.push(job) {
             glib::g_warning!(
                 crate::socket_service::imp::LOG_DOMAIN,
@@ -184,18 +182,26 @@ impl ThreadedSocketService {
         }
     }
 
-    /// A job returned from `run`: free its slot, and accept again if that was the last one.
+    /// A job returned from `run`: its thread is free again.
     fn job_finished(&self) {
-        let service = self.obj();
-        let service = service.upcast_ref::<crate::SocketService>().imp();
-        {
-            let mut jobs = self.jobs();
-            if Some(*jobs) == self.thread_limit() {
-                service.release_accepts();
-            }
-            *jobs -= 1;
-        }
-        service.work_finished();
+        self.count_jobs(|jobs| *jobs -= 1);
+        self.obj()
+            .upcast_ref::<crate::SocketService>()
+            .imp()
+            .work_finished();
+    }
+
+    /// Changes the job count, and tells the service how many more connections it has threads
+    /// for: none left, and it stops accepting until a job ends.
+    fn count_jobs(&self, change: impl FnOnce(&mut u32)) {
+        let mut jobs = self.jobs();
+        change(&mut jobs);
+        // Under the jobs lock, so that the service learns the counts in order.
+        let room = self.thread_limit().map(|limit| limit.saturating_sub(*jobs));
+        self.obj()
+            .upcast_ref::<crate::SocketService>()
+            .imp()
+            .set_room_for_jobs(room);
     }
 }
 

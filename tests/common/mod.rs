@@ -107,9 +107,15 @@ pub fn spawn_client<T: Send + 'static>(
     Client { thread, done }
 }
 
-/// Dispatches what is ready on `context` without waiting.
+/// Dispatches what is ready on `context` without waiting, and fails if something stays ready
+/// (a busy loop).
 pub fn drain(context: &glib::MainContext) {
-    while context.iteration(false) {}
+    for _ in 0..10_000 {
+        if !context.iteration(false) {
+            return;
+        }
+    }
+    panic!("the context never became idle: a busy loop");
 }
 
 /// A generic object to tag a listening socket with.
