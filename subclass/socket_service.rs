@@ -54,7 +54,7 @@ use crate::{SocketService, ffi};
 /// }
 /// ```
 pub trait SocketServiceImpl: SocketListenerImpl + ObjectSubclass<Type: IsA<SocketService>> {
-    /// Class handler of [`incoming`](crate::prelude::SocketServiceExt::connect_incoming), run
+    /// Class handler of [`incoming`](crate::SocketServiceExt::connect_incoming), run
     /// after the handlers connected to the signal, unless one of them returned `true`.
     ///
     /// It must start handling `connection` and return without blocking. Return `true` to stop
@@ -67,7 +67,7 @@ pub trait SocketServiceImpl: SocketListenerImpl + ObjectSubclass<Type: IsA<Socke
         self.parent_incoming(connection, source_object)
     }
 
-    /// Class handler of [`accept-error`](crate::prelude::SocketServiceExt::connect_accept_error).
+    /// Class handler of [`accept-error`](crate::SocketServiceExt::connect_accept_error).
     ///
     /// The default logs a warning, at most once a second, when no handler is connected.
     fn accept_error(&self, error: &glib::Error) {

@@ -12,7 +12,7 @@ use crate::{ThreadedSocketService, ffi};
 pub trait ThreadedSocketServiceImpl:
     SocketServiceImpl + ObjectSubclass<Type: IsA<ThreadedSocketService>> + Sync
 {
-    /// Class handler of [`run`](crate::prelude::ThreadedSocketServiceExt::connect_run), run in a
+    /// Class handler of [`run`](crate::ThreadedSocketServiceExt::connect_run), run in a
     /// worker thread after the connected handlers, unless one of them returned `true`.
     ///
     /// It may block until it is done with `connection`. The default returns `false`.

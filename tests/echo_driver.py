@@ -1,12 +1,13 @@
 #!/usr/bin/python3
 """Drives an echo demo as a user with telnet would.
 
-    echo_driver.py [--pass-ports] PROGRAM PORT PORT
+    echo_driver.py --pass-ports PROGRAM
+    echo_driver.py PROGRAM PORT…
 
-Waits until PROGRAM accepts on both ports, checks that each echoes a line and that its
-output names the port (the `Source` tag), then sends "shutdown" and checks that the program
-exits with status 0. With --pass-ports the ports are given to PROGRAM as arguments; without,
-PROGRAM listens on them by itself (the Vala demos use 1024 and 1025, as GLib's docs do).
+Waits until PROGRAM accepts on its ports, checks that each echoes a line and that its output
+names the port (the `Source` tag), then sends "shutdown" and checks that the program exits
+with status 0. With --pass-ports, two free ports are given to PROGRAM as arguments; otherwise
+PROGRAM listens on the PORTs by itself (the Vala demos use 1024 and 1025, as GLib's docs do).
 """
 
 import socket
@@ -45,14 +46,25 @@ def say(port, line, program):
     return reply.decode()
 
 
+def free_ports(count):
+    """Ports free on loopback right now."""
+    sockets = [socket.create_server(("127.0.0.1", 0)) for _ in range(count)]
+    ports = [sock.getsockname()[1] for sock in sockets]
+    for sock in sockets:
+        sock.close()
+    return ports
+
+
 def main():
     args = sys.argv[1:]
-    pass_ports = args[0] == "--pass-ports"
-    if pass_ports:
-        args = args[1:]
-    program_path, *ports = args
-    ports = [int(port) for port in ports]
-    command = [program_path] + ([str(port) for port in ports] if pass_ports else [])
+    if args[0] == "--pass-ports":
+        program_path = args[1]
+        ports = free_ports(2)
+        command = [program_path] + [str(port) for port in ports]
+    else:
+        program_path, *ports = args
+        ports = [int(port) for port in ports]
+        command = [program_path]
     program = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
         for port in ports:

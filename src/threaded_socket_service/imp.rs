@@ -219,11 +219,16 @@ unsafe impl Send for Job {}
 impl Job {
     /// Runs in a worker thread. The last reference to the service may go here.
     fn run(self) {
-        let _handled: bool = self.service.emit(
-            SIGNALS[0].signal_id(),
-            &[&self.connection, &self.source_object],
-        );
-        self.service.imp().job_finished();
+        let Job {
+            service,
+            connection,
+            source_object,
+        } = self;
+        let _handled: bool = service.emit(SIGNALS[0].signal_id(), &[&connection, &source_object]);
+        // The connection closes here unless a handler kept it, before the job counts as done:
+        // a shutdown that waits for the jobs then finds the connections closed too.
+        drop((connection, source_object));
+        service.imp().job_finished();
     }
 }
 

@@ -139,7 +139,11 @@ class Serving(unittest.TestCase):
         self.assertEqual(run_client(port, "quiet"), "QUIET\n")
         self.assertEqual(len(threads), 1)
         self.assertNotEqual(threads[0], main_thread)
-        service.stop()
+        # Wait for the handler to return in its thread: Python must not exit before.
+        loop = GLib.MainLoop()
+        service.shutdown_async(None, lambda service, result: (service.shutdown_finish(result),
+                                                               loop.quit()))
+        loop.run()
 
 
 if __name__ == "__main__":
