@@ -2,11 +2,16 @@
 //!
 //! ```text
 //! cargo run --example echo [PORT…]
+//! cargo run --example echo -- --activation
 //! ```
 //!
 //! It listens on ports 1024 and 1025 (or the ones given), each tagged with a `Source` object that
 //! carries its port, reads one line from each client, prints it and echoes it back. Try
 //! `telnet localhost 1024`; the line `shutdown` stops the service and ends the program.
+//!
+//! With `--activation` it takes its sockets from systemd socket activation instead, tagged with
+//! their names: `systemd-socket-activate -l 2024 --fdname=echo target/debug/examples/echo
+//! --activation`, or a `.socket` unit (see README.md).
 
 use gio::prelude::*;
 use usher::prelude::*;
@@ -16,18 +21,14 @@ mod common;
 use common::Source;
 
 fn main() -> glib::ExitCode {
-    let Some(ports) = common::ports_from_args("echo") else {
+    let Some(listen) = common::Listen::from_args("echo") else {
         return glib::ExitCode::FAILURE;
     };
-
     let service = usher::SocketService::new();
-    for &port in &ports {
-        if let Err(error) = service.add_inet_port(port, Some(&Source::new(port))) {
-            eprintln!("Cannot listen on port {port}: {error}");
-            return glib::ExitCode::FAILURE;
-        }
+    if let Err(error) = listen.add_to(&service) {
+        eprintln!("{error}");
+        return glib::ExitCode::FAILURE;
     }
-    println!("Listening on ports {ports:?}; send \"shutdown\" to stop.");
 
     let main_loop = glib::MainLoop::new(None, false);
     let cancellable = gio::Cancellable::new();
@@ -41,7 +42,7 @@ fn main() -> glib::ExitCode {
     });
 
     service.connect_incoming(move |_, connection, source_object| {
-        println!("Accepted! (Source: {})", Source::port_of(source_object));
+        println!("Accepted! (Source: {})", Source::describe(source_object));
         glib::spawn_future_local(worker(connection.clone(), cancellable.clone()));
         false
     });

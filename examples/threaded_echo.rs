@@ -17,18 +17,14 @@ mod common;
 use common::Source;
 
 fn main() -> glib::ExitCode {
-    let Some(ports) = common::ports_from_args("threaded_echo") else {
+    let Some(listen) = common::Listen::from_args("threaded_echo") else {
         return glib::ExitCode::FAILURE;
     };
-
     let service = usher::ThreadedSocketService::new(10);
-    for &port in &ports {
-        if let Err(error) = service.add_inet_port(port, Some(&Source::new(port))) {
-            eprintln!("Cannot listen on port {port}: {error}");
-            return glib::ExitCode::FAILURE;
-        }
+    if let Err(error) = listen.add_to(service.upcast_ref()) {
+        eprintln!("{error}");
+        return glib::ExitCode::FAILURE;
     }
-    println!("Listening on ports {ports:?}; send \"shutdown\" to stop.");
 
     let main_loop = glib::MainLoop::new(None, false);
     let shutdown = gio::Cancellable::new();
@@ -43,7 +39,7 @@ fn main() -> glib::ExitCode {
 
     // Runs in a worker thread, and may block.
     service.connect_run(move |_, connection, source_object| {
-        println!("Accepted! (Source: {})", Source::port_of(source_object));
+        println!("Accepted! (Source: {})", Source::describe(source_object));
         let input = gio::DataInputStream::new(&connection.input_stream());
         let line = match input.read_line_utf8(Some(&shutdown)) {
             Ok(Some(line)) => line.trim().to_owned(),

@@ -6,7 +6,7 @@
 
 #![allow(clippy::missing_safety_doc)]
 
-use std::ffi::{CStr, c_int, c_uint};
+use std::ffi::{CStr, c_char, c_int, c_uint};
 
 use glib::subclass::prelude::*;
 use glib::translate::*;
@@ -177,8 +177,83 @@ pub unsafe extern "C" fn usher_socket_service_shutdown_finish(
 }
 
 #[unsafe(no_mangle)]
+pub unsafe extern "C" fn usher_socket_service_add_reuse_port_address(
+    service: *mut UsherSocketService,
+    address: *mut gio::ffi::GSocketAddress,
+    source_object: *mut glib::gobject_ffi::GObject,
+    effective_address: *mut *mut gio::ffi::GSocketAddress,
+    error: *mut *mut glib::ffi::GError,
+) -> glib::ffi::gboolean {
+    let service = borrow_service!(
+        c"usher_socket_service_add_reuse_port_address",
+        service,
+        glib::ffi::GFALSE
+    );
+    return_val_if_fail!(
+        c"usher_socket_service_add_reuse_port_address",
+        c"G_IS_SOCKET_ADDRESS (address)",
+        is_a::<gio::SocketAddress>(address),
+        glib::ffi::GFALSE
+    );
+    return_val_if_fail!(
+        c"usher_socket_service_add_reuse_port_address",
+        c"source_object == NULL || G_IS_OBJECT (source_object)",
+        source_object.is_null() || is_a::<glib::Object>(source_object),
+        glib::ffi::GFALSE
+    );
+    let address: Borrowed<gio::SocketAddress> = unsafe { from_glib_borrow(address) };
+    let source_object: Borrowed<Option<glib::Object>> = unsafe { from_glib_borrow(source_object) };
+    match service.add_reuse_port_address(&*address, source_object.as_ref().as_ref()) {
+        Ok(effective) => {
+            if !effective_address.is_null() {
+                unsafe { *effective_address = effective.into_glib_ptr() };
+            }
+            glib::ffi::GTRUE
+        }
+        Err(failure) => {
+            if !error.is_null() {
+                unsafe { *error = failure.into_glib_ptr() };
+            }
+            glib::ffi::GFALSE
+        }
+    }
+}
+
+#[unsafe(no_mangle)]
 pub unsafe extern "C" fn usher_socket_service_close_connections(service: *mut UsherSocketService) {
     borrow_service!(c"usher_socket_service_close_connections", service).close_connections()
+}
+
+/// `UsherActivatedSourceFunc`: returns a new reference, or NULL.
+pub type ActivatedSourceFunc = Option<
+    unsafe extern "C" fn(
+        name: *const c_char,
+        user_data: glib::ffi::gpointer,
+    ) -> *mut glib::gobject_ffi::GObject,
+>;
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn usher_socket_service_add_activated_sockets(
+    service: *mut UsherSocketService,
+    source_func: ActivatedSourceFunc,
+    user_data: glib::ffi::gpointer,
+    error: *mut *mut glib::ffi::GError,
+) -> c_uint {
+    let service = borrow_service!(c"usher_socket_service_add_activated_sockets", service, 0);
+    let source_object_for = |name: &str| {
+        let func = source_func?;
+        let name = std::ffi::CString::new(name).ok()?;
+        unsafe { from_glib_full(func(name.as_ptr(), user_data)) }
+    };
+    match service.add_activated_sockets(source_object_for) {
+        Ok(added) => added,
+        Err(failure) => {
+            if !error.is_null() {
+                unsafe { *error = failure.into_glib_ptr() };
+            }
+            0
+        }
+    }
 }
 
 #[unsafe(no_mangle)]

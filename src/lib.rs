@@ -31,7 +31,7 @@ mod threaded_socket_service;
 #[path = "../subclass/mod.rs"]
 pub mod subclass;
 
-pub use socket_service::{SocketService, SocketServiceExt, SocketServiceHandle};
+pub use socket_service::{IncomingStream, SocketService, SocketServiceExt, SocketServiceHandle};
 pub use threaded_socket_service::{ThreadedSocketService, ThreadedSocketServiceExt};
 
 /// The traits of Usher's types, to glob-import beside `gio::prelude::*`.

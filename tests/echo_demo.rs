@@ -1,10 +1,35 @@
-//! The echo demos (`examples/echo.rs`, `examples/threaded_echo.rs`) driven by a client: both
-//! ports echo, and `shutdown` ends the process with status 0.
+//! The echo demos (`examples/echo.rs`, `threaded_echo.rs`, `echo_async.rs`) driven by a client:
+//! both ports echo, and `shutdown` ends the process with status 0.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::process::{Command, Stdio};
 use std::time::Duration;
+
+/// A child process killed if the test fails before it ends.
+struct Reaped(std::process::Child);
+
+impl std::ops::Deref for Reaped {
+    type Target = std::process::Child;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Reaped {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
 
 /// The example binary cargo built beside this test.
 fn example(name: &str) -> std::path::PathBuf {
@@ -48,21 +73,27 @@ fn the_threaded_echo_demo_echoes_on_both_ports_and_shuts_down() {
     drive("threaded_echo");
 }
 
+#[test]
+fn the_stream_echo_demo_echoes_on_both_ports_and_shuts_down() {
+    drive("echo_async");
+}
+
 fn drive(name: &str) {
     let (first, second) = free_ports();
-    let mut demo = Command::new(example(name))
-        .args([first.to_string(), second.to_string()])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("the echo example is built by `cargo test`");
+    let mut demo = Reaped(
+        Command::new(example(name))
+            .args([first.to_string(), second.to_string()])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the echo example is built by `cargo test`"),
+    );
     // Read its output on a thread, to fail rather than hang if a line never comes.
     let (line_sender, lines) = std::sync::mpsc::channel();
     let stdout = demo.stdout.take().unwrap();
     std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            if line_sender.send(line.unwrap()).is_err() {
-                break;
-            }
+        // Read to the end even once nobody listens: the demo would die of SIGPIPE.
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = line_sender.send(line);
         }
     });
     let next_line = move || {
@@ -87,18 +118,19 @@ fn drive(name: &str) {
 #[test]
 fn the_hardened_demo_shuts_down_gracefully() {
     let (port, _) = free_ports();
-    let mut demo = Command::new(example("hardened_echo"))
-        .args([port.to_string(), "2".to_owned()])
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("the hardened_echo example is built by `cargo test`");
+    let mut demo = Reaped(
+        Command::new(example("hardened_echo"))
+            .args([port.to_string(), "2".to_owned()])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the hardened_echo example is built by `cargo test`"),
+    );
     let (line_sender, lines) = std::sync::mpsc::channel();
     let stdout = demo.stdout.take().unwrap();
     std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            if line_sender.send(line.unwrap()).is_err() {
-                break;
-            }
+        // Read to the end even once nobody listens: the demo would die of SIGPIPE.
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = line_sender.send(line);
         }
     });
     let wait_for = |expected: &str| loop {

@@ -173,10 +173,9 @@ fn spawn_server(handled: bool) -> Server {
     let (sender, lines) = mpsc::channel();
     let stdout = child.stdout.take().unwrap();
     std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            if sender.send(line.unwrap()).is_err() {
-                break;
-            }
+        // Read to the end even once nobody listens: the child would die of SIGPIPE.
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = sender.send(line);
         }
     });
     let commands = child.stdin.take().unwrap();

@@ -7,14 +7,17 @@ mod imp {
     use gio::glib;
     use glib::prelude::*;
     use glib::subclass::prelude::*;
-    use std::cell::Cell;
+    use std::cell::{Cell, RefCell};
 
     #[derive(Default, glib::Properties)]
     #[properties(wrapper_type = super::Source)]
     pub struct Source {
-        /// The port the tagged socket listens on.
+        /// The port the tagged socket listens on (0 for a socket from socket activation).
         #[property(get, construct_only)]
         port: Cell<u32>,
+        /// The name of a socket from socket activation.
+        #[property(get, construct_only)]
+        name: RefCell<Option<String>>,
     }
 
     #[glib::object_subclass]
@@ -28,7 +31,7 @@ mod imp {
 }
 
 glib::wrapper! {
-    /// The `source_object` of a listening socket: which port a client came in on.
+    /// The `source_object` of a listening socket: which one a client came in on.
     pub struct Source(ObjectSubclass<imp::Source>);
 }
 
@@ -39,26 +42,72 @@ impl Source {
             .build()
     }
 
-    /// The port of a `source_object`, or 0 if it is not a `Source`.
-    pub fn port_of(source_object: Option<&glib::Object>) -> u32 {
-        source_object
-            .and_then(|source| source.downcast_ref::<Source>())
-            .map_or(0, Source::port)
+    /// The tag of a socket from socket activation, named by its `.socket` unit.
+    pub fn named(name: &str) -> Self {
+        glib::Object::builder().property("name", name).build()
+    }
+
+    /// How `Accepted! (Source: …)` names the socket of `source_object`.
+    pub fn describe(source_object: Option<&glib::Object>) -> String {
+        match source_object.and_then(|source| source.downcast_ref::<Source>()) {
+            Some(source) if source.port() != 0 => source.port().to_string(),
+            Some(source) => source.name().unwrap_or_default(),
+            None => "?".to_owned(),
+        }
     }
 }
 
-/// The ports given on the command line, or GLib's documented 1024 and 1025.
-pub fn ports_from_args(program: &str) -> Option<Vec<u16>> {
-    match std::env::args()
-        .skip(1)
-        .map(|arg| arg.parse())
-        .collect::<Result<Vec<u16>, _>>()
-    {
-        Ok(ports) if !ports.is_empty() => Some(ports),
-        Ok(_) => Some(vec![1024, 1025]),
-        Err(error) => {
-            eprintln!("usage: {program} [PORT…]: {error}");
-            None
+/// Where the examples listen, from the command line.
+pub enum Listen {
+    /// These ports, GLib's documented 1024 and 1025 if none are given.
+    Ports(Vec<u16>),
+    /// The sockets from socket activation (`--activation`).
+    Activation,
+}
+
+impl Listen {
+    pub fn from_args(program: &str) -> Option<Listen> {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        if args == ["--activation"] {
+            return Some(Listen::Activation);
         }
+        match args
+            .iter()
+            .map(|arg| arg.parse())
+            .collect::<Result<Vec<u16>, _>>()
+        {
+            Ok(ports) if !ports.is_empty() => Some(Listen::Ports(ports)),
+            Ok(_) => Some(Listen::Ports(vec![1024, 1025])),
+            Err(error) => {
+                eprintln!("usage: {program} [PORT…] | --activation: {error}");
+                None
+            }
+        }
+    }
+
+    /// Adds the sockets to `service`, tagged with `Source`s, and says where it listens.
+    pub fn add_to(&self, service: &usher::SocketService) -> Result<(), String> {
+        use gio::prelude::*;
+        use usher::prelude::*;
+        match self {
+            Listen::Ports(ports) => {
+                for &port in ports {
+                    service
+                        .add_inet_port(port, Some(&Source::new(port)))
+                        .map_err(|error| format!("Cannot listen on port {port}: {error}"))?;
+                }
+                println!("Listening on ports {ports:?}; send \"shutdown\" to stop.");
+            }
+            Listen::Activation => {
+                let added = service
+                    .add_activated_sockets(|name| Some(Source::named(name).upcast()))
+                    .map_err(|error| format!("Cannot take the activated sockets: {error}"))?;
+                println!("{added} sockets from socket activation");
+                if added == 0 {
+                    return Err("Not socket-activated: nothing to listen on".to_owned());
+                }
+            }
+        }
+        Ok(())
     }
 }

@@ -278,6 +278,76 @@ gboolean usher_socket_service_shutdown_finish (UsherSocketService  *service,
                                                GError             **error);
 
 /**
+ * UsherActivatedSourceFunc:
+ * @name: the socket's name, from `LISTEN_FDNAMES` (the `FileDescriptorName=` of
+ *   its `.socket` unit), or `"unknown"`
+ * @user_data: the data given to usher_socket_service_add_activated_sockets()
+ *
+ * Chooses the source_object of a socket passed by socket activation, so that
+ * #UsherSocketService::incoming handlers can tell the sockets apart.
+ *
+ * Returns: (transfer full) (nullable): the source_object for the socket named
+ *   @name, or %NULL
+ */
+typedef GObject *(*UsherActivatedSourceFunc) (const char *name,
+                                              gpointer    user_data);
+
+/**
+ * usher_socket_service_add_activated_sockets:
+ * @service: a #UsherSocketService
+ * @source_func: (nullable) (scope call): chooses each socket's source_object,
+ *   or %NULL for none
+ * @user_data: (closure source_func): data for @source_func
+ * @error: return location for a #GError, or %NULL
+ *
+ * Adds the listening sockets passed to this process by systemd socket
+ * activation, or by any launcher that follows the sd_listen_fds() protocol
+ * (`systemd-socket-activate`, for one). Stream sockets of any family work,
+ * Unix-domain ones included.
+ *
+ * Like sd_listen_fds(), it checks `LISTEN_PID`, marks the sockets close-on-exec
+ * and unsets `LISTEN_PID`, `LISTEN_FDS` and `LISTEN_FDNAMES`, so that child
+ * processes inherit neither the sockets nor the variables: call it early,
+ * before starting threads that might read the environment. If a passed
+ * descriptor is not a listening socket, it fails with
+ * %G_IO_ERROR_NOT_SUPPORTED and leaves the descriptors and the environment
+ * alone.
+ *
+ * Returns: how many sockets were added: 0, without error, when the process
+ *   was not socket-activated
+ */
+guint usher_socket_service_add_activated_sockets (UsherSocketService        *service,
+                                                  UsherActivatedSourceFunc   source_func,
+                                                  gpointer                   user_data,
+                                                  GError                   **error);
+
+/**
+ * usher_socket_service_add_reuse_port_address:
+ * @service: a #UsherSocketService
+ * @address: the address to listen on
+ * @source_object: (nullable): the source_object of the socket, or %NULL
+ * @effective_address: (out) (optional) (transfer full): the address it is
+ *   bound to (with the port chosen if @address had port 0)
+ * @error: return location for a #GError, or %NULL
+ *
+ * Listens on @address with a TCP socket that shares its port with other
+ * sockets that set `SO_REUSEPORT`. This is how to spread a port's connections
+ * over several cores: run one service per thread, each created with its own
+ * #GMainContext pushed as the thread-default one, and add the same address to
+ * each; the kernel balances new connections between them.
+ * (g_socket_listener_add_address() cannot: GLib clears `SO_REUSEPORT` on stream
+ * sockets.) The #GSocketListener::event signal is emitted as for
+ * g_socket_listener_add_address().
+ *
+ * Returns: %TRUE on success
+ */
+gboolean usher_socket_service_add_reuse_port_address (UsherSocketService  *service,
+                                                      GSocketAddress      *address,
+                                                      GObject             *source_object,
+                                                      GSocketAddress     **effective_address,
+                                                      GError             **error);
+
+/**
  * usher_socket_service_close_connections:
  * @service: a #UsherSocketService
  *

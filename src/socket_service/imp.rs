@@ -264,6 +264,25 @@ impl SocketService {
         self.state().active
     }
 
+    /// Whether the listener was closed for good (a shutdown, `g_socket_listener_close()`).
+    pub(crate) fn is_closed(&self) -> bool {
+        self.state().closed
+    }
+
+    /// Whether the listener is closed; if not, `waker` is woken when it is.
+    pub(super) fn wake_when_closed(&self, waker: &std::task::Waker) -> bool {
+        let mut state = self.state();
+        if !state.closed
+            && !state
+                .closed_wakers
+                .iter()
+                .any(|known| known.will_wake(waker))
+        {
+            state.closed_wakers.push(waker.clone());
+        }
+        state.closed
+    }
+
     /// `start()` and `stop()`: safe from any thread.
     pub(crate) fn set_active(&self, active: bool) {
         let deferred = {
@@ -576,9 +595,11 @@ impl SocketService {
     pub(super) fn listener_closed(&self) {
         let deferred = {
             let mut state = self.state();
-            state.closed = true;
-            state.forget_sockets();
-            self.reconcile(&mut state)
+            let wake = state.close();
+            Deferred {
+                wake,
+                ..self.reconcile(&mut state)
+            }
         };
         deferred.run(self);
         self.set_active(false);

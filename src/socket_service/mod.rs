@@ -1,10 +1,14 @@
 //! [`SocketService`]: GLib's `GSocketService`, re-implemented.
 
 mod accept;
+mod activation;
 pub(crate) mod imp;
 mod reuse_port;
 mod shutdown;
 mod state;
+mod stream;
+
+pub use stream::IncomingStream;
 
 use std::pin::Pin;
 
@@ -254,6 +258,68 @@ pub trait SocketServiceExt: IsA<SocketService> + 'static {
             .imp()
             .add_own_socket(&socket, source_object.map(|object| object.as_ref()))?;
         Ok(effective)
+    }
+
+    /// Adds the listening sockets passed to this process by systemd socket activation (or any
+    /// launcher that follows the `sd_listen_fds(3)` protocol, such as `systemd-socket-activate`),
+    /// and returns how many it added: 0, and no error, when the process was not
+    /// socket-activated.
+    ///
+    /// `source_object_for` is called with each socket's name (from `LISTEN_FDNAMES`, the
+    /// `FileDescriptorName=` of the `.socket` unit; `"unknown"` if unnamed) and returns the
+    /// `source_object` to tag it with, so that `incoming` handlers can tell the sockets apart.
+    ///
+    /// Like `sd_listen_fds(1)`, it checks `LISTEN_PID`, marks the sockets close-on-exec and unsets
+    /// `LISTEN_PID`, `LISTEN_FDS` and `LISTEN_FDNAMES`, so that child processes inherit neither
+    /// the sockets nor the variables: call it early, before starting threads that might read the
+    /// environment. Stream sockets of any family work, Unix-domain ones included. If a passed
+    /// descriptor is not a listening socket, it fails with [`gio::IOErrorEnum::NotSupported`] and
+    /// leaves the descriptors and the environment alone.
+    ///
+    /// ```no_run
+    /// use glib::prelude::*;
+    /// use usher::prelude::*;
+    ///
+    /// // A unit with `FileDescriptorName=web` and one with `FileDescriptorName=admin`.
+    /// let web = glib::Object::with_type(glib::Object::static_type());
+    /// let admin = glib::Object::with_type(glib::Object::static_type());
+    /// let service = usher::SocketService::new();
+    /// let added = service.add_activated_sockets(|name| match name {
+    ///     "web" => Some(web.clone()),
+    ///     "admin" => Some(admin.clone()),
+    ///     _ => None,
+    /// })?;
+    /// if added == 0 {
+    ///     eprintln!("not socket-activated");
+    /// }
+    /// service.connect_incoming(move |_, _connection, source_object| {
+    ///     let is_admin = source_object == Some(&admin);
+    ///     false
+    /// });
+    /// # Ok::<(), glib::Error>(())
+    /// ```
+    #[doc(alias = "usher_socket_service_add_activated_sockets")]
+    fn add_activated_sockets(
+        &self,
+        mut source_object_for: impl FnMut(&str) -> Option<glib::Object>,
+    ) -> Result<u32, glib::Error> {
+        let mut added = 0;
+        for passed in activation::take()? {
+            let socket = gio::Socket::from_fd(passed.fd)?;
+            let source_object = source_object_for(&passed.name);
+            self.as_ref()
+                .imp()
+                .add_own_socket(&socket, source_object.as_ref())?;
+            added += 1;
+        }
+        Ok(added)
+    }
+
+    /// The connections the service hands out from now on, as a
+    /// [`Stream`](futures_core::Stream), to read with `while let Some(..) = stream.next().await`
+    /// in a future on the service's context. See [`IncomingStream`].
+    fn incoming_stream(&self) -> IncomingStream {
+        IncomingStream::new(self.as_ref())
     }
 
     /// A handle that starts and stops this service from any thread.

@@ -11,6 +11,7 @@ use glib::subclass::prelude::*;
 use glib::translate::*;
 
 use super::imp::SocketService;
+use super::state::Deferred;
 
 /// A pending `shutdown_async`: its task, and the source that watches its cancellable.
 pub(super) struct Waiter {
@@ -110,9 +111,11 @@ impl SocketService {
     fn close_listener(&self) {
         let deferred = {
             let mut state = self.state();
-            state.closed = true;
-            state.forget_sockets();
-            self.reconcile(&mut state)
+            let wake = state.close();
+            Deferred {
+                wake,
+                ..self.reconcile(&mut state)
+            }
         };
         deferred.run(self);
         // The listener closes every socket it has, also those it never announced.

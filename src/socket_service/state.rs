@@ -44,6 +44,8 @@ pub(crate) struct State {
     pub busy: u32,
     /// The `shutdown_async` calls waiting for the last connection to close.
     pub shutdown_waiters: Vec<Waiter>,
+    /// Readers of an `IncomingStream`, to wake when the listener closes.
+    pub closed_wakers: Vec<std::task::Waker>,
 }
 
 impl State {
@@ -66,12 +68,21 @@ impl State {
             warnings: WarningLimiter::default(),
             busy: 0,
             shutdown_waiters: Vec::new(),
+            closed_wakers: Vec::new(),
         }
     }
 
     /// Whether nothing the service handed out is still alive: a shutdown may complete.
     pub fn drained(&self) -> bool {
         self.connections.live_count() == 0 && self.busy == 0
+    }
+
+    /// The listener is closed, for good: let go of its sockets. Returns the streams' readers
+    /// to wake once the lock is released.
+    pub fn close(&mut self) -> Vec<std::task::Waker> {
+        self.closed = true;
+        self.forget_sockets();
+        std::mem::take(&mut self.closed_wakers)
     }
 
     /// Stops watching every listening socket and lets go of them, and of the clients they had
@@ -488,6 +499,8 @@ pub(crate) struct Deferred {
     pub release: Option<crate::SocketService>,
     /// Start an accept through the listener, on the service's context.
     pub accept_through_listener: bool,
+    /// Readers of an `IncomingStream` to wake.
+    pub wake: Vec<std::task::Waker>,
 }
 
 impl Deferred {
@@ -503,6 +516,9 @@ impl Deferred {
                     }
                 });
             }
+        }
+        for waker in self.wake {
+            waker.wake();
         }
         drop(self.release);
     }
