@@ -223,6 +223,121 @@ test_active_property (void)
   usher_socket_service_stop (service);
 }
 
+static void
+record_event (GSocketListener *listener, GSocketListenerEvent event, GSocket *socket, gpointer events)
+{
+  g_string_append_printf (events, "%d", event);
+}
+
+static void
+test_reuse_port (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(UsherSocketService) first = usher_socket_service_new ();
+  g_autoptr(UsherSocketService) second = usher_socket_service_new ();
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) any_port = g_inet_socket_address_new (loopback, 0);
+  g_autoptr(GSocketAddress) bound = NULL;
+  g_autoptr(GSocketAddress) shared = NULL;
+  g_autoptr(GString) events = g_string_new (NULL);
+
+  g_signal_connect (first, "event", G_CALLBACK (record_event), events);
+  g_assert_true (usher_socket_service_add_reuse_port_address (first, any_port, NULL, &bound, &error));
+  g_assert_no_error (error);
+  /* BINDING, BOUND, LISTENING, LISTENED: as g_socket_listener_add_address(). */
+  g_assert_cmpstr (events->str, ==, "0123");
+
+  /* A second service on the same port: the kernel shares it between them. */
+  g_assert_true (usher_socket_service_add_reuse_port_address (second, bound, NULL, &shared, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (shared)), ==,
+                    g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound)));
+
+  /* A service without SO_REUSEPORT cannot. */
+  g_autoptr(GSocketListener) plain = g_socket_listener_new ();
+  g_assert_false (g_socket_listener_add_address (plain, bound, G_SOCKET_TYPE_STREAM,
+                                                 G_SOCKET_PROTOCOL_TCP, NULL, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_ADDRESS_IN_USE);
+
+  usher_socket_service_stop (first);
+  usher_socket_service_stop (second);
+}
+
+static void
+test_not_socket_activated (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(UsherSocketService) service = usher_socket_service_new ();
+
+  g_assert_cmpuint (usher_socket_service_add_activated_sockets (service, NULL, NULL, &error), ==, 0);
+  g_assert_no_error (error);
+}
+
+static void
+shut_down (GObject *service, GAsyncResult *result, gpointer user_data)
+{
+  gboolean *done = user_data;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (usher_socket_service_shutdown_finish (USHER_SOCKET_SERVICE (service), result, &error));
+  g_assert_no_error (error);
+  *done = TRUE;
+  g_main_context_wakeup (NULL);
+}
+
+static void
+test_shutdown_and_counters (void)
+{
+  g_autoptr(UsherSocketService) service = usher_socket_service_new ();
+  guint16 port = listen_loopback (G_SOCKET_LISTENER (service), NULL);
+  g_signal_connect (service, "incoming", G_CALLBACK (claim), "bye\n");
+  g_autofree char *line = read_line_from (port);
+  gboolean done = FALSE;
+  guint64 accepted = 0;
+
+  g_assert_cmpstr (line, ==, "bye");
+  g_assert_cmpuint (usher_socket_service_get_n_accepted (service), ==, 1);
+  g_object_get (service, "n-accepted", &accepted, NULL);
+  g_assert_cmpuint (accepted, ==, 1);
+  g_assert_cmpuint (usher_socket_service_get_n_connections (service), ==, 0);
+  g_assert_cmpuint (usher_socket_service_get_n_accept_errors (service), ==, 0);
+  usher_socket_service_set_max_connections (service, 3);
+  g_assert_cmpuint (usher_socket_service_get_max_connections (service), ==, 3);
+
+  usher_socket_service_shutdown_async (service, NULL, shut_down, &done);
+  while (!done)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_false (usher_socket_service_is_active (service));
+}
+
+static void
+test_more_misuse_is_a_critical (void)
+{
+  g_autoptr(GObject) not_a_service = g_object_new (G_TYPE_OBJECT, NULL);
+  g_autoptr(UsherSocketService) service = usher_socket_service_new ();
+
+  g_test_expect_message ("Usher", G_LOG_LEVEL_CRITICAL, "*usher_socket_service_shutdown_async*");
+  usher_socket_service_shutdown_async ((UsherSocketService *) not_a_service, NULL, NULL, NULL);
+  g_test_assert_expected_messages ();
+
+  g_test_expect_message ("Usher", G_LOG_LEVEL_CRITICAL,
+                         "*usher_socket_service_shutdown_async*G_IS_CANCELLABLE*");
+  usher_socket_service_shutdown_async (service, (GCancellable *) not_a_service, NULL, NULL);
+  g_test_assert_expected_messages ();
+
+  g_test_expect_message ("Usher", G_LOG_LEVEL_CRITICAL, "*usher_socket_service_add_reuse_port_address*");
+  g_assert_false (usher_socket_service_add_reuse_port_address (service, NULL, NULL, NULL, NULL));
+  g_test_assert_expected_messages ();
+
+  g_test_expect_message ("Usher", G_LOG_LEVEL_CRITICAL, "*usher_socket_service_get_n_connections*");
+  g_assert_cmpuint (usher_socket_service_get_n_connections (NULL), ==, 0);
+  g_test_assert_expected_messages ();
+
+  g_test_expect_message ("Usher", G_LOG_LEVEL_CRITICAL, "*usher_socket_service_close_connections*");
+  usher_socket_service_close_connections (NULL);
+  g_test_assert_expected_messages ();
+}
+
 int
 main (int argc, char **argv)
 {
@@ -232,5 +347,9 @@ main (int argc, char **argv)
   g_test_add_func ("/service/start-stop-from-threads", test_start_stop_from_threads);
   g_test_add_func ("/service/misuse-is-a-critical", test_misuse_is_a_critical);
   g_test_add_func ("/service/active-property", test_active_property);
+  g_test_add_func ("/service/reuse-port", test_reuse_port);
+  g_test_add_func ("/service/not-socket-activated", test_not_socket_activated);
+  g_test_add_func ("/service/shutdown-and-counters", test_shutdown_and_counters);
+  g_test_add_func ("/service/more-misuse-is-a-critical", test_more_misuse_is_a_critical);
   return g_test_run ();
 }

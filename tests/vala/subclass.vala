@@ -62,6 +62,15 @@ string exchange_sync (uint16 port, string? line) {
 	return reply;
 }
 
+async void shut_down (Usher.SocketService service, MainLoop loop) {
+	try {
+		yield service.shutdown_async ();
+	} catch (Error e) {
+		error ("%s", e.message);
+	}
+	loop.quit ();
+}
+
 int main () {
 	try {
 		var greeter = new Greeter ();
@@ -76,7 +85,13 @@ int main () {
 		echo.run.connect_after (() => { after = true; return false; });
 		assert (exchange_sync (port, "threaded") == "threaded");
 		assert (!after); // run() returned true
-		echo.stop ();
+
+		// A graceful shutdown from Vala: `yield`, with the cancellable left out.
+		var loop = new MainLoop ();
+		shut_down.begin (echo, loop);
+		loop.run ();
+		assert (!echo.is_active ());
+		assert (echo.n_connections == 0);
 	} catch (Error e) {
 		error ("%s", e.message);
 	}
