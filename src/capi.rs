@@ -46,6 +46,13 @@ fn g_return_if_fail_warning(domain: &CStr, function: &CStr, check: &CStr) {
     }
 }
 
+/// Stores `failure` in `error`, unless the caller passed NULL.
+unsafe fn set_error(error: *mut *mut glib::ffi::GError, failure: glib::Error) {
+    if !error.is_null() {
+        unsafe { *error = failure.into_glib_ptr() };
+    }
+}
+
 /// Whether `instance` is a non-NULL instance of `T` or a subclass.
 fn is_a<T: glib::prelude::StaticType>(instance: *const impl Sized) -> bool {
     !instance.is_null()
@@ -168,9 +175,7 @@ pub unsafe extern "C" fn usher_socket_service_shutdown_finish(
     match service.imp().shutdown_finish(&result) {
         Ok(()) => glib::ffi::GTRUE,
         Err(failure) => {
-            if !error.is_null() {
-                unsafe { *error = failure.into_glib_ptr() };
-            }
+            unsafe { set_error(error, failure) };
             glib::ffi::GFALSE
         }
     }
@@ -211,9 +216,7 @@ pub unsafe extern "C" fn usher_socket_service_add_reuse_port_address(
             glib::ffi::GTRUE
         }
         Err(failure) => {
-            if !error.is_null() {
-                unsafe { *error = failure.into_glib_ptr() };
-            }
+            unsafe { set_error(error, failure) };
             glib::ffi::GFALSE
         }
     }
@@ -248,9 +251,7 @@ pub unsafe extern "C" fn usher_socket_service_add_activated_sockets(
     match service.add_activated_sockets(source_object_for) {
         Ok(added) => added,
         Err(failure) => {
-            if !error.is_null() {
-                unsafe { *error = failure.into_glib_ptr() };
-            }
+            unsafe { set_error(error, failure) };
             0
         }
     }

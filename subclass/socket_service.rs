@@ -3,6 +3,7 @@
 use glib::{prelude::*, subclass::prelude::*, translate::*};
 
 use super::socket_listener::SocketListenerImpl;
+use crate::socket_service::imp::ConnectionVfunc;
 use crate::{SocketService, ffi};
 
 /// The virtual methods of [`SocketService`] (`UsherSocketServiceClass`).
@@ -86,14 +87,12 @@ pub trait SocketServiceImplExt: SocketServiceImpl {
         unsafe {
             let data = Self::type_data();
             let parent_class = data.as_ref().parent_class() as *const ffi::UsherSocketServiceClass;
-            match (*parent_class).incoming {
-                Some(f) => from_glib(f(
-                    self.obj().unsafe_cast_ref::<SocketService>().as_ptr(),
-                    connection.to_glib_none().0,
-                    source_object.to_glib_none().0,
-                )),
-                None => false,
-            }
+            call_connection_vfunc(
+                (*parent_class).incoming,
+                self.obj().unsafe_cast_ref::<SocketService>().as_ptr(),
+                connection,
+                source_object,
+            )
         }
     }
 
@@ -131,14 +130,51 @@ unsafe extern "C" fn incoming<T: SocketServiceImpl>(
 ) -> glib::ffi::gboolean {
     unsafe {
         let instance = &*(service as *mut T::Instance);
+        with_connection_args(connection, source_object, |connection, source_object| {
+            instance.imp().incoming(connection, source_object)
+        })
+    }
+}
+
+/// Calls a class's `incoming` or `run`, if it has one: the `parent_*` calls.
+///
+/// # Safety
+/// `instance` must be an instance of the class that `vfunc` comes from, or of a subclass.
+pub(super) unsafe fn call_connection_vfunc<I>(
+    vfunc: Option<ConnectionVfunc<I>>,
+    instance: *mut I,
+    connection: &gio::SocketConnection,
+    source_object: Option<&glib::Object>,
+) -> bool {
+    match vfunc {
+        Some(vfunc) => unsafe {
+            from_glib(vfunc(
+                instance,
+                connection.to_glib_none().0,
+                source_object.to_glib_none().0,
+            ))
+        },
+        None => false,
+    }
+}
+
+/// Calls `f` with the arguments of `incoming` or `run` from C, and gives its answer back: the
+/// trampolines of the Rust overrides.
+///
+/// # Safety
+/// The arguments must be those of a signal emission: a connection, and an object or NULL.
+pub(super) unsafe fn with_connection_args(
+    connection: *mut gio::ffi::GSocketConnection,
+    source_object: *mut glib::gobject_ffi::GObject,
+    f: impl FnOnce(&gio::SocketConnection, Option<&glib::Object>) -> bool,
+) -> glib::ffi::gboolean {
+    unsafe {
         let source_object = Option::<glib::Object>::from_glib_borrow(source_object);
-        instance
-            .imp()
-            .incoming(
-                &from_glib_borrow(connection),
-                source_object.as_ref().as_ref(),
-            )
-            .into_glib()
+        f(
+            &from_glib_borrow(connection),
+            source_object.as_ref().as_ref(),
+        )
+        .into_glib()
     }
 }
 

@@ -1,8 +1,8 @@
 //! Subclassing support for [`ThreadedSocketService`].
 
-use glib::{prelude::*, subclass::prelude::*, translate::*};
+use glib::{prelude::*, subclass::prelude::*};
 
-use super::socket_service::SocketServiceImpl;
+use super::socket_service::{SocketServiceImpl, call_connection_vfunc, with_connection_args};
 use crate::{ThreadedSocketService, ffi};
 
 /// The virtual methods of [`ThreadedSocketService`] (`UsherThreadedSocketServiceClass`).
@@ -37,16 +37,14 @@ pub trait ThreadedSocketServiceImplExt: ThreadedSocketServiceImpl {
             let data = Self::type_data();
             let parent_class =
                 data.as_ref().parent_class() as *const ffi::UsherThreadedSocketServiceClass;
-            match (*parent_class).run {
-                Some(f) => from_glib(f(
-                    self.obj()
-                        .unsafe_cast_ref::<ThreadedSocketService>()
-                        .as_ptr(),
-                    connection.to_glib_none().0,
-                    source_object.to_glib_none().0,
-                )),
-                None => false,
-            }
+            call_connection_vfunc(
+                (*parent_class).run,
+                self.obj()
+                    .unsafe_cast_ref::<ThreadedSocketService>()
+                    .as_ptr(),
+                connection,
+                source_object,
+            )
         }
     }
 }
@@ -67,13 +65,8 @@ unsafe extern "C" fn run<T: ThreadedSocketServiceImpl>(
 ) -> glib::ffi::gboolean {
     unsafe {
         let instance = &*(service as *mut T::Instance);
-        let source_object = Option::<glib::Object>::from_glib_borrow(source_object);
-        instance
-            .imp()
-            .run(
-                &from_glib_borrow(connection),
-                source_object.as_ref().as_ref(),
-            )
-            .into_glib()
+        with_connection_args(connection, source_object, |connection, source_object| {
+            instance.imp().run(connection, source_object)
+        })
     }
 }

@@ -7,56 +7,10 @@ use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::os::unix::net::UnixStream;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
-use std::time::Duration;
 
-const DEADLINE: Duration = Duration::from_secs(30);
+mod common;
 
-/// A child process killed if the test fails before it ends.
-struct Reaped(std::process::Child);
-
-impl std::ops::Deref for Reaped {
-    type Target = std::process::Child;
-    fn deref(&self) -> &Self::Target {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for Reaped {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.0
-    }
-}
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
-/// The example binary cargo built beside this test.
-fn example(name: &str) -> std::path::PathBuf {
-    let mut path = std::env::current_exe().unwrap();
-    path.pop();
-    if path.ends_with("deps") {
-        path.pop();
-    }
-    path.join("examples").join(name)
-}
-
-/// The lines a child prints on one of its outputs, as they come. The output is read to its
-/// end even once nobody listens: a child writing to a closed pipe would die of SIGPIPE.
-fn lines_of(output: impl Read + Send + 'static) -> mpsc::Receiver<String> {
-    let (sender, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(output).lines().map_while(Result::ok) {
-            let _ = sender.send(line);
-        }
-    });
-    lines
-}
+use common::{DEADLINE, Reaped, example, lines_of};
 
 fn wait_for(lines: &mpsc::Receiver<String>, start: &str) -> String {
     loop {

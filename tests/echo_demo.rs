@@ -1,45 +1,14 @@
 //! The echo demos (`examples/echo.rs`, `threaded_echo.rs`, `echo_async.rs`) driven by a client:
 //! both ports echo, and `shutdown` ends the process with status 0.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-/// A child process killed if the test fails before it ends.
-struct Reaped(std::process::Child);
-
-impl std::ops::Deref for Reaped {
-    type Target = std::process::Child;
-    fn deref(&self) -> &Self::Target {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for Reaped {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.0
-    }
-}
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        if let Ok(None) = self.0.try_wait() {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-}
-
-/// The example binary cargo built beside this test.
-fn example(name: &str) -> std::path::PathBuf {
-    let mut path = std::env::current_exe().unwrap();
-    path.pop();
-    if path.ends_with("deps") {
-        path.pop();
-    }
-    path.join("examples").join(name)
-}
+use common::{Reaped, example, lines_of};
 
 /// Two ports free right now on 127.0.0.1.
 fn free_ports() -> (u16, u16) {
@@ -88,14 +57,7 @@ fn drive(name: &str) {
             .expect("the echo example is built by `cargo test`"),
     );
     // Read its output on a thread, to fail rather than hang if a line never comes.
-    let (line_sender, lines) = std::sync::mpsc::channel();
-    let stdout = demo.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        // Read to the end even once nobody listens: the demo would die of SIGPIPE.
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = line_sender.send(line);
-        }
-    });
+    let lines = lines_of(demo.stdout.take().unwrap());
     let next_line = move || {
         lines
             .recv_timeout(Duration::from_secs(30))
@@ -125,14 +87,7 @@ fn the_hardened_demo_shuts_down_gracefully() {
             .spawn()
             .expect("the hardened_echo example is built by `cargo test`"),
     );
-    let (line_sender, lines) = std::sync::mpsc::channel();
-    let stdout = demo.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        // Read to the end even once nobody listens: the demo would die of SIGPIPE.
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = line_sender.send(line);
-        }
-    });
+    let lines = lines_of(demo.stdout.take().unwrap());
     let wait_for = |expected: &str| loop {
         let line = lines
             .recv_timeout(Duration::from_secs(30))

@@ -96,39 +96,61 @@ pub(crate) fn true_handled(
     }
 }
 
+/// The C type of the `incoming` and `run` virtual methods, for instance structure `I`.
+pub(crate) type ConnectionVfunc<I> = unsafe extern "C" fn(
+    service: *mut I,
+    connection: *mut gio::ffi::GSocketConnection,
+    source_object: *mut glib::gobject_ffi::GObject,
+) -> glib::ffi::gboolean;
+
+/// A signal like GLib's `incoming` and `run`: `(GSocketConnection, GObject?) -> gboolean`,
+/// RUN_LAST, ended by the first handler that returns TRUE. Its class closure calls the virtual
+/// method that `vfunc` reads from the instance's class structure `C`, as GLib's
+/// `g_signal_type_cclosure_new()` does, so that the overrides of every language run.
+pub(crate) fn connection_signal<C: 'static, I: 'static>(
+    name: &str,
+    vfunc: fn(&C) -> Option<ConnectionVfunc<I>>,
+) -> Signal {
+    Signal::builder(name)
+        .run_last()
+        .param_types([
+            gio::SocketConnection::static_type(),
+            glib::Object::static_type(),
+        ])
+        .return_type::<bool>()
+        .class_handler(move |args| {
+            let (Ok(service), Ok(connection), Ok(source_object)) = (
+                args[0].get::<glib::Object>(),
+                args[1].get::<gio::SocketConnection>(),
+                args[2].get::<Option<glib::Object>>(),
+            ) else {
+                return Some(false.to_value());
+            };
+            // SAFETY: GObject emits the signal on instances of the type it was registered for,
+            // whose class structures begin with `C`.
+            let handled = unsafe {
+                let instance = service.as_ptr() as *mut glib::gobject_ffi::GTypeInstance;
+                let class = &*((*instance).g_class as *const C);
+                match vfunc(class) {
+                    Some(vfunc) => from_glib(vfunc(
+                        instance as *mut I,
+                        connection.to_glib_none().0,
+                        source_object.to_glib_none().0,
+                    )),
+                    None => false,
+                }
+            };
+            Some(handled.to_value())
+        })
+        .accumulator(true_handled)
+        .build()
+}
+
 static SIGNALS: LazyLock<Vec<Signal>> = LazyLock::new(|| {
     vec![
-        Signal::builder("incoming")
-            .run_last()
-            .param_types([
-                gio::SocketConnection::static_type(),
-                glib::Object::static_type(),
-            ])
-            .return_type::<bool>()
-            .class_handler(|args| {
-                // GLib's class closure calls the class structure's `incoming`, so every
-                // language's override runs here.
-                let (Ok(service), Ok(connection), Ok(source_object)) = (
-                    args[0].get::<super::SocketService>(),
-                    args[1].get::<gio::SocketConnection>(),
-                    args[2].get::<Option<glib::Object>>(),
-                ) else {
-                    return Some(false.to_value());
-                };
-                let handled = match service.class().as_ref().incoming {
-                    Some(incoming) => unsafe {
-                        from_glib(incoming(
-                            service.as_ptr(),
-                            connection.to_glib_none().0,
-                            source_object.to_glib_none().0,
-                        ))
-                    },
-                    None => false,
-                };
-                Some(handled.to_value())
-            })
-            .accumulator(true_handled)
-            .build(),
+        connection_signal("incoming", |class: &ffi::UsherSocketServiceClass| {
+            class.incoming
+        }),
         Signal::builder("accept-error")
             .run_last()
             .param_types([glib::Error::static_type()])
@@ -591,8 +613,15 @@ impl SocketService {
         }
     }
 
-    /// The listener was closed: nothing can be accepted any more.
+    /// The listener was closed: nothing can be accepted any more. Stops the service.
     pub(super) fn listener_closed(&self) {
+        self.end_accepting();
+        self.set_active(false);
+    }
+
+    /// Lets go of the listening sockets and of the clients waiting on them, for good, and ends
+    /// the incoming streams.
+    pub(super) fn end_accepting(&self) {
         let deferred = {
             let mut state = self.state();
             let wake = state.close();
@@ -602,7 +631,6 @@ impl SocketService {
             }
         };
         deferred.run(self);
-        self.set_active(false);
     }
 
     /// Accepts one connection through `g_socket_listener_accept_socket_async()`, for listeners

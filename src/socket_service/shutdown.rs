@@ -11,7 +11,6 @@ use glib::subclass::prelude::*;
 use glib::translate::*;
 
 use super::imp::SocketService;
-use super::state::Deferred;
 
 /// A pending `shutdown_async`: its task, and the source that watches its cancellable.
 pub(super) struct Waiter {
@@ -109,15 +108,7 @@ impl SocketService {
 
     /// Stops accepting for good and closes every listening socket, freeing the ports now.
     fn close_listener(&self) {
-        let deferred = {
-            let mut state = self.state();
-            let wake = state.close();
-            Deferred {
-                wake,
-                ..self.reconcile(&mut state)
-            }
-        };
-        deferred.run(self);
+        self.end_accepting();
         // The listener closes every socket it has, also those it never announced.
         self.obj().close();
         self.set_active(false);

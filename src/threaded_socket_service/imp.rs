@@ -21,6 +21,7 @@ use std::sync::{LazyLock, Mutex, OnceLock, PoisonError};
 use glib::{prelude::*, subclass::Signal, subclass::prelude::*, translate::*};
 
 use crate::ffi;
+use crate::socket_service::imp::connection_signal;
 use crate::subclass::prelude::*;
 
 /// The `max-threads` GLib uses by default.
@@ -54,38 +55,10 @@ impl ObjectSubclass for ThreadedSocketService {
 }
 
 static SIGNALS: LazyLock<Vec<Signal>> = LazyLock::new(|| {
-    vec![
-        Signal::builder("run")
-            .run_last()
-            .param_types([
-                gio::SocketConnection::static_type(),
-                glib::Object::static_type(),
-            ])
-            .return_type::<bool>()
-            .class_handler(|args| {
-                // As GLib's class closure: the class structure's `run`, if a subclass set one.
-                let (Ok(service), Ok(connection), Ok(source_object)) = (
-                    args[0].get::<super::ThreadedSocketService>(),
-                    args[1].get::<gio::SocketConnection>(),
-                    args[2].get::<Option<glib::Object>>(),
-                ) else {
-                    return Some(false.to_value());
-                };
-                let handled = match service.class().as_ref().run {
-                    Some(run) => unsafe {
-                        from_glib(run(
-                            service.as_ptr(),
-                            connection.to_glib_none().0,
-                            source_object.to_glib_none().0,
-                        ))
-                    },
-                    None => false,
-                };
-                Some(handled.to_value())
-            })
-            .accumulator(crate::socket_service::imp::true_handled)
-            .build(),
-    ]
+    vec![connection_signal(
+        "run",
+        |class: &ffi::UsherThreadedSocketServiceClass| class.run,
+    )]
 });
 
 impl ObjectImpl for ThreadedSocketService {

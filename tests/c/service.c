@@ -1,6 +1,6 @@
 /* UsherSocketService from C: a subclass, handlers, threads, and misuse. */
 
-#include <usher/usher.h>
+#include "loopback.h"
 
 /* A client that connects to @port on loopback and reads one line. */
 typedef struct
@@ -50,19 +50,6 @@ read_line_from (guint16 port)
   return client.line;
 }
 
-static guint16
-listen_loopback (GSocketListener *listener, GObject *source_object)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr(GSocketAddress) any_port = g_inet_socket_address_new (loopback, 0);
-  g_autoptr(GSocketAddress) effective = NULL;
-
-  g_socket_listener_add_address (listener, any_port, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
-                                 source_object, &effective, &error);
-  g_assert_no_error (error);
-  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (effective));
-}
 
 static void
 say (GSocketConnection *connection, const char *line)

@@ -1,7 +1,7 @@
 /* UsherThreadedSocketService from C: a subclass whose blocking run() echoes, saturation, and
  * the last reference dropped in a worker. */
 
-#include <usher/usher.h>
+#include "loopback.h"
 
 /* A subclass written as one for GThreadedSocketService would be (klass->run). */
 #define TEST_TYPE_ECHO (test_echo_get_type ())
@@ -81,25 +81,12 @@ echo_through (gpointer data)
   return NULL;
 }
 
-static guint16
-listen_loopback (GSocketListener *listener)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr(GSocketAddress) any_port = g_inet_socket_address_new (loopback, 0);
-  g_autoptr(GSocketAddress) effective = NULL;
-
-  g_socket_listener_add_address (listener, any_port, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
-                                 NULL, &effective, &error);
-  g_assert_no_error (error);
-  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (effective));
-}
 
 static void
 test_subclass_echoes_in_workers (void)
 {
   TestEcho *echo = g_object_new (TEST_TYPE_ECHO, "max-threads", 2, NULL);
-  guint16 port = listen_loopback (G_SOCKET_LISTENER (echo));
+  guint16 port = listen_loopback (G_SOCKET_LISTENER (echo), NULL);
   Client clients[8] = { 0 };
   GThread *threads[G_N_ELEMENTS (clients)];
 
