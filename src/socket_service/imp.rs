@@ -4,15 +4,19 @@
 //!
 //! * GLib keeps one `g_socket_listener_accept_async()` in flight and accepts one connection per
 //!   main-loop turn. Usher learns the listening sockets from `GSocketListener`'s `event` vfunc
-//!   (`LISTENED`), watches each with its own `GSocketSource` on the context the service was
-//!   created in, and when one is readable accepts until the backlog is empty (at most the
-//!   socket's listen backlog, and at least [`ACCEPT_BATCH`], per dispatch, so other sources
-//!   still run; under light load one accept per readiness, as GLib, without a probing accept,
-//!   and during a burst before the handlers' I/O, so that the backlog does not overflow).
-//! * Whether to accept is one predicate over the state ([`State::may_take_in`]); every change of
-//!   the state ends in [`SocketService::reconcile`], which attaches or destroys the sources to
-//!   match. Stopping destroys the sources before any `accept()` can run, so a client waiting in
-//!   the backlog stays there until `start()` (GLib can drop it: bug B6).
+//!   (`LISTENED`) and watches each with its own `GSocketSource` on the context the service was
+//!   created in. When one is readable, it takes the waiting clients off the kernel's backlog
+//!   (`accept(2)` is cheap) and hands them out (`incoming`, where the handlers run, is not) in
+//!   chunks, taking more in between, so that a burst does not overflow the backlog while the
+//!   handlers run; at most the socket's listen backlog (or [`ACCEPT_BATCH`]) per dispatch, so
+//!   that other sources still run. [`Pacing`](super::state::Pacing) adapts this to the load.
+//! * Whether to take clients in is one predicate over the state ([`State::may_take_in`]), and
+//!   whether to hand them out another ([`State::may_hand_out`]); every change of the state ends
+//!   in [`SocketService::reconcile`], which attaches or destroys the sources to match. Stopping
+//!   destroys the sources before any `accept()` can run, and clients already taken in wait for
+//!   `start()`, so a waiting client is never lost (GLib can drop one: bug B6).
+//! * `max-connections` and the threaded service's free threads bound how many clients are taken
+//!   in; past that, clients wait in the kernel's backlog.
 //! * Sources are always attached to the creating thread's context, whichever thread starts the
 //!   service (GLib follows the calling thread: bug B7), and a service started before it has any
 //!   socket starts accepting when one is added (GLib wedges: bug B5).
