@@ -1,0 +1,29 @@
+#!/bin/sh
+# Installs the Debian packages Usher needs, skipping those already installed.
+#
+#   install-deps.sh demo   what `cargo run --example echo` needs
+#   install-deps.sh        everything: the C library, GIR, vapi and every test
+set -eu
+
+packages="libglib2.0-dev pkg-config"
+if [ "${1:-all}" != demo ]; then
+    # meson builds libusher-1.so, the GIR and vapi; valac, PyGObject and gjs run the tests;
+    # systemd provides systemd-socket-activate for the socket activation test.
+    packages="$packages meson ninja-build gcc gobject-introspection libgirepository1.0-dev
+        gir1.2-glib-2.0 valac python3-gi gjs systemd"
+fi
+
+missing=
+for package in $packages; do
+    if ! dpkg-query -W -f '${Status}' "$package" 2>/dev/null | grep -q 'ok installed'; then
+        missing="$missing $package"
+    fi
+done
+[ -z "$missing" ] && exit 0
+
+sudo=
+[ "$(id -u)" -eq 0 ] || sudo=sudo
+echo "Installing:$missing"
+$sudo apt-get update -qq
+# shellcheck disable=SC2086 # one word per package
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing

@@ -1,0 +1,47 @@
+#!/bin/bash
+# Runs every test of Usher on a Debian 12 machine with Rust and gcc: lints, the Rust tests
+# (unit, integration, doc), then, through meson, the C, Vala, Python and gjs tests against
+# the built libusher-1.so, and finally a check of what `meson install` installs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+build-aux/install-deps.sh
+
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
+builddir=${USHER_BUILDDIR:-$PWD/build}
+
+step() { printf '\n=== %s\n' "$*"; }
+
+if cargo fmt --version >/dev/null 2>&1; then
+    step "cargo fmt --check"
+    cargo fmt --all -- --check
+fi
+if cargo clippy --version >/dev/null 2>&1; then
+    step "cargo clippy"
+    cargo clippy --all-targets --all-features -- -D warnings
+fi
+
+step "cargo test"
+cargo test
+
+step "cargo doc"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --all-features
+
+step "meson: build libusher-1.so, the GIR, typelib and vapi"
+if [ -f "$builddir/build.ninja" ]; then
+    meson setup --reconfigure "$builddir" -Dcargo_target_dir="$CARGO_TARGET_DIR"
+else
+    meson setup "$builddir" -Dcargo_target_dir="$CARGO_TARGET_DIR"
+fi
+meson compile -C "$builddir"
+
+step "meson test: C, Vala, Python and gjs"
+meson test -C "$builddir" --print-errorlogs
+
+step "meson install, and a C and a Vala program built against the installed files"
+stage=$(mktemp -d)
+trap 'rm -rf "$stage"' EXIT
+meson install -C "$builddir" --destdir "$stage" --quiet
+build-aux/check-install.sh "$stage"
+
+step "All tests passed"
