@@ -1,4 +1,5 @@
-// Subclassing Usher.SocketService from JavaScript: a `vfunc_incoming` that echoes a line.
+// Subclassing Usher.SocketService from JavaScript: a `vfunc_incoming` that echoes a line, then
+// a graceful shutdown.
 
 imports.gi.versions.Usher = '1';
 const {GLib, GObject, Gio, Usher} = imports.gi;
@@ -43,5 +44,14 @@ new Gio.SocketClient().connect_to_host_async('127.0.0.1', effective.get_port(), 
     });
 
 loop.run();
-echo.stop();
-print('gjs subclass echoed a line');
+
+// A graceful shutdown through GI's async support.
+echo.shutdown_async(null, (service, result) => {
+    if (!service.shutdown_finish(result))
+        fail('the shutdown failed');
+    loop.quit();
+});
+loop.run();
+if (echo.is_active() || echo.n_connections !== 0)
+    fail('the service is still serving');
+print('gjs subclass echoed a line and shut down');
