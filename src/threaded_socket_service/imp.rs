@@ -103,10 +103,7 @@ impl ObjectImpl for ThreadedSocketService {
         self.parent_constructed();
         let limit = self.thread_limit();
         let _ = self.pool.set(Pool::new(limit));
-        self.obj()
-            .upcast_ref::<crate::SocketService>()
-            .imp()
-            .set_room_for_jobs(limit);
+        self.with_service(|service| service.set_room_for_jobs(limit));
     }
 }
 
@@ -126,10 +123,7 @@ impl SocketServiceImpl for ThreadedSocketService {
             connection: connection.clone(),
             source_object: source_object.cloned(),
         };
-        self.obj()
-            .upcast_ref::<crate::SocketService>()
-            .imp()
-            .work_started();
+        self.with_service(|service| service.work_started());
         self.count_jobs(|jobs| *jobs += 1);
         if let Err(error) = pool.push(job) {
             glib::g_warning!(
@@ -143,6 +137,14 @@ impl SocketServiceImpl for ThreadedSocketService {
 }
 
 impl ThreadedSocketService {
+    /// Calls `f` with the `UsherSocketService` part of this service.
+    fn with_service<R>(
+        &self,
+        f: impl FnOnce(&crate::socket_service::imp::SocketService) -> R,
+    ) -> R {
+        f(self.obj().upcast_ref::<crate::SocketService>().imp())
+    }
+
     fn jobs(&self) -> std::sync::MutexGuard<'_, u32> {
         self.jobs.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -158,10 +160,7 @@ impl ThreadedSocketService {
     /// A job returned from `run`: its thread is free again.
     fn job_finished(&self) {
         self.count_jobs(|jobs| *jobs -= 1);
-        self.obj()
-            .upcast_ref::<crate::SocketService>()
-            .imp()
-            .work_finished();
+        self.with_service(|service| service.work_finished());
     }
 
     /// Changes the job count, and tells the service how many more connections it has threads
@@ -171,10 +170,7 @@ impl ThreadedSocketService {
         change(&mut jobs);
         // Under the jobs lock, so that the service learns the counts in order.
         let room = self.thread_limit().map(|limit| limit.saturating_sub(*jobs));
-        self.obj()
-            .upcast_ref::<crate::SocketService>()
-            .imp()
-            .set_room_for_jobs(room);
+        self.with_service(|service| service.set_room_for_jobs(room));
     }
 }
 
