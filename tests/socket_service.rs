@@ -245,12 +245,17 @@ fn glib_read_write_async() {
                     let connection = client.connect_future(&target).await.unwrap();
                     let output = connection.output_stream();
                     if vectored {
-                        let vectors =
-                            [&data[..5], &data[5..15], &data[15..]].map(gio::OutputVector::new);
-                        let mut written = 0;
-                        for vector in vectors {
-                            written += output.write_all(&vector, gio::Cancellable::NONE).unwrap().0;
-                        }
+                        // Three vectors of 5, 10 and 5 bytes, as GLib's test.
+                        let vectors = vec![
+                            data[..5].to_vec(),
+                            data[5..15].to_vec(),
+                            data[15..].to_vec(),
+                        ];
+                        let (_, written, _) = output
+                            .writev_all_future(vectors, glib::Priority::DEFAULT)
+                            .await
+                            .map_err(|(_, error)| error)
+                            .unwrap();
                         assert_eq!(written, 20);
                     } else {
                         output
