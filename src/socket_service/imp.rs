@@ -438,6 +438,7 @@ impl SocketService {
     fn accept_ready(&self, socket: &gio::Socket) {
         let most = usize::try_from(socket.listen_backlog())
             .map_or(ACCEPT_BATCH, |backlog| backlog.max(ACCEPT_BATCH));
+        let source_object = accept::source_object(socket);
         let mut found = Intake::default();
         let mut handed_out = 0;
         loop {
@@ -448,12 +449,11 @@ impl SocketService {
                 self.forget_closed(socket);
                 return;
             }
-            let stalled = intake
-                .failures
-                .iter()
-                .any(|(_, failure)| *failure == accept::Failure::Persistent);
-            for (error, failure) in &intake.failures {
-                self.accept_failed(error.clone(), *failure == accept::Failure::Persistent);
+            let mut stalled = false;
+            for (error, failure) in intake.failures {
+                let persistent = failure == accept::Failure::Persistent;
+                stalled |= persistent;
+                self.accept_failed(error, persistent);
             }
             found.taken += intake.taken;
             found.emptied = intake.emptied;
@@ -466,7 +466,7 @@ impl SocketService {
                 chunk += 1;
                 handed_out += 1;
                 match gio::Socket::from_fd(client) {
-                    Ok(client) => self.deliver(&client, accept::source_object(socket).as_ref()),
+                    Ok(client) => self.deliver(&client, source_object.as_ref()),
                     Err(error) => self.accept_failed(error, false),
                 }
             }

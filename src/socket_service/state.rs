@@ -147,11 +147,14 @@ impl State {
     /// and the service has room for (`max-connections`, free threads). `None` if the service
     /// does not accept on `socket` now.
     pub fn take_in(&mut self, socket: &gio::Socket) -> Option<Intake> {
-        if !self.serves(socket) {
+        if !self.may_take_in() || self.unannounced {
             return None;
         }
         let room = self.room();
-        let listening = self.listening_mut(socket)?;
+        // Only a socket the service watches: one it stopped watching is not served now.
+        let listening = self
+            .listening_mut(socket)
+            .filter(|listening| listening.source.is_some())?;
         let wanted = listening.pacing.allowance().min(room);
         let mut intake = Intake::default();
         while intake.taken < wanted {
@@ -204,16 +207,6 @@ impl State {
     /// Whether the service should take clients off its sockets' backlogs now.
     pub fn may_take_in(&self) -> bool {
         self.may_hand_out() && self.backoff.timer.is_none() && self.room() > 0
-    }
-
-    /// Whether the service takes clients in from `socket` through its own source right now.
-    pub fn serves(&self, socket: &gio::Socket) -> bool {
-        self.may_take_in()
-            && !self.unannounced
-            && self
-                .sockets
-                .iter()
-                .any(|listening| listening.socket == *socket && listening.source.is_some())
     }
 
     /// A dispatch took `intake` in from `socket`: paces the next one. Returns the priority of
