@@ -6,18 +6,21 @@
 //! descriptors, facing 300 clients. The parent measures the child's CPU time while it is
 //! starved, counts its log lines, and times the recovery.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+
+mod common;
+
+use common::DEADLINE;
 
 use gio::prelude::*;
 use usher::prelude::*;
 
 const FD_LIMIT: u64 = 64;
 const CLIENTS: usize = 300;
-const DEADLINE: Duration = Duration::from_secs(30);
 /// How long the parent watches the starved child's CPU time.
 const STARVED_WINDOW: Duration = Duration::from_secs(2);
 
@@ -69,17 +72,7 @@ fn serve(handled: bool) {
     let main_loop = glib::MainLoop::new(None, false);
     let service = usher::SocketService::new();
     service.set_listen_backlog(2 * CLIENTS as i32);
-    let any_port = gio::InetSocketAddress::from_string("127.0.0.1", 0).unwrap();
-    let address = service
-        .add_address(
-            &any_port,
-            gio::SocketType::Stream,
-            gio::SocketProtocol::Tcp,
-            None::<&glib::Object>,
-        )
-        .unwrap()
-        .downcast::<gio::InetSocketAddress>()
-        .unwrap();
+    let address = common::listen_loopback(&service, None);
     println!("port {}", address.port());
 
     service.connect_incoming(|_, connection, _| {
@@ -170,14 +163,7 @@ fn spawn_server(handled: bool) -> Server {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let (sender, lines) = mpsc::channel();
-    let stdout = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        // Read to the end even once nobody listens: the child would die of SIGPIPE.
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = sender.send(line);
-        }
-    });
+    let lines = common::lines_of(child.stdout.take().unwrap());
     let commands = child.stdin.take().unwrap();
     Server {
         child,
