@@ -8,9 +8,10 @@ set -eu
 packages="libglib2.0-dev pkg-config"
 if [ "${1:-all}" != demo ]; then
     # meson builds libusher-1.so, the GIR and vapi; valac, PyGObject and gjs run the tests;
-    # systemd provides systemd-socket-activate for the socket activation test.
+    # systemd provides systemd-socket-activate for the socket activation test; xz-utils and
+    # patch take GLib's gio/tests/socket-service.c out of Debian's glib2.0 source package.
     packages="$packages meson ninja-build gcc gobject-introspection libgirepository1.0-dev
-        gir1.2-glib-2.0 valac python3-gi gjs systemd"
+        gir1.2-glib-2.0 valac python3-gi gjs systemd xz-utils patch"
 fi
 
 missing=
