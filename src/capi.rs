@@ -1,60 +1,55 @@
 //! The C API: the `usher_*` functions declared in `include/usher/*.h`.
 //!
-//! Every function checks its arguments as `g_return_if_fail()` does, with a GLib critical and an
-//! early return, never a crash, then translates to the Rust API. Behaviour lives in the Rust
-//! types, not here. Only meson's build of `libusher-1.so` compiles this module (feature `capi`).
+//! Every function checks its arguments as `g_return_if_fail()` does, with a GLib critical that
+//! names the function and the failed check, and an early return, never a crash; then it
+//! translates to the Rust API. Behaviour lives in the Rust types, not here. Only meson's build of
+//! `libusher-1.so` compiles this module (feature `capi`).
 
 #![allow(clippy::missing_safety_doc)]
 
-use std::ffi::{CStr, c_char, c_int, c_uint};
+use std::ffi::{CString, c_char, c_int, c_uint};
+use std::sync::{Arc, Mutex, PoisonError};
 
-use glib::subclass::prelude::*;
+use gio::prelude::*;
 use glib::translate::*;
 
+use crate::engine::Engine;
 use crate::ffi::{UsherSocketService, UsherThreadedSocketService};
 use crate::prelude::*;
 use crate::{SocketService, ThreadedSocketService};
 
-/// `g_return_val_if_fail()`: log a critical naming the function and the failed check, return.
-/// Without a value, `g_return_if_fail()`.
-macro_rules! return_val_if_fail {
-    ($function:literal, $check:literal, $condition:expr $(, $value:expr)?) => {
-        if !$condition {
-            g_return_if_fail_warning(c"Usher", $function, $check);
-            return $($value)?;
-        }
+/// `g_return_val_if_fail()`, as librsvg's `rsvg_return_val_if_fail!`: checks each condition in
+/// turn and, at the first that fails, logs a critical naming `$function` and the condition, and
+/// returns `$value` (nothing, without one).
+macro_rules! return_if_fail {
+    ($function:ident => $value:expr; $($condition:expr),+ $(,)?) => {
+        $(
+            if !$condition {
+                return_if_fail_warning(stringify!($function), stringify!($condition));
+                return $value;
+            }
+        )+
+    };
+    ($function:ident; $($condition:expr),+ $(,)?) => {
+        return_if_fail! { $function => (); $($condition),+ }
     };
 }
 
-/// Checks that `service` is a `UsherSocketService`, as `g_return_val_if_fail()` would,
-/// returning `fallback` from the calling function if not; borrows it if so.
-macro_rules! borrow_service {
-    ($function:literal, $service:expr $(, $fallback:expr)?) => {{
-        return_val_if_fail!(
-            $function,
-            c"USHER_IS_SOCKET_SERVICE (service)",
-            is_a::<SocketService>($service)
-            $(, $fallback)?
-        );
-        unsafe { SocketService::from_glib_borrow($service) }
-    }};
-}
-
-fn g_return_if_fail_warning(domain: &CStr, function: &CStr, check: &CStr) {
+fn return_if_fail_warning(function: &str, condition: &str) {
+    let (Ok(function), Ok(condition)) = (CString::new(function), CString::new(condition)) else {
+        return;
+    };
     unsafe {
-        glib::ffi::g_return_if_fail_warning(domain.as_ptr(), function.as_ptr(), check.as_ptr())
-    }
-}
-
-/// Stores `failure` in `error`, unless the caller passed NULL.
-unsafe fn set_error(error: *mut *mut glib::ffi::GError, failure: glib::Error) {
-    if !error.is_null() {
-        unsafe { *error = failure.into_glib_ptr() };
+        glib::ffi::g_return_if_fail_warning(
+            c"Usher".as_ptr(),
+            function.as_ptr(),
+            condition.as_ptr(),
+        )
     }
 }
 
 /// Whether `instance` is a non-NULL instance of `T` or a subclass.
-fn is_a<T: glib::prelude::StaticType>(instance: *const impl Sized) -> bool {
+fn is_a<T: StaticType>(instance: *const impl Sized) -> bool {
     !instance.is_null()
         && unsafe {
             glib::gobject_ffi::g_type_check_instance_is_a(
@@ -64,9 +59,34 @@ fn is_a<T: glib::prelude::StaticType>(instance: *const impl Sized) -> bool {
         }
 }
 
+fn is_service(service: *const UsherSocketService) -> bool {
+    is_a::<SocketService>(service)
+}
+
+/// `NULL` or an instance of `T`.
+fn is_none_or_a<T: StaticType>(instance: *const impl Sized) -> bool {
+    instance.is_null() || is_a::<T>(instance)
+}
+
+/// `error == NULL || *error == NULL`: GLib's rule for the `GError **` of a call.
+fn error_is_unset(error: *mut *mut glib::ffi::GError) -> bool {
+    error.is_null() || unsafe { (*error).is_null() }
+}
+
+/// Stores `failure` in `error`, unless the caller passed NULL.
+unsafe fn set_error(error: *mut *mut glib::ffi::GError, failure: glib::Error) {
+    if !error.is_null() {
+        unsafe { *error = failure.into_glib_ptr() };
+    }
+}
+
+unsafe fn service(service: *mut UsherSocketService) -> Borrowed<SocketService> {
+    unsafe { SocketService::from_glib_borrow(service) }
+}
+
 #[unsafe(no_mangle)]
 pub extern "C" fn usher_socket_service_get_type() -> glib::ffi::GType {
-    <SocketService as glib::prelude::StaticType>::static_type().into_glib()
+    SocketService::static_type().into_glib()
 }
 
 #[unsafe(no_mangle)]
@@ -76,63 +96,230 @@ pub extern "C" fn usher_socket_service_new() -> *mut UsherSocketService {
 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn usher_socket_service_start(service: *mut UsherSocketService) {
-    borrow_service!(c"usher_socket_service_start", service).start()
+    return_if_fail! { usher_socket_service_start; is_service(service) }
+    unsafe { self::service(service) }.start()
 }
 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn usher_socket_service_stop(service: *mut UsherSocketService) {
-    borrow_service!(c"usher_socket_service_stop", service).stop()
+    return_if_fail! { usher_socket_service_stop; is_service(service) }
+    unsafe { self::service(service) }.stop()
 }
 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn usher_socket_service_is_active(
     service: *mut UsherSocketService,
 ) -> glib::ffi::gboolean {
-    let service = borrow_service!(
-        c"usher_socket_service_is_active",
-        service,
-        glib::ffi::GFALSE
-    );
-    service.is_active().into_glib()
+    return_if_fail! { usher_socket_service_is_active => glib::ffi::GFALSE; is_service(service) }
+    unsafe { self::service(service) }.is_active().into_glib()
 }
 
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn usher_socket_service_get_max_connections(
-    service: *mut UsherSocketService,
-) -> c_uint {
-    borrow_service!(c"usher_socket_service_get_max_connections", service, 0).max_connections()
+/// A property's C getter and setter: `usher_socket_service_get_$name()` and
+/// `usher_socket_service_set_$name()`, through the Rust accessors.
+macro_rules! property_accessors {
+    ($get:ident, $set:ident, $name:ident, $set_name:ident: $c_type:ty) => {
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn $get(service: *mut UsherSocketService) -> $c_type {
+            return_if_fail! { $get => Default::default(); is_service(service) }
+            unsafe { self::service(service) }.$name()
+        }
+
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn $set(service: *mut UsherSocketService, value: $c_type) {
+            return_if_fail! { $set; is_service(service) }
+            unsafe { self::service(service) }.$set_name(value)
+        }
+    };
 }
 
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn usher_socket_service_set_max_connections(
-    service: *mut UsherSocketService,
-    max_connections: c_uint,
-) {
-    borrow_service!(c"usher_socket_service_set_max_connections", service)
-        .set_max_connections(max_connections)
-}
+property_accessors!(
+    usher_socket_service_get_max_connections,
+    usher_socket_service_set_max_connections,
+    max_connections,
+    set_max_connections: c_uint
+);
+property_accessors!(
+    usher_socket_service_get_max_connections_per_peer,
+    usher_socket_service_set_max_connections_per_peer,
+    max_connections_per_peer,
+    set_max_connections_per_peer: c_uint
+);
+property_accessors!(
+    usher_socket_service_get_timeout,
+    usher_socket_service_set_timeout,
+    timeout,
+    set_timeout: c_uint
+);
+property_accessors!(
+    usher_socket_service_get_tls_handshake_timeout,
+    usher_socket_service_set_tls_handshake_timeout,
+    tls_handshake_timeout,
+    set_tls_handshake_timeout: c_uint
+);
 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn usher_socket_service_get_n_connections(
     service: *mut UsherSocketService,
 ) -> c_uint {
-    borrow_service!(c"usher_socket_service_get_n_connections", service, 0).n_connections()
+    return_if_fail! { usher_socket_service_get_n_connections => 0; is_service(service) }
+    unsafe { self::service(service) }.n_connections()
 }
 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn usher_socket_service_get_n_accepted(
     service: *mut UsherSocketService,
 ) -> u64 {
-    borrow_service!(c"usher_socket_service_get_n_accepted", service, 0).n_accepted()
+    return_if_fail! { usher_socket_service_get_n_accepted => 0; is_service(service) }
+    unsafe { self::service(service) }.n_accepted()
 }
 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn usher_socket_service_get_n_accept_errors(
     service: *mut UsherSocketService,
 ) -> u64 {
-    borrow_service!(c"usher_socket_service_get_n_accept_errors", service, 0).n_accept_errors()
+    return_if_fail! { usher_socket_service_get_n_accept_errors => 0; is_service(service) }
+    unsafe { self::service(service) }.n_accept_errors()
 }
 
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn usher_socket_service_get_tls_certificate(
+    service: *mut UsherSocketService,
+) -> *mut gio::ffi::GTlsCertificate {
+    return_if_fail! {
+        usher_socket_service_get_tls_certificate => std::ptr::null_mut();
+        is_service(service)
+    }
+    // (transfer none): the service keeps its reference.
+    unsafe { self::service(service) }
+        .tls_certificate()
+        .to_glib_none()
+        .0
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn usher_socket_service_set_tls_certificate(
+    service: *mut UsherSocketService,
+    certificate: *mut gio::ffi::GTlsCertificate,
+) {
+    return_if_fail! {
+        usher_socket_service_set_tls_certificate;
+        is_service(service),
+        is_none_or_a::<gio::TlsCertificate>(certificate),
+    }
+    let certificate: Borrowed<Option<gio::TlsCertificate>> =
+        unsafe { from_glib_borrow(certificate) };
+    unsafe { self::service(service) }.set_tls_certificate(certificate.as_ref().as_ref())
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn usher_socket_service_get_tls_database(
+    service: *mut UsherSocketService,
+) -> *mut gio::ffi::GTlsDatabase {
+    return_if_fail! {
+        usher_socket_service_get_tls_database => std::ptr::null_mut();
+        is_service(service)
+    }
+    unsafe { self::service(service) }
+        .tls_database()
+        .to_glib_none()
+        .0
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn usher_socket_service_set_tls_database(
+    service: *mut UsherSocketService,
+    database: *mut gio::ffi::GTlsDatabase,
+) {
+    return_if_fail! {
+        usher_socket_service_set_tls_database;
+        is_service(service),
+        is_none_or_a::<gio::TlsDatabase>(database),
+    }
+    let database: Borrowed<Option<gio::TlsDatabase>> = unsafe { from_glib_borrow(database) };
+    unsafe { self::service(service) }.set_tls_database(database.as_ref().as_ref())
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn usher_socket_service_get_tls_authentication_mode(
+    service: *mut UsherSocketService,
+) -> gio::ffi::GTlsAuthenticationMode {
+    return_if_fail! {
+        usher_socket_service_get_tls_authentication_mode => gio::ffi::G_TLS_AUTHENTICATION_NONE;
+        is_service(service)
+    }
+    unsafe { self::service(service) }
+        .tls_authentication_mode()
+        .into_glib()
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn usher_socket_service_set_tls_authentication_mode(
+    service: *mut UsherSocketService,
+    mode: gio::ffi::GTlsAuthenticationMode,
+) {
+    return_if_fail! {
+        usher_socket_service_set_tls_authentication_mode;
+        is_service(service),
+        (gio::ffi::G_TLS_AUTHENTICATION_NONE..=gio::ffi::G_TLS_AUTHENTICATION_REQUIRED)
+            .contains(&mode),
+    }
+    unsafe { self::service(service) }
+        .set_tls_authentication_mode(unsafe { gio::TlsAuthenticationMode::from_glib(mode) })
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn usher_socket_service_get_tls_advertised_protocols(
+    service: *mut UsherSocketService,
+) -> *mut *mut c_char {
+    return_if_fail! {
+        usher_socket_service_get_tls_advertised_protocols => std::ptr::null_mut();
+        is_service(service)
+    }
+    let protocols = unsafe { self::service(service) }.tls_advertised_protocols();
+    // (transfer full), NULL for none, as GTlsConnection's.
+    if protocols.is_empty() {
+        std::ptr::null_mut()
+    } else {
+        protocols.into_raw()
+    }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn usher_socket_service_set_tls_advertised_protocols(
+    service: *mut UsherSocketService,
+    protocols: *const *const c_char,
+) {
+    return_if_fail! { usher_socket_service_set_tls_advertised_protocols; is_service(service) }
+    let protocols: Vec<glib::GString> = unsafe { FromGlibPtrContainer::from_glib_none(protocols) };
+    unsafe { self::service(service) }.set_tls_advertised_protocols(glib::StrV::from(protocols))
+}
+
+/// A `GTask` of `usher_socket_service_shutdown_async()`, returned into once.
+struct PendingTask(*mut gio::ffi::GTask);
+
+// SAFETY: a GTask may be returned into and unreferenced from any thread; GTask then calls back
+// on the context it was created on.
+unsafe impl Send for PendingTask {}
+
+impl PendingTask {
+    fn complete(self, result: Result<(), glib::Error>) {
+        unsafe {
+            match result {
+                Ok(()) => gio::ffi::g_task_return_boolean(self.0, glib::ffi::GTRUE),
+                Err(error) => gio::ffi::g_task_return_error(self.0, error.into_glib_ptr()),
+            }
+            glib::gobject_ffi::g_object_unref(self.0 as *mut glib::gobject_ffi::GObject);
+        }
+    }
+}
+
+/// The source tag of the tasks of `shutdown_async`, to recognise them in `shutdown_finish`.
+fn shutdown_source_tag() -> glib::ffi::gpointer {
+    usher_socket_service_shutdown_async as *const () as glib::ffi::gpointer
+}
+
+/// The `GAsyncReadyCallback` adapter of the engine's shutdown: the task completes when the
+/// shutdown does, or with `G_IO_ERROR_CANCELLED` when `cancellable` is cancelled first.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn usher_socket_service_shutdown_async(
     service: *mut UsherSocketService,
@@ -140,18 +327,57 @@ pub unsafe extern "C" fn usher_socket_service_shutdown_async(
     callback: gio::ffi::GAsyncReadyCallback,
     user_data: glib::ffi::gpointer,
 ) {
-    let service = borrow_service!(c"usher_socket_service_shutdown_async", service);
-    return_val_if_fail!(
-        c"usher_socket_service_shutdown_async",
-        c"cancellable == NULL || G_IS_CANCELLABLE (cancellable)",
-        cancellable.is_null() || is_a::<gio::Cancellable>(cancellable)
-    );
-    unsafe {
-        let cancellable = Option::<gio::Cancellable>::from_glib_borrow(cancellable);
-        service
-            .imp()
-            .shutdown_async(cancellable.as_ref().as_ref(), callback, user_data)
+    return_if_fail! {
+        usher_socket_service_shutdown_async;
+        is_service(service),
+        is_none_or_a::<gio::Cancellable>(cancellable),
     }
+    let task = unsafe {
+        let task = gio::ffi::g_task_new(
+            service as *mut glib::gobject_ffi::GObject,
+            cancellable,
+            callback,
+            user_data,
+        );
+        gio::ffi::g_task_set_source_tag(task, shutdown_source_tag());
+        gio::ffi::g_task_set_name(task, c"usher_socket_service_shutdown_async".as_ptr());
+        if gio::ffi::g_task_return_error_if_cancelled(task) != glib::ffi::GFALSE {
+            glib::gobject_ffi::g_object_unref(task as *mut glib::gobject_ffi::GObject);
+            return;
+        }
+        task
+    };
+    let pending = Arc::new(Mutex::new(Some(PendingTask(task))));
+    let take = |pending: &Mutex<Option<PendingTask>>| {
+        pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    };
+    let cancellable: Option<gio::Cancellable> = unsafe { from_glib_none(cancellable) };
+    let cancelled = cancellable.as_ref().and_then(|cancellable| {
+        let pending = pending.clone();
+        cancellable.connect_cancelled(move |_| {
+            if let Some(task) = take(&pending) {
+                task.complete(Err(glib::Error::new(
+                    gio::IOErrorEnum::Cancelled,
+                    "Operation was cancelled",
+                )));
+            }
+        })
+    });
+    let service = unsafe { self::service(service) };
+    Engine::shutdown(
+        &*service,
+        Box::new(move || {
+            if let (Some(cancellable), Some(cancelled)) = (cancellable, cancelled) {
+                cancellable.disconnect_cancelled(cancelled);
+            }
+            if let Some(task) = take(&pending) {
+                task.complete(Ok(()));
+            }
+        }),
+    );
 }
 
 #[unsafe(no_mangle)]
@@ -160,24 +386,28 @@ pub unsafe extern "C" fn usher_socket_service_shutdown_finish(
     result: *mut gio::ffi::GAsyncResult,
     error: *mut *mut glib::ffi::GError,
 ) -> glib::ffi::gboolean {
-    let service = borrow_service!(
-        c"usher_socket_service_shutdown_finish",
-        service,
-        glib::ffi::GFALSE
-    );
-    return_val_if_fail!(
-        c"usher_socket_service_shutdown_finish",
-        c"G_IS_ASYNC_RESULT (result)",
+    return_if_fail! {
+        usher_socket_service_shutdown_finish => glib::ffi::GFALSE;
+        is_service(service),
         is_a::<gio::AsyncResult>(result),
-        glib::ffi::GFALSE
-    );
-    let result: Borrowed<gio::AsyncResult> = unsafe { from_glib_borrow(result) };
-    match service.imp().shutdown_finish(&result) {
-        Ok(()) => glib::ffi::GTRUE,
-        Err(failure) => {
-            unsafe { set_error(error, failure) };
-            glib::ffi::GFALSE
+        error_is_unset(error),
+    }
+    unsafe {
+        let task = result as *mut gio::ffi::GTask;
+        let ours = gio::ffi::g_task_is_valid(result, service as *mut glib::gobject_ffi::GObject)
+            != glib::ffi::GFALSE
+            && gio::ffi::g_task_get_source_tag(task) == shutdown_source_tag();
+        if !ours {
+            set_error(
+                error,
+                glib::Error::new(
+                    gio::IOErrorEnum::InvalidArgument,
+                    "The result is not from this service's shutdown_async()",
+                ),
+            );
+            return glib::ffi::GFALSE;
         }
+        gio::ffi::g_task_propagate_boolean(task, error)
     }
 }
 
@@ -189,25 +419,16 @@ pub unsafe extern "C" fn usher_socket_service_add_reuse_port_address(
     effective_address: *mut *mut gio::ffi::GSocketAddress,
     error: *mut *mut glib::ffi::GError,
 ) -> glib::ffi::gboolean {
-    let service = borrow_service!(
-        c"usher_socket_service_add_reuse_port_address",
-        service,
-        glib::ffi::GFALSE
-    );
-    return_val_if_fail!(
-        c"usher_socket_service_add_reuse_port_address",
-        c"G_IS_SOCKET_ADDRESS (address)",
+    return_if_fail! {
+        usher_socket_service_add_reuse_port_address => glib::ffi::GFALSE;
+        is_service(service),
         is_a::<gio::SocketAddress>(address),
-        glib::ffi::GFALSE
-    );
-    return_val_if_fail!(
-        c"usher_socket_service_add_reuse_port_address",
-        c"source_object == NULL || G_IS_OBJECT (source_object)",
-        source_object.is_null() || is_a::<glib::Object>(source_object),
-        glib::ffi::GFALSE
-    );
+        is_none_or_a::<glib::Object>(source_object),
+        error_is_unset(error),
+    }
     let address: Borrowed<gio::SocketAddress> = unsafe { from_glib_borrow(address) };
     let source_object: Borrowed<Option<glib::Object>> = unsafe { from_glib_borrow(source_object) };
+    let service = unsafe { self::service(service) };
     match service.add_reuse_port_address(&*address, source_object.as_ref().as_ref()) {
         Ok(effective) => {
             if !effective_address.is_null() {
@@ -224,7 +445,8 @@ pub unsafe extern "C" fn usher_socket_service_add_reuse_port_address(
 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn usher_socket_service_close_connections(service: *mut UsherSocketService) {
-    borrow_service!(c"usher_socket_service_close_connections", service).close_connections()
+    return_if_fail! { usher_socket_service_close_connections; is_service(service) }
+    unsafe { self::service(service) }.close_connections()
 }
 
 /// `UsherActivatedSourceFunc`: returns a new reference, or NULL.
@@ -242,13 +464,17 @@ pub unsafe extern "C" fn usher_socket_service_add_activated_sockets(
     user_data: glib::ffi::gpointer,
     error: *mut *mut glib::ffi::GError,
 ) -> c_uint {
-    let service = borrow_service!(c"usher_socket_service_add_activated_sockets", service, 0);
+    return_if_fail! {
+        usher_socket_service_add_activated_sockets => 0;
+        is_service(service),
+        error_is_unset(error),
+    }
     let source_object_for = |name: &str| {
         let func = source_func?;
-        let name = std::ffi::CString::new(name).ok()?;
+        let name = CString::new(name).ok()?;
         unsafe { from_glib_full(func(name.as_ptr(), user_data)) }
     };
-    match service.add_activated_sockets(source_object_for) {
+    match unsafe { self::service(service) }.add_activated_sockets(source_object_for) {
         Ok(added) => added,
         Err(failure) => {
             unsafe { set_error(error, failure) };
@@ -259,17 +485,15 @@ pub unsafe extern "C" fn usher_socket_service_add_activated_sockets(
 
 #[unsafe(no_mangle)]
 pub extern "C" fn usher_threaded_socket_service_get_type() -> glib::ffi::GType {
-    <ThreadedSocketService as glib::prelude::StaticType>::static_type().into_glib()
+    ThreadedSocketService::static_type().into_glib()
 }
 
 #[unsafe(no_mangle)]
 pub extern "C" fn usher_threaded_socket_service_new(max_threads: c_int) -> *mut UsherSocketService {
-    return_val_if_fail!(
-        c"usher_threaded_socket_service_new",
-        c"max_threads >= -1",
+    return_if_fail! {
+        usher_threaded_socket_service_new => std::ptr::null_mut();
         max_threads >= -1,
-        std::ptr::null_mut()
-    );
+    }
     let service: *mut UsherThreadedSocketService =
         ThreadedSocketService::new(max_threads).into_glib_ptr();
     service as *mut UsherSocketService

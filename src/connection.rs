@@ -4,33 +4,50 @@
 //! connection it handed out is closed to count live connections (`n-connections`,
 //! `max-connections`, graceful shutdown). So the service creates each connection itself, as a
 //! private subclass of the type GLib's connection factory would have chosen (`GTcpConnection`,
-//! `GUnixConnection` or `GSocketConnection`) whose `close_fn` and `close_finish` report the close.
-//! A connection is thus still a `GTcpConnection` for every caller; only its exact type differs.
+//! `GUnixConnection` or `GSocketConnection`) whose close reports itself. A connection is thus
+//! still a `GTcpConnection` for every caller; only its exact type differs.
 //!
 //! The report is a [`Guard`] stored on the connection: closing takes it out and drops it, and so
-//! does finalization if the connection was never closed, so it runs exactly once either way.
+//! does finalization if the connection was never closed, so it reports exactly once either way.
+//! It may report on any thread, inside the connection's finalization among others: its
+//! [`CloseSink`] only records the close, and acts on it later, on the service's own context.
 
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use gio::prelude::*;
-use glib::translate::*;
+use glib::translate::IntoGlib;
 
-/// Runs its function once, when the connection it is attached to closes or is finalized.
-pub(crate) struct Guard(Option<Box<dyn FnOnce() + Send>>);
+use crate::sys::{DataKey, register_close_reporting_type};
 
-impl Drop for Guard {
-    fn drop(&mut self) {
-        if let Some(on_close) = self.0.take() {
-            on_close()
-        }
+/// Where connections report their close: the service's accept engine.
+pub(crate) trait CloseSink: Send + Sync {
+    /// The connection registered as `key` was closed or finalized. Called on any thread, at any
+    /// time: it must neither block nor call out.
+    fn closed(&self, key: u64);
+}
+
+/// Reports the close of one connection, once, when dropped.
+pub(crate) struct Guard {
+    sink: Arc<dyn CloseSink>,
+    key: u64,
+}
+
+impl Guard {
+    pub(crate) fn new(sink: Arc<dyn CloseSink>, key: u64) -> Self {
+        Self { sink, key }
     }
 }
 
-static GUARD_QUARK: LazyLock<glib::Quark> =
-    LazyLock::new(|| glib::Quark::from_str("usher-connection-close-guard"));
+impl Drop for Guard {
+    fn drop(&mut self) {
+        self.sink.closed(self.key)
+    }
+}
+
+static GUARD: DataKey<Guard> = DataKey::new("usher-connection-close-guard");
 
 /// Our subclasses of the three types GLib's factory picks from, keyed by parent type.
-static TRACKED_TYPES: LazyLock<[(glib::Type, glib::Type); 3]> = LazyLock::new(|| unsafe {
+static TRACKED_TYPES: LazyLock<[(glib::Type, glib::Type); 3]> = LazyLock::new(|| {
     [
         (gio::TcpConnection::static_type(), c"UsherTcpConnection"),
         (gio::UnixConnection::static_type(), c"UsherUnixConnection"),
@@ -39,91 +56,17 @@ static TRACKED_TYPES: LazyLock<[(glib::Type, glib::Type); 3]> = LazyLock::new(||
             c"UsherSocketConnection",
         ),
     ]
-    .map(|(parent, name)| (parent, register_tracked_type(parent, name)))
+    .map(|(parent, name)| {
+        let tracked = register_close_reporting_type(parent, name, |stream| {
+            drop(GUARD.take(stream));
+        });
+        (parent, tracked)
+    })
 });
 
-/// Registers a subclass of `parent` that only overrides `close_fn` and `close_finish`.
-unsafe fn register_tracked_type(parent: glib::Type, name: &std::ffi::CStr) -> glib::Type {
-    unsafe {
-        let mut query = std::mem::MaybeUninit::<glib::gobject_ffi::GTypeQuery>::zeroed();
-        glib::gobject_ffi::g_type_query(parent.into_glib(), query.as_mut_ptr());
-        let query = query.assume_init();
-        from_glib(glib::gobject_ffi::g_type_register_static_simple(
-            parent.into_glib(),
-            name.as_ptr(),
-            query.class_size,
-            Some(class_init),
-            query.instance_size,
-            None,
-            0,
-        ))
-    }
-}
-
-unsafe extern "C" fn class_init(klass: glib::ffi::gpointer, _data: glib::ffi::gpointer) {
-    unsafe {
-        let klass = klass as *mut gio::ffi::GIOStreamClass;
-        (*klass).close_fn = Some(close_fn);
-        (*klass).close_finish = Some(close_finish);
-    }
-}
-
-/// The class of the GLib type that one of our types derives from.
-unsafe fn parent_class(stream: *mut gio::ffi::GIOStream) -> *const gio::ffi::GIOStreamClass {
-    unsafe {
-        let klass = (*(stream as *mut glib::gobject_ffi::GTypeInstance)).g_class;
-        glib::gobject_ffi::g_type_class_peek_parent(klass as glib::ffi::gpointer)
-            as *const gio::ffi::GIOStreamClass
-    }
-}
-
-/// Takes the guard off `stream` and drops it, running its function if it is still there.
-unsafe fn report_close(stream: *mut gio::ffi::GIOStream) {
-    unsafe {
-        let stream = glib::Object::from_glib_borrow(stream as *mut glib::gobject_ffi::GObject);
-        drop(stream.steal_qdata::<Guard>(*GUARD_QUARK));
-    }
-}
-
-unsafe extern "C" fn close_fn(
-    stream: *mut gio::ffi::GIOStream,
-    cancellable: *mut gio::ffi::GCancellable,
-    error: *mut *mut glib::ffi::GError,
-) -> glib::ffi::gboolean {
-    unsafe {
-        // GIOStream marks the stream closed whatever the parent's answer, so report it always.
-        let closed = match (*parent_class(stream)).close_fn {
-            Some(parent_close) => parent_close(stream, cancellable, error),
-            None => glib::ffi::GTRUE,
-        };
-        report_close(stream);
-        closed
-    }
-}
-
-unsafe extern "C" fn close_finish(
-    stream: *mut gio::ffi::GIOStream,
-    result: *mut gio::ffi::GAsyncResult,
-    error: *mut *mut glib::ffi::GError,
-) -> glib::ffi::gboolean {
-    unsafe {
-        // `GTcpConnection`'s graceful close calls its parent's `close_fn` directly, not ours,
-        // but every asynchronous close ends here.
-        let closed = match (*parent_class(stream)).close_finish {
-            Some(parent_finish) => parent_finish(stream, result, error),
-            None => glib::ffi::GTRUE,
-        };
-        report_close(stream);
-        closed
-    }
-}
-
-/// Wraps an accepted socket in a connection of the type GLib would pick, made to call `on_close`
-/// once when it is closed or finalized.
-pub(crate) fn new_tracked(
-    socket: &gio::Socket,
-    on_close: impl FnOnce() + Send + 'static,
-) -> gio::SocketConnection {
+/// Wraps an accepted socket in a connection of the type GLib would pick, made to drop `guard`
+/// when it is closed or finalized.
+pub(crate) fn new_tracked(socket: &gio::Socket, guard: Guard) -> gio::SocketConnection {
     let factory_type = gio::SocketConnection::factory_lookup_type(
         socket.family(),
         SocketExt::type_(socket),
@@ -141,6 +84,6 @@ pub(crate) fn new_tracked(
         // A type registered by a third party: its close goes unseen, its finalization is not.
         None => socket.connection_factory_create_connection(),
     };
-    unsafe { connection.set_qdata(*GUARD_QUARK, Guard(Some(Box::new(on_close)))) };
+    GUARD.set(&connection, guard);
     connection
 }

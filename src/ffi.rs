@@ -1,15 +1,19 @@
-//! The C ABI of Usher's types: instance and class structures.
+//! The C ABI of Usher's types: instance and class structures, and calls through their slots.
 //!
-//! These mirror `include/usher/socket-service.h` and `include/usher/threaded-socket-service.h`
-//! field for field; keep them in sync. The class structures have the size of GLib's
-//! `GSocketServiceClass` and `GThreadedSocketServiceClass`, with the virtual methods at the same
-//! offsets, so that code written for GLib's types keeps its layout (the C ABI tests check this).
+//! The structures mirror `include/usher/socket-service.h` and
+//! `include/usher/threaded-socket-service.h` field for field; keep them in sync. The class
+//! structures have the size of GLib's `GSocketServiceClass` and `GThreadedSocketServiceClass`,
+//! with the virtual methods at the same offsets, so that code written for GLib's types keeps its
+//! layout (the C ABI tests check this).
 
 #![allow(non_camel_case_types)]
 
 use gio::ffi::{GSocketConnection, GSocketListener, GSocketListenerClass};
 use glib::ffi::{GError, gboolean, gpointer};
 use glib::gobject_ffi::GObject;
+use glib::prelude::*;
+use glib::subclass::prelude::*;
+use glib::translate::*;
 
 /// `UsherSocketService`: the instance structure. It has no public fields.
 #[repr(C)]
@@ -22,17 +26,20 @@ pub struct UsherSocketService {
 pub struct UsherSocketServiceClass {
     pub parent_class: GSocketListenerClass,
     /// Class handler of `::incoming`, at the offset of `GSocketServiceClass.incoming`.
-    pub incoming: Option<
-        unsafe extern "C" fn(
-            service: *mut UsherSocketService,
-            connection: *mut GSocketConnection,
-            source_object: *mut GObject,
-        ) -> gboolean,
-    >,
+    pub incoming: Option<ConnectionVfunc<UsherSocketService>>,
     /// Class handler of `::accept-error`, in GLib's first reserved slot.
     pub accept_error:
         Option<unsafe extern "C" fn(service: *mut UsherSocketService, error: *const GError)>,
-    pub padding: [gpointer; 5],
+    /// Class handler of `::accept-certificate`, in GLib's second reserved slot.
+    pub accept_certificate: Option<
+        unsafe extern "C" fn(
+            service: *mut UsherSocketService,
+            connection: *mut gio::ffi::GTlsConnection,
+            peer_certificate: *mut gio::ffi::GTlsCertificate,
+            errors: gio::ffi::GTlsCertificateFlags,
+        ) -> gboolean,
+    >,
+    pub padding: [gpointer; 4],
 }
 
 /// `UsherThreadedSocketService`: the instance structure. It has no public fields.
@@ -46,30 +53,228 @@ pub struct UsherThreadedSocketService {
 pub struct UsherThreadedSocketServiceClass {
     pub parent_class: UsherSocketServiceClass,
     /// Class handler of `::run`, at the offset of `GThreadedSocketServiceClass.run`.
-    pub run: Option<
-        unsafe extern "C" fn(
-            service: *mut UsherThreadedSocketService,
-            connection: *mut GSocketConnection,
-            source_object: *mut GObject,
-        ) -> gboolean,
-    >,
+    pub run: Option<ConnectionVfunc<UsherThreadedSocketService>>,
     pub padding: [gpointer; 5],
 }
 
-unsafe impl glib::subclass::types::InstanceStruct for UsherSocketService {
-    type Type = crate::socket_service::imp::SocketService;
+/// The C type of the `incoming` and `run` virtual methods, for instance structure `I`.
+pub type ConnectionVfunc<I> = unsafe extern "C" fn(
+    service: *mut I,
+    connection: *mut GSocketConnection,
+    source_object: *mut GObject,
+) -> gboolean;
+
+/// Declares `$instance` and `$class` the instance and class structures of `$imp`, whose
+/// `ObjectSubclass` names them as `Instance` and `Class`.
+///
+/// Each structure must begin with the parent type's structure, as the ones above do.
+macro_rules! impl_structs {
+    ($imp:ty, $instance:ty, $class:ty) => {
+        // SAFETY: see the macro's documentation.
+        unsafe impl glib::subclass::types::InstanceStruct for $instance {
+            type Type = $imp;
+        }
+        unsafe impl glib::subclass::types::ClassStruct for $class {
+            type Type = $imp;
+        }
+    };
+}
+pub(crate) use impl_structs;
+
+/// Calls `vfunc`, an `incoming` or `run` slot read from the class of `instance`, with the
+/// arguments of the signal: the class handler of the signal.
+pub(crate) fn call_connection_vfunc<T: ObjectSubclass>(
+    vfunc: Option<ConnectionVfunc<T::Instance>>,
+    instance: &T::Type,
+    connection: &gio::SocketConnection,
+    source_object: Option<&glib::Object>,
+) -> bool {
+    // SAFETY: `instance` is an instance of `T`'s type, whose instance structure is `T::Instance`.
+    unsafe {
+        call_connection_vfunc_raw(
+            vfunc,
+            instance.as_ptr() as *mut T::Instance,
+            connection,
+            source_object,
+        )
+    }
 }
 
-unsafe impl glib::subclass::types::ClassStruct for UsherSocketServiceClass {
-    type Type = crate::socket_service::imp::SocketService;
+/// Calls `vfunc`, an `incoming` or `run` slot, on `instance`: also the `parent_*` calls.
+///
+/// # Safety
+/// `instance` must be an instance of the type whose class `vfunc` comes from, or of a subclass.
+pub(crate) unsafe fn call_connection_vfunc_raw<I>(
+    vfunc: Option<ConnectionVfunc<I>>,
+    instance: *mut I,
+    connection: &gio::SocketConnection,
+    source_object: Option<&glib::Object>,
+) -> bool {
+    match vfunc {
+        Some(vfunc) => unsafe {
+            from_glib(vfunc(
+                instance,
+                connection.to_glib_none().0,
+                source_object.to_glib_none().0,
+            ))
+        },
+        None => false,
+    }
 }
 
-unsafe impl glib::subclass::types::InstanceStruct for UsherThreadedSocketService {
-    type Type = crate::threaded_socket_service::imp::ThreadedSocketService;
+/// What the class slots of `UsherSocketService` call: the class handlers of its signals, in
+/// Rust. The service implements them, and so does every Rust subclass, through
+/// `SocketServiceImpl`.
+pub(crate) trait SocketServiceClassHandlers: ObjectSubclass {
+    fn incoming(
+        &self,
+        connection: &gio::SocketConnection,
+        source_object: Option<&glib::Object>,
+    ) -> bool;
+
+    fn accept_error(&self, error: &glib::Error);
+
+    fn accept_certificate(
+        &self,
+        connection: &gio::TlsConnection,
+        peer_certificate: &gio::TlsCertificate,
+        errors: gio::TlsCertificateFlags,
+    ) -> bool;
 }
 
-unsafe impl glib::subclass::types::ClassStruct for UsherThreadedSocketServiceClass {
-    type Type = crate::threaded_socket_service::imp::ThreadedSocketService;
+/// Points the slots of `klass` to `T`'s class handlers.
+pub(crate) fn set_socket_service_slots<T: SocketServiceClassHandlers>(
+    klass: &mut UsherSocketServiceClass,
+) {
+    unsafe extern "C" fn incoming<T: SocketServiceClassHandlers>(
+        service: *mut UsherSocketService,
+        connection: *mut GSocketConnection,
+        source_object: *mut GObject,
+    ) -> gboolean {
+        // SAFETY: GObject calls the slot with an instance of `T`'s type and the signal's
+        // arguments, which it keeps alive for the call.
+        unsafe {
+            let instance = &*(service as *mut T::Instance);
+            let source_object = Option::<glib::Object>::from_glib_borrow(source_object);
+            instance
+                .imp()
+                .incoming(
+                    &from_glib_borrow(connection),
+                    source_object.as_ref().as_ref(),
+                )
+                .into_glib()
+        }
+    }
+    unsafe extern "C" fn accept_error<T: SocketServiceClassHandlers>(
+        service: *mut UsherSocketService,
+        error: *const GError,
+    ) {
+        // SAFETY: as above.
+        unsafe {
+            let instance = &*(service as *mut T::Instance);
+            instance
+                .imp()
+                .accept_error(&from_glib_borrow(error as *mut GError))
+        }
+    }
+    unsafe extern "C" fn accept_certificate<T: SocketServiceClassHandlers>(
+        service: *mut UsherSocketService,
+        connection: *mut gio::ffi::GTlsConnection,
+        peer_certificate: *mut gio::ffi::GTlsCertificate,
+        errors: gio::ffi::GTlsCertificateFlags,
+    ) -> gboolean {
+        // SAFETY: as above.
+        unsafe {
+            let instance = &*(service as *mut T::Instance);
+            instance
+                .imp()
+                .accept_certificate(
+                    &from_glib_borrow(connection),
+                    &from_glib_borrow(peer_certificate),
+                    from_glib(errors),
+                )
+                .into_glib()
+        }
+    }
+    klass.incoming = Some(incoming::<T>);
+    klass.accept_error = Some(accept_error::<T>);
+    klass.accept_certificate = Some(accept_certificate::<T>);
+}
+
+/// What the `run` slot of `UsherThreadedSocketService` calls, for Rust subclasses.
+pub(crate) trait ThreadedSocketServiceClassHandlers: ObjectSubclass {
+    fn run(&self, connection: &gio::SocketConnection, source_object: Option<&glib::Object>)
+    -> bool;
+}
+
+/// Points the `run` slot of `klass` to `T`'s class handler.
+pub(crate) fn set_threaded_socket_service_slots<T: ThreadedSocketServiceClassHandlers>(
+    klass: &mut UsherThreadedSocketServiceClass,
+) {
+    unsafe extern "C" fn run<T: ThreadedSocketServiceClassHandlers>(
+        service: *mut UsherThreadedSocketService,
+        connection: *mut GSocketConnection,
+        source_object: *mut GObject,
+    ) -> gboolean {
+        // SAFETY: as for `incoming`.
+        unsafe {
+            let instance = &*(service as *mut T::Instance);
+            let source_object = Option::<glib::Object>::from_glib_borrow(source_object);
+            instance
+                .imp()
+                .run(
+                    &from_glib_borrow(connection),
+                    source_object.as_ref().as_ref(),
+                )
+                .into_glib()
+        }
+    }
+    klass.run = Some(run::<T>);
+}
+
+/// The class structure of `instance`'s class (its own, or a subclass's, which begins with it).
+pub(crate) fn class_of<T: ObjectSubclass>(instance: &T::Type) -> &'static T::Class {
+    // SAFETY: every instance of `T`'s type points to a class structure that begins with
+    // `T::Class`, and classes of static types live as long as the process.
+    unsafe {
+        let instance = instance.as_ptr() as *const glib::gobject_ffi::GTypeInstance;
+        &*((*instance).g_class as *const T::Class)
+    }
+}
+
+/// Calls the `accept_error` slot of `service`'s class, if it has one.
+pub(crate) fn call_accept_error<T>(service: &T::Type, error: &glib::Error)
+where
+    T: ObjectSubclass<Instance = UsherSocketService, Class = UsherSocketServiceClass>,
+{
+    if let Some(accept_error) = class_of::<T>(service).accept_error {
+        // SAFETY: the slot of `service`'s own class, with its instance.
+        unsafe { accept_error(service.as_ptr() as *mut _, error.to_glib_none().0) }
+    }
+}
+
+/// Calls the `accept_certificate` slot of `service`'s class, if it has one.
+pub(crate) fn call_accept_certificate<T>(
+    service: &T::Type,
+    connection: &gio::TlsConnection,
+    peer_certificate: &gio::TlsCertificate,
+    errors: gio::TlsCertificateFlags,
+) -> bool
+where
+    T: ObjectSubclass<Instance = UsherSocketService, Class = UsherSocketServiceClass>,
+{
+    let Some(accept_certificate) = class_of::<T>(service).accept_certificate else {
+        return false;
+    };
+    // SAFETY: the slot of `service`'s own class, with its instance and the signal's arguments.
+    unsafe {
+        from_glib(accept_certificate(
+            service.as_ptr() as *mut _,
+            connection.to_glib_none().0,
+            peer_certificate.to_glib_none().0,
+            errors.into_glib(),
+        ))
+    }
 }
 
 #[cfg(test)]

@@ -21,24 +21,35 @@
 //!
 //! Import [`prelude`] for the methods, and [`subclass::prelude`] to subclass.
 
+// Lowest first: each module imports only from those above it.
 #[cfg(feature = "capi")]
 mod capi;
 mod connection;
+mod engine;
 pub mod ffi;
+mod log;
+mod signals;
 mod socket_service;
-mod threaded_socket_service;
-
 #[path = "../subclass/mod.rs"]
 pub mod subclass;
+mod sys;
+mod threaded_socket_service;
 
-pub use socket_service::{IncomingStream, SocketService, SocketServiceExt, SocketServiceHandle};
-pub use threaded_socket_service::{ThreadedSocketService, ThreadedSocketServiceExt};
+pub use socket_service::{
+    IncomingStream, SocketService, SocketServiceExt, SocketServiceHandle,
+    SocketServicePropertiesExt,
+};
+pub use threaded_socket_service::{
+    ThreadedSocketService, ThreadedSocketServiceExt, ThreadedSocketServicePropertiesExt,
+};
 
 /// The traits of Usher's types, to glob-import beside `gio::prelude::*`.
 ///
 /// They are imported anonymously: gio's prelude has a `SocketServiceExt` of its own, and the
 /// two glob imports must not clash.
 pub mod prelude {
-    pub use crate::socket_service::SocketServiceExt as _;
-    pub use crate::threaded_socket_service::ThreadedSocketServiceExt as _;
+    pub use crate::socket_service::{SocketServiceExt as _, SocketServicePropertiesExt as _};
+    pub use crate::threaded_socket_service::{
+        ThreadedSocketServiceExt as _, ThreadedSocketServicePropertiesExt as _,
+    };
 }

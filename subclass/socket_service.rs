@@ -3,7 +3,6 @@
 use glib::{prelude::*, subclass::prelude::*, translate::*};
 
 use super::socket_listener::SocketListenerImpl;
-use crate::socket_service::imp::ConnectionVfunc;
 use crate::{SocketService, ffi};
 
 /// The virtual methods of [`SocketService`] (`UsherSocketServiceClass`).
@@ -74,6 +73,19 @@ pub trait SocketServiceImpl: SocketListenerImpl + ObjectSubclass<Type: IsA<Socke
     fn accept_error(&self, error: &glib::Error) {
         self.parent_accept_error(error)
     }
+
+    /// Class handler of
+    /// [`accept-certificate`](crate::SocketServiceExt::connect_accept_certificate), run after
+    /// the connected handlers unless one of them returned `true`: whether to accept a client
+    /// certificate the TLS backend could not verify. The default refuses it.
+    fn accept_certificate(
+        &self,
+        connection: &gio::TlsConnection,
+        peer_certificate: &gio::TlsCertificate,
+        errors: gio::TlsCertificateFlags,
+    ) -> bool {
+        self.parent_accept_certificate(connection, peer_certificate, errors)
+    }
 }
 
 /// Calls into the parent class's implementation of [`SocketServiceImpl`].
@@ -85,10 +97,8 @@ pub trait SocketServiceImplExt: SocketServiceImpl {
         source_object: Option<&glib::Object>,
     ) -> bool {
         unsafe {
-            let data = Self::type_data();
-            let parent_class = data.as_ref().parent_class() as *const ffi::UsherSocketServiceClass;
-            call_connection_vfunc(
-                (*parent_class).incoming,
+            ffi::call_connection_vfunc_raw(
+                (*parent_class::<Self>()).incoming,
                 self.obj().unsafe_cast_ref::<SocketService>().as_ptr(),
                 connection,
                 source_object,
@@ -99,9 +109,7 @@ pub trait SocketServiceImplExt: SocketServiceImpl {
     /// Chains up to the parent class's `accept_error`.
     fn parent_accept_error(&self, error: &glib::Error) {
         unsafe {
-            let data = Self::type_data();
-            let parent_class = data.as_ref().parent_class() as *const ffi::UsherSocketServiceClass;
-            if let Some(f) = (*parent_class).accept_error {
+            if let Some(f) = (*parent_class::<Self>()).accept_error {
                 f(
                     self.obj().unsafe_cast_ref::<SocketService>().as_ptr(),
                     error.to_glib_none().0,
@@ -109,84 +117,68 @@ pub trait SocketServiceImplExt: SocketServiceImpl {
             }
         }
     }
+
+    /// Chains up to the parent class's `accept_certificate`.
+    fn parent_accept_certificate(
+        &self,
+        connection: &gio::TlsConnection,
+        peer_certificate: &gio::TlsCertificate,
+        errors: gio::TlsCertificateFlags,
+    ) -> bool {
+        unsafe {
+            match (*parent_class::<Self>()).accept_certificate {
+                Some(f) => from_glib(f(
+                    self.obj().unsafe_cast_ref::<SocketService>().as_ptr(),
+                    connection.to_glib_none().0,
+                    peer_certificate.to_glib_none().0,
+                    errors.into_glib(),
+                )),
+                None => false,
+            }
+        }
+    }
 }
 
 impl<T: SocketServiceImpl> SocketServiceImplExt for T {}
 
+/// The class structure of `T`'s parent class.
+///
+/// # Safety
+/// `T` derives from `SocketService`, so its parent's class structure begins with
+/// `UsherSocketServiceClass`.
+unsafe fn parent_class<T: SocketServiceImpl>() -> *const ffi::UsherSocketServiceClass {
+    let data = T::type_data();
+    unsafe { data.as_ref().parent_class() as *const ffi::UsherSocketServiceClass }
+}
+
 unsafe impl<T: SocketServiceImpl> IsSubclassable<T> for SocketService {
     fn class_init(class: &mut glib::Class<Self>) {
         Self::parent_class_init::<T>(class);
-
-        let klass = class.as_mut();
-        klass.incoming = Some(incoming::<T>);
-        klass.accept_error = Some(accept_error::<T>);
+        ffi::set_socket_service_slots::<T>(class.as_mut());
     }
 }
 
-unsafe extern "C" fn incoming<T: SocketServiceImpl>(
-    service: *mut ffi::UsherSocketService,
-    connection: *mut gio::ffi::GSocketConnection,
-    source_object: *mut glib::gobject_ffi::GObject,
-) -> glib::ffi::gboolean {
-    unsafe {
-        let instance = &*(service as *mut T::Instance);
-        with_connection_args(connection, source_object, |connection, source_object| {
-            instance.imp().incoming(connection, source_object)
-        })
+/// What the class slots call for a Rust subclass: its `SocketServiceImpl`.
+impl<T: SocketServiceImpl> ffi::SocketServiceClassHandlers for T {
+    fn incoming(
+        &self,
+        connection: &gio::SocketConnection,
+        source_object: Option<&glib::Object>,
+    ) -> bool {
+        SocketServiceImpl::incoming(self, connection, source_object)
     }
-}
 
-/// Calls a class's `incoming` or `run`, if it has one: the `parent_*` calls.
-///
-/// # Safety
-/// `instance` must be an instance of the class that `vfunc` comes from, or of a subclass.
-pub(super) unsafe fn call_connection_vfunc<I>(
-    vfunc: Option<ConnectionVfunc<I>>,
-    instance: *mut I,
-    connection: &gio::SocketConnection,
-    source_object: Option<&glib::Object>,
-) -> bool {
-    match vfunc {
-        Some(vfunc) => unsafe {
-            from_glib(vfunc(
-                instance,
-                connection.to_glib_none().0,
-                source_object.to_glib_none().0,
-            ))
-        },
-        None => false,
+    fn accept_error(&self, error: &glib::Error) {
+        SocketServiceImpl::accept_error(self, error)
     }
-}
 
-/// Calls `f` with the arguments of `incoming` or `run` from C, and gives its answer back: the
-/// trampolines of the Rust overrides.
-///
-/// # Safety
-/// The arguments must be those of a signal emission: a connection, and an object or NULL.
-pub(super) unsafe fn with_connection_args(
-    connection: *mut gio::ffi::GSocketConnection,
-    source_object: *mut glib::gobject_ffi::GObject,
-    f: impl FnOnce(&gio::SocketConnection, Option<&glib::Object>) -> bool,
-) -> glib::ffi::gboolean {
-    unsafe {
-        let source_object = Option::<glib::Object>::from_glib_borrow(source_object);
-        f(
-            &from_glib_borrow(connection),
-            source_object.as_ref().as_ref(),
-        )
-        .into_glib()
-    }
-}
-
-unsafe extern "C" fn accept_error<T: SocketServiceImpl>(
-    service: *mut ffi::UsherSocketService,
-    error: *const glib::ffi::GError,
-) {
-    unsafe {
-        let instance = &*(service as *mut T::Instance);
-        instance
-            .imp()
-            .accept_error(&from_glib_borrow(error as *mut glib::ffi::GError))
+    fn accept_certificate(
+        &self,
+        connection: &gio::TlsConnection,
+        peer_certificate: &gio::TlsCertificate,
+        errors: gio::TlsCertificateFlags,
+    ) -> bool {
+        SocketServiceImpl::accept_certificate(self, connection, peer_certificate, errors)
     }
 }
 

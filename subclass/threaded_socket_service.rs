@@ -2,7 +2,7 @@
 
 use glib::{prelude::*, subclass::prelude::*};
 
-use super::socket_service::{SocketServiceImpl, call_connection_vfunc, with_connection_args};
+use super::socket_service::SocketServiceImpl;
 use crate::{ThreadedSocketService, ffi};
 
 /// The virtual methods of [`ThreadedSocketService`] (`UsherThreadedSocketServiceClass`).
@@ -37,7 +37,7 @@ pub trait ThreadedSocketServiceImplExt: ThreadedSocketServiceImpl {
             let data = Self::type_data();
             let parent_class =
                 data.as_ref().parent_class() as *const ffi::UsherThreadedSocketServiceClass;
-            call_connection_vfunc(
+            ffi::call_connection_vfunc_raw(
                 (*parent_class).run,
                 self.obj()
                     .unsafe_cast_ref::<ThreadedSocketService>()
@@ -54,19 +54,17 @@ impl<T: ThreadedSocketServiceImpl> ThreadedSocketServiceImplExt for T {}
 unsafe impl<T: ThreadedSocketServiceImpl> IsSubclassable<T> for ThreadedSocketService {
     fn class_init(class: &mut glib::Class<Self>) {
         Self::parent_class_init::<T>(class);
-        class.as_mut().run = Some(run::<T>);
+        ffi::set_threaded_socket_service_slots::<T>(class.as_mut());
     }
 }
 
-unsafe extern "C" fn run<T: ThreadedSocketServiceImpl>(
-    service: *mut ffi::UsherThreadedSocketService,
-    connection: *mut gio::ffi::GSocketConnection,
-    source_object: *mut glib::gobject_ffi::GObject,
-) -> glib::ffi::gboolean {
-    unsafe {
-        let instance = &*(service as *mut T::Instance);
-        with_connection_args(connection, source_object, |connection, source_object| {
-            instance.imp().run(connection, source_object)
-        })
+/// What the `run` slot calls for a Rust subclass: its `ThreadedSocketServiceImpl`.
+impl<T: ThreadedSocketServiceImpl> ffi::ThreadedSocketServiceClassHandlers for T {
+    fn run(
+        &self,
+        connection: &gio::SocketConnection,
+        source_object: Option<&glib::Object>,
+    ) -> bool {
+        ThreadedSocketServiceImpl::run(self, connection, source_object)
     }
 }

@@ -134,7 +134,7 @@ fn a_passed_descriptor_that_is_not_a_listening_socket_is_refused() {
     assert!(!status.success());
     assert_eq!(stdout, "");
     assert!(
-        stderr.contains("The passed descriptor 3 is not a listening socket"),
+        stderr.contains("The passed descriptor 3 is not a listening stream socket"),
         "{stderr}"
     );
 }

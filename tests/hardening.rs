@@ -262,14 +262,14 @@ fn counters_follow_accepts() {
         assert_eq!(service.n_accepted(), 4);
         assert_eq!(service.n_connections(), 4);
         assert_eq!(service.n_accept_errors(), 0);
-        assert_eq!(accepted_notifications.get(), 4);
+        // Notified once per dispatch, however many it accepted.
+        assert!((1..=4).contains(&accepted_notifications.get()));
 
+        // Dropped connections are finalized and closed; the service counts that on its
+        // context, in a later iteration.
         kept.borrow_mut().clear();
-        assert_eq!(
-            service.n_connections(),
-            0,
-            "dropped connections are finalized and closed"
-        );
+        assert_eq!(service.n_connections(), 4, "not inside their finalization");
+        iterate_until(context, || service.n_connections() == 0);
         assert_eq!(service.n_accepted(), 4);
     })
 }

@@ -466,11 +466,11 @@ fn an_active_service_keeps_itself_alive_and_a_stopped_one_is_freed() {
         let _client = TcpStream::connect(address).unwrap();
         iterate_until(context, || seen.borrow().len() == 1);
 
+        // As GLib's pending accept, the reference goes in a later iteration of the service's
+        // context, never inside stop().
         handle.stop();
-        assert!(
-            weak.upgrade().is_none(),
-            "a stopped, unreferenced service is freed"
-        );
+        assert!(weak.upgrade().is_some(), "not inside stop()");
+        iterate_until(context, || weak.upgrade().is_none());
         assert_eq!(
             TcpStream::connect(address).unwrap_err().kind(),
             ErrorKind::ConnectionRefused,
@@ -566,7 +566,8 @@ fn closing_the_listener_of_an_active_service_stops_it_cleanly() {
         service.close();
         iterate_until(context, || !service.is_active());
         assert_eq!(errors.get(), 0);
-        assert_eq!(service.ref_count(), 1, "no accept is pending");
+        // The service's reference to itself goes in a later iteration.
+        iterate_until(context, || service.ref_count() == 1);
         assert_eq!(
             TcpStream::connect(address).unwrap_err().kind(),
             ErrorKind::ConnectionRefused

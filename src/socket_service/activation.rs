@@ -3,10 +3,16 @@
 //!
 //! The protocol: descriptors from 3 on, `LISTEN_FDS` of them, meant for the process whose id is
 //! `LISTEN_PID`, optionally named by the colon-separated `LISTEN_FDNAMES`. Like
-//! `sd_listen_fds(1)`, taking them marks them close-on-exec and unsets the three variables, so
+//! `sd_listen_fds(3)`, taking them marks them close-on-exec and unsets the three variables, so
 //! that children neither inherit the sockets nor believe they were activated.
+//!
+//! The variables are untrusted input: the descriptors are checked one at a time, nothing is
+//! allocated in proportion to the count they announce, and on any error nothing is adopted,
+//! no descriptor is closed or altered, and the environment is left as it was.
 
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{OwnedFd, RawFd};
+
+use crate::sys;
 
 /// The first descriptor passed (`SD_LISTEN_FDS_START`).
 const FIRST_FD: RawFd = 3;
@@ -18,9 +24,6 @@ pub(super) struct Passed {
 }
 
 /// Takes the descriptors passed to this process; none if it was not socket-activated.
-///
-/// Every one must be a listening socket: if one is not, this fails and leaves the descriptors
-/// and the environment alone, for the application to handle them itself.
 pub(super) fn take() -> Result<Vec<Passed>, glib::Error> {
     let Some(pid) = std::env::var_os("LISTEN_PID") else {
         return Ok(Vec::new());
@@ -30,73 +33,54 @@ pub(super) fn take() -> Result<Vec<Passed>, glib::Error> {
         unset_variables();
         return Ok(Vec::new());
     }
-    let fds = std::env::var("LISTEN_FDS").ok();
-    let count = fds
+    let count = std::env::var("LISTEN_FDS").ok();
+    let count = count
         .as_deref()
-        .and_then(|fds| fds.parse::<RawFd>().ok())
+        .and_then(|count| count.parse::<RawFd>().ok())
         .filter(|count| (0..=RawFd::MAX - FIRST_FD).contains(count))
         .ok_or_else(|| {
-            glib::Error::new(
-                gio::IOErrorEnum::InvalidData,
-                &format!("LISTEN_FDS is not a number of descriptors: {fds:?}"),
-            )
+            invalid(format!(
+                "LISTEN_FDS is not a number of descriptors: {:?}",
+                count.unwrap_or_default()
+            ))
         })?;
-    let names: Vec<String> = std::env::var("LISTEN_FDNAMES")
-        .map(|names| names.split(':').map(str::to_owned).collect())
-        .ok()
-        .filter(|names: &Vec<String>| names.len() == count as usize)
-        .unwrap_or_else(|| vec!["unknown".to_owned(); count as usize]);
-
-    let fds: Vec<RawFd> = (FIRST_FD..FIRST_FD + count).collect();
-    if let Some(fd) = fds.iter().find(|&&fd| !is_listening_socket(fd)) {
-        return Err(glib::Error::new(
-            gio::IOErrorEnum::NotSupported,
-            &format!("The passed descriptor {fd} is not a listening socket"),
-        ));
+    let names = std::env::var("LISTEN_FDNAMES").ok();
+    // As `sd_listen_fds_with_names()`: names, if given, one per descriptor.
+    let named = names
+        .as_deref()
+        .map(|names| names.split(':').filter(|_| !names.is_empty()).count());
+    if let Some(named) = named
+        && named != count as usize
+    {
+        return Err(invalid(format!(
+            "LISTEN_FDNAMES names {named} descriptors, LISTEN_FDS {count}"
+        )));
+    }
+    // One at a time, stopping at the first that is not a listening socket, before claiming any.
+    for fd in FIRST_FD..FIRST_FD + count {
+        if !sys::is_listening_stream(fd) {
+            return Err(glib::Error::new(
+                gio::IOErrorEnum::NotSupported,
+                &format!("The passed descriptor {fd} is not a listening stream socket"),
+            ));
+        }
     }
     unset_variables();
-    Ok(fds
-        .into_iter()
-        .zip(names)
-        .map(|(fd, name)| {
-            // SAFETY: an open socket (checked above) the launcher handed to this process, which
-            // takes it over from here on: the variables that named it are gone.
-            unsafe {
-                libc::fcntl(
-                    fd,
-                    libc::F_SETFD,
-                    libc::fcntl(fd, libc::F_GETFD) | libc::FD_CLOEXEC,
-                )
-            };
-            Passed {
-                fd: unsafe { OwnedFd::from_raw_fd(fd) },
-                name,
-            }
+    let mut names = names.iter().flat_map(|names| names.split(':'));
+    Ok((FIRST_FD..FIRST_FD + count)
+        .map(|fd| Passed {
+            fd: sys::claim_passed_descriptor(fd),
+            name: names.next().unwrap_or("unknown").to_owned(),
         })
         .collect())
 }
 
-fn unset_variables() {
-    for variable in ["LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"] {
-        // SAFETY: as sd_listen_fds() does; the documentation of `add_activated_sockets` asks to
-        // call it before other threads run that could read the environment.
-        unsafe { std::env::remove_var(variable) };
-    }
+fn invalid(message: String) -> glib::Error {
+    glib::Error::new(gio::IOErrorEnum::InvalidData, &message)
 }
 
-/// Whether `fd` is an open socket put to listening.
-fn is_listening_socket(fd: RawFd) -> bool {
-    let mut listening: libc::c_int = 0;
-    let mut size = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: getsockopt() only fails on a descriptor that is not an open socket.
-    let status = unsafe {
-        libc::getsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_ACCEPTCONN,
-            &mut listening as *mut libc::c_int as *mut libc::c_void,
-            &mut size,
-        )
-    };
-    status == 0 && listening != 0
+fn unset_variables() {
+    for variable in ["LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"] {
+        sys::remove_env(variable);
+    }
 }

@@ -1,19 +1,20 @@
 //! [`SocketService`]: GLib's `GSocketService`, re-implemented.
 
-mod accept;
 mod activation;
 pub(crate) mod imp;
 mod reuse_port;
-mod shutdown;
-mod state;
 mod stream;
 
+pub use imp::SocketServicePropertiesExt;
 pub use stream::IncomingStream;
 
 use std::pin::Pin;
 
-use gio::prelude::{SocketExt, SocketListenerExt};
-use glib::{prelude::*, signal::SignalHandlerId, subclass::prelude::*, translate::*};
+use gio::prelude::{CancellableExt, SocketExt};
+use glib::{prelude::*, signal::SignalHandlerId, subclass::prelude::*};
+
+use crate::engine::{Engine, Host};
+use crate::sys::SendWeak;
 
 glib::wrapper! {
     /// A service that accepts connections on the sockets of its [`gio::SocketListener`] and
@@ -73,15 +74,17 @@ impl Default for SocketService {
     }
 }
 
-/// The methods of [`SocketService`] and its subclasses.
+/// The methods of [`SocketService`] and its subclasses. The properties' accessors are in
+/// [`SocketServicePropertiesExt`]; both are in [`prelude`](crate::prelude).
 pub trait SocketServiceExt: IsA<SocketService> + 'static {
     /// Starts accepting connections again after [`stop`](Self::stop). Safe from any thread.
     ///
     /// New services are already active. Accepting happens on the context the service was
-    /// created in, whichever thread calls this.
+    /// created in, whichever thread calls this. A service whose listener was closed
+    /// (`close()`, a shutdown) can never accept again: it stays inactive.
     #[doc(alias = "usher_socket_service_start")]
     fn start(&self) {
-        self.as_ref().imp().set_active(true)
+        Engine::set_active(self.upcast_ref::<SocketService>(), true)
     }
 
     /// Stops accepting connections. Safe from any thread.
@@ -91,7 +94,7 @@ pub trait SocketServiceExt: IsA<SocketService> + 'static {
     /// `close()`, or use [`shutdown_future`](Self::shutdown_future).
     #[doc(alias = "usher_socket_service_stop")]
     fn stop(&self) {
-        self.as_ref().imp().set_active(false)
+        Engine::set_active(self.upcast_ref::<SocketService>(), false)
     }
 
     /// Whether the service accepts connections (the `active` property). Safe from any thread.
@@ -99,111 +102,59 @@ pub trait SocketServiceExt: IsA<SocketService> + 'static {
     /// This is what the application asked for: a service that waits for a free thread, a free
     /// connection slot or free file descriptors stays active meanwhile.
     #[doc(alias = "usher_socket_service_is_active")]
-    #[doc(alias = "active")]
     fn is_active(&self) -> bool {
         self.as_ref().imp().is_active()
     }
 
-    /// The `active` property; the same as [`is_active`](Self::is_active).
-    fn active(&self) -> bool {
-        self.is_active()
-    }
-
-    /// Sets the `active` property: [`start`](Self::start) or [`stop`](Self::stop).
-    #[doc(alias = "active")]
-    fn set_active(&self, active: bool) {
-        self.as_ref().imp().set_active(active)
-    }
-
-    /// The most live connections before the service stops accepting, 0 for no limit (the
-    /// `max-connections` property; default 0).
-    ///
-    /// At the limit, new clients wait in the kernel's backlog (they are neither accepted nor
-    /// refused) until a connection closes. A connection counts from its `incoming` until it is
-    /// closed or finalized.
-    #[doc(alias = "usher_socket_service_get_max_connections")]
-    #[doc(alias = "max-connections")]
-    fn max_connections(&self) -> u32 {
-        self.as_ref().property("max-connections")
-    }
-
-    /// Sets [`max_connections`](Self::max_connections). Safe from any thread.
-    #[doc(alias = "usher_socket_service_set_max_connections")]
-    #[doc(alias = "max-connections")]
-    fn set_max_connections(&self, max_connections: u32) {
-        self.as_ref().imp().set_max_connections(max_connections)
-    }
-
-    /// The connections handed out and not yet closed (the `n-connections` property).
-    #[doc(alias = "usher_socket_service_get_n_connections")]
-    #[doc(alias = "n-connections")]
-    fn n_connections(&self) -> u32 {
-        self.as_ref().property("n-connections")
-    }
-
-    /// The connections accepted since the service was created (the `n-accepted` property).
-    #[doc(alias = "usher_socket_service_get_n_accepted")]
-    #[doc(alias = "n-accepted")]
-    fn n_accepted(&self) -> u64 {
-        self.as_ref().property("n-accepted")
-    }
-
-    /// The accepts that failed since the service was created (the `n-accept-errors` property).
-    #[doc(alias = "usher_socket_service_get_n_accept_errors")]
-    #[doc(alias = "n-accept-errors")]
-    fn n_accept_errors(&self) -> u64 {
-        self.as_ref().property("n-accept-errors")
-    }
-
     /// Shuts the service down gracefully: stops accepting, closes the listening sockets so
-    /// that the ports are free at once, then calls `callback` once every live connection is
-    /// closed (for a [`ThreadedSocketService`](crate::ThreadedSocketService), once every `run`
-    /// handler has returned, too).
+    /// that the ports are free at once, then calls `callback`, on this thread's thread-default
+    /// context, once every live connection is closed (for a
+    /// [`ThreadedSocketService`](crate::ThreadedSocketService), once every `run` handler has
+    /// returned, too).
     ///
     /// Cancelling `cancellable` ends the wait with [`gio::IOErrorEnum::Cancelled`]; the
-    /// connections stay open and the ports closed. To bound the wait, call
+    /// connections stay open and the ports closed. A `cancellable` already cancelled leaves
+    /// the service as it is. To bound the wait, call
     /// [`close_connections`](Self::close_connections) after a deadline of your choosing.
+    ///
+    /// # Panics
+    /// Like gio's asynchronous methods, if this thread does not own its thread-default
+    /// context.
     #[doc(alias = "usher_socket_service_shutdown_async")]
     fn shutdown_async<P: FnOnce(Result<(), glib::Error>) + 'static>(
         &self,
         cancellable: Option<&impl IsA<gio::Cancellable>>,
         callback: P,
     ) {
-        let main_context = glib::MainContext::ref_thread_default();
-        let is_main_context_owner = main_context.is_owner();
-        let has_acquired_main_context = (!is_main_context_owner)
-            .then(|| main_context.acquire().ok())
-            .flatten();
-        assert!(
-            is_main_context_owner || has_acquired_main_context.is_some(),
-            "Async operations only allowed if the thread is owning the MainContext"
-        );
-
-        unsafe extern "C" fn shutdown_trampoline<P: FnOnce(Result<(), glib::Error>) + 'static>(
-            service: *mut glib::gobject_ffi::GObject,
-            result: *mut gio::ffi::GAsyncResult,
-            user_data: glib::ffi::gpointer,
-        ) {
-            unsafe {
-                let service =
-                    SocketService::from_glib_borrow(service as *mut crate::ffi::UsherSocketService);
-                let result = service.imp().shutdown_finish(&from_glib_borrow(result));
-                let callback: Box<glib::thread_guard::ThreadGuard<P>> =
-                    Box::from_raw(user_data as *mut _);
-                callback.into_inner()(result);
-            }
-        }
-        let callback = Box::new(glib::thread_guard::ThreadGuard::new(callback));
-        unsafe {
-            self.as_ref().imp().shutdown_async(
-                cancellable.map(|cancellable| cancellable.as_ref()),
-                Some(shutdown_trampoline::<P>),
-                Box::into_raw(callback) as glib::ffi::gpointer,
-            )
-        }
+        let cancellable = cancellable.map(|cancellable| cancellable.as_ref().clone());
+        let shutdown = match &cancellable {
+            Some(cancellable) if cancellable.is_cancelled() => None,
+            _ => Some(self.shutdown_future()),
+        };
+        glib::MainContext::ref_thread_default().spawn_local(async move {
+            let cancelled = || {
+                Err(glib::Error::new(
+                    gio::IOErrorEnum::Cancelled,
+                    "Operation was cancelled",
+                ))
+            };
+            let result = match (shutdown, cancellable) {
+                (None, _) => cancelled(),
+                (Some(shutdown), None) => shutdown.await,
+                (Some(shutdown), Some(cancellable)) => {
+                    gio::CancellableFuture::new(shutdown, cancellable)
+                        .await
+                        .unwrap_or_else(|_| cancelled())
+                }
+            };
+            callback(result)
+        });
     }
 
-    /// [`shutdown_async`](Self::shutdown_async) as a future; dropping it cancels the wait.
+    /// Shuts the service down gracefully, at once, as
+    /// [`shutdown_async`](Self::shutdown_async) does, and returns a future that completes
+    /// once every live connection is closed. Dropping the future stops waiting, not the
+    /// shutdown.
     ///
     /// ```no_run
     /// # use usher::prelude::*;
@@ -220,19 +171,28 @@ pub trait SocketServiceExt: IsA<SocketService> + 'static {
     fn shutdown_future(
         &self,
     ) -> Pin<Box<dyn std::future::Future<Output = Result<(), glib::Error>> + 'static>> {
-        Box::pin(gio::GioFuture::new(self, |service, cancellable, send| {
-            service.shutdown_async(Some(cancellable), move |result| send.resolve(result));
-        }))
+        let (done, drained) = futures_channel::oneshot::channel();
+        Engine::shutdown(
+            self.upcast_ref::<SocketService>(),
+            Box::new(move || {
+                let _ = done.send(());
+            }),
+        );
+        // A service gone before its connections were all closed has nothing left to wait for.
+        Box::pin(async move {
+            let _ = drained.await;
+            Ok(())
+        })
     }
 
-    /// Shuts down, in both directions, every live connection the service handed out: peers see
-    /// the end of the stream, reads in progress end, writes fail. The service stops counting
-    /// them at once, so a pending shutdown completes (once `run` handlers return, for a
-    /// threaded service). Each connection releases its descriptor when its owner closes or
-    /// drops it. Safe from any thread.
+    /// Shuts down, in both directions, every live connection the service handed out (or has in
+    /// its TLS handshake): peers see the end of the stream, reads in progress end, writes fail.
+    /// The service stops counting them at once, so a pending shutdown completes (once `run`
+    /// handlers return, for a threaded service). Each connection releases its descriptor when
+    /// its owner closes or drops it. Safe from any thread.
     #[doc(alias = "usher_socket_service_close_connections")]
     fn close_connections(&self) {
-        self.as_ref().imp().close_connections()
+        self.as_ref().imp().engine.close_connections()
     }
 
     /// Listens on `address` with a TCP socket that shares its port with other sockets that have
@@ -251,8 +211,7 @@ pub trait SocketServiceExt: IsA<SocketService> + 'static {
         source_object: Option<&impl IsA<glib::Object>>,
     ) -> Result<gio::SocketAddress, glib::Error> {
         let service = self.as_ref();
-        let listener = service.upcast_ref::<gio::SocketListener>();
-        let socket = reuse_port::listen(listener, address.as_ref(), listener.listen_backlog())?;
+        let socket = reuse_port::listen(service, address.as_ref())?;
         let effective = socket.local_address()?;
         service
             .imp()
@@ -269,12 +228,17 @@ pub trait SocketServiceExt: IsA<SocketService> + 'static {
     /// `FileDescriptorName=` of the `.socket` unit; `"unknown"` if unnamed) and returns the
     /// `source_object` to tag it with, so that `incoming` handlers can tell the sockets apart.
     ///
-    /// Like `sd_listen_fds(1)`, it checks `LISTEN_PID`, marks the sockets close-on-exec and unsets
-    /// `LISTEN_PID`, `LISTEN_FDS` and `LISTEN_FDNAMES`, so that child processes inherit neither
-    /// the sockets nor the variables: call it early, before starting threads that might read the
-    /// environment. Stream sockets of any family work, Unix-domain ones included. If a passed
-    /// descriptor is not a listening socket, it fails with [`gio::IOErrorEnum::NotSupported`] and
-    /// leaves the descriptors and the environment alone.
+    /// Like `sd_listen_fds(3)`, it checks `LISTEN_PID`, marks the sockets close-on-exec and
+    /// unsets `LISTEN_PID`, `LISTEN_FDS` and `LISTEN_FDNAMES`, so that child processes inherit
+    /// neither the sockets nor the variables: call it early, before starting threads that might
+    /// read the environment. Stream sockets of any family work, Unix-domain ones included.
+    ///
+    /// The variables are untrusted input. It fails, adopting nothing and leaving every
+    /// descriptor and variable as it was, when `LISTEN_FDS` is not a count of descriptors, when
+    /// a passed descriptor is not a listening stream socket
+    /// ([`gio::IOErrorEnum::NotSupported`]; it looks at each in turn and stops at the first),
+    /// or when `LISTEN_FDNAMES` has another number of names than `LISTEN_FDS`
+    /// ([`gio::IOErrorEnum::InvalidData`]).
     ///
     /// ```no_run
     /// use glib::prelude::*;
@@ -324,7 +288,7 @@ pub trait SocketServiceExt: IsA<SocketService> + 'static {
 
     /// A handle that starts and stops this service from any thread.
     fn handle(&self) -> SocketServiceHandle {
-        SocketServiceHandle(WeakService::new(self.as_ref()))
+        SocketServiceHandle(SendWeak::new(self.as_ref()))
     }
 
     /// Connects to `incoming`, emitted on the service's context for each new connection.
@@ -334,160 +298,81 @@ pub trait SocketServiceExt: IsA<SocketService> + 'static {
     /// `source_object` is the object given to the listener's `add_*()` call for the socket the
     /// connection came in on. Return `true` to stop the handlers after this one, the class
     /// handler included.
+    ///
+    /// With `tls-certificate` set, the connection has completed its TLS handshake: it is a
+    /// [`gio::TcpWrapperConnection`] whose
+    /// [`base_io_stream`](gio::prelude::TcpWrapperConnectionExt::base_io_stream) is the
+    /// [`gio::TlsServerConnection`].
     #[doc(alias = "incoming")]
     fn connect_incoming<F>(&self, f: F) -> SignalHandlerId
     where
         F: Fn(&Self, &gio::SocketConnection, Option<&glib::Object>) -> bool + 'static,
     {
-        unsafe extern "C" fn incoming_trampoline<P, F>(
-            this: *mut crate::ffi::UsherSocketService,
-            connection: *mut gio::ffi::GSocketConnection,
-            source_object: *mut glib::gobject_ffi::GObject,
-            f: glib::ffi::gpointer,
-        ) -> glib::ffi::gboolean
-        where
-            P: IsA<SocketService>,
-            F: Fn(&P, &gio::SocketConnection, Option<&glib::Object>) -> bool + 'static,
-        {
-            unsafe {
-                let f: &F = &*(f as *const F);
-                let source_object = Option::<glib::Object>::from_glib_borrow(source_object);
-                f(
-                    SocketService::from_glib_borrow(this).unsafe_cast_ref(),
-                    &from_glib_borrow(connection),
-                    source_object.as_ref().as_ref(),
-                )
-                .into_glib()
-            }
-        }
-        unsafe {
-            connect_boxed(
-                self.as_ptr() as *mut _,
-                c"incoming",
-                incoming_trampoline::<Self, F> as *const (),
-                f,
-            )
-        }
+        self.connect_local("incoming", false, move |args| {
+            let handled = match (
+                args[0].get::<&SocketService>(),
+                args[1].get::<&gio::SocketConnection>(),
+                args[2].get::<Option<&glib::Object>>(),
+            ) {
+                (Ok(service), Ok(connection), Ok(source_object)) => service
+                    .downcast_ref::<Self>()
+                    .is_some_and(|service| f(service, connection, source_object)),
+                _ => false,
+            };
+            Some(handled.to_value())
+        })
     }
 
     /// Connects to `accept-error`, emitted on the service's context for every failed accept
-    /// but cancellations. The service keeps serving: it retries at once after a transient error
-    /// and after a short, growing pause when out of resources (file descriptors, memory).
+    /// but cancellations, every failed TLS handshake and every client refused at
+    /// `max-connections-per-peer`. The service keeps serving: it retries at once after a
+    /// transient error and after a short, growing pause when out of resources (file
+    /// descriptors, memory).
     ///
     /// While no handler is connected, the service logs a warning at most once a second.
     #[doc(alias = "accept-error")]
     fn connect_accept_error<F: Fn(&Self, &glib::Error) + 'static>(&self, f: F) -> SignalHandlerId {
-        unsafe extern "C" fn accept_error_trampoline<P, F>(
-            this: *mut crate::ffi::UsherSocketService,
-            error: *mut glib::ffi::GError,
-            f: glib::ffi::gpointer,
-        ) where
-            P: IsA<SocketService>,
-            F: Fn(&P, &glib::Error) + 'static,
-        {
-            unsafe {
-                let f: &F = &*(f as *const F);
-                f(
-                    SocketService::from_glib_borrow(this).unsafe_cast_ref(),
-                    &from_glib_borrow(error),
-                )
+        self.connect_local("accept-error", false, move |args| {
+            if let (Ok(service), Ok(error)) = (
+                args[0].get::<&SocketService>(),
+                args[1].get::<&glib::Error>(),
+            ) && let Some(service) = service.downcast_ref::<Self>()
+            {
+                f(service, error)
             }
-        }
-        unsafe {
-            connect_boxed(
-                self.as_ptr() as *mut _,
-                c"accept-error",
-                accept_error_trampoline::<Self, F> as *const (),
-                f,
-            )
-        }
+            None
+        })
     }
 
-    /// Connects to `notify::max-connections`.
-    #[doc(alias = "max-connections")]
-    fn connect_max_connections_notify<F: Fn(&Self) + 'static>(&self, f: F) -> SignalHandlerId {
-        unsafe { self.connect_notify_unsafe(Some("max-connections"), move |this, _| f(this)) }
-    }
-
-    /// Connects to `notify::n-connections`, emitted on the service's context.
-    #[doc(alias = "n-connections")]
-    fn connect_n_connections_notify<F: Fn(&Self) + 'static>(&self, f: F) -> SignalHandlerId {
-        unsafe { self.connect_notify_unsafe(Some("n-connections"), move |this, _| f(this)) }
-    }
-
-    /// Connects to `notify::n-accepted`, emitted on the service's context.
-    #[doc(alias = "n-accepted")]
-    fn connect_n_accepted_notify<F: Fn(&Self) + 'static>(&self, f: F) -> SignalHandlerId {
-        unsafe { self.connect_notify_unsafe(Some("n-accepted"), move |this, _| f(this)) }
-    }
-
-    /// Connects to `notify::n-accept-errors`, emitted on the service's context.
-    #[doc(alias = "n-accept-errors")]
-    fn connect_n_accept_errors_notify<F: Fn(&Self) + 'static>(&self, f: F) -> SignalHandlerId {
-        unsafe { self.connect_notify_unsafe(Some("n-accept-errors"), move |this, _| f(this)) }
-    }
-
-    /// Connects to `notify::active`, emitted in the thread that changed it.
-    #[doc(alias = "active")]
-    fn connect_active_notify<F: Fn(&Self) + 'static>(&self, f: F) -> SignalHandlerId {
-        unsafe { self.connect_notify_unsafe(Some("active"), move |this, _| f(this)) }
+    /// Connects to `accept-certificate`, emitted on the service's context when a client
+    /// presents a certificate the TLS backend could not verify against `tls-database` (or its
+    /// default one), with what is wrong with it. Return `true` to accept it anyway; the
+    /// handlers after one that returns `true` do not run. With no handler, or all returning
+    /// `false`, the certificate is refused and the handshake fails.
+    #[doc(alias = "accept-certificate")]
+    fn connect_accept_certificate<F>(&self, f: F) -> SignalHandlerId
+    where
+        F: Fn(&Self, &gio::TlsConnection, &gio::TlsCertificate, gio::TlsCertificateFlags) -> bool
+            + 'static,
+    {
+        self.connect_local("accept-certificate", false, move |args| {
+            let accepted = match (
+                args[0].get::<&SocketService>(),
+                args[1].get::<&gio::TlsConnection>(),
+                args[2].get::<&gio::TlsCertificate>(),
+                args[3].get::<gio::TlsCertificateFlags>(),
+            ) {
+                (Ok(service), Ok(connection), Ok(certificate), Ok(errors)) => service
+                    .downcast_ref::<Self>()
+                    .is_some_and(|service| f(service, connection, certificate, errors)),
+                _ => false,
+            };
+            Some(accepted.to_value())
+        })
     }
 }
 
 impl<O: IsA<SocketService>> SocketServiceExt for O {}
-
-/// Connects `f`, boxed, to `signal` through `trampoline`, as gio's generated code does.
-///
-/// # Safety
-/// `trampoline` must be an `extern "C"` function with the signal's signature followed by the
-/// `gpointer` that points to an `F`.
-pub(crate) unsafe fn connect_boxed<F>(
-    instance: *mut glib::gobject_ffi::GObject,
-    signal: &std::ffi::CStr,
-    trampoline: *const (),
-    f: F,
-) -> SignalHandlerId {
-    unsafe extern "C" fn destroy<F>(
-        data: glib::ffi::gpointer,
-        _closure: *mut glib::gobject_ffi::GClosure,
-    ) {
-        unsafe { drop(Box::from_raw(data as *mut F)) }
-    }
-    unsafe {
-        let handler = glib::gobject_ffi::g_signal_connect_data(
-            instance,
-            signal.as_ptr(),
-            Some(std::mem::transmute::<*const (), unsafe extern "C" fn()>(
-                trampoline,
-            )),
-            Box::into_raw(Box::new(f)) as glib::ffi::gpointer,
-            Some(destroy::<F>),
-            0,
-        );
-        from_glib(handler)
-    }
-}
-
-/// A weak reference to a service that may be moved to other threads.
-///
-/// Upgrading it off the service's context thread is sound only to call the service's
-/// thread-safe methods (those that only lock its state) and to drop the reference again.
-#[derive(Clone)]
-pub(crate) struct WeakService(glib::WeakRef<SocketService>);
-
-// SAFETY: GWeakRef is thread-safe, and see the type's documentation for the use of the upgrade.
-unsafe impl Send for WeakService {}
-unsafe impl Sync for WeakService {}
-
-impl WeakService {
-    pub(crate) fn new(service: &SocketService) -> Self {
-        Self(service.downgrade())
-    }
-
-    pub(crate) fn upgrade(&self) -> Option<SocketService> {
-        self.0.upgrade()
-    }
-}
 
 /// Starts and stops a [`SocketService`] from any thread.
 ///
@@ -504,28 +389,34 @@ impl WeakService {
 /// assert!(!service.is_active());
 /// ```
 #[derive(Clone)]
-pub struct SocketServiceHandle(WeakService);
+pub struct SocketServiceHandle(SendWeak<SocketService>);
 
 impl SocketServiceHandle {
+    /// Calls `f` with the service, if it is still there. The reference it takes meanwhile is
+    /// let go of on the service's context: it may be the last one, and no call may finalize
+    /// the service.
+    fn with_service(&self, f: impl FnOnce(&SocketService)) {
+        if let Some(service) = self.0.upgrade() {
+            f(&service);
+            service.engine().clone().release_on_context(service);
+        }
+    }
+
     /// [`SocketServiceExt::start`], from any thread.
     pub fn start(&self) {
-        if let Some(service) = self.0.upgrade() {
-            service.imp().set_active(true)
-        }
+        self.with_service(|service| service.start())
     }
 
     /// [`SocketServiceExt::stop`], from any thread.
     pub fn stop(&self) {
-        if let Some(service) = self.0.upgrade() {
-            service.imp().set_active(false)
-        }
+        self.with_service(|service| service.stop())
     }
 
     /// [`SocketServiceExt::is_active`], from any thread; `false` once the service is gone.
     pub fn is_active(&self) -> bool {
-        self.0
-            .upgrade()
-            .is_some_and(|service| service.imp().is_active())
+        let mut active = false;
+        self.with_service(|service| active = service.is_active());
+        active
     }
 }
 

@@ -86,7 +86,7 @@ impl futures_core::Stream for IncomingStream {
         let mut queue = self.queue.borrow_mut();
         if let Some(connection) = queue.connections.pop_front() {
             Poll::Ready(Some(connection))
-        } else if self.service.imp().wake_when_closed(context.waker()) {
+        } else if self.service.imp().engine.wake_when_closed(context.waker()) {
             Poll::Ready(None)
         } else {
             queue.waker = Some(context.waker().clone());
@@ -107,7 +107,7 @@ impl std::fmt::Debug for IncomingStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("IncomingStream")
             .field("queued", &self.queue.borrow().connections.len())
-            .field("ended", &self.service.imp().is_closed())
+            .field("lifecycle", &self.service.imp().engine.lifecycle())
             .finish()
     }
 }

@@ -2,7 +2,9 @@
 
 pub(crate) mod imp;
 
-use glib::{prelude::*, signal::SignalHandlerId, translate::*};
+pub use imp::ThreadedSocketServicePropertiesExt;
+
+use glib::{prelude::*, signal::SignalHandlerId};
 
 use crate::SocketService;
 
@@ -64,14 +66,9 @@ impl Default for ThreadedSocketService {
     }
 }
 
-/// The methods of [`ThreadedSocketService`] and its subclasses.
+/// The methods of [`ThreadedSocketService`] and its subclasses. `max-threads` is in
+/// [`ThreadedSocketServicePropertiesExt`]; both are in [`prelude`](crate::prelude).
 pub trait ThreadedSocketServiceExt: IsA<ThreadedSocketService> + 'static {
-    /// The `max-threads` property, as given at construction.
-    #[doc(alias = "max-threads")]
-    fn max_threads(&self) -> i32 {
-        self.as_ref().property("max-threads")
-    }
-
     /// Connects to `run`, emitted in a worker thread for each new connection.
     ///
     /// The handler may block and need not return until it is done with `connection`, which the
@@ -84,35 +81,19 @@ pub trait ThreadedSocketServiceExt: IsA<ThreadedSocketService> + 'static {
     where
         F: Fn(&Self, &gio::SocketConnection, Option<&glib::Object>) -> bool + Send + Sync + 'static,
     {
-        unsafe extern "C" fn run_trampoline<P, F>(
-            this: *mut crate::ffi::UsherThreadedSocketService,
-            connection: *mut gio::ffi::GSocketConnection,
-            source_object: *mut glib::gobject_ffi::GObject,
-            f: glib::ffi::gpointer,
-        ) -> glib::ffi::gboolean
-        where
-            P: IsA<ThreadedSocketService>,
-            F: Fn(&P, &gio::SocketConnection, Option<&glib::Object>) -> bool + 'static,
-        {
-            unsafe {
-                let f: &F = &*(f as *const F);
-                let source_object = Option::<glib::Object>::from_glib_borrow(source_object);
-                f(
-                    ThreadedSocketService::from_glib_borrow(this).unsafe_cast_ref(),
-                    &from_glib_borrow(connection),
-                    source_object.as_ref().as_ref(),
-                )
-                .into_glib()
-            }
-        }
-        unsafe {
-            crate::socket_service::connect_boxed(
-                self.as_ptr() as *mut _,
-                c"run",
-                run_trampoline::<Self, F> as *const (),
-                f,
-            )
-        }
+        self.connect("run", false, move |args| {
+            let handled = match (
+                args[0].get::<&ThreadedSocketService>(),
+                args[1].get::<&gio::SocketConnection>(),
+                args[2].get::<Option<&glib::Object>>(),
+            ) {
+                (Ok(service), Ok(connection), Ok(source_object)) => service
+                    .downcast_ref::<Self>()
+                    .is_some_and(|service| f(service, connection, source_object)),
+                _ => false,
+            };
+            Some(handled.to_value())
+        })
     }
 }
 

@@ -1,0 +1,64 @@
+//! One `accept(2)` on a listening socket, and what its result means for the service.
+//!
+//! `g_socket_accept()` blocks on a blocking `GSocket` (GLib 2.74 makes the listener's sockets
+//! blocking) and folds errno into a few `GIOErrorEnum` codes; the service needs neither, so it
+//! calls `accept4()` itself, as `g_socket_accept()` does. The descriptor becomes a `GSocket`
+//! (`g_socket_new_from_fd()`, as there) when the service hands the connection out.
+
+use std::os::fd::AsFd;
+
+use gio::prelude::*;
+
+use crate::sys;
+
+/// How a failed accept is handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Failure {
+    /// The connection in the backlog went bad (ECONNABORTED, EPROTO, …): retry at once.
+    Transient,
+    /// The process or system is out of something (EMFILE, ENFILE, ENOBUFS, ENOMEM), or the error
+    /// is unknown: retrying at once would spin, so back off.
+    Persistent,
+}
+
+pub(super) enum Outcome {
+    Client(sys::Accepted),
+    /// The backlog is empty.
+    Empty,
+    /// The listening socket was closed (`g_socket_listener_close()`).
+    Closed,
+    Failed(glib::Error, Failure),
+}
+
+/// Accepts one connection from `listening` without blocking.
+pub(super) fn accept(listening: &gio::Socket) -> Outcome {
+    if listening.is_closed() {
+        return Outcome::Closed;
+    }
+    let errno = match sys::accept(listening.as_fd()) {
+        Ok(accepted) => return Outcome::Client(accepted),
+        Err(errno) => errno,
+    };
+    let failure = match errno {
+        libc::EAGAIN => return Outcome::Empty,
+        libc::EBADF | libc::ENOTSOCK if listening.is_closed() => return Outcome::Closed,
+        // accept(2): "Linux accept() passes already-pending network errors on the new socket
+        // as an error code from accept() … treat them like EAGAIN by retrying."
+        libc::ECONNABORTED
+        | libc::EPROTO
+        | libc::EPERM
+        | libc::ENETDOWN
+        | libc::ENOPROTOOPT
+        | libc::EHOSTDOWN
+        | libc::ENONET
+        | libc::EHOSTUNREACH
+        | libc::EOPNOTSUPP
+        | libc::ENETUNREACH
+        | libc::ETIMEDOUT => Failure::Transient,
+        _ => Failure::Persistent,
+    };
+    Outcome::Failed(
+        sys::errno_error(errno, "Error accepting connection"),
+        failure,
+    )
+}

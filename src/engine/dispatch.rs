@@ -1,0 +1,303 @@
+//! The path of a connection, on the service's context: a listening socket is readable, clients
+//! are taken off its backlog, and each is handed out — wrapped, counted, taken through its TLS
+//! handshake if there is one, then given to the host's `incoming`.
+
+use std::net::IpAddr;
+use std::os::fd::AsFd;
+use std::sync::Arc;
+use std::time::Duration;
+
+use gio::prelude::*;
+
+use super::accept::Failure;
+use super::state::{AcceptMode, Intake, Lifecycle};
+use super::{Changes, Effects, Engine, Host, tls};
+use crate::connection::{self, Guard};
+use crate::log::debug;
+use crate::sys::{self, SendObject, SendWeak};
+
+/// How many clients are handed out between two looks at the backlog.
+const HAND_OUT_CHUNK: usize = 64;
+
+impl Engine {
+    /// A source on the service's context that serves the listening socket `id` when readable.
+    pub(super) fn watch<H: Host>(host: &H, id: u32, socket: &gio::Socket) -> glib::Source {
+        let weak = SendWeak::new(host);
+        let source = SocketExtManual::create_source(
+            socket,
+            glib::IOCondition::IN,
+            None::<&gio::Cancellable>,
+            Some("[usher] accept"),
+            glib::Priority::DEFAULT,
+            move |_, _| match weak.upgrade() {
+                Some(host) => {
+                    Self::serve(&host, id);
+                    glib::ControlFlow::Continue
+                }
+                None => glib::ControlFlow::Break,
+            },
+        );
+        source.attach(Some(&host.engine().context));
+        source
+    }
+
+    /// Serves socket `id`, which is readable or has clients waiting: takes clients off its
+    /// backlog, which is cheap, and hands them out, which is not (the handlers run),
+    /// [`HAND_OUT_CHUNK`] at a time, taking more in between so that the backlog does not
+    /// overflow meanwhile; at most the socket's `most` per dispatch, coming back in a later
+    /// iteration for the others.
+    fn serve<H: Host>(host: &H, id: u32) {
+        let engine = host.engine();
+        let Some((socket, most)) = engine.state().listening(id) else {
+            return;
+        };
+        let source_object = sys::listener_source_object(&socket);
+        let mut found = Intake::default();
+        let mut handed_out = 0;
+        let mut changes = Changes::default();
+        loop {
+            // Under the lock, so that `stop()` from another thread is strictly before or after.
+            // Taking in may be paused (no room, a backoff) while clients taken in earlier wait.
+            let intake = engine.state().take_in(id).unwrap_or_default();
+            if intake.closed {
+                // Noticed by the reconcile, which stops the service if it was the last.
+                Self::update(host, |_| ());
+                break;
+            }
+            let mut stalled = false;
+            for (error, failure) in intake.failures {
+                stalled |= failure == Failure::Persistent;
+                Self::accept_failed(host, error, failure);
+            }
+            found.taken += intake.taken;
+            found.emptied = intake.emptied;
+
+            let mut chunk = 0;
+            while chunk < HAND_OUT_CHUNK && handed_out < most {
+                let Some(client) = engine.state().next_waiting(id) else {
+                    break;
+                };
+                chunk += 1;
+                handed_out += 1;
+                match gio::Socket::from_fd(client.fd) {
+                    Ok(socket) => {
+                        changes.merge(Self::hand_out(host, socket, client.peer, &source_object))
+                    }
+                    Err(error) => {
+                        engine.state().registry.release(client.peer);
+                        Self::accept_failed(host, error, Failure::Transient);
+                    }
+                }
+            }
+            // Go on while clients are waiting, or keep coming (not under a light load, which
+            // takes one per readiness: looking again would only find the backlog empty).
+            let waiting = chunk == HAND_OUT_CHUNK;
+            let coming = !intake.emptied && intake.taken > 1;
+            if stalled || handed_out >= most || !(waiting || coming) {
+                break;
+            }
+        }
+        if found.taken > 1 {
+            debug!(
+                "socket {id}: took {} clients in, handed {handed_out} out",
+                found.taken
+            );
+        }
+
+        Self::update(host, |state| {
+            let (waiting, priority) = state.pace(id, &found);
+            if waiting && state.may_hand_out() {
+                if let Some(resume) = state.resume.take() {
+                    resume.destroy();
+                }
+                state.resume = Some(Self::resume(host, priority));
+            }
+        });
+        host.notify_changes(changes);
+    }
+
+    /// A source that serves, in the next iteration of the service's context, every socket with
+    /// clients taken in and not yet handed out.
+    pub(super) fn resume<H: Host>(host: &H, priority: glib::Priority) -> glib::Source {
+        let weak = SendWeak::new(host);
+        let resume = glib::idle_source_new(Some("[usher] hand out"), priority, move || {
+            if let Some(host) = weak.upgrade() {
+                let waiting = {
+                    let mut state = host.engine().state();
+                    state.resume = None;
+                    state.sockets_with_waiting()
+                };
+                for id in waiting {
+                    Self::serve(&host, id);
+                }
+            }
+            glib::ControlFlow::Break
+        });
+        resume.attach(Some(&host.engine().context));
+        resume
+    }
+
+    /// Wraps a new client in a counted connection and takes it to `incoming`, through its TLS
+    /// handshake if the service serves TLS. Returns the properties that changed.
+    fn hand_out<H: Host>(
+        host: &H,
+        socket: gio::Socket,
+        peer: Option<IpAddr>,
+        source_object: &Option<glib::Object>,
+    ) -> Changes {
+        let engine = host.engine();
+        let (key, timeout, tls) = {
+            let mut state = engine.state();
+            state.n_accepted += 1;
+            let key = state.registry.insert(SendObject::new(socket.clone()), peer);
+            (key, state.limits.timeout, state.tls.server())
+        };
+        let sink: Arc<dyn connection::CloseSink> = engine.clone();
+        let connection = connection::new_tracked(&socket, Guard::new(sink, key));
+        match tls {
+            Some(server) => tls::handshake(host, server, connection, source_object.clone()),
+            None => {
+                socket.set_timeout(timeout);
+                host.incoming(&connection, source_object.as_ref());
+            }
+        }
+        Changes {
+            n_connections: true,
+            n_accepted: true,
+            ..Changes::default()
+        }
+    }
+
+    /// Counts and reports a failed accept, or a client refused; on exhaustion, pauses accepting
+    /// for a while.
+    pub(super) fn accept_failed<H: Host>(host: &H, error: glib::Error, failure: Failure) {
+        Self::update(host, |state| {
+            state.n_accept_errors += 1;
+            if failure == Failure::Persistent {
+                let delay = state.backoff.next_delay();
+                debug!("accepting paused for {delay:?}: {}", error.message());
+                state.backoff.timer = Some(Self::backoff_timer(host, delay));
+            }
+        });
+        host.notify_changes(Changes {
+            n_accept_errors: true,
+            ..Changes::default()
+        });
+        host.accept_error(&error);
+    }
+
+    fn backoff_timer<H: Host>(host: &H, delay: Duration) -> glib::Source {
+        let weak = SendWeak::new(host);
+        let timer = glib::timeout_source_new(
+            delay,
+            Some("[usher] accept backoff"),
+            glib::Priority::DEFAULT,
+            move || {
+                if let Some(host) = weak.upgrade() {
+                    Self::update(&host, |state| state.backoff.timer = None);
+                }
+                glib::ControlFlow::Break
+            },
+        );
+        timer.attach(Some(&host.engine().context));
+        timer
+    }
+
+    /// Accepts one connection through `g_socket_listener_accept_socket_async()`, for listeners
+    /// with sockets the service was not told about, on the service's context.
+    pub(super) fn accept_through_listener<H: Host>(host: &H, cancellable: gio::Cancellable) {
+        let weak = SendWeak::new(host);
+        let listener = SendObject::new(host.upcast_ref::<gio::SocketListener>().clone());
+        let engine = host.engine();
+        engine.context.invoke(move || {
+            let accepting = cancellable.clone();
+            sys::accept_socket_async(&listener, &cancellable, move |result| {
+                if let Some(host) = weak.upgrade() {
+                    Self::listener_accepted(&host, &accepting, result);
+                }
+            });
+        });
+    }
+
+    fn listener_accepted<H: Host>(
+        host: &H,
+        cancellable: &gio::Cancellable,
+        result: Result<(gio::Socket, Option<glib::Object>), glib::Error>,
+    ) {
+        let (socket, source_object) = match result {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                let closed = error.matches(gio::IOErrorEnum::Closed);
+                let effects = Self::update(host, |state| {
+                    state.end_listener_accept(cancellable);
+                    if closed {
+                        Self::close_for_good(state)
+                    } else {
+                        Effects::default()
+                    }
+                });
+                Self::run(host, effects);
+                if !closed && !error.matches(gio::IOErrorEnum::Cancelled) {
+                    let exhausted = error.matches(gio::IOErrorEnum::TooManyOpenFiles)
+                        || error.matches(gio::IOErrorEnum::NoSpace);
+                    let failure = if exhausted {
+                        Failure::Persistent
+                    } else {
+                        Failure::Transient
+                    };
+                    Self::accept_failed(host, error, failure);
+                }
+                return;
+            }
+        };
+        let peer = socket
+            .remote_address()
+            .ok()
+            .and_then(|address| address.downcast::<gio::InetSocketAddress>().ok())
+            .map(|address| {
+                let ip = IpAddr::from(address.address());
+                match ip {
+                    IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+                    ip => ip,
+                }
+            });
+        let admitted = Self::update(host, |state| {
+            state.end_listener_accept(cancellable);
+            state.backoff.reset();
+            state.registry.admit(peer, state.limits.max_per_peer)
+        });
+        match admitted {
+            Ok(()) => {
+                if peer.is_some() {
+                    sys::set_option(socket.as_fd(), libc::IPPROTO_TCP, libc::TCP_NODELAY, 1);
+                }
+                let changes = Self::hand_out(host, socket, peer, &source_object);
+                host.notify_changes(changes);
+            }
+            Err(count) => {
+                let _ = socket.close();
+                Self::accept_failed(host, super::state::refusal(peer, count), Failure::Transient);
+            }
+        }
+    }
+}
+
+impl super::state::State {
+    /// The accept through the listener with `cancellable` completed.
+    fn end_listener_accept(&mut self, cancellable: &gio::Cancellable) {
+        if let AcceptMode::Listener { in_flight } = &mut self.mode
+            && in_flight.as_ref() == Some(cancellable)
+        {
+            *in_flight = None;
+        }
+    }
+
+    /// Socket `id` and the most clients to take from it per dispatch, if the service serves it.
+    fn listening(&self, id: u32) -> Option<(SendObject<gio::Socket>, usize)> {
+        (self.lifecycle != Lifecycle::Closed).then_some(())?;
+        self.sockets
+            .iter()
+            .find(|listening| listening.id == id)
+            .map(|listening| (listening.socket.clone(), listening.most))
+    }
+}

@@ -1,0 +1,592 @@
+//! The accept engine: everything a service does between a client's arrival in a listening
+//! socket's backlog and the `incoming` signal that hands its connection to the application.
+//!
+//! The path of one connection runs one way through it: a socket's source fires
+//! ([`dispatch`]), clients are taken off the backlog ([`State::take_in`], one `accept(2)` each,
+//! [`accept`]), each is wrapped in a connection that reports its close ([`crate::connection`]),
+//! counted ([`registry`]), taken through its TLS handshake if the service has a certificate
+//! ([`tls`]), and handed to the [`Host`], the GObject, which emits `incoming`.
+//!
+//! Where it departs from GLib's `gsocketservice.c`:
+//!
+//! * GLib keeps one `g_socket_listener_accept_async()` in flight and accepts one connection per
+//!   main-loop turn. The engine learns the listening sockets from `GSocketListener`'s `event`
+//!   vfunc (`LISTENED`) and watches each with its own `GSocketSource` on the context the service
+//!   was created in, taking every waiting client in per readiness ([`pacing`] adapts this to the
+//!   load).
+//! * Every change of the state goes through [`Engine::update`]: lock, change, [reconcile]
+//!   (attach or destroy the sources, take or release the self-reference), unlock, then run what
+//!   must wait for the unlock (notifications). Stopping destroys the sources before any
+//!   `accept()` can run, and clients already taken in wait for `start()`, so a waiting client is
+//!   never lost (GLib can drop one: bug B6). Sources are always attached to the creating
+//!   thread's context (GLib follows the calling thread: bug B7), and a service started before it
+//!   has any socket starts accepting when one is added (GLib wedges: bug B5).
+//! * What happens off the service's context, or inside another object's finalization (a
+//!   connection closed or finalized, a threaded job ended, the self-reference let go), is posted
+//!   to the engine's mailbox and acted on in a later iteration of the service's context: no
+//!   callback runs inside another object's `dispose`/`finalize` or on a thread that only dropped
+//!   a reference, and no call finalizes the service inside itself.
+//! * A failed accept is reported and the service keeps serving: transient errors are retried at
+//!   once, resource exhaustion pauses accepting with a growing backoff instead of spinning
+//!   (GLib: bug B1); a listener closed under the service stops it cleanly (GLib: bug B2).
+//!
+//! [reconcile]: Engine::update
+
+mod accept;
+mod dispatch;
+mod pacing;
+mod registry;
+mod state;
+mod tls;
+
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
+use std::task::Waker;
+
+use gio::prelude::*;
+
+use crate::connection::CloseSink;
+use crate::log::debug;
+use crate::sys::{SendObject, SendWeak, Wakeup};
+pub(crate) use state::Lifecycle;
+use state::{AcceptMode, Jobs, State};
+pub(crate) use tls::TlsSettings;
+
+/// The most connections taken in from one socket in one main-loop dispatch is this, or the
+/// socket's listen backlog when larger (as asyncio does): one dispatch can then empty a full
+/// backlog before the kernel drops new clients, and other sources still run between dispatches.
+const ACCEPT_BATCH: usize = 64;
+
+/// What the engine needs of the GObject it serves: its signals.
+pub(crate) trait Host: IsA<gio::SocketListener> + IsA<glib::Object> {
+    fn engine(&self) -> &Arc<Engine>;
+
+    /// Emits `incoming` for a new connection.
+    fn incoming(&self, connection: &gio::SocketConnection, source_object: Option<&glib::Object>);
+
+    /// Emits `accept-error`.
+    fn accept_error(&self, error: &glib::Error);
+
+    /// Emits `accept-certificate`: whether the application accepts `peer_certificate`.
+    fn accept_certificate(
+        &self,
+        connection: &gio::TlsConnection,
+        peer_certificate: &gio::TlsCertificate,
+        errors: gio::TlsCertificateFlags,
+    ) -> bool;
+
+    /// Notifies the properties in `changes`, if anyone listens.
+    fn notify_changes(&self, changes: Changes);
+}
+
+/// Properties whose value changed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Changes {
+    pub active: bool,
+    pub n_connections: bool,
+    pub n_accepted: bool,
+    pub n_accept_errors: bool,
+}
+
+impl Changes {
+    fn merge(&mut self, other: Changes) {
+        self.active |= other.active;
+        self.n_connections |= other.n_connections;
+        self.n_accepted |= other.n_accepted;
+        self.n_accept_errors |= other.n_accept_errors;
+    }
+}
+
+/// A pending shutdown: called on the service's context once nothing is left to wait for.
+pub(crate) type Waiter = Box<dyn FnOnce() + Send>;
+
+/// A service's accept engine: its state, and the context everything happens on.
+///
+/// It is shared with the connections the service handed out, which report their close to it
+/// from any thread, and outlives the service while they live.
+pub(crate) struct Engine {
+    /// The thread-default main context of the thread that created the service: every accept,
+    /// `incoming` and `accept-error` runs here.
+    context: glib::MainContext,
+    state: Mutex<State>,
+    /// Brings the engine to its context to act on what happened elsewhere.
+    mailbox: OnceLock<Wakeup>,
+}
+
+/// What a change of state leaves to do once the lock is released.
+#[derive(Default)]
+#[must_use = "run it after unlocking the state"]
+struct Effects {
+    /// Notified in the calling thread, as GLib notifies `active`.
+    changes: Changes,
+    /// Start an accept through the listener with this cancellable, on the service's context.
+    listener_accept: Option<gio::Cancellable>,
+    /// Readers of an `IncomingStream` to wake: the listener is closed.
+    wake: Vec<Waker>,
+    /// The mailbox has something.
+    mail: bool,
+}
+
+impl Engine {
+    /// An engine for a service created now, on this thread's thread-default context.
+    pub(crate) fn new() -> Arc<Self> {
+        Arc::new(Self {
+            context: glib::MainContext::ref_thread_default(),
+            state: Mutex::new(State::new()),
+            mailbox: OnceLock::new(),
+        })
+    }
+
+    /// Binds the engine to the service it serves, once the service is constructed.
+    pub(crate) fn bind<H: Host>(host: &H) {
+        let engine = host.engine();
+        let weak_engine: Weak<Engine> = Arc::downgrade(engine);
+        let weak_host = SendWeak::new(host);
+        let mailbox = Wakeup::new(
+            &engine.context,
+            c"[usher] service",
+            glib::Priority::DEFAULT,
+            move || {
+                if let Some(engine) = weak_engine.upgrade() {
+                    engine.read_mail(weak_host.upgrade().as_ref());
+                }
+            },
+        );
+        let _ = engine.mailbox.set(mailbox);
+    }
+
+    pub(crate) fn context(&self) -> &glib::MainContext {
+        &self.context
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // Nothing panics while holding the lock; never turn a poisoned lock into a panic in C.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn wake_mailbox(&self) {
+        if let Some(mailbox) = self.mailbox.get() {
+            mailbox.wake();
+        }
+    }
+
+    /// Locks the state, applies `change`, brings the sources, the fallback accept and the
+    /// self-reference in line with the new state, unlocks, and runs what had to wait for the
+    /// unlock. Every change of the state goes through here.
+    pub(crate) fn update<H: Host, R>(host: &H, change: impl FnOnce(&mut State) -> R) -> R {
+        let engine = host.engine();
+        let (result, effects) = {
+            let mut state = engine.state();
+            let result = change(&mut state);
+            (result, Self::reconcile(host, &mut state))
+        };
+        Self::run(host, effects);
+        result
+    }
+
+    fn reconcile<H: Host>(host: &H, state: &mut State) -> Effects {
+        let mut effects = Effects::default();
+
+        // A listener closed under the service (`g_socket_listener_close()`) is noticed whenever
+        // the service looks at its sockets, not only when a source fires.
+        if state.forget_closed_sockets() && matches!(state.mode, AcceptMode::Own) {
+            effects = Self::close_for_good(state);
+        }
+        if state.lifecycle == Lifecycle::ShuttingDown && state.drained() {
+            state.lifecycle = Lifecycle::Closed;
+        }
+
+        let may_take_in = state.may_take_in();
+        let watched = may_take_in && matches!(state.mode, AcceptMode::Own);
+        for index in 0..state.sockets.len() {
+            let listening = &mut state.sockets[index];
+            match (listening.source.is_some(), watched) {
+                (false, true) => {
+                    listening.source = Some(Self::watch(host, listening.id, &listening.socket))
+                }
+                (true, false) => {
+                    if let Some(source) = listening.source.take() {
+                        source.destroy();
+                    }
+                }
+                _ => {}
+            }
+        }
+
+        // Clients taken in before a stop are handed out after the start, never dropped.
+        if !state.may_hand_out() {
+            if let Some(resume) = state.resume.take() {
+                resume.destroy();
+            }
+        } else if state.has_waiting() && state.resume.is_none() {
+            state.resume = Some(Self::resume(host, glib::Priority::DEFAULT));
+        }
+
+        let mut accepting_through_listener = false;
+        if let AcceptMode::Listener { in_flight } = &mut state.mode {
+            match in_flight {
+                None if may_take_in => {
+                    let cancellable = gio::Cancellable::new();
+                    *in_flight = Some(cancellable.clone());
+                    effects.listener_accept = Some(cancellable);
+                }
+                Some(cancellable) if !may_take_in => cancellable.cancel(),
+                _ => {}
+            }
+            accepting_through_listener = in_flight.is_some();
+        }
+
+        // Like GLib's pending accept, an active service with sockets keeps itself alive. While an
+        // accept through the listener is in flight its `GTask` holds that reference, as in GLib.
+        let keep_alive = state.lifecycle == Lifecycle::Active
+            && !accepting_through_listener
+            && match state.mode {
+                AcceptMode::Own => !state.sockets.is_empty(),
+                AcceptMode::Listener { .. } => true,
+            };
+        match (&state.keep_alive, keep_alive) {
+            (None, true) => {
+                state.keep_alive = Some(SendObject::new(host.clone().upcast::<glib::Object>()))
+            }
+            (Some(_), false) => {
+                // Let go of it from the service's context, after the notifications: the
+                // reference may be the last one, and no call may finalize the service.
+                state.mail.release.extend(state.keep_alive.take());
+                effects.mail = true;
+            }
+            _ => {}
+        }
+        effects
+    }
+
+    /// The listener is closed: nothing can be accepted any more.
+    fn close_for_good(state: &mut State) -> Effects {
+        debug!("the listener is closed: the service stops for good");
+        let mut effects = Effects::default();
+        state.forget_sockets();
+        if state.lifecycle == Lifecycle::Active {
+            effects.changes.active = true;
+        }
+        if matches!(state.lifecycle, Lifecycle::Active | Lifecycle::Stopped) {
+            state.lifecycle = Lifecycle::Closed;
+        }
+        effects.wake.append(&mut state.stream_wakers);
+        effects
+    }
+
+    fn run<H: Host>(host: &H, effects: Effects) {
+        let engine = host.engine();
+        if let Some(cancellable) = effects.listener_accept {
+            Self::accept_through_listener(host, cancellable);
+        }
+        for waker in effects.wake {
+            waker.wake();
+        }
+        if effects.mail {
+            engine.wake_mailbox();
+        }
+        if effects.changes != Changes::default() {
+            host.notify_changes(effects.changes);
+        }
+    }
+
+    /// Acts, on the service's context, on what happened elsewhere: connections closed, jobs
+    /// ended, references to let go. `host` is gone once the service is.
+    fn read_mail<H: Host>(self: &Arc<Self>, host: Option<&H>) {
+        let (effects, changes, waiters, release) = {
+            let mut state = self.state();
+            let mail = std::mem::take(&mut state.mail);
+            let mut changes = mail.changes;
+            let mut closed = 0;
+            for key in mail.closed {
+                closed += usize::from(state.registry.remove(key));
+            }
+            if closed > 0 {
+                debug!(
+                    "{closed} connections closed, {} live",
+                    state.registry.live()
+                );
+                changes.n_connections = true;
+                // A closed connection frees a descriptor: worth retrying an exhausted accept now.
+                state.backoff.expire();
+            }
+            let effects = match host {
+                Some(host) => Self::reconcile(host, &mut state),
+                None => Effects::default(),
+            };
+            let waiters = if state.drained() {
+                std::mem::take(&mut state.shutdown_waiters)
+            } else {
+                Vec::new()
+            };
+            (effects, changes, waiters, mail.release)
+        };
+        if let Some(host) = host {
+            Self::run(host, effects);
+            host.notify_changes(changes);
+        }
+        if !waiters.is_empty() {
+            debug!("shutdown complete");
+        }
+        for waiter in waiters {
+            waiter();
+        }
+        drop(release);
+    }
+
+    // --- What the service asks of its engine ------------------------------------------------
+
+    pub(crate) fn lifecycle(&self) -> Lifecycle {
+        self.state().lifecycle
+    }
+
+    /// `start()` and `stop()`: safe from any thread. A service whose listener is closed stays
+    /// inactive. Notifies `active` in the calling thread on a change, as GLib does.
+    pub(crate) fn set_active<H: Host>(host: &H, active: bool) {
+        let changed = Self::update(host, |state| {
+            state.lifecycle = match (state.lifecycle, active) {
+                (Lifecycle::Stopped, true) => Lifecycle::Active,
+                (Lifecycle::Active, false) => Lifecycle::Stopped,
+                _ => return false,
+            };
+            true
+        });
+        if changed {
+            debug!("{}", if active { "started" } else { "stopped" });
+            host.notify_changes(Changes {
+                active: true,
+                ..Changes::default()
+            });
+        }
+    }
+
+    pub(crate) fn is_active(&self) -> bool {
+        self.lifecycle() == Lifecycle::Active
+    }
+
+    /// Sets `max-connections`; whether it changed.
+    pub(crate) fn set_max_connections<H: Host>(host: &H, max: u32) -> bool {
+        Self::update(host, |state| {
+            std::mem::replace(&mut state.limits.max_connections, max) != max
+        })
+    }
+
+    /// Sets `max-connections-per-peer`; whether it changed.
+    pub(crate) fn set_max_connections_per_peer<H: Host>(host: &H, max: u32) -> bool {
+        Self::update(host, |state| {
+            std::mem::replace(&mut state.limits.max_per_peer, max) != max
+        })
+    }
+
+    /// Sets `timeout`; whether it changed.
+    pub(crate) fn set_timeout(&self, seconds: u32) -> bool {
+        std::mem::replace(&mut self.state().limits.timeout, seconds) != seconds
+    }
+
+    pub(crate) fn max_connections(&self) -> u32 {
+        self.state().limits.max_connections
+    }
+
+    pub(crate) fn max_connections_per_peer(&self) -> u32 {
+        self.state().limits.max_per_peer
+    }
+
+    pub(crate) fn timeout(&self) -> u32 {
+        self.state().limits.timeout
+    }
+
+    pub(crate) fn n_connections(&self) -> u32 {
+        self.state().registry.live()
+    }
+
+    pub(crate) fn n_accepted(&self) -> u64 {
+        self.state().n_accepted
+    }
+
+    pub(crate) fn n_accept_errors(&self) -> u64 {
+        self.state().n_accept_errors
+    }
+
+    /// Reads or changes the TLS settings.
+    pub(crate) fn with_tls<R>(&self, f: impl FnOnce(&mut TlsSettings) -> R) -> R {
+        f(self.state().tls.settings_mut())
+    }
+
+    /// The application set `listen-backlog` itself: it is honoured.
+    pub(crate) fn backlog_chosen(&self) {
+        self.state().limits.backlog_chosen = true;
+    }
+
+    /// The backlog to listen with, where the listener's `listen-backlog` is `backlog`: that,
+    /// unless the application left GLib's default of 10, which a burst of clients overflows at
+    /// once; then the system's maximum (`net.core.somaxconn`), beyond `GSocketListener`'s cap
+    /// of 2000.
+    pub(crate) fn listen_backlog(&self, backlog: i32) -> i32 {
+        const GLIB_DEFAULT: i32 = 10;
+        static SYSTEM_MAXIMUM: OnceLock<i32> = OnceLock::new();
+        if self.state().limits.backlog_chosen || backlog != GLIB_DEFAULT {
+            return backlog;
+        }
+        *SYSTEM_MAXIMUM.get_or_init(|| {
+            std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+                .ok()
+                .and_then(|maximum| maximum.trim().parse().ok())
+                .filter(|maximum| *maximum > 0)
+                .unwrap_or(4096)
+        })
+    }
+
+    /// The listener is about to put `socket` to listening (its `event` vfunc): with the
+    /// backlog [`listen_backlog`](Self::listen_backlog) chooses.
+    pub(crate) fn tune_backlog(&self, socket: &gio::Socket) {
+        let backlog = self.listen_backlog(socket.listen_backlog());
+        if backlog != socket.listen_backlog() {
+            debug!("listening with a backlog of {backlog}");
+            socket.set_listen_backlog(backlog);
+        }
+    }
+
+    /// Drops `object`, a reference to the service taken off its context, on the service's
+    /// context: it may be the last one, and no call may finalize the service.
+    pub(crate) fn release_on_context(&self, object: impl IsA<glib::Object>) {
+        self.state()
+            .mail
+            .release
+            .push(SendObject::new(object.upcast()));
+        self.wake_mailbox();
+    }
+
+    /// The listener put `socket` to listening (its `event` vfunc): the next `changed` adopts it.
+    pub(crate) fn announce(&self, socket: &gio::Socket) {
+        self.state().announce(socket);
+    }
+
+    /// An announced socket was not added after all.
+    pub(crate) fn forget_announced(&self, socket: &gio::Socket) {
+        self.state().forget_announced(socket);
+    }
+
+    /// The listener's set of sockets changed (its `changed` vfunc).
+    pub(crate) fn changed<H: Host>(host: &H) {
+        Self::update(host, |state| state.adopt_announced());
+    }
+
+    /// Makes this the engine of a threaded service, whose jobs run in at most `limit` threads
+    /// (`None`: no limit); clients are taken in only while a thread is free for them.
+    pub(crate) fn set_jobs_limit<H: Host>(host: &H, limit: Option<u32>) {
+        Self::update(host, |state| state.jobs = Some(Jobs { limit, running: 0 }));
+    }
+
+    /// A threaded job was queued: it counts until it ends, for the room and for a shutdown.
+    pub(crate) fn job_started<H: Host>(host: &H) {
+        Self::update(host, |state| {
+            if let Some(jobs) = &mut state.jobs {
+                jobs.running += 1;
+            }
+        });
+    }
+
+    /// A threaded job ended, in a worker thread: the service acts on it from its context.
+    pub(crate) fn job_finished(&self) {
+        {
+            let mut state = self.state();
+            if let Some(jobs) = &mut state.jobs {
+                jobs.running = jobs.running.saturating_sub(1);
+            }
+        }
+        self.wake_mailbox();
+    }
+
+    /// Shuts the service down: stops accepting for good and closes the listening sockets now,
+    /// then calls `waiter` on the service's context once every connection handed out is closed
+    /// and every threaded job has ended.
+    pub(crate) fn shutdown<H: Host>(host: &H, waiter: Waiter) {
+        let was_active = Self::update(host, |state| {
+            state.forget_sockets();
+            state.shutdown_waiters.push(waiter);
+            let was_active = state.lifecycle == Lifecycle::Active;
+            if matches!(state.lifecycle, Lifecycle::Active | Lifecycle::Stopped) {
+                state.lifecycle = Lifecycle::ShuttingDown;
+            }
+            was_active
+        });
+        debug!(
+            "shutting down: {} live connections",
+            host.engine().n_connections()
+        );
+        // The listener closes every socket it has, also those it never announced.
+        host.upcast_ref::<gio::SocketListener>().close();
+        let wakers = std::mem::take(&mut host.engine().state().stream_wakers);
+        for waker in wakers {
+            waker.wake();
+        }
+        host.engine().wake_mailbox();
+        if was_active {
+            host.notify_changes(Changes {
+                active: true,
+                ..Changes::default()
+            });
+        }
+    }
+
+    /// Shuts down every live connection, in both directions, and stops counting them: a pending
+    /// shutdown completes. Safe from any thread.
+    pub(crate) fn close_connections(&self) {
+        let sockets = {
+            let mut state = self.state();
+            let sockets = state.registry.take_all();
+            if !sockets.is_empty() {
+                state.mail.changes.n_connections = true;
+            }
+            sockets
+        };
+        debug!("closing {} connections", sockets.len());
+        for socket in &sockets {
+            // A connection its owner closed meanwhile has nothing left to shut down.
+            let _ = socket.shutdown(true, true);
+        }
+        self.wake_mailbox();
+    }
+
+    /// Whether the listener is closed for good; if not, `waker` is woken when it is.
+    pub(crate) fn wake_when_closed(&self, waker: &Waker) -> bool {
+        let mut state = self.state();
+        let closed = matches!(state.lifecycle, Lifecycle::ShuttingDown | Lifecycle::Closed);
+        if !closed
+            && !state
+                .stream_wakers
+                .iter()
+                .any(|known| known.will_wake(waker))
+        {
+            state.stream_wakers.push(waker.clone());
+        }
+        closed
+    }
+
+    /// Whether a warning about a failed accept may be logged now, with the number held back.
+    pub(crate) fn admit_warning(&self) -> Option<u64> {
+        self.state().warnings.admit(std::time::Instant::now())
+    }
+
+    /// The service is being destroyed: let go of every source, timer and socket. The engine
+    /// lives on while connections it handed out do, to complete pending shutdowns.
+    pub(crate) fn dispose(&self) {
+        let mut state = self.state();
+        state.forget_sockets();
+        if let AcceptMode::Listener {
+            in_flight: Some(cancellable),
+        } = &state.mode
+        {
+            cancellable.cancel();
+        }
+        state.backoff.expire();
+        let keep_alive = state.keep_alive.take();
+        state.mail.release.extend(keep_alive);
+    }
+}
+
+impl CloseSink for Engine {
+    fn closed(&self, key: u64) {
+        self.state().mail.closed.push(key);
+        self.wake_mailbox();
+    }
+}

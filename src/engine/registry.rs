@@ -1,0 +1,154 @@
+//! The connections a service handed out and has not seen closed yet, and how many connections
+//! each peer has.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use crate::sys::SendObject;
+
+/// The live connections, each under a key that is never reused: a close reported late, after
+/// `close_connections()` let go of its connection, finds nothing to remove.
+#[derive(Default)]
+pub(super) struct Registry {
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    live: u32,
+    /// Connections per peer address, taken in or live; absent when none.
+    peers: HashMap<IpAddr, u32>,
+}
+
+#[derive(Default)]
+struct Slot {
+    generation: u32,
+    entry: Option<Entry>,
+}
+
+struct Entry {
+    /// For `close_connections()`, which shuts it down.
+    socket: SendObject<gio::Socket>,
+    peer: Option<IpAddr>,
+}
+
+impl Registry {
+    /// Counts a new connection from `peer` unless that peer already has `max` (0: no limit);
+    /// the refusal gives the peer's count.
+    pub fn admit(&mut self, peer: Option<IpAddr>, max: u32) -> Result<(), u32> {
+        let Some(peer) = peer else { return Ok(()) };
+        let count = self.peers.entry(peer).or_default();
+        if max != 0 && *count >= max {
+            return Err(*count);
+        }
+        *count += 1;
+        Ok(())
+    }
+
+    /// Stops counting a connection from `peer`.
+    pub fn release(&mut self, peer: Option<IpAddr>) {
+        let Some(peer) = peer else { return };
+        if let Some(count) = self.peers.get_mut(&peer) {
+            *count -= 1;
+            if *count == 0 {
+                self.peers.remove(&peer);
+            }
+        }
+    }
+
+    /// How many connections `peer` has, taken in or live.
+    #[cfg(test)]
+    pub fn peer_count(&self, peer: IpAddr) -> u32 {
+        self.peers.get(&peer).copied().unwrap_or(0)
+    }
+
+    /// Registers a live connection from an admitted `peer`, and returns its key.
+    pub fn insert(&mut self, socket: SendObject<gio::Socket>, peer: Option<IpAddr>) -> u64 {
+        let index = match self.free.pop() {
+            Some(index) => index,
+            None => {
+                self.slots.push(Slot::default());
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let slot = &mut self.slots[index as usize];
+        slot.entry = Some(Entry { socket, peer });
+        self.live += 1;
+        (u64::from(slot.generation) << 32) | u64::from(index)
+    }
+
+    /// The connection `key` is closed; whether it was still counted.
+    pub fn remove(&mut self, key: u64) -> bool {
+        let (index, generation) = (key as u32, (key >> 32) as u32);
+        let Some(slot) = self.slots.get_mut(index as usize) else {
+            return false;
+        };
+        if slot.generation != generation {
+            return false;
+        }
+        let Some(entry) = slot.entry.take() else {
+            return false;
+        };
+        slot.generation = slot.generation.wrapping_add(1);
+        self.free.push(index);
+        self.live -= 1;
+        self.release(entry.peer);
+        true
+    }
+
+    /// Stops counting every connection, and returns their sockets.
+    pub fn take_all(&mut self) -> Vec<SendObject<gio::Socket>> {
+        let keys: Vec<u64> = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|(_, slot)| slot.entry.is_some())
+            .map(|(index, slot)| (u64::from(slot.generation) << 32) | index as u64)
+            .collect();
+        let mut sockets = Vec::with_capacity(keys.len());
+        for key in keys {
+            let slot = &mut self.slots[key as u32 as usize];
+            if let Some(entry) = &slot.entry {
+                sockets.push(entry.socket.clone());
+            }
+            self.remove(key);
+        }
+        sockets
+    }
+
+    /// The live connections.
+    pub fn live(&self) -> u32 {
+        self.live
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn socket() -> SendObject<gio::Socket> {
+        let (ours, _theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+        SendObject::new(gio::Socket::from_fd(ours.into()).unwrap())
+    }
+
+    #[test]
+    fn keys_are_not_reused_and_peers_are_counted_until_closed() {
+        let mut registry = Registry::default();
+        let peer: IpAddr = "127.0.0.1".parse().unwrap();
+        assert_eq!(registry.admit(Some(peer), 2), Ok(()));
+        let first = registry.insert(socket(), Some(peer));
+        assert_eq!(registry.admit(Some(peer), 2), Ok(()));
+        assert_eq!(registry.admit(Some(peer), 2), Err(2));
+        assert_eq!(
+            registry.admit(None, 2),
+            Ok(()),
+            "Unix sockets are not limited"
+        );
+        assert!(registry.remove(first));
+        assert!(!registry.remove(first), "a second report");
+        let second = registry.insert(socket(), Some(peer));
+        assert_ne!(first, second, "the slot is reused under another key");
+        assert!(!registry.remove(first));
+        assert_eq!((registry.live(), registry.peer_count(peer)), (1, 1));
+        assert_eq!(registry.take_all().len(), 1);
+        assert_eq!((registry.live(), registry.peer_count(peer)), (0, 0));
+        assert!(!registry.remove(second), "closed after close_connections()");
+    }
+}

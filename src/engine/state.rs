@@ -1,0 +1,402 @@
+//! The state of a service's accept engine, guarded by its one mutex, and the decisions made
+//! from it alone: how much room there is, what may be accepted, what is waiting.
+
+use std::collections::VecDeque;
+use std::net::IpAddr;
+use std::time::Instant;
+
+use gio::prelude::*;
+
+use super::accept::{Failure, Outcome, accept};
+use super::pacing::{Backoff, Pacing};
+use super::registry::Registry;
+use super::tls::Tls;
+use super::{Changes, Waiter};
+use crate::log::WarningLimiter;
+use crate::sys::{self, SendObject, SendWeak};
+
+/// Where the service is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Lifecycle {
+    /// Stopped, or created inactive: clients wait in the kernel's backlog until a start.
+    Stopped,
+    /// Accepting, whenever there is room.
+    Active,
+    /// A shutdown closed the listener and waits for the live connections to end.
+    ShuttingDown,
+    /// The listener is closed; the service will never accept again.
+    Closed,
+}
+
+/// How the service learns of clients.
+pub(super) enum AcceptMode {
+    /// Sources of its own on the sockets the listener announced (its `event` vfunc).
+    Own,
+    /// A socket came through `g_socket_listener_add_socket()`, which announces nothing: accept
+    /// through `g_socket_listener_accept_socket_async()`, as GLib does, one at a time; with the
+    /// cancellable of the accept in flight, if any.
+    Listener { in_flight: Option<gio::Cancellable> },
+}
+
+/// A listening socket and, while the service accepts on it, the source watching it.
+pub(super) struct Listening {
+    pub id: u32,
+    pub socket: SendObject<gio::Socket>,
+    pub source: Option<glib::Source>,
+    pub pacing: Pacing,
+    /// Clients taken off the kernel's backlog and not yet handed out, oldest first.
+    pub waiting: VecDeque<sys::Accepted>,
+    /// The most clients to take in per dispatch: the socket's backlog, or more.
+    pub most: usize,
+}
+
+/// The work of a threaded service's pool.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct Jobs {
+    /// The most jobs that run at once; `None` for no limit.
+    pub limit: Option<u32>,
+    pub running: u32,
+}
+
+/// What the application set to protect the service.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct Limits {
+    /// `max-connections`: 0 for no limit.
+    pub max_connections: u32,
+    /// `max-connections-per-peer`: 0 for no limit.
+    pub max_per_peer: u32,
+    /// `timeout`, in seconds, of every accepted socket: 0 for none.
+    pub timeout: u32,
+    /// The application set the listener's `listen-backlog`.
+    pub backlog_chosen: bool,
+}
+
+/// What happened off the service's context, for it to act on in its next iteration.
+#[derive(Default)]
+pub(super) struct Mail {
+    /// Keys of connections that reported their close.
+    pub closed: Vec<u64>,
+    /// References the service held to itself, to drop after everything else.
+    pub release: Vec<SendObject<glib::Object>>,
+    /// Properties to notify.
+    pub changes: Changes,
+}
+
+/// What a dispatch found in a socket's backlog.
+#[derive(Default)]
+pub(super) struct Intake {
+    pub taken: usize,
+    /// The backlog was found empty.
+    pub emptied: bool,
+    /// The listening socket was closed under the service.
+    pub closed: bool,
+    pub failures: Vec<(glib::Error, Failure)>,
+}
+
+pub(crate) struct State {
+    pub lifecycle: Lifecycle,
+    pub(super) mode: AcceptMode,
+    /// Sockets announced by the `event` vfunc, waiting for the `changed` that adds them.
+    announced: Vec<SendWeak<gio::Socket>>,
+    pub(super) sockets: Vec<Listening>,
+    next_id: u32,
+    /// Brings the service back, in the next main-loop iteration, to hand out clients it took
+    /// in and had no time for yet.
+    pub(super) resume: Option<glib::Source>,
+    pub(super) backoff: Backoff,
+    pub(super) limits: Limits,
+    pub(super) registry: Registry,
+    pub(super) jobs: Option<Jobs>,
+    pub(super) tls: Tls,
+    pub(super) n_accepted: u64,
+    pub(super) n_accept_errors: u64,
+    pub(super) warnings: WarningLimiter,
+    /// The reference an accepting service holds to itself, as GLib's pending `GTask` does.
+    pub(super) keep_alive: Option<SendObject<glib::Object>>,
+    pub(super) mail: Mail,
+    /// The shutdowns waiting for the last connection to end.
+    pub(super) shutdown_waiters: Vec<Waiter>,
+    /// Readers of an `IncomingStream`, to wake once the listener is closed.
+    pub(super) stream_wakers: Vec<std::task::Waker>,
+}
+
+impl State {
+    pub(super) fn new() -> Self {
+        Self {
+            // GLib's services are active from `init`; the `active` construct property may change it.
+            lifecycle: Lifecycle::Active,
+            mode: AcceptMode::Own,
+            announced: Vec::new(),
+            sockets: Vec::new(),
+            next_id: 0,
+            resume: None,
+            backoff: Backoff::default(),
+            limits: Limits::default(),
+            registry: Registry::default(),
+            jobs: None,
+            tls: Tls::default(),
+            n_accepted: 0,
+            n_accept_errors: 0,
+            warnings: WarningLimiter::default(),
+            keep_alive: None,
+            mail: Mail::default(),
+            shutdown_waiters: Vec::new(),
+            stream_wakers: Vec::new(),
+        }
+    }
+
+    /// Whether nothing the service handed out is still alive: a shutdown may complete.
+    pub(super) fn drained(&self) -> bool {
+        self.registry.live() == 0 && self.jobs.is_none_or(|jobs| jobs.running == 0)
+    }
+
+    /// Whether the service hands out the clients it has taken in.
+    pub(super) fn may_hand_out(&self) -> bool {
+        self.lifecycle == Lifecycle::Active
+    }
+
+    /// Whether the service takes clients off its sockets' backlogs now.
+    pub(super) fn may_take_in(&self) -> bool {
+        self.may_hand_out() && self.backoff.timer.is_none() && self.room() > 0
+    }
+
+    /// Clients taken in from every socket and not yet handed out.
+    fn waiting(&self) -> usize {
+        self.sockets
+            .iter()
+            .map(|listening| listening.waiting.len())
+            .sum()
+    }
+
+    pub(super) fn has_waiting(&self) -> bool {
+        self.sockets
+            .iter()
+            .any(|listening| !listening.waiting.is_empty())
+    }
+
+    /// How many more clients the service may take in: live and waiting connections stay within
+    /// `max-connections`, and clients waiting for a thread, or in their handshake, within the
+    /// threaded service's free threads.
+    fn room(&self) -> usize {
+        let waiting = self.waiting();
+        let connections = (self.limits.max_connections != 0).then(|| {
+            (self.limits.max_connections as usize)
+                .saturating_sub(self.registry.live() as usize + waiting)
+        });
+        let threads = self.jobs.and_then(|jobs| {
+            let limit = jobs.limit? as usize;
+            let coming = jobs.running as usize + waiting + self.tls.handshakes() as usize;
+            Some(limit.saturating_sub(coming))
+        });
+        connections
+            .into_iter()
+            .chain(threads)
+            .min()
+            .unwrap_or(usize::MAX)
+    }
+
+    fn listening_mut(&mut self, id: u32) -> Option<&mut Listening> {
+        self.sockets.iter_mut().find(|listening| listening.id == id)
+    }
+
+    /// Takes clients off the backlog of socket `id` into its waiting queue, as many as its
+    /// pacing allows and the service has room for; a client whose peer is at
+    /// `max-connections-per-peer` is closed at once and reported. `None` if the service does
+    /// not accept on that socket now.
+    pub(super) fn take_in(&mut self, id: u32) -> Option<Intake> {
+        if !self.may_take_in() || !matches!(self.mode, AcceptMode::Own) {
+            return None;
+        }
+        let room = self.room();
+        let max_per_peer = self.limits.max_per_peer;
+        let Self {
+            sockets, registry, ..
+        } = self;
+        // Only a socket the service watches: one it stopped watching is not served now.
+        let listening = sockets
+            .iter_mut()
+            .find(|listening| listening.id == id && listening.source.is_some())?;
+        let wanted = listening.pacing.allowance().min(room);
+        let mut intake = Intake::default();
+        while intake.taken < wanted {
+            match accept(&listening.socket) {
+                Outcome::Client(client) => {
+                    if let Err(count) = registry.admit(client.peer, max_per_peer) {
+                        intake
+                            .failures
+                            .push((refusal(client.peer, count), Failure::Transient));
+                        continue;
+                    }
+                    if client.peer.is_some() {
+                        // As GLib ≥ 2.80 does for every TCP socket: no delay for small writes.
+                        sys::set_option(
+                            std::os::fd::AsFd::as_fd(&client.fd),
+                            libc::IPPROTO_TCP,
+                            libc::TCP_NODELAY,
+                            1,
+                        );
+                    }
+                    listening.waiting.push_back(client);
+                    intake.taken += 1;
+                }
+                Outcome::Empty => {
+                    intake.emptied = true;
+                    break;
+                }
+                Outcome::Closed => {
+                    intake.closed = true;
+                    break;
+                }
+                Outcome::Failed(error, failure) => {
+                    intake.failures.push((error, failure));
+                    if failure == Failure::Persistent {
+                        break;
+                    }
+                }
+            }
+        }
+        if intake.taken > 0 {
+            self.backoff.reset();
+        }
+        Some(intake)
+    }
+
+    /// The oldest client waiting on socket `id`, to hand out now, if the service may.
+    pub(super) fn next_waiting(&mut self, id: u32) -> Option<sys::Accepted> {
+        if !self.may_hand_out() {
+            return None;
+        }
+        self.listening_mut(id)?.waiting.pop_front()
+    }
+
+    /// The ids of the sockets with clients waiting to be handed out.
+    pub(super) fn sockets_with_waiting(&self) -> Vec<u32> {
+        self.sockets
+            .iter()
+            .filter(|listening| !listening.waiting.is_empty())
+            .map(|listening| listening.id)
+            .collect()
+    }
+
+    /// A dispatch took `intake` in from socket `id`: paces the next one. Returns whether
+    /// clients are still waiting there, and the priority to hand them out with.
+    pub(super) fn pace(&mut self, id: u32, intake: &Intake) -> (bool, glib::Priority) {
+        let Some(listening) = self.listening_mut(id) else {
+            return (false, glib::Priority::DEFAULT);
+        };
+        let waiting = !listening.waiting.is_empty();
+        let priority = listening.pacing.adjust(
+            intake.taken,
+            intake.emptied && !waiting,
+            listening.most,
+            Instant::now(),
+        );
+        if let Some(source) = &listening.source {
+            sys::set_priority(source, priority);
+        }
+        (waiting, priority)
+    }
+
+    pub(super) fn announce(&mut self, socket: &gio::Socket) {
+        self.announced.push(SendWeak::new(socket));
+    }
+
+    pub(super) fn forget_announced(&mut self, socket: &gio::Socket) {
+        self.announced
+            .retain(|announced| announced.upgrade().as_ref() != Some(socket));
+    }
+
+    /// The listener's set of sockets changed: take in the sockets announced since the last
+    /// change. If there are none, a socket came through `g_socket_listener_add_socket()`.
+    pub(super) fn adopt_announced(&mut self) {
+        // A socket a failed `add_*()` announced and then dropped is gone by now.
+        let announced: Vec<gio::Socket> = self
+            .announced
+            .drain(..)
+            .filter_map(|socket| socket.upgrade())
+            .collect();
+        if announced.is_empty() {
+            // The listener accepts from all its sockets from now on; clients taken in from
+            // the service's own are still handed out.
+            if matches!(self.mode, AcceptMode::Own) {
+                self.mode = AcceptMode::Listener { in_flight: None };
+            }
+            return;
+        }
+        for socket in announced {
+            let known = self
+                .sockets
+                .iter()
+                .any(|listening| *listening.socket == socket);
+            if !known && matches!(self.mode, AcceptMode::Own) {
+                let backlog = usize::try_from(socket.listen_backlog()).unwrap_or(0);
+                self.next_id += 1;
+                self.sockets.push(Listening {
+                    id: self.next_id,
+                    socket: SendObject::new(socket),
+                    source: None,
+                    pacing: Pacing::default(),
+                    waiting: VecDeque::new(),
+                    most: backlog.max(super::ACCEPT_BATCH),
+                });
+            }
+        }
+    }
+
+    /// Lets go of socket `id`, which was closed under the service.
+    pub(super) fn forget_socket(&mut self, id: u32) {
+        if let Some(index) = self.sockets.iter().position(|listening| listening.id == id) {
+            let listening = self.sockets.swap_remove(index);
+            self.release_listening(listening);
+        }
+    }
+
+    /// Stops watching every listening socket and lets go of them, and of the clients they had
+    /// waiting (which a closed listening socket would have dropped too).
+    pub(super) fn forget_sockets(&mut self) {
+        for listening in std::mem::take(&mut self.sockets) {
+            self.release_listening(listening);
+        }
+        if let Some(resume) = self.resume.take() {
+            resume.destroy();
+        }
+    }
+
+    fn release_listening(&mut self, listening: Listening) {
+        if let Some(source) = listening.source {
+            source.destroy();
+        }
+        for client in listening.waiting {
+            self.registry.release(client.peer);
+        }
+    }
+
+    /// Lets go of the sockets `g_socket_listener_close()` closed; whether that left the service
+    /// without a socket, having had some.
+    pub(super) fn forget_closed_sockets(&mut self) -> bool {
+        if self.sockets.is_empty() {
+            return false;
+        }
+        let closed: Vec<u32> = self
+            .sockets
+            .iter()
+            .filter(|listening| listening.socket.is_closed())
+            .map(|listening| listening.id)
+            .collect();
+        for id in closed {
+            self.forget_socket(id);
+        }
+        self.sockets.is_empty()
+    }
+}
+
+/// The error reported for a client refused at its peer's `max-connections-per-peer`.
+pub(super) fn refusal(peer: Option<IpAddr>, count: u32) -> glib::Error {
+    let peer = peer.map_or_else(|| "a peer".to_owned(), |peer| peer.to_string());
+    glib::Error::new(
+        gio::IOErrorEnum::ConnectionRefused,
+        &format!(
+            "Refused a connection from {peer}: it has {count} already (max-connections-per-peer)"
+        ),
+    )
+}

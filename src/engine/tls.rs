@@ -1,0 +1,193 @@
+//! TLS built into the service, as `GSocketClient:tls` is for clients: with a certificate set,
+//! each accepted connection is wrapped in a `GTlsServerConnection` from the default
+//! `GTlsBackend`, its handshake runs on the service's context, and only a completed handshake
+//! reaches `incoming`, as a `GTcpWrapperConnection` over the TLS connection and the accepted
+//! socket (the shape `GSocketClient` returns with `tls` set).
+//!
+//! A connection counts toward `max-connections` (and the threaded service's threads) from its
+//! accept, its handshake included. A failed handshake (a plaintext client, a refused
+//! certificate, the timeout) closes the connection and is reported as a failed accept; it does
+//! not pause accepting.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use gio::prelude::*;
+
+use super::accept::Failure;
+use super::{Engine, Host};
+use crate::log::{LOG_DOMAIN, debug};
+use crate::sys::{self, SendObject, SendWeak};
+
+/// The TLS settings of a service: its `tls-*` properties.
+#[derive(Clone)]
+pub(crate) struct TlsSettings {
+    /// `tls-certificate`: with none, the service serves plain TCP.
+    pub certificate: Option<SendObject<gio::TlsCertificate>>,
+    /// `tls-database`: how client certificates are verified (none: the backend's default).
+    pub database: Option<SendObject<gio::TlsDatabase>>,
+    /// `tls-authentication-mode`: whether client certificates are asked for.
+    pub authentication_mode: gio::TlsAuthenticationMode,
+    /// `tls-advertised-protocols`: ALPN, empty for none.
+    pub advertised_protocols: Vec<glib::GString>,
+    /// `tls-handshake-timeout`, in seconds: 0 for none.
+    pub handshake_timeout: u32,
+}
+
+impl TlsSettings {
+    pub(crate) const DEFAULT_HANDSHAKE_TIMEOUT: u32 = 10;
+}
+
+impl Default for TlsSettings {
+    fn default() -> Self {
+        Self {
+            certificate: None,
+            database: None,
+            authentication_mode: gio::TlsAuthenticationMode::None,
+            advertised_protocols: Vec::new(),
+            handshake_timeout: Self::DEFAULT_HANDSHAKE_TIMEOUT,
+        }
+    }
+}
+
+/// The TLS part of the engine's state.
+#[derive(Default)]
+pub(crate) struct Tls {
+    settings: TlsSettings,
+    /// Handshakes in progress.
+    handshakes: u32,
+}
+
+impl Tls {
+    pub(super) fn settings_mut(&mut self) -> &mut TlsSettings {
+        &mut self.settings
+    }
+
+    /// The settings to serve a new connection with, if the service serves TLS.
+    pub(super) fn server(&self) -> Option<TlsSettings> {
+        self.settings
+            .certificate
+            .is_some()
+            .then(|| self.settings.clone())
+    }
+
+    pub(super) fn handshakes(&self) -> u32 {
+        self.handshakes
+    }
+}
+
+/// Runs the TLS handshake of a new `connection`, then hands it to the host's `incoming`, or
+/// reports why it failed.
+pub(super) fn handshake<H: Host>(
+    host: &H,
+    settings: TlsSettings,
+    connection: gio::SocketConnection,
+    source_object: Option<glib::Object>,
+) {
+    let tls = match server_connection(host, &settings, &connection) {
+        Ok(tls) => tls,
+        Err(error) => {
+            let _ = connection.close(gio::Cancellable::NONE);
+            Engine::accept_failed(host, error, Failure::Transient);
+            return;
+        }
+    };
+    Engine::update(host, |state| state.tls.handshakes += 1);
+
+    let cancellable = gio::Cancellable::new();
+    let timer = (settings.handshake_timeout != 0).then(|| {
+        let cancellable = cancellable.clone();
+        let timer = glib::timeout_source_new_seconds(
+            settings.handshake_timeout,
+            Some("[usher] TLS handshake timeout"),
+            glib::Priority::DEFAULT,
+            move || {
+                cancellable.cancel();
+                glib::ControlFlow::Break
+            },
+        );
+        timer.attach(Some(host.engine().context()));
+        timer
+    });
+    let weak = SendWeak::new(host);
+    let connection = SendObject::new(connection);
+    let source_object = source_object.map(SendObject::new);
+    let handshaking = SendObject::new(tls.clone());
+    let timeout = settings.handshake_timeout;
+    let done = move |result: Result<(), glib::Error>| {
+        if let Some(timer) = timer {
+            timer.destroy();
+        }
+        let Some(host) = weak.upgrade() else { return };
+        let wait = Engine::update(&host, |state| {
+            state.tls.handshakes -= 1;
+            state.limits.timeout
+        });
+        match result {
+            Ok(()) => {
+                let socket = connection.socket();
+                // The I/O timeout starts after the handshake, which has its own.
+                socket.set_timeout(wait);
+                let wrapper = gio::TcpWrapperConnection::new(&*handshaking, &socket);
+                host.incoming(wrapper.upcast_ref(), source_object.as_deref());
+            }
+            Err(error) => {
+                let error = if error.matches(gio::IOErrorEnum::Cancelled) {
+                    glib::Error::new(
+                        gio::IOErrorEnum::TimedOut,
+                        &format!("TLS handshake timed out after {timeout} s"),
+                    )
+                } else {
+                    error
+                };
+                debug!("TLS handshake failed: {}", error.message());
+                let _ = connection.close(gio::Cancellable::NONE);
+                Engine::accept_failed(&host, error, Failure::Transient);
+            }
+        }
+    };
+    let started = host
+        .engine()
+        .context()
+        .with_thread_default(|| sys::tls_handshake_async(tls.upcast_ref(), &cancellable, done));
+    if started.is_err() {
+        glib::g_critical!(LOG_DOMAIN, "Cannot acquire the service's main context");
+    }
+}
+
+/// A `GTlsServerConnection` over `connection` with the service's settings, which asks the
+/// service about client certificates the backend could not verify.
+fn server_connection<H: Host>(
+    host: &H,
+    settings: &TlsSettings,
+    connection: &gio::SocketConnection,
+) -> Result<gio::TlsServerConnection, glib::Error> {
+    let tls = gio::TlsServerConnection::new(connection, settings.certificate.as_deref())
+        .inspect_err(|_| warn_once_if_unavailable())?;
+    tls.set_authentication_mode(settings.authentication_mode);
+    if let Some(database) = &settings.database {
+        tls.set_database(Some(&**database));
+    }
+    if !settings.advertised_protocols.is_empty() {
+        tls.set_advertised_protocols(settings.advertised_protocols.as_slice());
+    }
+    // glib-networking may ask from its handshake thread: hence a weak reference that crosses
+    // threads.
+    let weak = SendWeak::new(host);
+    tls.connect_accept_certificate(move |tls, peer_certificate, errors| {
+        weak.upgrade()
+            .is_some_and(|host| host.accept_certificate(tls.upcast_ref(), peer_certificate, errors))
+    });
+    Ok(tls)
+}
+
+/// Says once why every TLS connection fails where no TLS backend is installed.
+fn warn_once_if_unavailable() {
+    static WARNED: AtomicBool = AtomicBool::new(false);
+    if !gio::TlsBackend::default().supports_tls() && !WARNED.swap(true, Ordering::Relaxed) {
+        glib::g_warning!(
+            LOG_DOMAIN,
+            "A TLS certificate is set but GIO has no TLS backend (install glib-networking): \
+             every connection fails its handshake"
+        );
+    }
+}

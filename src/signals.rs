@@ -1,0 +1,60 @@
+//! The signal plumbing both services share: GLib's true-handled accumulator, and signals shaped
+//! like `incoming` and `run` whose class handler is a virtual method of the class structure.
+
+use std::ops::ControlFlow;
+
+use glib::prelude::*;
+use glib::subclass::{Signal, SignalInvocationHint, prelude::*};
+
+use crate::ffi::{ConnectionVfunc, call_connection_vfunc, class_of};
+
+/// `g_signal_accumulator_true_handled`: the emission stops at the first handler returning TRUE.
+pub(crate) fn true_handled(
+    _hint: &SignalInvocationHint,
+    _accumulated: glib::Value,
+    handler_return: &glib::Value,
+) -> ControlFlow<glib::Value, glib::Value> {
+    if handler_return.get::<bool>().unwrap_or(false) {
+        ControlFlow::Break(handler_return.clone())
+    } else {
+        ControlFlow::Continue(handler_return.clone())
+    }
+}
+
+/// A signal like GLib's `incoming` and `run`: `(GSocketConnection, GObject?) -> gboolean`,
+/// RUN_LAST, ended by the first handler that returns TRUE. Its class closure calls the virtual
+/// method that `vfunc` reads from the class structure of the instance, as GLib's
+/// `g_signal_type_cclosure_new()` does, so that the overrides of every language run.
+pub(crate) fn connection_signal<T: ObjectSubclass>(
+    name: &str,
+    vfunc: fn(&T::Class) -> Option<ConnectionVfunc<T::Instance>>,
+) -> Signal
+where
+    for<'a> &'a T::Type: glib::value::FromValue<'a>,
+{
+    Signal::builder(name)
+        .run_last()
+        .param_types([
+            gio::SocketConnection::static_type(),
+            glib::Object::static_type(),
+        ])
+        .return_type::<bool>()
+        .class_handler(move |args| {
+            let (Ok(instance), Ok(connection), Ok(source_object)) = (
+                args[0].get::<&T::Type>(),
+                args[1].get::<&gio::SocketConnection>(),
+                args[2].get::<Option<&glib::Object>>(),
+            ) else {
+                return Some(false.to_value());
+            };
+            let handled = call_connection_vfunc::<T>(
+                vfunc(class_of::<T>(instance)),
+                instance,
+                connection,
+                source_object,
+            );
+            Some(handled.to_value())
+        })
+        .accumulator(true_handled)
+        .build()
+}
