@@ -154,8 +154,8 @@ pub(super) fn handshake<H: Host>(
     }
 }
 
-/// A `GTlsServerConnection` over `connection` with the service's settings, which asks the
-/// service about client certificates the backend could not verify.
+/// A `GTlsServerConnection` over `connection` with the service's settings, which accepts the
+/// client certificates the backend verified, and asks the service about the others.
 fn server_connection<H: Host>(
     host: &H,
     settings: &TlsSettings,
@@ -174,8 +174,11 @@ fn server_connection<H: Host>(
     // threads.
     let weak = SendWeak::new(host);
     tls.connect_accept_certificate(move |tls, peer_certificate, errors| {
-        weak.upgrade()
-            .is_some_and(|host| host.accept_certificate(tls.upcast_ref(), peer_certificate, errors))
+        // glib-networking asks a server about every client certificate, verified or not.
+        errors.is_empty()
+            || weak.upgrade().is_some_and(|host| {
+                host.accept_certificate(tls.upcast_ref(), peer_certificate, errors)
+            })
     });
     Ok(tls)
 }

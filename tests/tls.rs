@@ -1,0 +1,379 @@
+//! TLS built into the service, tested with clients not written with Usher: Python's `ssl`
+//! module (`tests/tls_client.py`) and `openssl s_client`, with certificates made by `openssl`
+//! at test time.
+
+mod common;
+
+use std::cell::{Cell, RefCell};
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use common::*;
+use gio::prelude::*;
+use usher::prelude::*;
+
+/// A certificate authority, a server certificate for localhost and 127.0.0.1, and a client
+/// certificate, all made by `openssl` in a directory removed afterwards.
+struct Certificates {
+    dir: PathBuf,
+}
+
+impl Certificates {
+    fn new() -> Self {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "usher-tls-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let openssl = |args: &[&str]| {
+            let status = Command::new("openssl")
+                .args(args)
+                .current_dir(&dir)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .expect("openssl is installed (build-aux/install-deps.sh)");
+            assert!(status.success(), "openssl {args:?}");
+        };
+        let key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+        openssl(
+            &[&["req", "-x509"][..], &key, &["-keyout", "ca.key", "-out", "ca.pem"]]
+                .concat()
+                .iter()
+                .copied()
+                .chain(["-days", "2", "-subj", "/CN=Usher test CA"])
+                .collect::<Vec<_>>(),
+        );
+        for (name, extension) in [
+            ("server", "subjectAltName=DNS:localhost,IP:127.0.0.1"),
+            ("client", "extendedKeyUsage=clientAuth"),
+        ] {
+            let (request, key_file, cert_file) =
+                (format!("{name}.csr"), format!("{name}.key"), format!("{name}.pem"));
+            let mut args = vec!["req"];
+            args.extend(key);
+            args.extend(["-keyout", &key_file, "-out", &request]);
+            args.extend(["-subj", if name == "server" { "/CN=localhost" } else { "/CN=client" }]);
+            openssl(&args);
+            std::fs::write(dir.join(format!("{name}.ext")), extension).unwrap();
+            let extfile = format!("{name}.ext");
+            openssl(&[
+                "x509", "-req", "-in", &request, "-CA", "ca.pem", "-CAkey", "ca.key",
+                "-CAcreateserial", "-days", "2", "-extfile", &extfile, "-out", &cert_file,
+            ]);
+        }
+        Self { dir }
+    }
+
+    fn path(&self, file: &str) -> String {
+        self.dir.join(file).to_str().unwrap().to_owned()
+    }
+
+    fn server(&self) -> gio::TlsCertificate {
+        gio::TlsCertificate::from_files(self.path("server.pem"), self.path("server.key")).unwrap()
+    }
+
+    fn database(&self) -> gio::TlsDatabase {
+        gio::TlsFileDatabase::new(self.path("ca.pem")).unwrap().upcast()
+    }
+}
+
+impl Drop for Certificates {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A TLS echo service on 127.0.0.1, recording its accept errors.
+fn tls_echo(certificates: &Certificates) -> (usher::SocketService, SocketAddr, Errors) {
+    let service = usher::SocketService::new();
+    service.set_tls_certificate(Some(&certificates.server()));
+    serve_echo(&service);
+    let errors = Errors::default();
+    service.connect_accept_error({
+        let errors = errors.clone();
+        move |_, error| errors.0.borrow_mut().push(error.clone())
+    });
+    let address = listen_loopback(&service, None);
+    (service, address, errors)
+}
+
+#[derive(Clone, Default)]
+struct Errors(Rc<RefCell<Vec<glib::Error>>>);
+
+impl Errors {
+    fn len(&self) -> usize {
+        self.0.borrow().len()
+    }
+}
+
+/// Runs `tests/tls_client.py` with `args` in a thread: its lines, or its error.
+fn python_client(
+    context: &glib::MainContext,
+    address: SocketAddr,
+    certificates: &Certificates,
+    args: &[&str],
+) -> Client<Result<Vec<String>, String>> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tls_client.py");
+    let mut command = Command::new("/usr/bin/python3");
+    command
+        .arg(script)
+        .arg(address.port().to_string())
+        .arg(certificates.path("ca.pem"))
+        .args(args);
+    spawn_client(context, move || {
+        let output = command.output().expect("python3");
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        let lines = stdout.lines().map(str::to_owned).collect();
+        if output.status.success() {
+            Ok(lines)
+        } else {
+            Err(stdout)
+        }
+    })
+}
+
+fn run<T>(context: &glib::MainContext, client: Client<T>) -> T {
+    iterate_until(context, || client.is_finished());
+    client.join().expect("the client thread")
+}
+
+#[test]
+fn python_clients_echo_over_tls_1_2_and_1_3() {
+    let certificates = Certificates::new();
+    with_context(|context| {
+        let (service, address, errors) = tls_echo(&certificates);
+        for version in ["1.2", "1.3"] {
+            let client = python_client(
+                context,
+                address,
+                &certificates,
+                &["--version", version, "--line", "over tls"],
+            );
+            let lines = run(context, client).expect("a TLS echo");
+            assert_eq!(lines, ["over tls", &format!("TLSv{version}"), "-"]);
+        }
+        assert_eq!(errors.len(), 0);
+        assert_eq!(service.n_accepted(), 2);
+    })
+}
+
+#[test]
+fn the_connection_is_a_tcp_wrapper_over_the_tls_connection_and_alpn_is_negotiated() {
+    let certificates = Certificates::new();
+    with_context(|context| {
+        let (service, address, _errors) = tls_echo(&certificates);
+        service.set_tls_advertised_protocols(glib::StrV::from(["http/1.1"]));
+        let seen = Rc::new(RefCell::new(None));
+        service.connect_incoming({
+            let seen = seen.clone();
+            move |_, connection, _| {
+                let wrapper = connection
+                    .downcast_ref::<gio::TcpWrapperConnection>()
+                    .expect("a GTcpWrapperConnection");
+                let tls = wrapper
+                    .base_io_stream()
+                    .downcast::<gio::TlsServerConnection>()
+                    .expect("over a GTlsServerConnection");
+                assert_eq!(wrapper.socket(), connection.socket());
+                *seen.borrow_mut() = tls.negotiated_protocol().map(|protocol| protocol.to_string());
+                false
+            }
+        });
+        let client = python_client(context, address, &certificates, &["--alpn", "h2,http/1.1"]);
+        let lines = run(context, client).expect("a TLS echo");
+        assert_eq!(lines[2], "http/1.1", "the client's choice");
+        assert_eq!(seen.borrow().as_deref(), Some("http/1.1"), "the server's");
+    })
+}
+
+#[test]
+fn openssl_s_client_is_echoed() {
+    let certificates = Certificates::new();
+    with_context(|context| {
+        let (_service, address, errors) = tls_echo(&certificates);
+        let ca = certificates.path("ca.pem");
+        let client = spawn_client(context, move || {
+            let mut openssl = Command::new("openssl")
+                .args(["s_client", "-quiet", "-verify_return_error", "-CAfile", &ca])
+                .args(["-connect", &address.to_string(), "-servername", "localhost"])
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("openssl");
+            openssl.stdin.take().unwrap().write_all(b"from openssl\n").unwrap();
+            let mut line = String::new();
+            BufReader::new(openssl.stdout.take().unwrap())
+                .read_line(&mut line)
+                .unwrap();
+            let _ = openssl.kill();
+            let _ = openssl.wait();
+            line
+        });
+        assert_eq!(run(context, client), "from openssl\n");
+        assert_eq!(errors.len(), 0);
+    })
+}
+
+#[test]
+fn a_plaintext_client_is_reported_and_the_service_keeps_serving() {
+    let certificates = Certificates::new();
+    with_context(|context| {
+        let (service, address, errors) = tls_echo(&certificates);
+        let incoming = Rc::new(Cell::new(0));
+        service.connect_incoming({
+            let incoming = incoming.clone();
+            move |_, _, _| {
+                incoming.set(incoming.get() + 1);
+                false
+            }
+        });
+        let plain = spawn_client(context, move || {
+            let mut stream = TcpStream::connect(address).unwrap();
+            stream.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+            let mut rest = Vec::new();
+            let _ = std::io::Read::read_to_end(&mut stream, &mut rest);
+        });
+        run(context, plain);
+        iterate_until(context, || errors.len() == 1);
+        assert!(
+            errors.0.borrow()[0].domain() == gio::TlsError::domain(),
+            "a GTlsError: {:?}",
+            errors.0.borrow()[0]
+        );
+        assert_eq!(incoming.get(), 0, "a failed handshake never reaches incoming");
+        assert_eq!(service.n_accept_errors(), 1);
+        iterate_until(context, || service.n_connections() == 0);
+
+        let client = python_client(context, address, &certificates, &[]);
+        assert_eq!(run(context, client).expect("served")[0], "hello");
+        assert_eq!(incoming.get(), 1);
+    })
+}
+
+#[test]
+fn a_silent_client_is_dropped_at_the_handshake_timeout() {
+    let certificates = Certificates::new();
+    with_context(|context| {
+        let (service, address, errors) = tls_echo(&certificates);
+        service.set_tls_handshake_timeout(1);
+        let silent = TcpStream::connect(address).unwrap();
+        let started = Instant::now();
+        iterate_until(context, || errors.len() == 1);
+        assert!(errors.0.borrow()[0].matches(gio::IOErrorEnum::TimedOut));
+        assert!(started.elapsed() >= Duration::from_millis(900));
+        iterate_until(context, || service.n_connections() == 0);
+        let mut silent = BufReader::new(silent);
+        let mut rest = String::new();
+        assert_eq!(silent.read_line(&mut rest).unwrap(), 0, "closed by the service");
+    })
+}
+
+#[test]
+fn a_required_client_certificate_refuses_clients_without_one_and_serves_those_with_one() {
+    let certificates = Certificates::new();
+    with_context(|context| {
+        let (service, address, errors) = tls_echo(&certificates);
+        service.set_tls_authentication_mode(gio::TlsAuthenticationMode::Required);
+        service.set_tls_database(Some(&certificates.database()));
+
+        let without = python_client(context, address, &certificates, &[]);
+        assert!(run(context, without).is_err(), "refused without a certificate");
+        iterate_until(context, || errors.len() == 1);
+
+        let (cert, key) = (certificates.path("client.pem"), certificates.path("client.key"));
+        let with = python_client(context, address, &certificates, &["--cert", &cert, &key]);
+        assert_eq!(run(context, with).expect("served")[0], "hello");
+        assert_eq!(errors.len(), 1);
+    })
+}
+
+#[test]
+fn accept_certificate_lets_the_application_judge_an_unknown_client_certificate() {
+    let certificates = Certificates::new();
+    let strangers = Certificates::new();
+    with_context(|context| {
+        let (service, address, errors) = tls_echo(&certificates);
+        service.set_tls_authentication_mode(gio::TlsAuthenticationMode::Required);
+        service.set_tls_database(Some(&certificates.database()));
+        let asked = Rc::new(Cell::new(0));
+        service.connect_accept_certificate({
+            let asked = asked.clone();
+            move |_, _, peer_certificate, errors| {
+                asked.set(asked.get() + 1);
+                assert!(errors.contains(gio::TlsCertificateFlags::UNKNOWN_CA));
+                peer_certificate.subject_name().as_deref() == Some("CN=client")
+            }
+        });
+        let (cert, key) = (strangers.path("client.pem"), strangers.path("client.key"));
+        let client = python_client(context, address, &certificates, &["--cert", &cert, &key]);
+        assert_eq!(run(context, client).expect("accepted by the handler")[0], "hello");
+        assert_eq!((asked.get(), errors.len()), (1, 0));
+    })
+}
+
+#[test]
+fn handshakes_never_block_the_context() {
+    const CLIENTS: usize = 40;
+    let certificates = Certificates::new();
+    with_context(|context| {
+        let (service, address, errors) = tls_echo(&certificates);
+        let ticks = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let timer = glib::timeout_source_new(
+            Duration::from_millis(10),
+            None,
+            glib::Priority::DEFAULT,
+            {
+                let ticks = ticks.clone();
+                move || {
+                    ticks.lock().unwrap().push(Instant::now());
+                    glib::ControlFlow::Continue
+                }
+            },
+        );
+        timer.attach(Some(context));
+        let clients: Vec<_> = (0..CLIENTS)
+            .map(|_| python_client(context, address, &certificates, &[]))
+            .collect();
+        iterate_until(context, || clients.iter().all(Client::is_finished));
+        timer.destroy();
+        for client in clients {
+            assert_eq!(client.join().unwrap().expect("served")[0], "hello");
+        }
+        assert_eq!((service.n_accepted(), errors.len()), (CLIENTS as u64, 0));
+        let longest = ticks
+            .lock()
+            .unwrap()
+            .windows(2)
+            .map(|pair| pair[1] - pair[0])
+            .max()
+            .unwrap();
+        // A handshake done on the context would stall it for its whole length, many times over.
+        assert!(longest < Duration::from_millis(500), "the timer waited {longest:?}");
+    })
+}
+
+#[test]
+fn a_connection_in_its_handshake_counts_toward_max_connections() {
+    let certificates = Certificates::new();
+    with_context(|context| {
+        let (service, address, _errors) = tls_echo(&certificates);
+        service.set_max_connections(2);
+        let silent: Vec<TcpStream> = (0..3).map(|_| TcpStream::connect(address).unwrap()).collect();
+        iterate_until(context, || service.n_accepted() == 2);
+        assert_eq!(service.n_connections(), 2);
+        // The third waits in the backlog until one of the two ends.
+        drain(context);
+        assert_eq!(service.n_accepted(), 2);
+        service.close_connections();
+        drop(silent);
+        iterate_until(context, || service.n_accepted() == 3);
+    })
+}
