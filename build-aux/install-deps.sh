@@ -7,10 +7,11 @@ set -eu
 
 packages="libglib2.0-dev pkg-config"
 if [ "${1:-all}" != demo ]; then
-    # meson builds libusher-1.so, the GIR and vapi; valac, PyGObject and gjs run the tests;
-    # systemd provides systemd-socket-activate for the socket activation test.
+    # meson builds libusher-1.so, the GIR and vapi, gi-docgen the C API reference; valac,
+    # PyGObject and gjs run the tests; systemd provides systemd-socket-activate for the socket
+    # activation test.
     packages="$packages meson ninja-build gcc gobject-introspection libgirepository1.0-dev
-        gir1.2-glib-2.0 valac python3-gi gjs systemd"
+        gir1.2-glib-2.0 valac python3-gi gjs systemd gi-docgen"
 fi
 
 missing=
