@@ -11,8 +11,8 @@
 // the ports are freed at once, the clients being served get their echo, then the program ends.
 // A second signal disconnects them.
 //
-// Run it from a build directory with `meson devenv -C build gjs -m examples/echo.js`, or with
-// GI_TYPELIB_PATH and LD_LIBRARY_PATH set for the installed library (see README.md).
+// Run it against a build directory with `meson devenv -C build -w . gjs -m examples/echo.js`, or
+// with GI_TYPELIB_PATH and LD_LIBRARY_PATH set for the installed library (see README.md).
 
 import GLib from 'gi://GLib';
 import Gio from 'gi://Gio';

@@ -12,8 +12,9 @@ Ctrl-C (SIGINT) or `kill` (SIGTERM) shuts the service down gracefully with shutd
 the ports are freed at once, the clients being served get their echo, then the program ends. A
 second signal disconnects them.
 
-Run it from a build directory with `meson devenv -C build python3 examples/echo.py`, or with
-GI_TYPELIB_PATH and LD_LIBRARY_PATH set for the installed library (see README.md).
+Run it with Debian's python3, which has PyGObject: against a build directory with
+`meson devenv -C build -w . /usr/bin/python3 examples/echo.py`, or with GI_TYPELIB_PATH
+and LD_LIBRARY_PATH set for the installed library (see README.md).
 """
 
 import signal
