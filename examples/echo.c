@@ -152,9 +152,10 @@ shut_down_gracefully (gpointer user_data)
     }
 
   program->shutting_down = TRUE;
+  /* Closes the listening sockets before it returns; calls back once every connection is closed. */
+  usher_socket_service_shutdown_async (program->service, NULL, shut_down_gracefully_done, program);
   g_print ("Shutting down: the ports are free, waiting for %u %s.\n",
            clients, clients == 1 ? "client" : "clients");
-  usher_socket_service_shutdown_async (program->service, NULL, shut_down_gracefully_done, program);
   return G_SOURCE_CONTINUE;
 }
 

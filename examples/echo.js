@@ -88,7 +88,7 @@ function shutDownGracefully() {
         return GLib.SOURCE_CONTINUE;
     }
     shuttingDown = true;
-    print(`Shutting down: the ports are free, waiting for ${clients(service.n_connections)}.`);
+    // Closes the listening sockets at once; calls back once every connection is closed.
     service.shutdown_async(null, (_service, result) => {
         try {
             service.shutdown_finish(result);
@@ -98,6 +98,7 @@ function shutDownGracefully() {
         print('Shut down.');
         loop.quit();
     });
+    print(`Shutting down: the ports are free, waiting for ${clients(service.n_connections)}.`);
     return GLib.SOURCE_CONTINUE;
 }
 for (const signum of [SIGINT, SIGTERM])

@@ -79,9 +79,10 @@ class Echo:
             self.service.close_connections()
             return GLib.SOURCE_CONTINUE
         self.shutting_down = True
+        # Closes the listening sockets at once; calls back once every connection is closed.
+        self.service.shutdown_async(None, self.shut_down)
         print(f"Shutting down: the ports are free, waiting for "
               f"{clients(self.service.props.n_connections)}.")
-        self.service.shutdown_async(None, self.shut_down)
         return GLib.SOURCE_CONTINUE
 
     def shut_down(self, service, result):

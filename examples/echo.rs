@@ -76,19 +76,20 @@ fn shut_down_on_signals(service: &usher::SocketService, main_loop: &glib::MainLo
                 service.close_connections();
                 return glib::ControlFlow::Continue;
             }
-            println!(
-                "Shutting down: the ports are free, waiting for {}.",
-                clients(service.n_connections())
-            );
-            let service = service.clone();
+            // Closes the listening sockets before it returns, and calls back once every
+            // connection is closed.
             let main_loop = main_loop.clone();
-            glib::spawn_future_local(async move {
-                if let Err(error) = service.shutdown_future().await {
+            service.shutdown_async(None::<&gio::Cancellable>, move |result| {
+                if let Err(error) = result {
                     eprintln!("Cannot shut down: {error}");
                 }
                 println!("Shut down.");
                 main_loop.quit();
             });
+            println!(
+                "Shutting down: the ports are free, waiting for {}.",
+                clients(service.n_connections())
+            );
             glib::ControlFlow::Continue
         });
     }

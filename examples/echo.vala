@@ -103,8 +103,7 @@ int main (string[] args) {
 			return GLib.Source.CONTINUE;
 		}
 		shutting_down = true;
-		stdout.printf ("Shutting down: the ports are free, waiting for %s.\n",
-			clients (service.n_connections));
+		// Closes the listening sockets at once; ends once every connection is closed.
 		service.shutdown_async.begin (null, (obj, result) => {
 			try {
 				service.shutdown_async.end (result);
@@ -114,6 +113,8 @@ int main (string[] args) {
 			stdout.printf ("Shut down.\n");
 			loop.quit ();
 		});
+		stdout.printf ("Shutting down: the ports are free, waiting for %s.\n",
+			clients (service.n_connections));
 		return GLib.Source.CONTINUE;
 	};
 	Unix.signal_add (ProcessSignal.INT, () => shut_down_gracefully ());

@@ -73,6 +73,8 @@ def wait_until_refused(port, program):
             socket.create_connection(("127.0.0.1", port), timeout=DEADLINE).close()
         except ConnectionRefusedError:
             return
+        except ConnectionResetError:
+            pass  # queued as the listening socket closed: the next try is refused
         if program.poll() is not None:
             sys.exit(f"the program exited with status {program.returncode} too early")
         if time.monotonic() - start > DEADLINE:
