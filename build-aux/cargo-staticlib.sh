@@ -30,14 +30,27 @@ esac
 # rustc prints the native libraries as a note on stderr (cargo replays it when the crate is
 # already built): show cargo's output and keep a copy to read them from.
 log=$output.log
-rm -f "$log.failed"
-{
+# Cargo reads its configuration (such as .cargo/config.toml from `cargo vendor`) from the
+# directory it runs in: it runs in the source tree, wherever the build directory is, so the
+# paths it gets are absolute.
+here=$(pwd)
+case $output in
+    /*) log_failed=$output.failed ;;
+    *) log_failed=$here/$output.failed ;;
+esac
+case $target_dir in
+    /*) ;;
+    *) target_dir=$here/$target_dir ;;
+esac
+rm -f "$log_failed"
+(
+    cd "$(dirname "$manifest")"
     "$cargo" rustc --manifest-path "$manifest" --target-dir "$target_dir" "$@" \
         --lib --crate-type staticlib --features capi \
-        -- --print native-static-libs 2>&1 || echo $? >"$log.failed"
-} | tee "$log" >&2
-if [ -f "$log.failed" ]; then
-    rm -f "$log" "$log.failed"
+        -- --print native-static-libs 2>&1 || echo $? >"$log_failed"
+) | tee "$log" >&2
+if [ -f "$log_failed" ]; then
+    rm -f "$log" "$log_failed"
     exit 1
 fi
 
