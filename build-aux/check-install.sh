@@ -15,6 +15,7 @@ find_one() {
 
 library=$(find_one 'libusher-1.so.0')
 find_one 'include/usher-1/usher/usher.h' >/dev/null
+find_one 'include/usher-1/usher/usher-version.h' >/dev/null
 pc=$(find_one 'pkgconfig/usher-1.pc')
 find_one 'gir-1.0/Usher-1.gir' >/dev/null
 typelib=$(find_one 'girepository-1.0/Usher-1.typelib')

@@ -7,11 +7,14 @@ set -eu
 
 packages="libglib2.0-dev pkg-config"
 if [ "${1:-all}" != demo ]; then
-    # meson builds libusher-1.so, the GIR and vapi; valac, PyGObject and gjs run the tests;
-    # systemd provides systemd-socket-activate for the socket activation test; xz-utils and
-    # patch take GLib's gio/tests/socket-service.c out of Debian's glib2.0 source package.
+    # meson builds libusher-1.so, the GIR and vapi, gi-docgen the C API reference; valac,
+    # PyGObject and gjs run the tests; systemd provides systemd-socket-activate for the socket
+    # activation test; xz-utils and patch take GLib's gio/tests/socket-service.c out of
+    # Debian's glib2.0 source package; glib-networking is GIO's TLS backend, and openssl
+    # makes the TLS tests' certificates and is one of their clients.
     packages="$packages meson ninja-build gcc gobject-introspection libgirepository1.0-dev
-        gir1.2-glib-2.0 valac python3-gi gjs systemd xz-utils patch"
+        gir1.2-glib-2.0 valac python3-gi gjs systemd gi-docgen xz-utils patch
+        glib-networking openssl"
 fi
 
 missing=

@@ -1,14 +1,16 @@
 #!/bin/bash
 # Runs every test of Usher on a Debian 12 machine with Rust and gcc: lints, the Rust tests
 # (unit, integration, doc), then, through meson, the C, Vala, Python and gjs tests against
-# the built libusher-1.so, and finally a check of what `meson install` installs.
+# the built libusher-1.so, the C API reference (gi-docgen, warnings fatal), and finally a check
+# of what `meson install` installs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 build-aux/install-deps.sh
 
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
-builddir=${USHER_BUILDDIR:-$PWD/build}
+# A build directory of its own: `build/` is the user's, for README's `meson setup build --prefix=…`.
+builddir=${USHER_BUILDDIR:-$PWD/_build-test}
 
 step() { printf '\n=== %s\n' "$*"; }
 
@@ -27,13 +29,22 @@ cargo test
 step "cargo doc"
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --all-features
 
-step "meson: build libusher-1.so, the GIR, typelib and vapi"
+step "meson: build libusher-1.so, the GIR, typelib, vapi and the C API reference"
+options=(-Dcargo_target_dir="$CARGO_TARGET_DIR" -Ddocs=true)
 if [ -f "$builddir/build.ninja" ]; then
-    meson setup --reconfigure "$builddir" -Dcargo_target_dir="$CARGO_TARGET_DIR"
+    meson setup --reconfigure "$builddir" "${options[@]}"
 else
-    meson setup "$builddir" -Dcargo_target_dir="$CARGO_TARGET_DIR"
+    meson setup "$builddir" "${options[@]}"
 fi
 meson compile -C "$builddir"
+
+step "meson: a second build has nothing to do"
+second=$(meson compile -C "$builddir")
+if ! grep -q 'ninja: no work to do' <<<"$second"; then
+    echo "$second"
+    echo "a build with nothing changed did some work" >&2
+    exit 1
+fi
 
 step "meson test: C, Vala, Python and gjs"
 meson test -C "$builddir" --print-errorlogs

@@ -4,15 +4,21 @@
  *
  * It listens on ports 1024 and 1025 (or the ones given), each tagged with an
  * EchoSource object that carries its port, reads one line from each client,
- * prints it and echoes it back. Try `telnet localhost 1024`; the line
- * "shutdown" stops the service and ends the program.
+ * prints it and echoes it back. Try `nc localhost 1024` (or the Python client
+ * in README.md); the line "shutdown" stops the service and ends the program.
  *
  * Written for GSocketService, it would differ only in the names of the type
- * and of its functions.
+ * and of its functions, but for one addition of Usher's: Ctrl-C (SIGINT) or
+ * `kill` (SIGTERM) shuts the service down gracefully with
+ * usher_socket_service_shutdown_async(): the ports are freed at once, the
+ * clients being served get their echo, then the program ends. A second signal
+ * disconnects them.
  */
 
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <glib-unix.h>
 #include <usher/usher.h>
 
 /* The source_object of a listening socket: which port a client came in on. */
@@ -107,6 +113,7 @@ typedef struct
 {
   UsherSocketService *service;
   GMainLoop *loop;
+  gboolean shutting_down;
 } Program;
 
 static void
@@ -116,6 +123,40 @@ shut_down (GCancellable *cancellable, gpointer user_data)
 
   usher_socket_service_stop (program->service);
   g_main_loop_quit (program->loop);
+}
+
+static void
+shut_down_gracefully_done (GObject *service, GAsyncResult *result, gpointer user_data)
+{
+  Program *program = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (!usher_socket_service_shutdown_finish (USHER_SOCKET_SERVICE (service), result, &error))
+    g_printerr ("Cannot shut down: %s\n", error->message);
+  g_print ("Shut down.\n");
+  g_main_loop_quit (program->loop);
+}
+
+/* SIGINT or SIGTERM: a graceful shutdown, then, on a second signal, disconnect the clients. */
+static gboolean
+shut_down_gracefully (gpointer user_data)
+{
+  Program *program = user_data;
+  guint clients = usher_socket_service_get_n_connections (program->service);
+
+  if (program->shutting_down)
+    {
+      g_print ("Disconnecting %u %s.\n", clients, clients == 1 ? "client" : "clients");
+      usher_socket_service_close_connections (program->service);
+      return G_SOURCE_CONTINUE;
+    }
+
+  program->shutting_down = TRUE;
+  /* Closes the listening sockets before it returns; calls back once every connection is closed. */
+  usher_socket_service_shutdown_async (program->service, NULL, shut_down_gracefully_done, program);
+  g_print ("Shutting down: the ports are free, waiting for %u %s.\n",
+           clients, clients == 1 ? "client" : "clients");
+  return G_SOURCE_CONTINUE;
 }
 
 int
@@ -149,12 +190,18 @@ main (int argc, char **argv)
     }
 
   g_autoptr(GCancellable) shutdown = g_cancellable_new ();
-  Program program = { service, loop };
+  Program program = { service, loop, FALSE };
   g_signal_connect (shutdown, "cancelled", G_CALLBACK (shut_down), &program);
   g_signal_connect (service, "incoming", G_CALLBACK (incoming), shutdown);
 
+  guint sigint = g_unix_signal_add (SIGINT, shut_down_gracefully, &program);
+  guint sigterm = g_unix_signal_add (SIGTERM, shut_down_gracefully, &program);
+
   usher_socket_service_start (service);
   g_main_loop_run (loop);
+
+  g_source_remove (sigint);
+  g_source_remove (sigterm);
 
   return EXIT_SUCCESS;
 }

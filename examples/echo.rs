@@ -7,11 +7,19 @@
 //!
 //! It listens on ports 1024 and 1025 (or the ones given), each tagged with a `Source` object that
 //! carries its port, reads one line from each client, prints it and echoes it back. Try
-//! `telnet localhost 1024`; the line `shutdown` stops the service and ends the program.
+//! `nc localhost 1024` (or README's Python one-liner); the line `shutdown` stops the service and
+//! ends the program.
+//!
+//! Beyond GLib's demo, Ctrl-C (SIGINT) or `kill` (SIGTERM) shuts it down gracefully: the ports
+//! are freed at once, the clients being served get their echo, then the program ends; a second
+//! signal disconnects them.
 //!
 //! With `--activation` it takes its sockets from systemd socket activation instead, tagged with
 //! their names: `systemd-socket-activate -l 2024 --fdname=echo target/debug/examples/echo
 //! --activation`, or a `.socket` unit (see README.md).
+
+use std::cell::Cell;
+use std::rc::Rc;
 
 use gio::prelude::*;
 use usher::prelude::*;
@@ -41,6 +49,8 @@ fn main() -> glib::ExitCode {
         }
     });
 
+    shut_down_on_signals(&service, &main_loop);
+
     service.connect_incoming(move |_, connection, source_object| {
         println!("Accepted! (Source: {})", Source::describe(source_object));
         glib::spawn_future_local(worker(connection.clone(), cancellable.clone()));
@@ -50,6 +60,47 @@ fn main() -> glib::ExitCode {
     service.start();
     main_loop.run();
     glib::ExitCode::SUCCESS
+}
+
+/// On SIGINT or SIGTERM, shuts `service` down gracefully and quits `main_loop` once every client
+/// is served; on a second signal, disconnects the clients left.
+fn shut_down_on_signals(service: &usher::SocketService, main_loop: &glib::MainLoop) {
+    let shutting_down = Rc::new(Cell::new(false));
+    for signal in [libc::SIGINT, libc::SIGTERM] {
+        let service = service.clone();
+        let main_loop = main_loop.clone();
+        let shutting_down = shutting_down.clone();
+        glib_unix::unix_signal_add_local(signal, move || {
+            if shutting_down.replace(true) {
+                println!("Disconnecting {}.", clients(service.n_connections()));
+                service.close_connections();
+                return glib::ControlFlow::Continue;
+            }
+            // Closes the listening sockets before it returns, and calls back once every
+            // connection is closed.
+            let main_loop = main_loop.clone();
+            service.shutdown_async(None::<&gio::Cancellable>, move |result| {
+                if let Err(error) = result {
+                    eprintln!("Cannot shut down: {error}");
+                }
+                println!("Shut down.");
+                main_loop.quit();
+            });
+            println!(
+                "Shutting down: the ports are free, waiting for {}.",
+                clients(service.n_connections())
+            );
+            glib::ControlFlow::Continue
+        });
+    }
+}
+
+/// "1 client", "2 clients".
+fn clients(n: u32) -> String {
+    match n {
+        1 => "1 client".to_owned(),
+        n => format!("{n} clients"),
+    }
 }
 
 /// Reads one line, prints it and echoes it back; `shutdown` cancels `cancellable`.

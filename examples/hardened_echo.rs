@@ -55,7 +55,7 @@ fn main() -> glib::ExitCode {
         }
     });
     service.connect_n_connections_notify(|service| {
-        println!("{} clients connected", service.n_connections());
+        println!("{} connected", count(service.n_connections(), "client"));
     });
 
     let main_loop = glib::MainLoop::new(None, false);
@@ -72,9 +72,9 @@ fn main() -> glib::ExitCode {
     });
     main_loop.run();
     println!(
-        "Served {} clients; {} accepts failed.",
-        service.n_accepted(),
-        service.n_accept_errors()
+        "Served {}; {} failed.",
+        count(service.n_accepted(), "client"),
+        count(service.n_accept_errors(), "accept")
     );
     glib::ExitCode::SUCCESS
 }
@@ -111,18 +111,29 @@ async fn echo_lines(
 /// Frees the port, waits up to [`GRACE`] for the clients, then disconnects the rest.
 async fn shut_down(service: &usher::SocketService) {
     println!(
-        "Shutting down: waiting {GRACE:?} for {} clients.",
-        service.n_connections()
+        "Shutting down: waiting {GRACE:?} for {}.",
+        count(service.n_connections(), "client")
     );
     if glib::future_with_timeout(GRACE, service.shutdown_future())
         .await
         .is_err()
     {
-        println!("Disconnecting {} clients.", service.n_connections());
+        println!(
+            "Disconnecting {}.",
+            count(service.n_connections(), "client")
+        );
         service.close_connections();
         if let Err(error) = service.shutdown_future().await {
             eprintln!("Shutdown failed: {error}");
         }
     }
     println!("Shut down.");
+}
+
+/// "1 client", "2 clients", "0 clients".
+fn count(n: impl Into<u64>, noun: &str) -> String {
+    match n.into() {
+        1 => format!("1 {noun}"),
+        n => format!("{n} {noun}s"),
+    }
 }

@@ -1,8 +1,11 @@
 /* The threaded echo server from the documentation of GLib.ThreadedSocketService, in Vala,
  * on Usher: the handler runs in a worker thread and reads its line with a blocking call.
  *
- * It listens on ports 1024 and 1025, each tagged with a Source object that carries its port.
- * Try `telnet localhost 1024`; the line "shutdown" stops the service and ends the program.
+ *   threaded-echo-vala [PORT…]
+ *
+ * It listens on ports 1024 and 1025 (or the ones given), each tagged with a Source object that
+ * carries its port. Try `nc localhost 1024` (or the Python client in README.md); the line
+ * "shutdown" stops the service and ends the program.
  */
 
 public class Source : Object {
@@ -13,12 +16,26 @@ public class Source : Object {
 	}
 }
 
-int main () {
+int main (string[] args) {
+	int[] ports = { 1024, 1025 };
+	if (args.length > 1) {
+		ports = {};
+		foreach (unowned string arg in args[1:args.length]) {
+			int port = int.parse (arg);
+			if (port <= 0 || port > uint16.MAX) {
+				stderr.printf ("usage: %s [PORT…]: %s is not a port\n", args[0], arg);
+				return 1;
+			}
+			ports += port;
+		}
+	}
+
 	var loop = new MainLoop ();
 	var service = new Usher.ThreadedSocketService (10);
 	try {
-		service.add_inet_port (1024, new Source (1024));
-		service.add_inet_port (1025, new Source (1025));
+		foreach (int port in ports) {
+			service.add_inet_port ((uint16) port, new Source ((uint16) port));
+		}
 	} catch (Error error) {
 		stdout.printf ("Error: %s\n", error.message);
 		return 1;

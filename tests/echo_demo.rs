@@ -1,5 +1,5 @@
 //! The echo demos (`examples/echo.rs`, `threaded_echo.rs`, `echo_async.rs`) driven by a client:
-//! both ports echo, and `shutdown` ends the process with status 0.
+//! both ports echo, `shutdown` ends the process with status 0, and so does SIGINT, gracefully.
 
 mod common;
 
@@ -115,6 +115,59 @@ fn the_hardened_demo_shuts_down_gracefully() {
     // The staying client leaves within the grace period: the shutdown completes.
     drop(staying_reader);
     staying.shutdown(std::net::Shutdown::Both).unwrap();
+    wait_for("Shut down.");
+    let status = demo.wait().unwrap();
+    assert!(status.success(), "{status}");
+}
+
+#[test]
+fn the_echo_demo_shuts_down_gracefully_on_sigint() {
+    let (first, second) = free_ports();
+    let mut demo = Reaped(
+        Command::new(example("echo"))
+            .args([first.to_string(), second.to_string()])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the echo example is built by `cargo test`"),
+    );
+    let lines = lines_of(demo.stdout.take().unwrap());
+    let wait_for = |expected: &str| loop {
+        let line = lines
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the demo prints its next line");
+        if line.starts_with(expected) {
+            return line;
+        }
+    };
+    wait_for("Listening on ports");
+
+    // A client half-way through its line, being served.
+    let mut waiting = TcpStream::connect((Ipv4Addr::LOCALHOST, first)).unwrap();
+    waiting
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    waiting.write_all(b"half ").unwrap();
+    wait_for(&format!("Accepted! (Source: {first})"));
+
+    // SIGINT: the ports are free at once, and the demo waits for its client.
+    let pid = libc::pid_t::try_from(demo.id()).unwrap();
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    assert_eq!(
+        wait_for("Shutting down"),
+        "Shutting down: the ports are free, waiting for 1 client."
+    );
+    for port in [first, second] {
+        assert!(
+            TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err(),
+            "port {port} is free"
+        );
+    }
+    assert!(demo.try_wait().unwrap().is_none(), "the demo waits");
+
+    waiting.write_all(b"a line\r\n").unwrap();
+    let mut echo = String::new();
+    BufReader::new(waiting).read_line(&mut echo).unwrap();
+    assert_eq!(echo, "half a line\n");
     wait_for("Shut down.");
     let status = demo.wait().unwrap();
     assert!(status.success(), "{status}");

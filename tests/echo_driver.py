@@ -1,15 +1,20 @@
 #!/usr/bin/python3
-"""Drives an echo demo as a user with telnet would.
+"""Drives an echo demo as a user with a line-based client would.
 
-    echo_driver.py --pass-ports PROGRAM
-    echo_driver.py PROGRAM PORT…
+    echo_driver.py [--signal INT|TERM] [--] COMMAND…
 
-Waits until PROGRAM accepts on its ports, checks that each echoes a line and that its output
-names the port (the `Source` tag), then sends "shutdown" and checks that the program exits
-with status 0. With --pass-ports, two free ports are given to PROGRAM as arguments; otherwise
-PROGRAM listens on the PORTs by itself (the Vala demos use 1024 and 1025, as GLib's docs do).
+Runs COMMAND with two free ports as its last arguments, waits until it accepts on them, checks
+that each echoes a line and that the output names the port (the `Source` tag), then ends it and
+checks that it exits with status 0:
+
+* by default, with the line "shutdown";
+* with --signal, by a graceful shutdown on that signal: while a client is half-way through its
+  line, the signal frees the ports at once, the client still gets its echo, and then the
+  program ends.
 """
 
+import argparse
+import signal
 import socket
 import subprocess
 import sys
@@ -34,16 +39,21 @@ def connect(port, program):
             delay = min(delay * 2, 0.2)
 
 
+def read_line(client):
+    reply = b""
+    while not reply.endswith(b"\n"):
+        chunk = client.recv(1024)
+        if not chunk:
+            break
+        reply += chunk
+    return reply.decode()
+
+
 def say(port, line, program):
     with connect(port, program) as client:
+        # As telnet sends it.
         client.sendall(line.encode() + b"\r\n")
-        reply = b""
-        while not reply.endswith(b"\n"):
-            chunk = client.recv(1024)
-            if not chunk:
-                break
-            reply += chunk
-    return reply.decode()
+        return read_line(client)
 
 
 def free_ports(count):
@@ -55,33 +65,74 @@ def free_ports(count):
     return ports
 
 
+def wait_until_refused(port, program):
+    """Waits until nothing listens on port any more."""
+    start = time.monotonic()
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=DEADLINE).close()
+        except ConnectionRefusedError:
+            return
+        except ConnectionResetError:
+            pass  # queued as the listening socket closed: the next try is refused
+        if program.poll() is not None:
+            sys.exit(f"the program exited with status {program.returncode} too early")
+        if time.monotonic() - start > DEADLINE:
+            sys.exit(f"port {port} is still open after the signal")
+        time.sleep(0.01)
+
+
+def shut_down_by_signal(signum, ports, program):
+    # A client that has sent half its line. Connections to one port are accepted in the order
+    # they came, so once a second client on that port has had its echo, the first has been
+    # accepted and is being served.
+    waiting = connect(ports[0], program)
+    waiting.sendall(b"half ")
+    assert say(ports[0], "after", program) == "after\n"
+
+    program.send_signal(signum)
+    for port in ports:
+        wait_until_refused(port, program)
+    assert program.poll() is None, "the program did not wait for its client"
+
+    waiting.sendall(b"a line\r\n")
+    reply = read_line(waiting)
+    waiting.close()
+    assert reply == "half a line\n", f"the waiting client got {reply!r}"
+    return ["Received: half a line", "Shut down."]
+
+
 def main():
-    args = sys.argv[1:]
-    if args[0] == "--pass-ports":
-        program_path = args[1]
-        ports = free_ports(2)
-        command = [program_path] + [str(port) for port in ports]
-    else:
-        program_path, *ports = args
-        ports = [int(port) for port in ports]
-        command = [program_path]
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--signal", choices=["INT", "TERM"])
+    parser.add_argument("command", nargs="+")
+    args = parser.parse_args()
+
+    ports = free_ports(2)
+    command = args.command + [str(port) for port in ports]
     program = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     try:
         for port in ports:
             line = f"hello on {port}"
             reply = say(port, line, program)
             assert reply == line + "\n", f"port {port} answered {reply!r}"
-        assert say(ports[0], "shutdown", program) == "shutdown\n"
+        if args.signal:
+            expected = shut_down_by_signal(getattr(signal, "SIG" + args.signal), ports, program)
+        else:
+            assert say(ports[0], "shutdown", program) == "shutdown\n"
+            expected = ["Received: shutdown"]
         output, _ = program.communicate(timeout=DEADLINE)
     finally:
         if program.poll() is None:
             program.kill()
+            program.wait()
+    print(output, end="")
     assert program.returncode == 0, f"exit status {program.returncode}"
     for port in ports:
         assert f"Accepted! (Source: {port})" in output, output
         assert f"Received: hello on {port}" in output, output
-    assert "Received: shutdown" in output, output
-    print(output, end="")
+    for line in expected:
+        assert line in output, output
 
 
 if __name__ == "__main__":

@@ -43,12 +43,16 @@ G_BEGIN_DECLS
  * A new service is active. Like GLib's, an active service with sockets keeps a
  * reference to itself; a stopped one does not, so dropping the last reference
  * to a stopped service frees it and closes its listening sockets.
+ *
+ * Since: 0.1
  */
 
 /**
  * USHER_TYPE_SOCKET_SERVICE:
  *
  * The #GType of #UsherSocketService.
+ *
+ * Since: 0.1
  */
 #define USHER_TYPE_SOCKET_SERVICE (usher_socket_service_get_type ())
 G_DECLARE_DERIVABLE_TYPE (UsherSocketService, usher_socket_service, USHER, SOCKET_SERVICE, GSocketListener)
@@ -65,6 +69,8 @@ G_DECLARE_DERIVABLE_TYPE (UsherSocketService, usher_socket_service, USHER, SOCKE
  * The class structure. It has the size of #GSocketServiceClass, with @incoming
  * at the same offset, so a subclass written for #GSocketService keeps its
  * layout; the reserved space after it lets the class grow.
+ *
+ * Since: 0.1
  */
 struct _UsherSocketServiceClass
 {
@@ -96,6 +102,8 @@ struct _UsherSocketServiceClass
  * ref it yourself if you are planning to use it.
  *
  * Returns: %TRUE to stop other handlers from being called
+ *
+ * Since: 0.1
  */
 
 /**
@@ -111,6 +119,8 @@ struct _UsherSocketServiceClass
  *
  * While no handler is connected, the service logs a warning at most once a
  * second, with the number of failures folded into it.
+ *
+ * Since: 0.1
  */
 
 /**
@@ -120,6 +130,8 @@ struct _UsherSocketServiceClass
  * for with usher_socket_service_start() and usher_socket_service_stop(). A
  * service waiting for a free thread, a free connection slot or free file
  * descriptors stays active meanwhile.
+ *
+ * Since: 0.1
  */
 
 /**
@@ -129,6 +141,8 @@ struct _UsherSocketServiceClass
  * default) for no limit. At the limit, new clients wait in the kernel's backlog,
  * neither accepted nor refused, until a connection closes. A connection counts
  * from its #UsherSocketService::incoming until it is closed or finalized.
+ *
+ * Since: 0.1
  */
 
 /**
@@ -136,6 +150,8 @@ struct _UsherSocketServiceClass
  *
  * The connections the service handed out and that are not yet closed or
  * finalized. Notified on the service's context.
+ *
+ * Since: 0.1
  */
 
 /**
@@ -143,6 +159,8 @@ struct _UsherSocketServiceClass
  *
  * The connections accepted since the service was created. Notified on the
  * service's context.
+ *
+ * Since: 0.1
  */
 
 /**
@@ -150,6 +168,8 @@ struct _UsherSocketServiceClass
  *
  * The accepts that failed since the service was created (those that were
  * cancelled aside). Notified on the service's context.
+ *
+ * Since: 0.1
  */
 
 /**
@@ -160,6 +180,8 @@ struct _UsherSocketServiceClass
  * service accepts on them as soon as its context runs.
  *
  * Returns: (transfer full): a new #UsherSocketService
+ *
+ * Since: 0.1
  */
 UsherSocketService *usher_socket_service_new (void);
 
@@ -170,6 +192,8 @@ UsherSocketService *usher_socket_service_new (void);
  * Starts accepting connections again after usher_socket_service_stop(). New
  * services are already active. Safe from any thread: accepting happens on the
  * context the service was created in, whichever thread calls this.
+ *
+ * Since: 0.1
  */
 void usher_socket_service_start (UsherSocketService *service);
 
@@ -181,6 +205,8 @@ void usher_socket_service_start (UsherSocketService *service);
  * kernel's backlog and are accepted after usher_socket_service_start(). The
  * listening sockets stay open: close them with g_socket_listener_close(). Safe
  * from any thread.
+ *
+ * Since: 0.1
  */
 void usher_socket_service_stop (UsherSocketService *service);
 
@@ -192,6 +218,8 @@ void usher_socket_service_stop (UsherSocketService *service);
  * from any thread.
  *
  * Returns: %TRUE if the service is active
+ *
+ * Since: 0.1
  */
 gboolean usher_socket_service_is_active (UsherSocketService *service);
 
@@ -199,7 +227,12 @@ gboolean usher_socket_service_is_active (UsherSocketService *service);
  * usher_socket_service_get_max_connections:
  * @service: a #UsherSocketService
  *
- * Returns: #UsherSocketService:max-connections, 0 for no limit
+ * Gets #UsherSocketService:max-connections, the most live connections before
+ * the service stops accepting.
+ *
+ * Returns: the most live connections, 0 for no limit
+ *
+ * Since: 0.1
  */
 guint usher_socket_service_get_max_connections (UsherSocketService *service);
 
@@ -209,6 +242,8 @@ guint usher_socket_service_get_max_connections (UsherSocketService *service);
  * @max_connections: the most live connections, 0 for no limit
  *
  * Sets #UsherSocketService:max-connections. Safe from any thread.
+ *
+ * Since: 0.1
  */
 void usher_socket_service_set_max_connections (UsherSocketService *service,
                                                guint               max_connections);
@@ -217,7 +252,12 @@ void usher_socket_service_set_max_connections (UsherSocketService *service,
  * usher_socket_service_get_n_connections:
  * @service: a #UsherSocketService
  *
- * Returns: #UsherSocketService:n-connections, the live connections
+ * Gets #UsherSocketService:n-connections: the connections the service handed
+ * out and that are not yet closed or finalized.
+ *
+ * Returns: the number of live connections
+ *
+ * Since: 0.1
  */
 guint usher_socket_service_get_n_connections (UsherSocketService *service);
 
@@ -225,7 +265,12 @@ guint usher_socket_service_get_n_connections (UsherSocketService *service);
  * usher_socket_service_get_n_accepted:
  * @service: a #UsherSocketService
  *
- * Returns: #UsherSocketService:n-accepted, the connections accepted so far
+ * Gets #UsherSocketService:n-accepted: the connections accepted since the
+ * service was created.
+ *
+ * Returns: the number of connections accepted so far
+ *
+ * Since: 0.1
  */
 guint64 usher_socket_service_get_n_accepted (UsherSocketService *service);
 
@@ -233,7 +278,12 @@ guint64 usher_socket_service_get_n_accepted (UsherSocketService *service);
  * usher_socket_service_get_n_accept_errors:
  * @service: a #UsherSocketService
  *
- * Returns: #UsherSocketService:n-accept-errors, the accepts that failed so far
+ * Gets #UsherSocketService:n-accept-errors: the accepts that failed since the
+ * service was created, those that were cancelled aside.
+ *
+ * Returns: the number of accepts that failed so far
+ *
+ * Since: 0.1
  */
 guint64 usher_socket_service_get_n_accept_errors (UsherSocketService *service);
 
@@ -256,6 +306,8 @@ guint64 usher_socket_service_get_n_accept_errors (UsherSocketService *service);
  *
  * To bound the wait, call usher_socket_service_close_connections() after a
  * deadline of your choosing: the shutdown then completes.
+ *
+ * Since: 0.1
  */
 void usher_socket_service_shutdown_async (UsherSocketService  *service,
                                           GCancellable        *cancellable,
@@ -272,6 +324,8 @@ void usher_socket_service_shutdown_async (UsherSocketService  *service,
  *
  * Returns: %TRUE once every connection is closed, %FALSE if the wait was
  *   cancelled
+ *
+ * Since: 0.1
  */
 gboolean usher_socket_service_shutdown_finish (UsherSocketService  *service,
                                                GAsyncResult        *result,
@@ -288,6 +342,8 @@ gboolean usher_socket_service_shutdown_finish (UsherSocketService  *service,
  *
  * Returns: (transfer full) (nullable): the source_object for the socket named
  *   @name, or %NULL
+ *
+ * Since: 0.1
  */
 typedef GObject *(*UsherActivatedSourceFunc) (const char *name,
                                               gpointer    user_data);
@@ -315,6 +371,8 @@ typedef GObject *(*UsherActivatedSourceFunc) (const char *name,
  *
  * Returns: how many sockets were added: 0, without error, when the process
  *   was not socket-activated
+ *
+ * Since: 0.1
  */
 guint usher_socket_service_add_activated_sockets (UsherSocketService        *service,
                                                   UsherActivatedSourceFunc   source_func,
@@ -340,6 +398,8 @@ guint usher_socket_service_add_activated_sockets (UsherSocketService        *ser
  * g_socket_listener_add_address().
  *
  * Returns: %TRUE on success
+ *
+ * Since: 0.1
  */
 gboolean usher_socket_service_add_reuse_port_address (UsherSocketService  *service,
                                                       GSocketAddress      *address,
@@ -358,6 +418,8 @@ gboolean usher_socket_service_add_reuse_port_address (UsherSocketService  *servi
  * #UsherThreadedSocketService::run handlers return, for a threaded service).
  * Each #GSocketConnection releases its descriptor when its owner closes or
  * drops it. Safe from any thread.
+ *
+ * Since: 0.1
  */
 void usher_socket_service_close_connections (UsherSocketService *service);
 

@@ -28,12 +28,16 @@ G_BEGIN_DECLS
  * #UsherSocketService:active alone, so a usher_socket_service_stop() made
  * meanwhile holds, and a #UsherThreadedSocketService:max-threads of 0 means one
  * thread per processor instead of none.
+ *
+ * Since: 0.1
  */
 
 /**
  * USHER_TYPE_THREADED_SOCKET_SERVICE:
  *
  * The #GType of #UsherThreadedSocketService.
+ *
+ * Since: 0.1
  */
 #define USHER_TYPE_THREADED_SOCKET_SERVICE (usher_threaded_socket_service_get_type ())
 G_DECLARE_DERIVABLE_TYPE (UsherThreadedSocketService, usher_threaded_socket_service, USHER, THREADED_SOCKET_SERVICE, UsherSocketService)
@@ -45,6 +49,8 @@ G_DECLARE_DERIVABLE_TYPE (UsherThreadedSocketService, usher_threaded_socket_serv
  *
  * The class structure. It has the size of #GThreadedSocketServiceClass, with
  * @run at the same offset.
+ *
+ * Since: 0.1
  */
 struct _UsherThreadedSocketServiceClass
 {
@@ -70,6 +76,8 @@ struct _UsherThreadedSocketServiceClass
  * signal handler need not return until the connection is closed.
  *
  * Returns: %TRUE to stop further signal handlers from being called
+ *
+ * Since: 0.1
  */
 
 /**
@@ -77,6 +85,8 @@ struct _UsherThreadedSocketServiceClass
  *
  * The most handlers that run at once: -1 for no limit, 0 for one per
  * processor.
+ *
+ * Since: 0.1
  */
 
 /**
@@ -88,6 +98,8 @@ struct _UsherThreadedSocketServiceClass
  * g_threaded_socket_service_new(), it returns the parent type.
  *
  * Returns: (transfer full) (type UsherThreadedSocketService): a new service
+ *
+ * Since: 0.1
  */
 UsherSocketService *usher_threaded_socket_service_new (int max_threads);
 

@@ -7,6 +7,7 @@
 
 #define __USHER_H_INSIDE__
 
+#include <usher/usher-version.h>
 #include <usher/socket-service.h>
 #include <usher/threaded-socket-service.h>
 
