@@ -59,13 +59,26 @@ fn is_a<T: StaticType>(instance: *const impl Sized) -> bool {
         }
 }
 
-fn is_service(service: *const UsherSocketService) -> bool {
-    is_a::<SocketService>(service)
+/// The C type checks, named as in C for the criticals that name them.
+macro_rules! type_checks {
+    ($($check:ident: $type:ty),+ $(,)?) => {
+        $(
+            #[allow(non_snake_case)]
+            fn $check(instance: *const impl Sized) -> bool {
+                is_a::<$type>(instance)
+            }
+        )+
+    };
 }
 
-/// `NULL` or an instance of `T`.
-fn is_none_or_a<T: StaticType>(instance: *const impl Sized) -> bool {
-    instance.is_null() || is_a::<T>(instance)
+type_checks! {
+    USHER_IS_SOCKET_SERVICE: SocketService,
+    G_IS_ASYNC_RESULT: gio::AsyncResult,
+    G_IS_CANCELLABLE: gio::Cancellable,
+    G_IS_OBJECT: glib::Object,
+    G_IS_SOCKET_ADDRESS: gio::SocketAddress,
+    G_IS_TLS_CERTIFICATE: gio::TlsCertificate,
+    G_IS_TLS_DATABASE: gio::TlsDatabase,
 }
 
 /// `error == NULL || *error == NULL`: GLib's rule for the `GError **` of a call.
@@ -96,13 +109,13 @@ pub extern "C" fn usher_socket_service_new() -> *mut UsherSocketService {
 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn usher_socket_service_start(service: *mut UsherSocketService) {
-    return_if_fail! { usher_socket_service_start; is_service(service) }
+    return_if_fail! { usher_socket_service_start; USHER_IS_SOCKET_SERVICE(service) }
     unsafe { self::service(service) }.start()
 }
 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn usher_socket_service_stop(service: *mut UsherSocketService) {
-    return_if_fail! { usher_socket_service_stop; is_service(service) }
+    return_if_fail! { usher_socket_service_stop; USHER_IS_SOCKET_SERVICE(service) }
     unsafe { self::service(service) }.stop()
 }
 
@@ -110,7 +123,7 @@ pub unsafe extern "C" fn usher_socket_service_stop(service: *mut UsherSocketServ
 pub unsafe extern "C" fn usher_socket_service_is_active(
     service: *mut UsherSocketService,
 ) -> glib::ffi::gboolean {
-    return_if_fail! { usher_socket_service_is_active => glib::ffi::GFALSE; is_service(service) }
+    return_if_fail! { usher_socket_service_is_active => glib::ffi::GFALSE; USHER_IS_SOCKET_SERVICE(service) }
     unsafe { self::service(service) }.is_active().into_glib()
 }
 
@@ -120,13 +133,13 @@ macro_rules! property_accessors {
     ($get:ident, $set:ident, $name:ident, $set_name:ident: $c_type:ty) => {
         #[unsafe(no_mangle)]
         pub unsafe extern "C" fn $get(service: *mut UsherSocketService) -> $c_type {
-            return_if_fail! { $get => Default::default(); is_service(service) }
+            return_if_fail! { $get => Default::default(); USHER_IS_SOCKET_SERVICE(service) }
             unsafe { self::service(service) }.$name()
         }
 
         #[unsafe(no_mangle)]
         pub unsafe extern "C" fn $set(service: *mut UsherSocketService, value: $c_type) {
-            return_if_fail! { $set; is_service(service) }
+            return_if_fail! { $set; USHER_IS_SOCKET_SERVICE(service) }
             unsafe { self::service(service) }.$set_name(value)
         }
     };
@@ -161,7 +174,7 @@ property_accessors!(
 pub unsafe extern "C" fn usher_socket_service_get_n_connections(
     service: *mut UsherSocketService,
 ) -> c_uint {
-    return_if_fail! { usher_socket_service_get_n_connections => 0; is_service(service) }
+    return_if_fail! { usher_socket_service_get_n_connections => 0; USHER_IS_SOCKET_SERVICE(service) }
     unsafe { self::service(service) }.n_connections()
 }
 
@@ -169,7 +182,7 @@ pub unsafe extern "C" fn usher_socket_service_get_n_connections(
 pub unsafe extern "C" fn usher_socket_service_get_n_accepted(
     service: *mut UsherSocketService,
 ) -> u64 {
-    return_if_fail! { usher_socket_service_get_n_accepted => 0; is_service(service) }
+    return_if_fail! { usher_socket_service_get_n_accepted => 0; USHER_IS_SOCKET_SERVICE(service) }
     unsafe { self::service(service) }.n_accepted()
 }
 
@@ -177,7 +190,7 @@ pub unsafe extern "C" fn usher_socket_service_get_n_accepted(
 pub unsafe extern "C" fn usher_socket_service_get_n_accept_errors(
     service: *mut UsherSocketService,
 ) -> u64 {
-    return_if_fail! { usher_socket_service_get_n_accept_errors => 0; is_service(service) }
+    return_if_fail! { usher_socket_service_get_n_accept_errors => 0; USHER_IS_SOCKET_SERVICE(service) }
     unsafe { self::service(service) }.n_accept_errors()
 }
 
@@ -187,7 +200,7 @@ pub unsafe extern "C" fn usher_socket_service_get_tls_certificate(
 ) -> *mut gio::ffi::GTlsCertificate {
     return_if_fail! {
         usher_socket_service_get_tls_certificate => std::ptr::null_mut();
-        is_service(service)
+        USHER_IS_SOCKET_SERVICE(service)
     }
     // (transfer none): the service keeps its reference.
     unsafe { self::service(service) }
@@ -203,8 +216,8 @@ pub unsafe extern "C" fn usher_socket_service_set_tls_certificate(
 ) {
     return_if_fail! {
         usher_socket_service_set_tls_certificate;
-        is_service(service),
-        is_none_or_a::<gio::TlsCertificate>(certificate),
+        USHER_IS_SOCKET_SERVICE(service),
+        certificate.is_null() || G_IS_TLS_CERTIFICATE(certificate),
     }
     let certificate: Borrowed<Option<gio::TlsCertificate>> =
         unsafe { from_glib_borrow(certificate) };
@@ -217,7 +230,7 @@ pub unsafe extern "C" fn usher_socket_service_get_tls_database(
 ) -> *mut gio::ffi::GTlsDatabase {
     return_if_fail! {
         usher_socket_service_get_tls_database => std::ptr::null_mut();
-        is_service(service)
+        USHER_IS_SOCKET_SERVICE(service)
     }
     unsafe { self::service(service) }
         .tls_database()
@@ -232,8 +245,8 @@ pub unsafe extern "C" fn usher_socket_service_set_tls_database(
 ) {
     return_if_fail! {
         usher_socket_service_set_tls_database;
-        is_service(service),
-        is_none_or_a::<gio::TlsDatabase>(database),
+        USHER_IS_SOCKET_SERVICE(service),
+        database.is_null() || G_IS_TLS_DATABASE(database),
     }
     let database: Borrowed<Option<gio::TlsDatabase>> = unsafe { from_glib_borrow(database) };
     unsafe { self::service(service) }.set_tls_database(database.as_ref().as_ref())
@@ -245,7 +258,7 @@ pub unsafe extern "C" fn usher_socket_service_get_tls_authentication_mode(
 ) -> gio::ffi::GTlsAuthenticationMode {
     return_if_fail! {
         usher_socket_service_get_tls_authentication_mode => gio::ffi::G_TLS_AUTHENTICATION_NONE;
-        is_service(service)
+        USHER_IS_SOCKET_SERVICE(service)
     }
     unsafe { self::service(service) }
         .tls_authentication_mode()
@@ -259,7 +272,7 @@ pub unsafe extern "C" fn usher_socket_service_set_tls_authentication_mode(
 ) {
     return_if_fail! {
         usher_socket_service_set_tls_authentication_mode;
-        is_service(service),
+        USHER_IS_SOCKET_SERVICE(service),
         (gio::ffi::G_TLS_AUTHENTICATION_NONE..=gio::ffi::G_TLS_AUTHENTICATION_REQUIRED)
             .contains(&mode),
     }
@@ -273,7 +286,7 @@ pub unsafe extern "C" fn usher_socket_service_get_tls_advertised_protocols(
 ) -> *mut *mut c_char {
     return_if_fail! {
         usher_socket_service_get_tls_advertised_protocols => std::ptr::null_mut();
-        is_service(service)
+        USHER_IS_SOCKET_SERVICE(service)
     }
     let protocols = unsafe { self::service(service) }.tls_advertised_protocols();
     // (transfer full), NULL for none, as GTlsConnection's.
@@ -289,7 +302,7 @@ pub unsafe extern "C" fn usher_socket_service_set_tls_advertised_protocols(
     service: *mut UsherSocketService,
     protocols: *const *const c_char,
 ) {
-    return_if_fail! { usher_socket_service_set_tls_advertised_protocols; is_service(service) }
+    return_if_fail! { usher_socket_service_set_tls_advertised_protocols; USHER_IS_SOCKET_SERVICE(service) }
     let protocols: Vec<glib::GString> = unsafe { FromGlibPtrContainer::from_glib_none(protocols) };
     unsafe { self::service(service) }.set_tls_advertised_protocols(glib::StrV::from(protocols))
 }
@@ -329,8 +342,8 @@ pub unsafe extern "C" fn usher_socket_service_shutdown_async(
 ) {
     return_if_fail! {
         usher_socket_service_shutdown_async;
-        is_service(service),
-        is_none_or_a::<gio::Cancellable>(cancellable),
+        USHER_IS_SOCKET_SERVICE(service),
+        cancellable.is_null() || G_IS_CANCELLABLE(cancellable),
     }
     let task = unsafe {
         let task = gio::ffi::g_task_new(
@@ -388,8 +401,8 @@ pub unsafe extern "C" fn usher_socket_service_shutdown_finish(
 ) -> glib::ffi::gboolean {
     return_if_fail! {
         usher_socket_service_shutdown_finish => glib::ffi::GFALSE;
-        is_service(service),
-        is_a::<gio::AsyncResult>(result),
+        USHER_IS_SOCKET_SERVICE(service),
+        G_IS_ASYNC_RESULT(result),
         error_is_unset(error),
     }
     unsafe {
@@ -421,9 +434,9 @@ pub unsafe extern "C" fn usher_socket_service_add_reuse_port_address(
 ) -> glib::ffi::gboolean {
     return_if_fail! {
         usher_socket_service_add_reuse_port_address => glib::ffi::GFALSE;
-        is_service(service),
-        is_a::<gio::SocketAddress>(address),
-        is_none_or_a::<glib::Object>(source_object),
+        USHER_IS_SOCKET_SERVICE(service),
+        G_IS_SOCKET_ADDRESS(address),
+        source_object.is_null() || G_IS_OBJECT(source_object),
         error_is_unset(error),
     }
     let address: Borrowed<gio::SocketAddress> = unsafe { from_glib_borrow(address) };
@@ -445,7 +458,7 @@ pub unsafe extern "C" fn usher_socket_service_add_reuse_port_address(
 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn usher_socket_service_close_connections(service: *mut UsherSocketService) {
-    return_if_fail! { usher_socket_service_close_connections; is_service(service) }
+    return_if_fail! { usher_socket_service_close_connections; USHER_IS_SOCKET_SERVICE(service) }
     unsafe { self::service(service) }.close_connections()
 }
 
@@ -466,7 +479,7 @@ pub unsafe extern "C" fn usher_socket_service_add_activated_sockets(
 ) -> c_uint {
     return_if_fail! {
         usher_socket_service_add_activated_sockets => 0;
-        is_service(service),
+        USHER_IS_SOCKET_SERVICE(service),
         error_is_unset(error),
     }
     let source_object_for = |name: &str| {

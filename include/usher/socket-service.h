@@ -32,17 +32,32 @@ G_BEGIN_DECLS
  * API, as with #GSocketListener, from the service's thread.
  *
  * Where GLib's service is weak, Usher does more: it accepts every waiting
- * connection when a socket is readable (up to 64 per main-loop turn), never
- * loses a client queued when usher_socket_service_stop() is called, starts
- * accepting when a socket is added after an early usher_socket_service_start(),
- * stops cleanly when g_socket_listener_close() is called on an active service,
- * and reports failed accepts with #UsherSocketService::accept-error, pausing
- * with a growing backoff instead of spinning when the process runs out of file
- * descriptors.
+ * connection when a socket is readable, never loses a client queued when
+ * usher_socket_service_stop() is called, starts accepting when a socket is
+ * added after an early usher_socket_service_start(), stops cleanly when
+ * g_socket_listener_close() is called, and reports failed accepts with
+ * #UsherSocketService::accept-error, pausing with a growing backoff instead of
+ * spinning when the process runs out of file descriptors. It can cap its live
+ * connections, overall and per peer, time out idle I/O, shut down gracefully,
+ * and serve TLS (#UsherSocketService:tls-certificate).
  *
  * A new service is active. Like GLib's, an active service with sockets keeps a
  * reference to itself; a stopped one does not, so dropping the last reference
- * to a stopped service frees it and closes its listening sockets.
+ * to a stopped service frees it and closes its listening sockets. As with
+ * GLib's pending accept, that reference is let go of in a later iteration of
+ * the service's context, never inside usher_socket_service_stop().
+ *
+ * Unless the application sets #GSocketListener:listen-backlog itself, the
+ * sockets the listener creates listen with the system's maximum backlog
+ * (`net.core.somaxconn`), beyond GLib's default of 10, which a burst of
+ * clients overflows at once; a value the application sets is honoured (set
+ * GLib's 10 through the property to keep it).
+ *
+ * Whatever the close or finalization of a connection the service handed out
+ * causes (counting it, #GObject::notify, completing a shutdown, accepting
+ * again) happens on the service's context in a later iteration, never inside
+ * another object's dispose or finalize, and never on the thread that dropped
+ * the last reference to the connection.
  *
  * Since: 0.1
  */
@@ -65,6 +80,9 @@ G_DECLARE_DERIVABLE_TYPE (UsherSocketService, usher_socket_service, USHER, SOCKE
  * @accept_error: class handler of #UsherSocketService::accept-error; the
  *   default logs a warning, at most once a second, while no handler is
  *   connected to the signal
+ * @accept_certificate: class handler of
+ *   #UsherSocketService::accept-certificate; the default refuses the
+ *   certificate. Since: 0.2
  *
  * The class structure. It has the size of #GSocketServiceClass, with @incoming
  * at the same offset, so a subclass written for #GSocketService keeps its
@@ -81,9 +99,13 @@ struct _UsherSocketServiceClass
                              GObject            *source_object);
   void     (* accept_error) (UsherSocketService *service,
                              const GError       *error);
+  gboolean (* accept_certificate) (UsherSocketService   *service,
+                                   GTlsConnection       *connection,
+                                   GTlsCertificate      *peer_certificate,
+                                   GTlsCertificateFlags  errors);
 
   /*< private >*/
-  gpointer padding[5];
+  gpointer padding[4];
 };
 
 /**
@@ -101,6 +123,12 @@ struct _UsherSocketServiceClass
  * @connection will be unreffed once the signal handler returns, so you need to
  * ref it yourself if you are planning to use it.
  *
+ * With #UsherSocketService:tls-certificate set, @connection has completed
+ * its TLS handshake: it is a #GTcpWrapperConnection whose base stream
+ * (g_tcp_wrapper_connection_get_base_io_stream()) is the
+ * #GTlsServerConnection, the shape #GSocketClient returns with its `tls`
+ * property set.
+ *
  * Returns: %TRUE to stop other handlers from being called
  *
  * Since: 0.1
@@ -112,10 +140,12 @@ struct _UsherSocketServiceClass
  * @error: what went wrong
  *
  * Emitted, on the service's context, for every accept that failed for another
- * reason than a cancellation. The service keeps serving: it retries at once
- * after a transient error (the client gave up, for instance), and after a short
- * pause, growing to well under a second, when out of resources (file
- * descriptors, memory).
+ * reason than a cancellation, every TLS handshake that failed (a
+ * %G_TLS_ERROR, or %G_IO_ERROR_TIMED_OUT), and every client refused at
+ * #UsherSocketService:max-connections-per-peer (a %G_IO_ERROR naming the
+ * peer). The service keeps serving: it retries at once after a transient
+ * error (the client gave up, for instance), and after a short pause, growing
+ * to well under a second, when out of resources (file descriptors, memory).
  *
  * While no handler is connected, the service logs a warning at most once a
  * second, with the number of failures folded into it.
@@ -129,7 +159,9 @@ struct _UsherSocketServiceClass
  * Whether the service is accepting connections: what the application asked
  * for with usher_socket_service_start() and usher_socket_service_stop(). A
  * service waiting for a free thread, a free connection slot or free file
- * descriptors stays active meanwhile.
+ * descriptors stays active meanwhile. A service whose listener is closed
+ * (g_socket_listener_close(), usher_socket_service_shutdown_async()) is
+ * inactive for good: usher_socket_service_start() leaves it inactive.
  *
  * Since: 0.1
  */
@@ -140,7 +172,8 @@ struct _UsherSocketServiceClass
  * The most live connections before the service stops accepting; 0 (the
  * default) for no limit. At the limit, new clients wait in the kernel's backlog,
  * neither accepted nor refused, until a connection closes. A connection counts
- * from its #UsherSocketService::incoming until it is closed or finalized.
+ * from its accept, its TLS handshake included, until it is closed or
+ * finalized.
  *
  * Since: 0.1
  */
@@ -148,10 +181,112 @@ struct _UsherSocketServiceClass
 /**
  * UsherSocketService:n-connections:
  *
- * The connections the service handed out and that are not yet closed or
- * finalized. Notified on the service's context.
+ * The connections the service accepted, those in their TLS handshake
+ * included, and that are not yet closed or finalized. Notified on the
+ * service's context, at most once per main-loop iteration.
  *
  * Since: 0.1
+ */
+
+/**
+ * UsherSocketService:max-connections-per-peer:
+ *
+ * The most live connections from one IP address; 0 (the default) for no
+ * limit. IPv4 and IPv6 addresses count apart, except that a v4-mapped IPv6
+ * address counts as its IPv4 address; Unix-domain sockets are not limited. A
+ * client beyond its peer's limit is accepted and closed at once, so that it
+ * holds up nobody queued behind it, and reported with
+ * #UsherSocketService::accept-error.
+ *
+ * Since: 0.2
+ */
+
+/**
+ * UsherSocketService:timeout:
+ *
+ * The I/O timeout, in seconds, of every accepted socket
+ * (g_socket_set_timeout()), as #GSocketClient:timeout is for clients; 0 (the
+ * default) for none. A blocking or asynchronous read or write that waits
+ * longer fails with %G_IO_ERROR_TIMED_OUT, so that an ordinary handler closes
+ * the connection and frees its slot. With TLS it applies after the handshake,
+ * which has #UsherSocketService:tls-handshake-timeout.
+ *
+ * Since: 0.2
+ */
+
+/**
+ * UsherSocketService:tls-certificate:
+ *
+ * The certificate, with its private key, that the service serves TLS with;
+ * %NULL (the default) for plain TCP. With one, each accepted connection is
+ * wrapped in a #GTlsServerConnection from the default #GTlsBackend, its
+ * handshake runs on the service's context, and only a completed handshake
+ * emits #UsherSocketService::incoming. A failed one closes the connection and
+ * is reported with #UsherSocketService::accept-error. Without a TLS backend
+ * (glib-networking), every connection fails with %G_TLS_ERROR_UNAVAILABLE,
+ * and one warning says why.
+ *
+ * Since: 0.2
+ */
+
+/**
+ * UsherSocketService:tls-database:
+ *
+ * The database client certificates are verified with; %NULL (the default)
+ * for the TLS backend's default database.
+ *
+ * Since: 0.2
+ */
+
+/**
+ * UsherSocketService:tls-authentication-mode:
+ *
+ * Whether the service asks clients for a certificate:
+ * %G_TLS_AUTHENTICATION_NONE (the default), %G_TLS_AUTHENTICATION_REQUESTED
+ * or %G_TLS_AUTHENTICATION_REQUIRED.
+ *
+ * Since: 0.2
+ */
+
+/**
+ * UsherSocketService:tls-advertised-protocols:
+ *
+ * The application protocols the service offers with ALPN (`"http/1.1"`, …),
+ * in order of preference; %NULL (the default) for no ALPN. The protocol
+ * negotiated with a client is g_tls_connection_get_negotiated_protocol() of
+ * the connection's base stream.
+ *
+ * Since: 0.2
+ */
+
+/**
+ * UsherSocketService:tls-handshake-timeout:
+ *
+ * The most seconds a client may take to complete its TLS handshake before
+ * the service closes the connection and reports %G_IO_ERROR_TIMED_OUT; 0 for
+ * no limit. The default is 10.
+ *
+ * Since: 0.2
+ */
+
+/**
+ * UsherSocketService::accept-certificate:
+ * @service: the #UsherSocketService
+ * @connection: the connection in its TLS handshake
+ * @peer_certificate: the certificate the client presented
+ * @errors: what is wrong with @peer_certificate
+ *
+ * Emitted, on the service's context, when a client presents a certificate
+ * that the TLS backend could not verify against
+ * #UsherSocketService:tls-database (or its default database), for
+ * applications that judge client certificates themselves. A certificate the
+ * backend verified is accepted without asking.
+ *
+ * Returns: %TRUE to accept the certificate (the handlers after this one do not
+ *   run); with no handler, or all returning %FALSE, it is refused and the
+ *   handshake fails
+ *
+ * Since: 0.2
  */
 
 /**
@@ -247,6 +382,181 @@ guint usher_socket_service_get_max_connections (UsherSocketService *service);
  */
 void usher_socket_service_set_max_connections (UsherSocketService *service,
                                                guint               max_connections);
+
+/**
+ * usher_socket_service_get_max_connections_per_peer:
+ * @service: a #UsherSocketService
+ *
+ * Gets #UsherSocketService:max-connections-per-peer.
+ *
+ * Returns: the most live connections from one IP address, 0 for no limit
+ *
+ * Since: 0.2
+ */
+guint usher_socket_service_get_max_connections_per_peer (UsherSocketService *service);
+
+/**
+ * usher_socket_service_set_max_connections_per_peer:
+ * @service: a #UsherSocketService
+ * @max_connections_per_peer: the most live connections from one IP address,
+ *   0 for no limit
+ *
+ * Sets #UsherSocketService:max-connections-per-peer. Safe from any thread.
+ *
+ * Since: 0.2
+ */
+void usher_socket_service_set_max_connections_per_peer (UsherSocketService *service,
+                                                        guint               max_connections_per_peer);
+
+/**
+ * usher_socket_service_get_timeout:
+ * @service: a #UsherSocketService
+ *
+ * Gets #UsherSocketService:timeout.
+ *
+ * Returns: the I/O timeout of accepted sockets, in seconds, 0 for none
+ *
+ * Since: 0.2
+ */
+guint usher_socket_service_get_timeout (UsherSocketService *service);
+
+/**
+ * usher_socket_service_set_timeout:
+ * @service: a #UsherSocketService
+ * @timeout: the I/O timeout of accepted sockets, in seconds, 0 for none
+ *
+ * Sets #UsherSocketService:timeout, for the connections accepted from now on.
+ *
+ * Since: 0.2
+ */
+void usher_socket_service_set_timeout (UsherSocketService *service,
+                                       guint               timeout);
+
+/**
+ * usher_socket_service_get_tls_certificate:
+ * @service: a #UsherSocketService
+ *
+ * Gets #UsherSocketService:tls-certificate.
+ *
+ * Returns: (transfer none) (nullable): the certificate the service serves TLS
+ *   with, or %NULL for plain TCP
+ *
+ * Since: 0.2
+ */
+GTlsCertificate *usher_socket_service_get_tls_certificate (UsherSocketService *service);
+
+/**
+ * usher_socket_service_set_tls_certificate:
+ * @service: a #UsherSocketService
+ * @certificate: (nullable): a certificate with its private key, or %NULL for
+ *   plain TCP
+ *
+ * Sets #UsherSocketService:tls-certificate, for the connections accepted from
+ * now on.
+ *
+ * Since: 0.2
+ */
+void usher_socket_service_set_tls_certificate (UsherSocketService *service,
+                                               GTlsCertificate    *certificate);
+
+/**
+ * usher_socket_service_get_tls_database:
+ * @service: a #UsherSocketService
+ *
+ * Gets #UsherSocketService:tls-database.
+ *
+ * Returns: (transfer none) (nullable): the database client certificates are
+ *   verified with, or %NULL for the backend's default
+ *
+ * Since: 0.2
+ */
+GTlsDatabase *usher_socket_service_get_tls_database (UsherSocketService *service);
+
+/**
+ * usher_socket_service_set_tls_database:
+ * @service: a #UsherSocketService
+ * @database: (nullable): a #GTlsDatabase, or %NULL for the backend's default
+ *
+ * Sets #UsherSocketService:tls-database.
+ *
+ * Since: 0.2
+ */
+void usher_socket_service_set_tls_database (UsherSocketService *service,
+                                            GTlsDatabase       *database);
+
+/**
+ * usher_socket_service_get_tls_authentication_mode:
+ * @service: a #UsherSocketService
+ *
+ * Gets #UsherSocketService:tls-authentication-mode.
+ *
+ * Returns: whether the service asks clients for a certificate
+ *
+ * Since: 0.2
+ */
+GTlsAuthenticationMode usher_socket_service_get_tls_authentication_mode (UsherSocketService *service);
+
+/**
+ * usher_socket_service_set_tls_authentication_mode:
+ * @service: a #UsherSocketService
+ * @mode: whether to ask clients for a certificate
+ *
+ * Sets #UsherSocketService:tls-authentication-mode.
+ *
+ * Since: 0.2
+ */
+void usher_socket_service_set_tls_authentication_mode (UsherSocketService     *service,
+                                                       GTlsAuthenticationMode  mode);
+
+/**
+ * usher_socket_service_get_tls_advertised_protocols:
+ * @service: a #UsherSocketService
+ *
+ * Gets #UsherSocketService:tls-advertised-protocols.
+ *
+ * Returns: (transfer full) (nullable) (array zero-terminated=1): the
+ *   protocols offered with ALPN, or %NULL for none; free with g_strfreev()
+ *
+ * Since: 0.2
+ */
+gchar **usher_socket_service_get_tls_advertised_protocols (UsherSocketService *service);
+
+/**
+ * usher_socket_service_set_tls_advertised_protocols:
+ * @service: a #UsherSocketService
+ * @protocols: (nullable) (array zero-terminated=1): the protocols to offer
+ *   with ALPN, in order of preference, or %NULL for none
+ *
+ * Sets #UsherSocketService:tls-advertised-protocols.
+ *
+ * Since: 0.2
+ */
+void usher_socket_service_set_tls_advertised_protocols (UsherSocketService *service,
+                                                        const gchar * const *protocols);
+
+/**
+ * usher_socket_service_get_tls_handshake_timeout:
+ * @service: a #UsherSocketService
+ *
+ * Gets #UsherSocketService:tls-handshake-timeout.
+ *
+ * Returns: the most seconds a TLS handshake may take, 0 for no limit
+ *
+ * Since: 0.2
+ */
+guint usher_socket_service_get_tls_handshake_timeout (UsherSocketService *service);
+
+/**
+ * usher_socket_service_set_tls_handshake_timeout:
+ * @service: a #UsherSocketService
+ * @timeout: the most seconds a TLS handshake may take, 0 for no limit
+ *
+ * Sets #UsherSocketService:tls-handshake-timeout.
+ *
+ * Since: 0.2
+ */
+void usher_socket_service_set_tls_handshake_timeout (UsherSocketService *service,
+                                                     guint               timeout);
 
 /**
  * usher_socket_service_get_n_connections:
@@ -364,10 +674,15 @@ typedef GObject *(*UsherActivatedSourceFunc) (const char *name,
  * Like sd_listen_fds(), it checks `LISTEN_PID`, marks the sockets close-on-exec
  * and unsets `LISTEN_PID`, `LISTEN_FDS` and `LISTEN_FDNAMES`, so that child
  * processes inherit neither the sockets nor the variables: call it early,
- * before starting threads that might read the environment. If a passed
- * descriptor is not a listening socket, it fails with
- * %G_IO_ERROR_NOT_SUPPORTED and leaves the descriptors and the environment
- * alone.
+ * before starting threads that might read the environment.
+ *
+ * The variables are untrusted input: the descriptors are checked one at a
+ * time, and on any error nothing is adopted, no descriptor is closed or
+ * altered, and the environment is left as it was. It fails with
+ * %G_IO_ERROR_INVALID_DATA when `LISTEN_FDS` is no count of descriptors or
+ * `LISTEN_FDNAMES` names another number of them (as sd_listen_fds_with_names()
+ * returns `-EINVAL`), and with %G_IO_ERROR_NOT_SUPPORTED at the first passed
+ * descriptor that is not a listening stream socket.
  *
  * Returns: how many sockets were added: 0, without error, when the process
  *   was not socket-activated
@@ -412,7 +727,7 @@ gboolean usher_socket_service_add_reuse_port_address (UsherSocketService  *servi
  * @service: a #UsherSocketService
  *
  * Shuts down, in both directions, every live connection the service handed
- * out: the peers see the end of the stream, reads in progress end, writes
+ * out, or has in its TLS handshake: the peers see the end of the stream, reads in progress end, writes
  * fail. The service stops counting them at once, so a pending
  * usher_socket_service_shutdown_async() completes (once the
  * #UsherThreadedSocketService::run handlers return, for a threaded service).

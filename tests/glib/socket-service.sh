@@ -1,7 +1,9 @@
 #!/bin/sh
 # Runs GLib's own test program for GSocketService, gio/tests/socket-service.c, against Usher.
 #
-#   socket-service.sh usher|gio WORKDIR USHER_INCLUDEDIR USHER_LIBDIR CC...
+#   socket-service.sh usher|gio WORKDIR USHER_INCLUDEDIRS USHER_LIBDIR CC...
+#
+# USHER_INCLUDEDIRS is a colon-separated list (the source tree's headers, the generated ones).
 #
 # The program is taken from Debian's source package of the installed GLib (the upstream
 # tarball, plus Debian's patches if any touch the file), with a private apt configuration
@@ -20,7 +22,7 @@
 # from the TAP); the program's own output goes to stderr.
 set -eu
 
-mode=$1 workdir=$2 includedir=$3 libdir=$4
+mode=$1 workdir=$2 includedirs=$3 libdir=$4
 shift 4 # the rest is the C compiler
 
 file=gio/tests/socket-service.c
@@ -129,8 +131,9 @@ case $mode in
             "$build/$name" | cmp -s - "$source" || die "the renames changed more than names"
         grep -q '^#include <usher/usher.h>$' "$build/$name" || die "no #include <usher/usher.h>"
         echo "$0: $(diff "$source" "$build/$name" | grep -c '^>') lines renamed" >&2
-        # shellcheck disable=SC2046,SC2086 # pkg-config's flags and $strict are lists of words
-        "$@" $strict -o "$program" "$build/$name" -I"$includedir" -L"$libdir" -lusher-1 \
+        includes=$(printf -- '-I%s ' $(echo "$includedirs" | tr ':' ' '))
+        # shellcheck disable=SC2046,SC2086 # pkg-config's flags, $strict and $includes are lists
+        "$@" $strict -o "$program" "$build/$name" $includes -L"$libdir" -lusher-1 \
             -Wl,-rpath,"$libdir" $(pkg-config --cflags --libs gio-2.0) ||
             die "cannot build $name against libusher-1"
         ;;
