@@ -3,6 +3,7 @@
 //! ```text
 //! cargo run --example echo [PORT…]
 //! cargo run --example echo -- --activation
+//! cargo run --example echo -- [PORT…] --tls CERT KEY
 //! ```
 //!
 //! It listens on ports 1024 and 1025 (or the ones given), each tagged with a `Source` object that
@@ -17,6 +18,10 @@
 //! With `--activation` it takes its sockets from systemd socket activation instead, tagged with
 //! their names: `systemd-socket-activate -l 2024 --fdname=echo target/debug/examples/echo
 //! --activation`, or a `.socket` unit (see README.md).
+//!
+//! With `--tls CERT KEY` it serves TLS with that certificate and private key (PEM files; README
+//! shows the `openssl` command that makes a test pair): the service runs each client's
+//! handshake, and the handler below is the same. Try `openssl s_client -connect localhost:1024`.
 
 use std::cell::Cell;
 use std::rc::Rc;

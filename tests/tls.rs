@@ -41,31 +41,64 @@ impl Certificates {
                 .expect("openssl is installed (build-aux/install-deps.sh)");
             assert!(status.success(), "openssl {args:?}");
         };
-        let key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+        let key = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+        ];
         openssl(
-            &[&["req", "-x509"][..], &key, &["-keyout", "ca.key", "-out", "ca.pem"]]
-                .concat()
-                .iter()
-                .copied()
-                .chain(["-days", "2", "-subj", "/CN=Usher test CA"])
-                .collect::<Vec<_>>(),
+            &[
+                &["req", "-x509"][..],
+                &key,
+                &["-keyout", "ca.key", "-out", "ca.pem"],
+            ]
+            .concat()
+            .iter()
+            .copied()
+            .chain(["-days", "2", "-subj", "/CN=Usher test CA"])
+            .collect::<Vec<_>>(),
         );
         for (name, extension) in [
             ("server", "subjectAltName=DNS:localhost,IP:127.0.0.1"),
             ("client", "extendedKeyUsage=clientAuth"),
         ] {
-            let (request, key_file, cert_file) =
-                (format!("{name}.csr"), format!("{name}.key"), format!("{name}.pem"));
+            let (request, key_file, cert_file) = (
+                format!("{name}.csr"),
+                format!("{name}.key"),
+                format!("{name}.pem"),
+            );
             let mut args = vec!["req"];
             args.extend(key);
             args.extend(["-keyout", &key_file, "-out", &request]);
-            args.extend(["-subj", if name == "server" { "/CN=localhost" } else { "/CN=client" }]);
+            args.extend([
+                "-subj",
+                if name == "server" {
+                    "/CN=localhost"
+                } else {
+                    "/CN=client"
+                },
+            ]);
             openssl(&args);
             std::fs::write(dir.join(format!("{name}.ext")), extension).unwrap();
             let extfile = format!("{name}.ext");
             openssl(&[
-                "x509", "-req", "-in", &request, "-CA", "ca.pem", "-CAkey", "ca.key",
-                "-CAcreateserial", "-days", "2", "-extfile", &extfile, "-out", &cert_file,
+                "x509",
+                "-req",
+                "-in",
+                &request,
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-days",
+                "2",
+                "-extfile",
+                &extfile,
+                "-out",
+                &cert_file,
             ]);
         }
         Self { dir }
@@ -80,7 +113,9 @@ impl Certificates {
     }
 
     fn database(&self) -> gio::TlsDatabase {
-        gio::TlsFileDatabase::new(self.path("ca.pem")).unwrap().upcast()
+        gio::TlsFileDatabase::new(self.path("ca.pem"))
+            .unwrap()
+            .upcast()
     }
 }
 
@@ -182,7 +217,9 @@ fn the_connection_is_a_tcp_wrapper_over_the_tls_connection_and_alpn_is_negotiate
                     .downcast::<gio::TlsServerConnection>()
                     .expect("over a GTlsServerConnection");
                 assert_eq!(wrapper.socket(), connection.socket());
-                *seen.borrow_mut() = tls.negotiated_protocol().map(|protocol| protocol.to_string());
+                *seen.borrow_mut() = tls
+                    .negotiated_protocol()
+                    .map(|protocol| protocol.to_string());
                 false
             }
         });
@@ -208,7 +245,12 @@ fn openssl_s_client_is_echoed() {
                 .stderr(Stdio::null())
                 .spawn()
                 .expect("openssl");
-            openssl.stdin.take().unwrap().write_all(b"from openssl\n").unwrap();
+            openssl
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(b"from openssl\n")
+                .unwrap();
             let mut line = String::new();
             BufReader::new(openssl.stdout.take().unwrap())
                 .read_line(&mut line)
@@ -248,7 +290,11 @@ fn a_plaintext_client_is_reported_and_the_service_keeps_serving() {
             "a GTlsError: {:?}",
             errors.0.borrow()[0]
         );
-        assert_eq!(incoming.get(), 0, "a failed handshake never reaches incoming");
+        assert_eq!(
+            incoming.get(),
+            0,
+            "a failed handshake never reaches incoming"
+        );
         assert_eq!(service.n_accept_errors(), 1);
         iterate_until(context, || service.n_connections() == 0);
 
@@ -272,7 +318,11 @@ fn a_silent_client_is_dropped_at_the_handshake_timeout() {
         iterate_until(context, || service.n_connections() == 0);
         let mut silent = BufReader::new(silent);
         let mut rest = String::new();
-        assert_eq!(silent.read_line(&mut rest).unwrap(), 0, "closed by the service");
+        assert_eq!(
+            silent.read_line(&mut rest).unwrap(),
+            0,
+            "closed by the service"
+        );
     })
 }
 
@@ -285,10 +335,16 @@ fn a_required_client_certificate_refuses_clients_without_one_and_serves_those_wi
         service.set_tls_database(Some(&certificates.database()));
 
         let without = python_client(context, address, &certificates, &[]);
-        assert!(run(context, without).is_err(), "refused without a certificate");
+        assert!(
+            run(context, without).is_err(),
+            "refused without a certificate"
+        );
         iterate_until(context, || errors.len() == 1);
 
-        let (cert, key) = (certificates.path("client.pem"), certificates.path("client.key"));
+        let (cert, key) = (
+            certificates.path("client.pem"),
+            certificates.path("client.key"),
+        );
         let with = python_client(context, address, &certificates, &["--cert", &cert, &key]);
         assert_eq!(run(context, with).expect("served")[0], "hello");
         assert_eq!(errors.len(), 1);
@@ -314,7 +370,10 @@ fn accept_certificate_lets_the_application_judge_an_unknown_client_certificate()
         });
         let (cert, key) = (strangers.path("client.pem"), strangers.path("client.key"));
         let client = python_client(context, address, &certificates, &["--cert", &cert, &key]);
-        assert_eq!(run(context, client).expect("accepted by the handler")[0], "hello");
+        assert_eq!(
+            run(context, client).expect("accepted by the handler")[0],
+            "hello"
+        );
         assert_eq!((asked.get(), errors.len()), (1, 0));
     })
 }
@@ -326,18 +385,14 @@ fn handshakes_never_block_the_context() {
     with_context(|context| {
         let (service, address, errors) = tls_echo(&certificates);
         let ticks = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let timer = glib::timeout_source_new(
-            Duration::from_millis(10),
-            None,
-            glib::Priority::DEFAULT,
-            {
+        let timer =
+            glib::timeout_source_new(Duration::from_millis(10), None, glib::Priority::DEFAULT, {
                 let ticks = ticks.clone();
                 move || {
                     ticks.lock().unwrap().push(Instant::now());
                     glib::ControlFlow::Continue
                 }
-            },
-        );
+            });
         timer.attach(Some(context));
         let clients: Vec<_> = (0..CLIENTS)
             .map(|_| python_client(context, address, &certificates, &[]))
@@ -356,7 +411,10 @@ fn handshakes_never_block_the_context() {
             .max()
             .unwrap();
         // A handshake done on the context would stall it for its whole length, many times over.
-        assert!(longest < Duration::from_millis(500), "the timer waited {longest:?}");
+        assert!(
+            longest < Duration::from_millis(500),
+            "the timer waited {longest:?}"
+        );
     })
 }
 
@@ -366,7 +424,9 @@ fn a_connection_in_its_handshake_counts_toward_max_connections() {
     with_context(|context| {
         let (service, address, _errors) = tls_echo(&certificates);
         service.set_max_connections(2);
-        let silent: Vec<TcpStream> = (0..3).map(|_| TcpStream::connect(address).unwrap()).collect();
+        let silent: Vec<TcpStream> = (0..3)
+            .map(|_| TcpStream::connect(address).unwrap())
+            .collect();
         iterate_until(context, || service.n_accepted() == 2);
         assert_eq!(service.n_connections(), 2);
         // The third waits in the backlog until one of the two ends.

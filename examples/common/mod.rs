@@ -57,8 +57,15 @@ impl Source {
     }
 }
 
-/// Where the examples listen, from the command line.
-pub enum Listen {
+/// Where the examples listen, and whether they serve TLS, from the command line:
+/// `[PORT…] | --activation`, and `--tls CERT KEY` anywhere.
+pub struct Listen {
+    sockets: Sockets,
+    /// The certificate and private key files to serve TLS with.
+    tls: Option<(String, String)>,
+}
+
+enum Sockets {
     /// These ports, GLib's documented 1024 and 1025 if none are given.
     Ports(Vec<u16>),
     /// The sockets from socket activation (`--activation`).
@@ -67,38 +74,63 @@ pub enum Listen {
 
 impl Listen {
     pub fn from_args(program: &str) -> Option<Listen> {
-        let args: Vec<String> = std::env::args().skip(1).collect();
+        let usage = |error: &dyn std::fmt::Display| {
+            eprintln!("usage: {program} [PORT…] | --activation, [--tls CERT KEY]: {error}");
+        };
+        let mut args: Vec<String> = std::env::args().skip(1).collect();
+        let tls = match args.iter().position(|arg| arg == "--tls") {
+            Some(at) if args.len() >= at + 3 => {
+                let files: Vec<String> = args.drain(at..at + 3).skip(1).collect();
+                Some((files[0].clone(), files[1].clone()))
+            }
+            Some(_) => {
+                usage(&"--tls needs a certificate and a key file");
+                return None;
+            }
+            None => None,
+        };
         if args == ["--activation"] {
-            return Some(Listen::Activation);
+            return Some(Listen {
+                sockets: Sockets::Activation,
+                tls,
+            });
         }
-        match args
+        let sockets = match args
             .iter()
             .map(|arg| arg.parse())
             .collect::<Result<Vec<u16>, _>>()
         {
-            Ok(ports) if !ports.is_empty() => Some(Listen::Ports(ports)),
-            Ok(_) => Some(Listen::Ports(vec![1024, 1025])),
+            Ok(ports) if !ports.is_empty() => Sockets::Ports(ports),
+            Ok(_) => Sockets::Ports(vec![1024, 1025]),
             Err(error) => {
-                eprintln!("usage: {program} [PORT…] | --activation: {error}");
-                None
+                usage(&error);
+                return None;
             }
-        }
+        };
+        Some(Listen { sockets, tls })
     }
 
-    /// Adds the sockets to `service`, tagged with `Source`s, and says where it listens.
+    /// Adds the sockets to `service`, tagged with `Source`s, sets its TLS certificate, and
+    /// says where it listens.
     pub fn add_to(&self, service: &usher::SocketService) -> Result<(), String> {
         use gio::prelude::*;
         use usher::prelude::*;
-        match self {
-            Listen::Ports(ports) => {
+        if let Some((certificate, key)) = &self.tls {
+            let certificate = gio::TlsCertificate::from_files(certificate, key)
+                .map_err(|error| format!("Cannot read the TLS certificate: {error}"))?;
+            service.set_tls_certificate(Some(&certificate));
+        }
+        match &self.sockets {
+            Sockets::Ports(ports) => {
                 for &port in ports {
                     service
                         .add_inet_port(port, Some(&Source::new(port)))
                         .map_err(|error| format!("Cannot listen on port {port}: {error}"))?;
                 }
-                println!("Listening on ports {ports:?}; send \"shutdown\" to stop.");
+                let tls = if self.tls.is_some() { " with TLS" } else { "" };
+                println!("Listening on ports {ports:?}{tls}; send \"shutdown\" to stop.");
             }
-            Listen::Activation => {
+            Sockets::Activation => {
                 let added = service
                     .add_activated_sockets(|name| Some(Source::named(name).upcast()))
                     .map_err(|error| format!("Cannot take the activated sockets: {error}"))?;
