@@ -132,20 +132,6 @@ fn peer_ip(address: &libc::sockaddr_storage) -> Option<IpAddr> {
     }
 }
 
-/// Sets an integer socket option, as `g_socket_set_option()` does.
-pub(crate) fn set_option(fd: BorrowedFd<'_>, level: i32, option: i32, value: i32) -> bool {
-    // SAFETY: a valid descriptor and an `int` option value.
-    unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            level,
-            option,
-            &value as *const i32 as *const libc::c_void,
-            std::mem::size_of::<i32>() as libc::socklen_t,
-        ) == 0
-    }
-}
-
 /// An integer socket option of `fd`, or `None` if `fd` is no open socket.
 fn option(fd: RawFd, level: i32, option: i32) -> Option<i32> {
     let mut value: libc::c_int = 0;

@@ -50,8 +50,9 @@ G_BEGIN_DECLS
  * Unless the application sets #GSocketListener:listen-backlog itself, the
  * sockets the listener creates listen with the system's maximum backlog
  * (`net.core.somaxconn`), beyond GLib's default of 10, which a burst of
- * clients overflows at once; a value the application sets is honoured (set
- * GLib's 10 through the property to keep it).
+ * clients overflows at once; a value the application sets is honoured. (To keep
+ * GLib's 10, set it through the property once the service exists: given to
+ * g_object_new(), it cannot be told from GObject setting the default.)
  *
  * Whatever the close or finalization of a connection the service handed out
  * causes (counting it, #GObject::notify, completing a shutdown, accepting

@@ -3,7 +3,6 @@
 //! handshake if there is one, then given to the host's `incoming`.
 
 use std::net::IpAddr;
-use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -152,6 +151,10 @@ impl Engine {
             let key = state.registry.insert(SendObject::new(socket.clone()), peer);
             (key, state.limits.timeout, state.tls.server())
         };
+        if peer.is_some() {
+            // As GLib ≥ 2.80 does for every TCP socket: no delay for small writes.
+            let _ = socket.set_option(libc::IPPROTO_TCP, libc::TCP_NODELAY, 1);
+        }
         let sink: Arc<dyn connection::CloseSink> = engine.clone();
         let connection = connection::new_tracked(&socket, Guard::new(sink, key));
         match tls {
@@ -177,6 +180,8 @@ impl Engine {
                 let delay = state.backoff.next_delay();
                 debug!("accepting paused for {delay:?}: {}", error.message());
                 state.backoff.timer = Some(Self::backoff_timer(host, delay));
+            } else {
+                debug!("{}", error.message());
             }
         });
         host.notify_changes(Changes {
@@ -268,9 +273,6 @@ impl Engine {
         });
         match admitted {
             Ok(()) => {
-                if peer.is_some() {
-                    sys::set_option(socket.as_fd(), libc::IPPROTO_TCP, libc::TCP_NODELAY, 1);
-                }
                 let changes = Self::hand_out(host, socket, peer, &source_object);
                 host.notify_changes(changes);
             }

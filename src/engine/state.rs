@@ -12,7 +12,7 @@ use super::pacing::{Backoff, Pacing};
 use super::registry::Registry;
 use super::tls::Tls;
 use super::{Changes, Waiter};
-use crate::log::WarningLimiter;
+use crate::log::{WarningLimiter, debug};
 use crate::sys::{self, SendObject, SendWeak};
 
 /// Where the service is in its life.
@@ -67,8 +67,22 @@ pub(super) struct Limits {
     pub max_per_peer: u32,
     /// `timeout`, in seconds, of every accepted socket: 0 for none.
     pub timeout: u32,
-    /// The application set the listener's `listen-backlog`.
-    pub backlog_chosen: bool,
+    /// Who chose the listener's `listen-backlog`.
+    pub backlog: Backlog,
+}
+
+/// Who chose the listener's `listen-backlog` (`g_socket_listener_set_backlog()` does not
+/// notify: a value other than GLib's default tells too, see `Engine::listen_backlog`).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Backlog {
+    /// Nobody: GLib's default.
+    #[default]
+    Default,
+    /// The service is constructed: `g_object_new()` is about to notify the property it set
+    /// (to its default, or to a value given), which says nothing of the application's choice.
+    Constructed,
+    /// The application set the property.
+    Chosen,
 }
 
 /// What happened off the service's context, for it to act on in its next iteration.
@@ -227,15 +241,6 @@ impl State {
                             .push((refusal(client.peer, count), Failure::Transient));
                         continue;
                     }
-                    if client.peer.is_some() {
-                        // As GLib ≥ 2.80 does for every TCP socket: no delay for small writes.
-                        sys::set_option(
-                            std::os::fd::AsFd::as_fd(&client.fd),
-                            libc::IPPROTO_TCP,
-                            libc::TCP_NODELAY,
-                            1,
-                        );
-                    }
                     listening.waiting.push_back(client);
                     intake.taken += 1;
                 }
@@ -319,6 +324,7 @@ impl State {
             // The listener accepts from all its sockets from now on; clients taken in from
             // the service's own are still handed out.
             if matches!(self.mode, AcceptMode::Own) {
+                debug!("a socket came through add_socket(): accepting through the listener");
                 self.mode = AcceptMode::Listener { in_flight: None };
             }
             return;
@@ -330,6 +336,10 @@ impl State {
                 .any(|listening| *listening.socket == socket);
             if !known && matches!(self.mode, AcceptMode::Own) {
                 let backlog = usize::try_from(socket.listen_backlog()).unwrap_or(0);
+                debug!(
+                    "serving {}, listening with a backlog of {backlog}",
+                    describe(&socket)
+                );
                 self.next_id += 1;
                 self.sockets.push(Listening {
                     id: self.next_id,
@@ -387,6 +397,17 @@ impl State {
             self.forget_socket(id);
         }
         self.sockets.is_empty()
+    }
+}
+
+/// The local address of a listening socket, for debug messages.
+fn describe(socket: &gio::Socket) -> String {
+    match socket.local_address() {
+        Ok(address) => match address.downcast::<gio::InetSocketAddress>() {
+            Ok(inet) => format!("{}:{}", inet.address(), inet.port()),
+            Err(address) => format!("a {:?} socket", address.family()),
+        },
+        Err(_) => "a socket".to_owned(),
     }
 }
 

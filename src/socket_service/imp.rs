@@ -226,6 +226,7 @@ impl ObjectImpl for SocketService {
     fn constructed(&self) {
         self.parent_constructed();
         Engine::bind(&*self.obj());
+        self.engine.backlog_constructed();
     }
 
     fn dispose(&self) {
@@ -234,10 +235,8 @@ impl ObjectImpl for SocketService {
 
     fn notify(&self, pspec: &glib::ParamSpec) {
         self.parent_notify(pspec);
-        // Set through the property; `g_socket_listener_set_backlog()` does not notify, but a
-        // value other than GLib's default tells too (see `Engine::listen_backlog`).
         if pspec.name() == "listen-backlog" {
-            self.engine.backlog_chosen();
+            self.engine.backlog_notified();
         }
     }
 }

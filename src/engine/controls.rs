@@ -1,0 +1,272 @@
+//! The engine's interface to its service: starting and stopping, limits and TLS settings, the
+//! listener's sockets, the threaded service's jobs, and shutting down.
+
+use std::sync::OnceLock;
+use std::task::Waker;
+
+use gio::prelude::*;
+
+use super::state::{AcceptMode, Backlog, Jobs, Lifecycle};
+use super::{Changes, Engine, Host, TlsSettings, Waiter};
+use crate::log::debug;
+use crate::sys::SendObject;
+
+impl Engine {
+    pub(crate) fn lifecycle(&self) -> Lifecycle {
+        self.state().lifecycle
+    }
+
+    /// `start()` and `stop()`: safe from any thread. A service whose listener is closed stays
+    /// inactive. Notifies `active` in the calling thread on a change, as GLib does.
+    pub(crate) fn set_active<H: Host>(host: &H, active: bool) {
+        let changed = Self::update(host, |state| {
+            state.lifecycle = match (state.lifecycle, active) {
+                (Lifecycle::Stopped, true) => Lifecycle::Active,
+                (Lifecycle::Active, false) => Lifecycle::Stopped,
+                _ => return false,
+            };
+            true
+        });
+        if changed {
+            debug!("{}", if active { "started" } else { "stopped" });
+            host.notify_changes(Changes {
+                active: true,
+                ..Changes::default()
+            });
+        }
+    }
+
+    pub(crate) fn is_active(&self) -> bool {
+        self.lifecycle() == Lifecycle::Active
+    }
+
+    /// Sets `max-connections`; whether it changed.
+    pub(crate) fn set_max_connections<H: Host>(host: &H, max: u32) -> bool {
+        Self::update(host, |state| {
+            std::mem::replace(&mut state.limits.max_connections, max) != max
+        })
+    }
+
+    /// Sets `max-connections-per-peer`; whether it changed.
+    pub(crate) fn set_max_connections_per_peer<H: Host>(host: &H, max: u32) -> bool {
+        Self::update(host, |state| {
+            std::mem::replace(&mut state.limits.max_per_peer, max) != max
+        })
+    }
+
+    /// Sets `timeout`; whether it changed.
+    pub(crate) fn set_timeout(&self, seconds: u32) -> bool {
+        std::mem::replace(&mut self.state().limits.timeout, seconds) != seconds
+    }
+
+    pub(crate) fn max_connections(&self) -> u32 {
+        self.state().limits.max_connections
+    }
+
+    pub(crate) fn max_connections_per_peer(&self) -> u32 {
+        self.state().limits.max_per_peer
+    }
+
+    pub(crate) fn timeout(&self) -> u32 {
+        self.state().limits.timeout
+    }
+
+    pub(crate) fn n_connections(&self) -> u32 {
+        self.state().registry.live()
+    }
+
+    pub(crate) fn n_accepted(&self) -> u64 {
+        self.state().n_accepted
+    }
+
+    pub(crate) fn n_accept_errors(&self) -> u64 {
+        self.state().n_accept_errors
+    }
+
+    /// Reads or changes the TLS settings.
+    pub(crate) fn with_tls<R>(&self, f: impl FnOnce(&mut TlsSettings) -> R) -> R {
+        f(self.state().tls.settings_mut())
+    }
+
+    /// The service is constructed: the next `listen-backlog` notification is construction's.
+    pub(crate) fn backlog_constructed(&self) {
+        self.state().limits.backlog = Backlog::Constructed;
+    }
+
+    /// `listen-backlog` was notified: after construction's own notification, the application
+    /// set it, and its value is honoured.
+    pub(crate) fn backlog_notified(&self) {
+        let mut state = self.state();
+        state.limits.backlog = match state.limits.backlog {
+            Backlog::Constructed => Backlog::Default,
+            Backlog::Default | Backlog::Chosen => Backlog::Chosen,
+        };
+    }
+
+    /// The backlog to listen with, where the listener's `listen-backlog` is `backlog`: that,
+    /// unless the application left GLib's default of 10, which a burst of clients overflows at
+    /// once; then the system's maximum (`net.core.somaxconn`), beyond `GSocketListener`'s cap
+    /// of 2000.
+    pub(crate) fn listen_backlog(&self, backlog: i32) -> i32 {
+        const GLIB_DEFAULT: i32 = 10;
+        static SYSTEM_MAXIMUM: OnceLock<i32> = OnceLock::new();
+        if self.state().limits.backlog == Backlog::Chosen || backlog != GLIB_DEFAULT {
+            return backlog;
+        }
+        *SYSTEM_MAXIMUM.get_or_init(|| {
+            std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+                .ok()
+                .and_then(|maximum| maximum.trim().parse().ok())
+                .filter(|maximum| *maximum > 0)
+                .unwrap_or(4096)
+        })
+    }
+
+    /// The listener is about to put `socket` to listening (its `event` vfunc): with the
+    /// backlog [`listen_backlog`](Self::listen_backlog) chooses.
+    pub(crate) fn tune_backlog(&self, socket: &gio::Socket) {
+        let backlog = self.listen_backlog(socket.listen_backlog());
+        if backlog != socket.listen_backlog() {
+            debug!("listening with a backlog of {backlog}");
+            socket.set_listen_backlog(backlog);
+        }
+    }
+
+    /// Drops `object`, a reference to the service taken off its context, on the service's
+    /// context: it may be the last one, and no call may finalize the service.
+    pub(crate) fn release_on_context(&self, object: impl IsA<glib::Object>) {
+        self.state()
+            .mail
+            .release
+            .push(SendObject::new(object.upcast()));
+        self.wake_mailbox();
+    }
+
+    /// The listener put `socket` to listening (its `event` vfunc): the next `changed` adopts it.
+    pub(crate) fn announce(&self, socket: &gio::Socket) {
+        self.state().announce(socket);
+    }
+
+    /// An announced socket was not added after all.
+    pub(crate) fn forget_announced(&self, socket: &gio::Socket) {
+        self.state().forget_announced(socket);
+    }
+
+    /// The listener's set of sockets changed (its `changed` vfunc).
+    pub(crate) fn changed<H: Host>(host: &H) {
+        Self::update(host, |state| state.adopt_announced());
+    }
+
+    /// Makes this the engine of a threaded service, whose jobs run in at most `limit` threads
+    /// (`None`: no limit); clients are taken in only while a thread is free for them.
+    pub(crate) fn set_jobs_limit<H: Host>(host: &H, limit: Option<u32>) {
+        Self::update(host, |state| state.jobs = Some(Jobs { limit, running: 0 }));
+    }
+
+    /// A threaded job was queued: it counts until it ends, for the room and for a shutdown.
+    pub(crate) fn job_started<H: Host>(host: &H) {
+        Self::update(host, |state| {
+            if let Some(jobs) = &mut state.jobs {
+                jobs.running += 1;
+            }
+        });
+    }
+
+    /// A threaded job ended, in a worker thread: the service acts on it from its context.
+    pub(crate) fn job_finished(&self) {
+        {
+            let mut state = self.state();
+            if let Some(jobs) = &mut state.jobs {
+                jobs.running = jobs.running.saturating_sub(1);
+            }
+        }
+        self.wake_mailbox();
+    }
+
+    /// Shuts the service down: stops accepting for good and closes the listening sockets now,
+    /// then calls `waiter` on the service's context once every connection handed out is closed
+    /// and every threaded job has ended.
+    pub(crate) fn shutdown<H: Host>(host: &H, waiter: Waiter) {
+        let was_active = Self::update(host, |state| {
+            state.forget_sockets();
+            state.shutdown_waiters.push(waiter);
+            let was_active = state.lifecycle == Lifecycle::Active;
+            if matches!(state.lifecycle, Lifecycle::Active | Lifecycle::Stopped) {
+                state.lifecycle = Lifecycle::ShuttingDown;
+            }
+            was_active
+        });
+        debug!(
+            "shutting down: {} live connections",
+            host.engine().n_connections()
+        );
+        // The listener closes every socket it has, also those it never announced.
+        host.upcast_ref::<gio::SocketListener>().close();
+        let wakers = std::mem::take(&mut host.engine().state().stream_wakers);
+        for waker in wakers {
+            waker.wake();
+        }
+        host.engine().wake_mailbox();
+        if was_active {
+            host.notify_changes(Changes {
+                active: true,
+                ..Changes::default()
+            });
+        }
+    }
+
+    /// Shuts down every live connection, in both directions, and stops counting them: a pending
+    /// shutdown completes. Safe from any thread.
+    pub(crate) fn close_connections(&self) {
+        let sockets = {
+            let mut state = self.state();
+            let sockets = state.registry.take_all();
+            if !sockets.is_empty() {
+                state.mail.changes.n_connections = true;
+            }
+            sockets
+        };
+        debug!("closing {} connections", sockets.len());
+        for socket in &sockets {
+            // A connection its owner closed meanwhile has nothing left to shut down.
+            let _ = socket.shutdown(true, true);
+        }
+        self.wake_mailbox();
+    }
+
+    /// Whether the listener is closed for good; if not, `waker` is woken when it is.
+    pub(crate) fn wake_when_closed(&self, waker: &Waker) -> bool {
+        let mut state = self.state();
+        let closed = matches!(state.lifecycle, Lifecycle::ShuttingDown | Lifecycle::Closed);
+        if !closed
+            && !state
+                .stream_wakers
+                .iter()
+                .any(|known| known.will_wake(waker))
+        {
+            state.stream_wakers.push(waker.clone());
+        }
+        closed
+    }
+
+    /// Whether a warning about a failed accept may be logged now, with the number held back.
+    pub(crate) fn admit_warning(&self) -> Option<u64> {
+        self.state().warnings.admit(std::time::Instant::now())
+    }
+
+    /// The service is being destroyed: let go of every source, timer and socket. The engine
+    /// lives on while connections it handed out do, to complete pending shutdowns.
+    pub(crate) fn dispose(&self) {
+        let mut state = self.state();
+        state.forget_sockets();
+        if let AcceptMode::Listener {
+            in_flight: Some(cancellable),
+        } = &state.mode
+        {
+            cancellable.cancel();
+        }
+        state.backoff.expire();
+        let keep_alive = state.keep_alive.take();
+        state.mail.release.extend(keep_alive);
+    }
+}
