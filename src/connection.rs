@@ -56,13 +56,20 @@ static TRACKED_TYPES: LazyLock<[(glib::Type, glib::Type); 3]> = LazyLock::new(||
             c"UsherSocketConnection",
         ),
     ]
-    .map(|(parent, name)| {
-        let tracked = register_close_reporting_type(parent, name, |stream| {
-            drop(GUARD.take(stream));
-        });
-        (parent, tracked)
-    })
+    .map(|(parent, name)| (parent, register_tracked_type(parent, name)))
 });
+
+/// Our subclass of `GTcpWrapperConnection`, for connections over TLS.
+static TRACKED_WRAPPER_TYPE: LazyLock<glib::Type> = LazyLock::new(|| {
+    register_tracked_type(
+        gio::TcpWrapperConnection::static_type(),
+        c"UsherTcpWrapperConnection",
+    )
+});
+
+fn register_tracked_type(parent: glib::Type, name: &'static std::ffi::CStr) -> glib::Type {
+    register_close_reporting_type(parent, name, |stream| drop(GUARD.take(stream)))
+}
 
 /// Wraps an accepted socket in a connection of the type GLib would pick, made to drop `guard`
 /// when it is closed or finalized.
@@ -86,4 +93,24 @@ pub(crate) fn new_tracked(socket: &gio::Socket, guard: Guard) -> gio::SocketConn
     };
     GUARD.set(&connection, guard);
     connection
+}
+
+/// Wraps `tls`, the TLS connection over `base`, a connection made by [`new_tracked`], in the
+/// `GTcpWrapperConnection` that `GSocketClient` returns with `tls` set, and moves the guard to
+/// it: closing the wrapper closes the socket, not the TLS connection or `base`, so the close the
+/// service must see is the wrapper's.
+pub(crate) fn wrap_tls(
+    base: &gio::SocketConnection,
+    tls: &gio::TlsConnection,
+) -> gio::SocketConnection {
+    let wrapper = glib::Object::builder_with_type(*TRACKED_WRAPPER_TYPE)
+        .property("base-io-stream", tls)
+        .property("socket", base.socket())
+        .build()
+        .downcast::<gio::SocketConnection>()
+        .expect("GTcpWrapperConnection derives from GSocketConnection");
+    if let Some(guard) = GUARD.take(base) {
+        GUARD.set(&wrapper, guard);
+    }
+    wrapper
 }

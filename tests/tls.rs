@@ -437,3 +437,35 @@ fn a_connection_in_its_handshake_counts_toward_max_connections() {
         iterate_until(context, || service.n_accepted() == 3);
     })
 }
+
+#[test]
+fn closing_a_tls_connection_that_is_still_referenced_ends_its_count() {
+    let certificates = Certificates::new();
+    with_context(|context| {
+        let service = usher::SocketService::new();
+        service.set_tls_certificate(Some(&certificates.server()));
+        let kept = Rc::new(RefCell::new(Vec::new()));
+        service.connect_incoming({
+            let kept = kept.clone();
+            move |_, connection, _| {
+                // Kept alive, so only its close can end its count.
+                kept.borrow_mut().push(connection.clone());
+                connection.close(gio::Cancellable::NONE).unwrap();
+                false
+            }
+        });
+        let address = listen_loopback(&service, None);
+        let client = python_client(context, address, &certificates, &[]);
+        assert!(run(context, client).is_err(), "closed without an echo");
+        iterate_until(context, || {
+            kept.borrow().len() == 1 && service.n_connections() == 0
+        });
+        // A shutdown has nothing left to wait for.
+        let done = Rc::new(Cell::new(false));
+        service.shutdown_async(None::<&gio::Cancellable>, {
+            let done = done.clone();
+            move |result| done.set(result.is_ok())
+        });
+        iterate_until(context, || done.get());
+    })
+}

@@ -15,6 +15,7 @@ use gio::prelude::*;
 
 use super::accept::Failure;
 use super::{Engine, Host};
+use crate::connection;
 use crate::log::{LOG_DOMAIN, debug};
 use crate::sys::{self, SendObject, SendWeak};
 
@@ -124,11 +125,10 @@ pub(super) fn handshake<H: Host>(
         });
         match result {
             Ok(()) => {
-                let socket = connection.socket();
                 // The I/O timeout starts after the handshake, which has its own.
-                socket.set_timeout(wait);
-                let wrapper = gio::TcpWrapperConnection::new(&*handshaking, &socket);
-                host.incoming(wrapper.upcast_ref(), source_object.as_deref());
+                connection.socket().set_timeout(wait);
+                let wrapper = connection::wrap_tls(&connection, handshaking.upcast_ref());
+                host.incoming(&wrapper, source_object.as_deref());
             }
             Err(error) => {
                 let error = if error.matches(gio::IOErrorEnum::Cancelled) {

@@ -146,12 +146,16 @@ impl Job {
         } = self;
         let source_object = source_object.map(SendObject::into_inner);
         let _handled: bool = service.emit(SIGNALS[0].signal_id(), &[&*connection, &source_object]);
-        // The connection closes here unless a handler kept it, before the job counts as done:
-        // a shutdown that waits for the jobs then finds the connections closed too.
+        // Everything the job holds goes before it counts as done: a shutdown that waits for the
+        // jobs then finds the connections closed too, and an application that exits once its
+        // shutdown completes (Python, say) does not see the service finalized in a worker
+        // meanwhile. The last reference to the service may still go here, as in GLib.
         drop((connection, source_object));
-        service
+        let engine = service
             .upcast_ref::<crate::SocketService>()
             .engine()
-            .job_finished();
+            .clone();
+        drop(service);
+        engine.job_finished();
     }
 }

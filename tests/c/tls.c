@@ -1,0 +1,392 @@
+/* TLS from C: an echo over TLS with a certificate made by openssl at test time, a client that
+ * does not speak TLS, the TLS accessors and their misuse. */
+
+#include <glib/gstdio.h>
+
+#include "loopback.h"
+#include "wait.h"
+
+static char *certificate_dir;
+static char *certificate_path;
+static char *key_path;
+static GTlsCertificate *certificate;
+
+/* A self-signed certificate for localhost and 127.0.0.1, made once; NULL, and the test
+ * skipped, without openssl or a TLS backend. */
+static GTlsCertificate *
+test_certificate (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *openssl = g_find_program_in_path ("openssl");
+  g_autofree char *errors = NULL;
+  int status = 0;
+
+  if (certificate != NULL)
+    return certificate;
+  if (!g_tls_backend_supports_tls (g_tls_backend_get_default ()))
+    {
+      g_test_skip ("no TLS backend (glib-networking)");
+      return NULL;
+    }
+  if (openssl == NULL)
+    {
+      g_test_skip ("no openssl to make a certificate with");
+      return NULL;
+    }
+
+  certificate_dir = g_dir_make_tmp ("usher-tls-XXXXXX", &error);
+  g_assert_no_error (error);
+  certificate_path = g_build_filename (certificate_dir, "cert.pem", NULL);
+  key_path = g_build_filename (certificate_dir, "key.pem", NULL);
+  const char *argv[] = {
+    openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+    "-keyout", key_path, "-out", certificate_path, "-days", "2", "-subj", "/CN=localhost",
+    "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost", NULL
+  };
+  g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL, NULL, NULL, NULL, &errors,
+                &status, &error);
+  g_assert_no_error (error);
+  if (!g_spawn_check_wait_status (status, &error))
+    g_error ("openssl failed: %s\n%s", error->message, errors);
+
+  certificate = g_tls_certificate_new_from_files (certificate_path, key_path, &error);
+  g_assert_no_error (error);
+  return certificate;
+}
+
+static void
+remove_certificate (void)
+{
+  if (certificate_dir == NULL)
+    return;
+  g_remove (certificate_path);
+  g_remove (key_path);
+  g_rmdir (certificate_dir);
+  g_free (certificate_path);
+  g_free (key_path);
+  g_free (certificate_dir);
+  g_clear_object (&certificate);
+}
+
+/* The server's side of the echo: reads a line, writes it back, and lets go. */
+typedef struct
+{
+  GSocketConnection *connection;
+  GDataInputStream *lines;
+  char *reply;
+} Echo;
+
+static void
+echo_free (Echo *echo)
+{
+  g_object_unref (echo->lines);
+  g_object_unref (echo->connection);
+  g_free (echo->reply);
+  g_free (echo);
+}
+
+static void
+echo_written (GObject *output, GAsyncResult *result, gpointer data)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_output_stream_write_all_finish (G_OUTPUT_STREAM (output), result, NULL, &error);
+  g_assert_no_error (error);
+  echo_free (data);
+}
+
+static void
+echo_read (GObject *lines, GAsyncResult *result, gpointer data)
+{
+  Echo *echo = data;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (lines),
+                                                                     result, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (line);
+  echo->reply = g_strconcat (line, "\n", NULL);
+  g_output_stream_write_all_async (g_io_stream_get_output_stream (G_IO_STREAM (echo->connection)),
+                                   echo->reply, strlen (echo->reply), G_PRIORITY_DEFAULT, NULL,
+                                   echo_written, echo);
+}
+
+static gboolean
+echo_incoming (UsherSocketService *service, GSocketConnection *connection, GObject *source_object,
+               guint *incoming)
+{
+  /* The shape GSocketClient returns with its tls property set. */
+  g_assert_true (G_IS_TCP_WRAPPER_CONNECTION (connection));
+  g_assert_true (G_IS_TLS_SERVER_CONNECTION (
+    g_tcp_wrapper_connection_get_base_io_stream (G_TCP_WRAPPER_CONNECTION (connection))));
+
+  Echo *echo = g_new0 (Echo, 1);
+  echo->connection = g_object_ref (connection);
+  echo->lines = g_data_input_stream_new (g_io_stream_get_input_stream (G_IO_STREAM (connection)));
+  g_data_input_stream_read_line_async (echo->lines, G_PRIORITY_DEFAULT, NULL, echo_read, echo);
+  (*incoming)++;
+  return TRUE;
+}
+
+/* The client's side: connects with TLS, trusting only the test certificate, says a line and
+ * reads the answer. */
+typedef struct
+{
+  GTlsDatabase *trust;
+  GSocketConnection *connection;
+  GDataInputStream *lines;
+  char *line;
+  gboolean done;
+} Client;
+
+static void
+trust_test_certificate (GSocketClient *socket_client, GSocketClientEvent event,
+                        GSocketConnectable *connectable, GIOStream *connection, Client *client)
+{
+  if (event == G_SOCKET_CLIENT_TLS_HANDSHAKING)
+    {
+      g_assert_true (G_IS_TLS_CLIENT_CONNECTION (connection));
+      g_tls_connection_set_database (G_TLS_CONNECTION (connection), client->trust);
+    }
+}
+
+static void
+client_read (GObject *lines, GAsyncResult *result, gpointer data)
+{
+  Client *client = data;
+  g_autoptr(GError) error = NULL;
+
+  client->line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (lines), result,
+                                                            NULL, &error);
+  g_assert_no_error (error);
+  client->done = TRUE;
+}
+
+static void
+client_written (GObject *output, GAsyncResult *result, gpointer data)
+{
+  Client *client = data;
+  g_autoptr(GError) error = NULL;
+
+  g_output_stream_write_all_finish (G_OUTPUT_STREAM (output), result, NULL, &error);
+  g_assert_no_error (error);
+  client->lines =
+    g_data_input_stream_new (g_io_stream_get_input_stream (G_IO_STREAM (client->connection)));
+  g_data_input_stream_read_line_async (client->lines, G_PRIORITY_DEFAULT, NULL, client_read,
+                                       client);
+}
+
+static void
+client_connected (GObject *socket_client, GAsyncResult *result, gpointer data)
+{
+  Client *client = data;
+  static const char hello[] = "hello over TLS\n";
+  g_autoptr(GError) error = NULL;
+
+  client->connection = g_socket_client_connect_finish (G_SOCKET_CLIENT (socket_client), result,
+                                                       &error);
+  g_assert_no_error (error);
+  g_output_stream_write_all_async (g_io_stream_get_output_stream (G_IO_STREAM (client->connection)),
+                                   hello, strlen (hello), G_PRIORITY_DEFAULT, NULL, client_written,
+                                   client);
+}
+
+/* A line sent over TLS comes back: the service handshakes with its certificate, which the client
+ * verifies against itself as its only trusted CA (for 127.0.0.1), and hands out the
+ * connection only then. */
+static void
+test_echo (void)
+{
+  GTlsCertificate *certificate = test_certificate ();
+  if (certificate == NULL)
+    return;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(UsherSocketService) service = usher_socket_service_new ();
+  g_autoptr(GSocketClient) socket_client = g_socket_client_new ();
+  Client client = { NULL };
+  guint incoming = 0;
+
+  client.trust = g_tls_file_database_new (certificate_path, &error);
+  g_assert_no_error (error);
+  usher_socket_service_set_tls_certificate (service, certificate);
+  g_signal_connect (service, "incoming", G_CALLBACK (echo_incoming), &incoming);
+  g_signal_connect (service, "accept-error", G_CALLBACK (no_accept_error), NULL);
+  guint16 port = listen_loopback (G_SOCKET_LISTENER (service), NULL);
+
+  g_socket_client_set_tls (socket_client, TRUE);
+  g_signal_connect (socket_client, "event", G_CALLBACK (trust_test_certificate), &client);
+  g_autoptr(GSocketConnectable) address = g_network_address_new ("127.0.0.1", port);
+  g_socket_client_connect_async (socket_client, address, NULL, client_connected, &client);
+  WAIT_UNTIL (client.done);
+
+  g_assert_cmpstr (client.line, ==, "hello over TLS");
+  g_assert_cmpuint (incoming, ==, 1);
+  g_assert_cmpuint (usher_socket_service_get_n_accept_errors (service), ==, 0);
+  usher_socket_service_stop (service);
+  g_free (client.line);
+  g_object_unref (client.lines);
+  g_object_unref (client.connection);
+  g_object_unref (client.trust);
+}
+
+static void
+count_accept_error (UsherSocketService *service, const GError *error, guint *errors)
+{
+  /* A failed handshake: a TLS error (or a timeout, not here). */
+  g_assert_true (error->domain == G_TLS_ERROR);
+  (*errors)++;
+}
+
+static gboolean
+never_incoming (UsherSocketService *service, GSocketConnection *connection, GObject *source_object,
+                gpointer user_data)
+{
+  g_assert_not_reached ();
+}
+
+/* A client that does not speak TLS fails its handshake: accept-error, never incoming, and the
+ * service serves on. */
+static void
+test_not_tls (void)
+{
+  GTlsCertificate *certificate = test_certificate ();
+  if (certificate == NULL)
+    return;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(UsherSocketService) service = usher_socket_service_new ();
+  g_autoptr(GSocketConnection) client = NULL;
+  static const char request[] = "GET / HTTP/1.0\r\nHost: localhost\r\n\r\n";
+  guint errors = 0;
+
+  usher_socket_service_set_tls_certificate (service, certificate);
+  g_signal_connect (service, "incoming", G_CALLBACK (never_incoming), NULL);
+  g_signal_connect (service, "accept-error", G_CALLBACK (count_accept_error), &errors);
+  guint16 port = listen_loopback (G_SOCKET_LISTENER (service), NULL);
+
+  connect_to (port, connected_into, &client);
+  WAIT_UNTIL (client != NULL);
+  g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (client)), request,
+                             strlen (request), NULL, NULL, &error);
+  g_assert_no_error (error);
+  WAIT_UNTIL (errors == 1);
+  g_assert_cmpuint (usher_socket_service_get_n_accept_errors (service), ==, 1);
+  g_assert_true (usher_socket_service_is_active (service));
+  usher_socket_service_stop (service);
+}
+
+/* Each TLS property reads back what was set, through the functions and as a property, from
+ * its documented default. */
+static void
+test_accessors (void)
+{
+  GTlsCertificate *certificate = test_certificate ();
+  if (certificate == NULL)
+    return;
+  g_autoptr(UsherSocketService) service = usher_socket_service_new ();
+  g_autoptr(GTlsDatabase) database =
+    g_tls_backend_get_default_database (g_tls_backend_get_default ());
+  const char *const http[] = { "http/1.1", NULL };
+  g_auto(GStrv) protocols = NULL;
+  g_auto(GStrv) again = NULL;
+  g_autoptr(GTlsCertificate) certificate_property = NULL;
+  g_autoptr(GTlsDatabase) database_property = NULL;
+  GTlsAuthenticationMode mode = G_TLS_AUTHENTICATION_NONE;
+  guint timeout = 0;
+
+  g_assert_null (usher_socket_service_get_tls_certificate (service));
+  usher_socket_service_set_tls_certificate (service, certificate);
+  g_assert_true (usher_socket_service_get_tls_certificate (service) == certificate);
+  g_object_get (service, "tls-certificate", &certificate_property, NULL);
+  g_assert_true (certificate_property == certificate);
+  usher_socket_service_set_tls_certificate (service, NULL);
+  g_assert_null (usher_socket_service_get_tls_certificate (service));
+
+  g_assert_null (usher_socket_service_get_tls_database (service));
+  usher_socket_service_set_tls_database (service, database);
+  g_assert_true (usher_socket_service_get_tls_database (service) == database);
+  g_object_get (service, "tls-database", &database_property, NULL);
+  g_assert_true (database_property == database);
+  usher_socket_service_set_tls_database (service, NULL);
+  g_assert_null (usher_socket_service_get_tls_database (service));
+
+  g_assert_cmpint (usher_socket_service_get_tls_authentication_mode (service), ==,
+                   G_TLS_AUTHENTICATION_NONE);
+  usher_socket_service_set_tls_authentication_mode (service, G_TLS_AUTHENTICATION_REQUIRED);
+  g_assert_cmpint (usher_socket_service_get_tls_authentication_mode (service), ==,
+                   G_TLS_AUTHENTICATION_REQUIRED);
+  g_object_get (service, "tls-authentication-mode", &mode, NULL);
+  g_assert_cmpint (mode, ==, G_TLS_AUTHENTICATION_REQUIRED);
+
+  g_assert_cmpuint (usher_socket_service_get_tls_handshake_timeout (service), ==, 10);
+  usher_socket_service_set_tls_handshake_timeout (service, 3);
+  g_assert_cmpuint (usher_socket_service_get_tls_handshake_timeout (service), ==, 3);
+  g_object_get (service, "tls-handshake-timeout", &timeout, NULL);
+  g_assert_cmpuint (timeout, ==, 3);
+  usher_socket_service_set_tls_handshake_timeout (service, 0);
+  g_assert_cmpuint (usher_socket_service_get_tls_handshake_timeout (service), ==, 0);
+
+  /* The getter returns a copy of its own each time. */
+  g_assert_null (usher_socket_service_get_tls_advertised_protocols (service));
+  usher_socket_service_set_tls_advertised_protocols (service, http);
+  protocols = usher_socket_service_get_tls_advertised_protocols (service);
+  again = usher_socket_service_get_tls_advertised_protocols (service);
+  g_assert_cmpstrv (protocols, http);
+  g_assert_true (protocols != again && protocols[0] != again[0]);
+  g_assert_true ((const char *const *) protocols != http && protocols[0] != http[0]);
+  g_clear_pointer (&again, g_strfreev);
+  g_object_get (service, "tls-advertised-protocols", &again, NULL);
+  g_assert_cmpstrv (again, http);
+  usher_socket_service_set_tls_advertised_protocols (service, NULL);
+  g_assert_null (usher_socket_service_get_tls_advertised_protocols (service));
+}
+
+/* Misuse is a critical naming the function and the check, and changes nothing. */
+static void
+test_misuse_is_a_critical (void)
+{
+  g_autoptr(UsherSocketService) service = usher_socket_service_new ();
+  g_autoptr(GObject) not_tls = g_object_new (G_TYPE_OBJECT, NULL);
+
+  g_test_expect_message ("Usher", G_LOG_LEVEL_CRITICAL,
+                         "*usher_socket_service_set_tls_certificate*G_IS_TLS_CERTIFICATE*");
+  usher_socket_service_set_tls_certificate (service, (GTlsCertificate *) not_tls);
+  g_test_assert_expected_messages ();
+  g_assert_null (usher_socket_service_get_tls_certificate (service));
+
+  g_test_expect_message ("Usher", G_LOG_LEVEL_CRITICAL,
+                         "*usher_socket_service_set_tls_database*G_IS_TLS_DATABASE*");
+  usher_socket_service_set_tls_database (service, (GTlsDatabase *) not_tls);
+  g_test_assert_expected_messages ();
+  g_assert_null (usher_socket_service_get_tls_database (service));
+
+  g_test_expect_message ("Usher", G_LOG_LEVEL_CRITICAL,
+                         "*usher_socket_service_set_tls_authentication_mode*");
+  usher_socket_service_set_tls_authentication_mode (service, (GTlsAuthenticationMode) 42);
+  g_test_assert_expected_messages ();
+  g_assert_cmpint (usher_socket_service_get_tls_authentication_mode (service), ==,
+                   G_TLS_AUTHENTICATION_NONE);
+
+  g_test_expect_message ("Usher", G_LOG_LEVEL_CRITICAL,
+                         "*usher_socket_service_get_tls_handshake_timeout*USHER_IS_SOCKET_SERVICE*");
+  g_assert_cmpuint (usher_socket_service_get_tls_handshake_timeout (NULL), ==, 0);
+  g_test_assert_expected_messages ();
+
+  g_test_expect_message ("Usher", G_LOG_LEVEL_CRITICAL,
+                         "*usher_socket_service_get_tls_advertised_protocols*USHER_IS_SOCKET_SERVICE*");
+  g_assert_null (usher_socket_service_get_tls_advertised_protocols ((UsherSocketService *) not_tls));
+  g_test_assert_expected_messages ();
+}
+
+int
+main (int argc, char **argv)
+{
+  int status;
+
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/tls/echo", test_echo);
+  g_test_add_func ("/tls/not-tls", test_not_tls);
+  g_test_add_func ("/tls/accessors", test_accessors);
+  g_test_add_func ("/tls/misuse-is-a-critical", test_misuse_is_a_critical);
+  status = g_test_run ();
+  remove_certificate ();
+  return status;
+}

@@ -1,0 +1,87 @@
+/* Waiting on events, not on time: the default main context iterates until a condition holds,
+ * and a test that waits in vain fails after a deadline instead of hanging. */
+
+#pragma once
+
+#include <gio/gio.h>
+
+/* How many iterations WAIT_UNTIL ran so far, to tell whether two events happened in the same
+ * iteration of the default main context. */
+static guint iteration;
+
+static gboolean
+deadline_passed (gpointer timed_out)
+{
+  *(gboolean *) timed_out = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+#define WAIT_DEADLINE_SECONDS 20
+
+#define WAIT_UNTIL(condition)                                                               \
+  G_STMT_START                                                                              \
+  {                                                                                         \
+    gboolean timed_out_ = FALSE;                                                            \
+    guint deadline_ = g_timeout_add_seconds (WAIT_DEADLINE_SECONDS, deadline_passed,        \
+                                             &timed_out_);                                  \
+    while (!(condition) && !timed_out_)                                                     \
+      {                                                                                     \
+        iteration++;                                                                        \
+        g_main_context_iteration (NULL, TRUE);                                              \
+      }                                                                                     \
+    if (!timed_out_)                                                                        \
+      g_source_remove (deadline_);                                                          \
+    if (!(condition))                                                                       \
+      g_assertion_message (G_LOG_DOMAIN, __FILE__, __LINE__, G_STRFUNC,                     \
+                           "timed out waiting for " #condition);                            \
+  }                                                                                         \
+  G_STMT_END
+
+/* Dispatches whatever is ready now, without blocking. */
+static inline void
+iterate_pending (void)
+{
+  while (g_main_context_pending (NULL))
+    {
+      iteration++;
+      g_main_context_iteration (NULL, FALSE);
+    }
+}
+
+/* Connects a client to 127.0.0.1:@port; @callback gets the GSocketClient as source. */
+static inline void
+connect_to (guint16 port, GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+  g_autoptr(GSocketConnectable) address = g_network_address_new ("127.0.0.1", port);
+
+  g_socket_client_connect_async (client, address, NULL, callback, user_data);
+}
+
+/* A connect_to() callback that stores the connection in *(GSocketConnection **) slot. */
+static inline void
+connected_into (GObject *client, GAsyncResult *result, gpointer slot)
+{
+  g_autoptr(GError) error = NULL;
+
+  *(GSocketConnection **) slot = g_socket_client_connect_finish (G_SOCKET_CLIENT (client), result,
+                                                                 &error);
+  g_assert_no_error (error);
+}
+
+/* An incoming handler that keeps the connection in *(GSocketConnection **) slot, if empty. */
+static inline gboolean
+hold_connection (gpointer service, GSocketConnection *connection, GObject *source_object,
+                 gpointer slot)
+{
+  if (*(GSocketConnection **) slot == NULL)
+    *(GSocketConnection **) slot = g_object_ref (connection);
+  return TRUE;
+}
+
+/* An accept-error handler for tests where no accept may fail: the error in the log. */
+static inline void
+no_accept_error (GObject *service, const GError *error, gpointer user_data)
+{
+  g_assert_no_error ((GError *) error);
+}
