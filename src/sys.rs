@@ -237,8 +237,17 @@ pub(crate) fn remove_env(variable: &str) {
 
 /// A source that runs its callback on its context, in a later iteration, each time it is woken:
 /// from any thread, at any time (inside another object's finalization too), without allocating.
-/// Woken several times before it runs, it runs once; not woken, it wakes nobody.
+/// Woken several times before it runs, it runs once; not woken, it wakes nobody. Woken on the
+/// thread that runs its context, it costs no system call: the context's next `prepare` finds it
+/// ready (from another thread, `g_main_context_wakeup()` interrupts the context's poll).
 pub(crate) struct Wakeup(glib::Source);
+
+/// The source structure of a [`Wakeup`]: a `GSource` and whether it was woken.
+#[repr(C)]
+struct WakeupSource {
+    source: glib::ffi::GSource,
+    woken: std::sync::atomic::AtomicBool,
+}
 
 impl Wakeup {
     pub(crate) fn new<F: FnMut() + Send + 'static>(
@@ -247,21 +256,37 @@ impl Wakeup {
         priority: glib::Priority,
         callback: F,
     ) -> Self {
+        use std::sync::atomic::Ordering;
         static FUNCS: glib::ffi::GSourceFuncs = glib::ffi::GSourceFuncs {
-            prepare: None,
-            check: None,
+            prepare: Some(prepare),
+            check: Some(check),
             dispatch: Some(dispatch),
             finalize: None,
             closure_callback: None,
             closure_marshal: None,
         };
+        unsafe extern "C" fn prepare(
+            source: *mut glib::ffi::GSource,
+            timeout: *mut i32,
+        ) -> glib::ffi::gboolean {
+            unsafe {
+                *timeout = -1;
+                check(source)
+            }
+        }
+        unsafe extern "C" fn check(source: *mut glib::ffi::GSource) -> glib::ffi::gboolean {
+            let source = unsafe { &*(source as *const WakeupSource) };
+            source.woken.load(Ordering::Acquire).into_glib()
+        }
         unsafe extern "C" fn dispatch(
             source: *mut glib::ffi::GSource,
             callback: glib::ffi::GSourceFunc,
             data: glib::ffi::gpointer,
         ) -> glib::ffi::gboolean {
             unsafe {
-                glib::ffi::g_source_set_ready_time(source, -1);
+                (*(source as *const WakeupSource))
+                    .woken
+                    .store(false, Ordering::Release);
                 if let Some(callback) = callback {
                     callback(data);
                 }
@@ -275,11 +300,12 @@ impl Wakeup {
         unsafe extern "C" fn free<F>(data: glib::ffi::gpointer) {
             unsafe { drop(Box::from_raw(data as *mut F)) }
         }
-        // SAFETY: a plain GSource whose callback is the boxed closure, freed with the source.
+        // SAFETY: a GSource with room for the flag (g_source_new() zeroes it: not woken), whose
+        // callback is the boxed closure, freed with the source.
         let source: glib::Source = unsafe {
             let raw = glib::ffi::g_source_new(
                 &FUNCS as *const glib::ffi::GSourceFuncs as *mut glib::ffi::GSourceFuncs,
-                std::mem::size_of::<glib::ffi::GSource>() as u32,
+                std::mem::size_of::<WakeupSource>() as u32,
             );
             glib::ffi::g_source_set_callback(
                 raw,
@@ -295,24 +321,24 @@ impl Wakeup {
         Self(source)
     }
 
-    /// Makes the callback run in the next iteration of the context; safe from any thread.
+    /// Makes the callback run in a later iteration of the context; safe from any thread.
     pub(crate) fn wake(&self) {
-        // SAFETY: g_source_set_ready_time() is thread-safe and wakes the context.
-        unsafe { glib::ffi::g_source_set_ready_time(self.0.as_ptr(), 0) }
+        // SAFETY: the source is a `WakeupSource`, alive while `self` is; the flag is atomic.
+        let source = unsafe { &*(self.0.as_ptr() as *const WakeupSource) };
+        if source.woken.swap(true, std::sync::atomic::Ordering::AcqRel) {
+            return;
+        }
+        if let Some(context) = self.0.context()
+            && !context.is_owner()
+        {
+            context.wakeup();
+        }
     }
 }
 
 impl Drop for Wakeup {
     fn drop(&mut self) {
         self.0.destroy();
-    }
-}
-
-/// Changes the priority of a source that has no child sources.
-pub(crate) fn set_priority(source: &glib::Source, priority: glib::Priority) {
-    if source.priority() != priority.into_glib() {
-        // SAFETY: GLib allows it on an attached source without children, which Usher's are.
-        unsafe { glib::ffi::g_source_set_priority(source.as_ptr(), priority.into_glib()) }
     }
 }
 
@@ -671,5 +697,12 @@ mod wakeup_tests {
         assert_eq!(runs.load(Ordering::SeqCst), 1);
         assert!(!context.iteration(false), "not woken again: nothing to do");
         assert_eq!(runs.load(Ordering::SeqCst), 1);
+
+        // On the thread that runs the context, without waking its poll: the next iteration
+        // finds the source ready all the same (a blocking one would never return otherwise).
+        let _owner = context.acquire().unwrap();
+        wakeup.wake();
+        assert!(context.iteration(true));
+        assert_eq!(runs.load(Ordering::SeqCst), 2);
     }
 }

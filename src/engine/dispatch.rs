@@ -9,7 +9,7 @@ use std::time::Duration;
 use gio::prelude::*;
 
 use super::accept::Failure;
-use super::state::{AcceptMode, Intake, Lifecycle};
+use super::state::{AcceptMode, Lifecycle};
 use super::{Changes, Effects, Engine, Host, tls};
 use crate::connection::{self, Guard};
 use crate::log::debug;
@@ -41,75 +41,55 @@ impl Engine {
     }
 
     /// Serves socket `id`, which is readable or has clients waiting: takes clients off its
-    /// backlog, which is cheap, and hands them out, which is not (the handlers run),
-    /// [`HAND_OUT_CHUNK`] at a time, taking more in between so that the backlog does not
-    /// overflow meanwhile; at most the socket's `most` per dispatch, coming back in a later
-    /// iteration for the others.
+    /// backlog, which is cheap and keeps the kernel from dropping new ones, then hands out
+    /// [`HAND_OUT_CHUNK`] of those taken in, which is not (the handlers run). The others wait
+    /// for a later iteration, so that the connections handed out already do their I/O
+    /// meanwhile.
     fn serve<H: Host>(host: &H, id: u32) {
         let engine = host.engine();
-        let Some((socket, most)) = engine.state().listening(id) else {
+        let Some(socket) = engine.state().listening(id) else {
             return;
         };
-        let source_object = sys::listener_source_object(&socket);
-        let mut found = Intake::default();
-        let mut handed_out = 0;
-        let mut changes = Changes::default();
-        loop {
-            // Under the lock, so that `stop()` from another thread is strictly before or after.
-            // Taking in may be paused (no room, a backoff) while clients taken in earlier wait.
-            let intake = engine.state().take_in(id).unwrap_or_default();
-            if intake.closed {
-                // Noticed by the reconcile, which stops the service if it was the last.
-                Self::update(host, |_| ());
-                break;
-            }
-            let mut stalled = false;
-            for (error, failure) in intake.failures {
-                stalled |= failure == Failure::Persistent;
-                Self::accept_failed(host, error, failure);
-            }
-            found.taken += intake.taken;
-            found.emptied = intake.emptied;
+        // Under the lock, so that `stop()` from another thread is strictly before or after.
+        // Taking in may be paused (no room, a backoff) while clients taken in earlier wait.
+        let mut intake = engine.state().take_in(id).unwrap_or_default();
+        if intake.closed {
+            // Noticed by the reconcile, which stops the service if it was the last.
+            Self::update(host, |_| ());
+            return;
+        }
+        for (error, failure) in std::mem::take(&mut intake.failures) {
+            Self::accept_failed(host, error, failure);
+        }
 
-            let mut chunk = 0;
-            while chunk < HAND_OUT_CHUNK && handed_out < most {
-                let Some(client) = engine.state().next_waiting(id) else {
-                    break;
-                };
-                chunk += 1;
-                handed_out += 1;
-                match gio::Socket::from_fd(client.fd) {
-                    Ok(socket) => {
-                        changes.merge(Self::hand_out(host, socket, client.peer, &source_object))
-                    }
-                    Err(error) => {
-                        engine.state().registry.release(client.peer);
-                        Self::accept_failed(host, error, Failure::Transient);
-                    }
+        let source_object = sys::listener_source_object(&socket);
+        let mut changes = Changes::default();
+        let mut handed_out = 0;
+        while handed_out < HAND_OUT_CHUNK {
+            let Some(client) = engine.state().next_waiting(id) else {
+                break;
+            };
+            handed_out += 1;
+            match gio::Socket::from_fd(client.fd) {
+                Ok(socket) => {
+                    changes.merge(Self::hand_out(host, socket, client.peer, &source_object))
+                }
+                Err(error) => {
+                    engine.state().registry.release(client.peer);
+                    Self::accept_failed(host, error, Failure::Transient);
                 }
             }
-            // Go on while clients are waiting, or keep coming (not under a light load, which
-            // takes one per readiness: looking again would only find the backlog empty).
-            let waiting = chunk == HAND_OUT_CHUNK;
-            let coming = !intake.emptied && intake.taken > 1;
-            if stalled || handed_out >= most || !(waiting || coming) {
-                break;
-            }
         }
-        if found.taken > 1 {
+        if intake.taken > 1 {
             debug!(
                 "socket {id}: took {} clients in, handed {handed_out} out",
-                found.taken
+                intake.taken
             );
         }
 
         Self::update(host, |state| {
-            let (waiting, priority) = state.pace(id, &found);
-            if waiting && state.may_hand_out() {
-                if let Some(resume) = state.resume.take() {
-                    resume.destroy();
-                }
-                state.resume = Some(Self::resume(host, priority));
+            if state.pace(id, &intake) && state.may_hand_out() && state.resume.is_none() {
+                state.resume = Some(Self::resume(host));
             }
         });
         host.notify_changes(changes);
@@ -117,21 +97,25 @@ impl Engine {
 
     /// A source that serves, in the next iteration of the service's context, every socket with
     /// clients taken in and not yet handed out.
-    pub(super) fn resume<H: Host>(host: &H, priority: glib::Priority) -> glib::Source {
+    pub(super) fn resume<H: Host>(host: &H) -> glib::Source {
         let weak = SendWeak::new(host);
-        let resume = glib::idle_source_new(Some("[usher] hand out"), priority, move || {
-            if let Some(host) = weak.upgrade() {
-                let waiting = {
-                    let mut state = host.engine().state();
-                    state.resume = None;
-                    state.sockets_with_waiting()
-                };
-                for id in waiting {
-                    Self::serve(&host, id);
+        let resume = glib::idle_source_new(
+            Some("[usher] hand out"),
+            glib::Priority::DEFAULT,
+            move || {
+                if let Some(host) = weak.upgrade() {
+                    let waiting = {
+                        let mut state = host.engine().state();
+                        state.resume = None;
+                        state.sockets_with_waiting()
+                    };
+                    for id in waiting {
+                        Self::serve(&host, id);
+                    }
                 }
-            }
-            glib::ControlFlow::Break
-        });
+                glib::ControlFlow::Break
+            },
+        );
         resume.attach(Some(&host.engine().context));
         resume
     }
@@ -294,12 +278,12 @@ impl super::state::State {
         }
     }
 
-    /// Socket `id` and the most clients to take from it per dispatch, if the service serves it.
-    fn listening(&self, id: u32) -> Option<(SendObject<gio::Socket>, usize)> {
+    /// Socket `id`, if the service serves it.
+    fn listening(&self, id: u32) -> Option<SendObject<gio::Socket>> {
         (self.lifecycle != Lifecycle::Closed).then_some(())?;
         self.sockets
             .iter()
             .find(|listening| listening.id == id)
-            .map(|listening| (listening.socket.clone(), listening.most))
+            .map(|listening| listening.socket.clone())
     }
 }

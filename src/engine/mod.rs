@@ -172,7 +172,8 @@ impl Engine {
 
     /// Locks the state, applies `change`, brings the sources, the fallback accept and the
     /// self-reference in line with the new state, unlocks, and runs what had to wait for the
-    /// unlock. Every change of the state goes through here.
+    /// unlock (notifications, wakers). Every change that may call for one of those goes through
+    /// here; the others (counting, queueing, settings read later) only lock the state.
     pub(crate) fn update<H: Host, R>(host: &H, change: impl FnOnce(&mut State) -> R) -> R {
         let engine = host.engine();
         let (result, effects) = {
@@ -219,7 +220,7 @@ impl Engine {
                 resume.destroy();
             }
         } else if state.has_waiting() && state.resume.is_none() {
-            state.resume = Some(Self::resume(host, glib::Priority::DEFAULT));
+            state.resume = Some(Self::resume(host));
         }
 
         let mut accepting_through_listener = false;

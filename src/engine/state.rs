@@ -3,7 +3,6 @@
 
 use std::collections::VecDeque;
 use std::net::IpAddr;
-use std::time::Instant;
 
 use gio::prelude::*;
 
@@ -284,22 +283,15 @@ impl State {
     }
 
     /// A dispatch took `intake` in from socket `id`: paces the next one. Returns whether
-    /// clients are still waiting there, and the priority to hand them out with.
-    pub(super) fn pace(&mut self, id: u32, intake: &Intake) -> (bool, glib::Priority) {
+    /// clients are still waiting there, to hand out.
+    pub(super) fn pace(&mut self, id: u32, intake: &Intake) -> bool {
         let Some(listening) = self.listening_mut(id) else {
-            return (false, glib::Priority::DEFAULT);
+            return false;
         };
-        let waiting = !listening.waiting.is_empty();
-        let priority = listening.pacing.adjust(
-            intake.taken,
-            intake.emptied && !waiting,
-            listening.most,
-            Instant::now(),
-        );
-        if let Some(source) = &listening.source {
-            sys::set_priority(source, priority);
-        }
-        (waiting, priority)
+        listening
+            .pacing
+            .adjust(intake.taken, intake.emptied, listening.most);
+        !listening.waiting.is_empty()
     }
 
     pub(super) fn announce(&mut self, socket: &gio::Socket) {

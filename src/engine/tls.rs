@@ -161,12 +161,29 @@ fn server_connection<H: Host>(
     settings: &TlsSettings,
     connection: &gio::SocketConnection,
 ) -> Result<gio::TlsServerConnection, glib::Error> {
-    let tls = gio::TlsServerConnection::new(connection, settings.certificate.as_deref())
-        .inspect_err(|_| warn_once_if_unavailable())?;
-    tls.set_authentication_mode(settings.authentication_mode);
-    if let Some(database) = &settings.database {
-        tls.set_database(Some(&**database));
-    }
+    let backend = gio::TlsBackend::default();
+    // As `g_tls_server_connection_new()`, but with the database decided at construction: a
+    // connection that verifies no client certificate needs none, and glib-networking (before
+    // 2.80) parses the system's whole trust store for every connection made with the default one.
+    let database = match (&settings.database, settings.authentication_mode) {
+        (Some(database), _) => Some((**database).clone()),
+        (None, gio::TlsAuthenticationMode::None) => None,
+        (None, _) => Some(backend.default_database()),
+    };
+    let tls = gio::Initable::builder_with_type(backend.server_connection_type())
+        .property("base-io-stream", connection)
+        .property("certificate", settings.certificate.as_deref())
+        .property("authentication-mode", settings.authentication_mode)
+        .property("database", database)
+        .build(gio::Cancellable::NONE)
+        .inspect_err(|_| warn_once_if_unavailable())?
+        .downcast::<gio::TlsServerConnection>()
+        .map_err(|_| {
+            glib::Error::new(
+                gio::TlsError::Unavailable,
+                "The TLS backend made no server connection",
+            )
+        })?;
     if !settings.advertised_protocols.is_empty() {
         tls.set_advertised_protocols(settings.advertised_protocols.as_slice());
     }

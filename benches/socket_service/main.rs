@@ -1,0 +1,340 @@
+//! Usher against GLib's `GSocketService` and a bare epoll accept loop, side by side, on loopback.
+//!
+//! ```text
+//! cargo bench --bench socket_service [-- --rounds N --backlog N --processes [--pin] --workloads LIST]
+//! ```
+//!
+//! Three servers: Usher's `SocketService` and GLib's `GSocketService` (through gio-rs) with the
+//! same handler (read a line, echo it, close), and the floor, an epoll loop that accepts until
+//! the backlog is empty and does the same with no GLib. By default each runs on a thread of this
+//! process. With `--processes`, each runs in a process of its own, as users run them (threads of
+//! one process share an allocator and a scheduler): this binary again, in a hidden server mode
+//! (`--serve floor|glib|usher [--backlog N] [--tls CERT KEY]`) that listens on 127.0.0.1:0,
+//! prints its port, serves until its standard input closes and is measured from outside,
+//! through `/proc/PID`. `--pin` then keeps the clients to CPU 0 and each server to CPU 1, so that
+//! where the scheduler puts the threads does not swing the measures from round to round (by a
+//! third, unpinned, for churn). The plain TCP clients run on this process's main thread, with
+//! non-blocking sockets on epoll; the TLS clients in Python (see `tls_client.py` for why).
+//!
+//! Workloads, each with a fresh server:
+//!
+//! * burst: 5,000 clients connect at once and send one line each; the time until every echo is
+//!   back, and the p50/p99 of the clients' latencies (from their connect to their echo). Every
+//!   server listens with `--backlog` (default 4096); see [`server::Config::backlog`] for how
+//!   GLib and Usher are given more than `GSocketListener`'s 2000;
+//! * burst, untuned: the same with each server's default listen backlog: GLib's 10, Usher's
+//!   `net.core.somaxconn`, and `net.core.somaxconn` for the floor, as a tuned server would. A
+//!   server that has not echoed every client after [`UNTUNED_DEADLINE`] is shown as `> 10 s`,
+//!   with how many it had echoed by then. The table's header gives each server's backlog as
+//!   the kernel has it (`ss`);
+//! * churn: 32 clients at a time connect, send a line, read the echo and close, over and over:
+//!   connections per second (at most 2 s or 20,000 connections a round);
+//! * idle: 1,000 connections held open, waiting: the server's wakeups per second (context
+//!   switches, from `/proc`), over 2 s: of the server thread, or with `--processes` of every
+//!   thread of the server process;
+//! * memory: a fresh server in a process of its own, in both modes (a thread's memory cannot be
+//!   told from its process's), warmed up with 8 echoes, then 2,000 connections held open: the
+//!   growth of the process's resident memory (`VmRSS` in `/proc/PID/status`) divided by 2,000.
+//!   The held clients connect and send nothing, like keep-alive clients between two requests:
+//!   the server has accepted each and its handler waits in its read (for GLib and Usher, the
+//!   handler's `GDataInputStream`, with its 4 KiB buffer, counts);
+//! * TLS handshakes: 8 clients at a time connect, complete a TLS handshake, have one line
+//!   echoed and close, over and over for 2 s: handshakes per second;
+//! * TLS burst: 500 clients do the same once, all at once: the time until every echo is back.
+//!
+//! For TLS, a self-signed ECDSA P-256 certificate for `localhost` and 127.0.0.1 is made with the
+//! `openssl` command in a temporary directory, removed afterwards; the clients trust it alone.
+//! Usher has it as `tls-certificate` and keeps the plain echo handler; GLib's handler runs the
+//! same handshake by hand (`g_tls_server_connection_new()`, `g_tls_connection_handshake_async()`)
+//! and echoes over the TLS streams. Both use glib-networking's TLS backend. There is no floor.
+//!
+//! Each workload runs `--rounds` times (default 5) per server, a different server first each
+//! round; the table shows medians, in the Markdown README.md has. `--workloads` runs some only:
+//! a comma-separated list of `burst`, `untuned`, `churn`, `idle`, `memory`, `tls-rate` and
+//! `tls-burst`. `--verbose` prints each measure, and the CPU time of the server (its thread,
+//! or its process) that made it.
+
+mod clients;
+mod floor;
+mod server;
+mod table;
+mod tls;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use server::{Config, Kind, Server};
+
+const BURST_CLIENTS: usize = 5000;
+/// How long the untuned burst may take: with GLib's backlog of 10, the clients the kernel drops
+/// retry after 1, 3, 7, 15, 31… s, and the last would be echoed minutes later.
+const UNTUNED_DEADLINE: Duration = Duration::from_secs(10);
+const CHURN_CONCURRENCY: usize = 32;
+const CHURN_LIMIT: usize = 20_000;
+const CHURN_TIME: Duration = Duration::from_secs(2);
+const IDLE_CONNECTIONS: usize = 1000;
+const IDLE_WINDOW: Duration = Duration::from_secs(2);
+const HELD_CONNECTIONS: usize = 2000;
+const TLS_CONCURRENCY: usize = 8;
+const TLS_TIME: Duration = Duration::from_secs(2);
+const TLS_BURST_CLIENTS: usize = 500;
+/// The longest a workload may take before the benchmark gives up on it.
+const DEADLINE: Duration = Duration::from_secs(60);
+/// The listen backlog of the tuned workloads unless `--backlog` says otherwise: the kernel's
+/// default `net.core.somaxconn` since Linux 5.4, which caps it.
+const DEFAULT_BACKLOG: i32 = 4096;
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+enum Workload {
+    Burst,
+    Untuned,
+    Churn,
+    Idle,
+    Memory,
+    TlsRate,
+    TlsBurst,
+}
+
+impl Workload {
+    const ALL: [Workload; 7] = [
+        Workload::Burst,
+        Workload::Untuned,
+        Workload::Churn,
+        Workload::Idle,
+        Workload::Memory,
+        Workload::TlsRate,
+        Workload::TlsBurst,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Workload::Burst => "burst",
+            Workload::Untuned => "untuned",
+            Workload::Churn => "churn",
+            Workload::Idle => "idle",
+            Workload::Memory => "memory",
+            Workload::TlsRate => "tls-rate",
+            Workload::TlsBurst => "tls-burst",
+        }
+    }
+
+    fn tls(self) -> bool {
+        matches!(self, Workload::TlsRate | Workload::TlsBurst)
+    }
+}
+
+/// The CPUs of `--pin`.
+const CLIENT_CPU: usize = 0;
+const SERVER_CPU: usize = 1;
+
+struct Options {
+    rounds: usize,
+    backlog: i32,
+    processes: bool,
+    /// With `processes`: the clients keep to CPU 0 and each server to CPU 1, so that the
+    /// scheduler's placement of the threads does not swing the measures from round to round.
+    pin: bool,
+    workloads: Vec<Workload>,
+    /// Print each server's CPU time after each workload.
+    verbose: bool,
+}
+
+impl Options {
+    fn parse(mut args: impl Iterator<Item = String>) -> Options {
+        let mut options = Options {
+            rounds: 5,
+            backlog: DEFAULT_BACKLOG,
+            processes: false,
+            pin: false,
+            workloads: Workload::ALL.to_vec(),
+            verbose: false,
+        };
+        while let Some(arg) = args.next() {
+            let mut value = |name: &str| {
+                args.next()
+                    .unwrap_or_else(|| panic!("{name} needs a value"))
+            };
+            match arg.as_str() {
+                "--rounds" => options.rounds = value("--rounds").parse().expect("--rounds N"),
+                "--backlog" => options.backlog = value("--backlog").parse().expect("--backlog N"),
+                "--processes" => options.processes = true,
+                "--pin" => options.pin = true,
+                "--verbose" => options.verbose = true,
+                "--workloads" => {
+                    let list = value("--workloads");
+                    options.workloads = list
+                        .split(',')
+                        .map(|name| {
+                            *Workload::ALL
+                                .iter()
+                                .find(|workload| workload.name() == name)
+                                .unwrap_or_else(|| panic!("no workload {name:?}"))
+                        })
+                        .collect();
+                }
+                _ => {} // cargo bench passes `--bench`
+            }
+        }
+        assert!(options.rounds > 0, "--rounds must be at least 1");
+        assert!(
+            !options.pin || options.processes,
+            "--pin keeps server processes apart from the clients: it needs --processes"
+        );
+        options
+    }
+}
+
+/// The samples of one measure of one server, over the rounds.
+type Samples = HashMap<(Kind, &'static str), Vec<f64>>;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--serve") {
+        return server::serve_from_arguments(&args[1..]);
+    }
+    let options = Options::parse(args.into_iter());
+    if options.pin {
+        server::pin_to(CLIENT_CPU);
+    }
+    server::raise_descriptor_limit(2 * BURST_CLIENTS + 200);
+    let certificates = options
+        .workloads
+        .iter()
+        .any(|workload| workload.tls())
+        .then(tls::Certificates::new);
+
+    let mut samples = Samples::new();
+    // The listen backlog each server really listens with, as `ss` reports it: tuned, untuned.
+    let mut backlogs: HashMap<(Kind, bool), Option<u32>> = HashMap::new();
+    for round in 1..=options.rounds {
+        eprintln!("round {round}/{}", options.rounds);
+        for &workload in &options.workloads {
+            // A fresh server for each workload, and a different server first each round, so
+            // that no measure depends on what ran before it.
+            let mut order = if workload.tls() {
+                vec![Kind::Glib, Kind::Usher]
+            } else {
+                Kind::ALL.to_vec()
+            };
+            let turn = round % order.len();
+            order.rotate_left(turn);
+            for kind in order {
+                let config = Config {
+                    backlog: (workload != Workload::Untuned).then_some(options.backlog),
+                    tls: certificates
+                        .as_ref()
+                        .filter(|_| workload.tls())
+                        .map(|certificates| certificates.files()),
+                    cpu: options.pin.then_some(SERVER_CPU),
+                };
+                let process = options.processes || workload == Workload::Memory;
+                let mut server = Server::start(kind, &config, process);
+                if matches!(workload, Workload::Burst | Workload::Untuned) {
+                    backlogs
+                        .entry((kind, workload == Workload::Burst))
+                        .or_insert_with(|| server::listen_backlog(server.address.port()));
+                }
+                let mut record = |name, value| samples.entry((kind, name)).or_default().push(value);
+                match workload {
+                    Workload::Burst => {
+                        let burst = clients::burst(server.address, BURST_CLIENTS, DEADLINE);
+                        assert!(
+                            burst.total.is_some(),
+                            "{kind:?}: the burst did not finish: {} of {BURST_CLIENTS} echoed",
+                            burst.echoed
+                        );
+                        record("burst", seconds(burst.total));
+                        record("p50", burst.p50.as_secs_f64());
+                        record("p99", burst.p99.as_secs_f64());
+                    }
+                    Workload::Untuned => {
+                        let burst = clients::burst(server.address, BURST_CLIENTS, UNTUNED_DEADLINE);
+                        record("untuned", seconds(burst.total));
+                        record("untuned-echoed", burst.echoed as f64);
+                    }
+                    Workload::Churn => record("churn", clients::churn(server.address)),
+                    Workload::Idle => record("idle", clients::idle(&mut server)),
+                    Workload::Memory => record("memory", clients::memory(&mut server)),
+                    Workload::TlsRate => record(
+                        "tls-rate",
+                        tls::handshake_rate(server.address, certificates.as_ref().unwrap()),
+                    ),
+                    Workload::TlsBurst => record(
+                        "tls-burst",
+                        tls::burst(server.address, certificates.as_ref().unwrap()),
+                    ),
+                }
+                if options.verbose {
+                    let name = workload.name();
+                    eprintln!(
+                        "  {name} {}: {:.4}; the server used {:.2} s of CPU{}",
+                        kind.label(),
+                        samples[&(kind, name)].last().unwrap(),
+                        server.cpu_time(),
+                        server
+                            .pid()
+                            .map_or(String::new(), |pid| format!(" (pid {pid})")),
+                    );
+                }
+                server.stop();
+            }
+        }
+    }
+    drop(certificates);
+
+    println!();
+    println!("{}", header(&options, &backlogs));
+    println!();
+    print!("{}", table::markdown(&options, &samples));
+}
+
+/// A duration in seconds, infinite for one that did not finish.
+fn seconds(duration: Option<Duration>) -> f64 {
+    duration.map_or(f64::INFINITY, |duration| duration.as_secs_f64())
+}
+
+/// The conditions of the measures, above the table.
+fn header(options: &Options, backlogs: &HashMap<(Kind, bool), Option<u32>>) -> String {
+    let mode = if options.processes {
+        "each server in a process of its own"
+    } else {
+        "the servers on threads of one process (memory: in a process of their own)"
+    };
+    let mut header = format!(
+        "Loopback, {} cores, {} round{}, medians; {mode}.",
+        glib::num_processors(),
+        options.rounds,
+        if options.rounds == 1 { "" } else { "s" }
+    );
+    let effective = |tuned: bool| {
+        Kind::ALL
+            .iter()
+            .filter_map(|&kind| {
+                let backlog = backlogs.get(&(kind, tuned))?;
+                let backlog = backlog.map_or("?".to_owned(), |backlog| backlog.to_string());
+                Some(format!("{} {backlog}", kind.label()))
+            })
+            .collect::<Vec<_>>()
+    };
+    let (tuned, untuned) = (effective(true), effective(false));
+    if !tuned.is_empty() || !untuned.is_empty() {
+        header += " Listen backlogs, as `ss` shows them:";
+        if !tuned.is_empty() {
+            header += &format!(
+                " with `--backlog {}`, {}",
+                options.backlog,
+                tuned.join(", ")
+            );
+        }
+        if !untuned.is_empty() {
+            if !tuned.is_empty() {
+                header += ";";
+            }
+            header += &format!(" untuned, {}", untuned.join(", "));
+        }
+        header += ".";
+    }
+    header += " The ratios divide the values: above 1, the first takes longer or more (times, \
+               bytes), or does more (rates).";
+    header
+}

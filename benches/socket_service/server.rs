@@ -1,0 +1,530 @@
+//! The servers: Usher's and GLib's service with the same handler, and the floor; each on a
+//! thread of this process, or in a process of its own (this binary again, in `--serve` mode).
+
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd as _, FromRawFd as _, OwnedFd};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use gio::prelude::*;
+use usher::prelude::*;
+
+use crate::floor;
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum Kind {
+    Floor,
+    Glib,
+    Usher,
+}
+
+impl Kind {
+    /// In the table's order.
+    pub const ALL: [Kind; 3] = [Kind::Floor, Kind::Glib, Kind::Usher];
+
+    /// The name on the `--serve` command line.
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Floor => "floor",
+            Kind::Glib => "glib",
+            Kind::Usher => "usher",
+        }
+    }
+
+    /// The name in the table.
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::Floor => "floor",
+            Kind::Glib => "GLib",
+            Kind::Usher => "Usher",
+        }
+    }
+}
+
+/// How a server listens and serves.
+#[derive(Clone, Debug, Default)]
+pub struct Config {
+    /// The CPU a server process keeps to (`--pin`), away from the clients'.
+    pub cpu: Option<usize>,
+    /// The listen backlog the application asks for; `None` leaves each server's default: 10 for
+    /// GLib (`GSocketListener:listen-backlog`), `net.core.somaxconn` for Usher (which listens
+    /// with the system's maximum when the application left GLib's default) and for the floor.
+    ///
+    /// GLib and Usher are given it with `g_socket_listener_set_backlog()`, which passes it on
+    /// to each socket's `listen(2)` as it is. The `listen-backlog` property would not do:
+    /// its range stops at 2000 and `g_object_set()` refuses more (gio-rs's
+    /// `set_listen_backlog()`, which sets the property, panics). Usher honours any value other
+    /// than GLib's default of 10 that it finds on the socket when it listens, however it was
+    /// set. The kernel caps every backlog at `net.core.somaxconn` (4096 by default), so a
+    /// `--backlog` above that gives every server the same, maximal backlog; the table's
+    /// header shows what `ss` reports for each.
+    pub backlog: Option<i32>,
+    /// The certificate and key (PEM files) to serve TLS with.
+    pub tls: Option<(PathBuf, PathBuf)>,
+}
+
+impl Config {
+    /// As `--serve` arguments.
+    fn to_arguments(&self) -> Vec<String> {
+        let mut arguments = Vec::new();
+        if let Some(backlog) = self.backlog {
+            arguments.extend(["--backlog".to_owned(), backlog.to_string()]);
+        }
+        if let Some((certificate, key)) = &self.tls {
+            arguments.push("--tls".to_owned());
+            arguments.extend([certificate, key].map(|path| path.to_str().unwrap().to_owned()));
+        }
+        if let Some(cpu) = self.cpu {
+            arguments.extend(["--cpu".to_owned(), cpu.to_string()]);
+        }
+        arguments
+    }
+
+    fn from_arguments(arguments: &[String]) -> Config {
+        let mut config = Config::default();
+        let mut arguments = arguments.iter();
+        while let Some(argument) = arguments.next() {
+            match argument.as_str() {
+                "--backlog" => config.backlog = arguments.next().and_then(|n| n.parse().ok()),
+                "--tls" => {
+                    let mut path = || PathBuf::from(arguments.next().expect("--tls CERT KEY"));
+                    config.tls = Some((path(), path()));
+                }
+                "--cpu" => config.cpu = arguments.next().and_then(|n| n.parse().ok()),
+                other => panic!("unknown server argument {other:?}"),
+            }
+        }
+        config
+    }
+}
+
+/// A server running on a thread of this process, or in a child process.
+pub struct Server {
+    pub address: SocketAddr,
+    runner: Runner,
+}
+
+enum Runner {
+    Thread {
+        /// The server thread's id, for its context switches.
+        tid: i32,
+        /// Connections the server accepted.
+        accepted: Arc<AtomicUsize>,
+        stop: Stop,
+        thread: JoinHandle<()>,
+    },
+    /// Serves until its standard input closes; answers `accepted` with its count.
+    Process {
+        child: Child,
+        stdin: ChildStdin,
+        stdout: BufReader<ChildStdout>,
+    },
+}
+
+impl Server {
+    pub fn start(kind: Kind, config: &Config, process: bool) -> Server {
+        if process {
+            Self::start_process(kind, config)
+        } else {
+            Self::start_thread(kind, config)
+        }
+    }
+
+    fn start_thread(kind: Kind, config: &Config) -> Server {
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let (started, ready) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn({
+            let accepted = accepted.clone();
+            let config = config.clone();
+            move || {
+                let tid = unsafe { libc::gettid() };
+                serve(kind, &config, &accepted, move |address, stop| {
+                    started.send((address, tid, stop)).unwrap()
+                })
+            }
+        });
+        let (address, tid, stop) = ready.recv().expect("the server thread started");
+        Server {
+            address,
+            runner: Runner::Thread {
+                tid,
+                accepted,
+                stop,
+                thread,
+            },
+        }
+    }
+
+    fn start_process(kind: Kind, config: &Config) -> Server {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .arg("--serve")
+            .arg(kind.name())
+            .args(config.to_arguments())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the server process");
+        let stdin = child.stdin.take().unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        let port: u16 = line
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("the {kind:?} server process announces its port"));
+        Server {
+            address: SocketAddr::from(([127, 0, 0, 1], port)),
+            runner: Runner::Process {
+                child,
+                stdin,
+                stdout,
+            },
+        }
+    }
+
+    /// The connections the server has accepted so far.
+    pub fn accepted(&mut self) -> usize {
+        match &mut self.runner {
+            Runner::Thread { accepted, .. } => accepted.load(Ordering::SeqCst),
+            Runner::Process { stdin, stdout, .. } => {
+                writeln!(stdin, "accepted").unwrap();
+                let mut line = String::new();
+                stdout.read_line(&mut line).unwrap();
+                line.trim().parse().expect("the server process's count")
+            }
+        }
+    }
+
+    /// The context switches so far of the server thread, or of every thread of the server
+    /// process.
+    pub fn context_switches(&self) -> u64 {
+        match &self.runner {
+            Runner::Thread { tid, .. } => task_context_switches(&format!("/proc/self/task/{tid}")),
+            Runner::Process { child, .. } => {
+                std::fs::read_dir(format!("/proc/{}/task", child.id()))
+                    .unwrap()
+                    .filter_map(Result::ok)
+                    .map(|task| task_context_switches(task.path().to_str().unwrap()))
+                    .sum()
+            }
+        }
+    }
+
+    /// The server process's resident memory (`VmRSS`), in bytes.
+    pub fn resident_memory(&self) -> u64 {
+        let Runner::Process { child, .. } = &self.runner else {
+            panic!("a server on a thread has no memory of its own")
+        };
+        let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
+        let line = status
+            .lines()
+            .find(|line| line.starts_with("VmRSS:"))
+            .unwrap();
+        let kib: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+        kib * 1024
+    }
+
+    /// The server process's id.
+    pub fn pid(&self) -> Option<u32> {
+        match &self.runner {
+            Runner::Thread { .. } => None,
+            Runner::Process { child, .. } => Some(child.id()),
+        }
+    }
+
+    /// The CPU time the server used so far, in seconds: its thread's, or its process's.
+    pub fn cpu_time(&self) -> f64 {
+        let path = match &self.runner {
+            Runner::Thread { tid, .. } => format!("/proc/self/task/{tid}/stat"),
+            Runner::Process { child, .. } => format!("/proc/{}/stat", child.id()),
+        };
+        let stat = std::fs::read_to_string(path).unwrap_or_default();
+        // After the command name in parentheses: utime and stime are fields 14 and 15.
+        let fields: Vec<&str> = stat
+            .rsplit_once(')')
+            .map_or(vec![], |(_, rest)| rest.split_whitespace().collect());
+        let ticks: f64 = fields[11..13]
+            .iter()
+            .filter_map(|f| f.parse::<f64>().ok())
+            .sum();
+        ticks / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64
+    }
+
+    pub fn stop(self) {
+        match self.runner {
+            Runner::Thread { stop, thread, .. } => {
+                stop.stop();
+                thread.join().unwrap();
+            }
+            Runner::Process {
+                mut child,
+                stdin,
+                stdout,
+            } => {
+                drop(stdin);
+                drop(stdout);
+                let start = Instant::now();
+                while child.try_wait().unwrap().is_none() {
+                    if start.elapsed() > Duration::from_secs(10) {
+                        eprintln!("the server process {} does not stop: killed", child.id());
+                        let _ = child.kill();
+                        let _ = child.wait();
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
+        }
+    }
+}
+
+fn task_context_switches(task: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("{task}/status")).unwrap_or_default();
+    status
+        .lines()
+        .filter(|line| line.contains("ctxt_switches"))
+        .filter_map(|line| line.split_whitespace().last()?.parse::<u64>().ok())
+        .sum()
+}
+
+/// What stops a server, from any thread.
+pub enum Stop {
+    Loop(glib::MainLoop),
+    /// An eventfd the floor's epoll watches.
+    Floor(Arc<OwnedFd>),
+}
+
+impl Stop {
+    fn stop(self) {
+        match self {
+            Stop::Loop(main_loop) => main_loop.quit(),
+            Stop::Floor(fd) => {
+                crate::clients::write_fd(fd.as_raw_fd(), &1u64.to_ne_bytes());
+            }
+        }
+    }
+}
+
+/// The hidden server mode: `--serve floor|glib|usher [--backlog N] [--tls CERT KEY]`. Serves on
+/// this thread; prints the port once listening, then answers `accepted` on standard input with
+/// the connections accepted so far, and stops when standard input closes.
+pub fn serve_from_arguments(arguments: &[String]) {
+    let kind = match arguments.first().map(String::as_str) {
+        Some("floor") => Kind::Floor,
+        Some("glib") => Kind::Glib,
+        Some("usher") => Kind::Usher,
+        other => panic!("--serve floor|glib|usher, not {other:?}"),
+    };
+    let config = Config::from_arguments(&arguments[1..]);
+    if let Some(cpu) = config.cpu {
+        pin_to(cpu);
+    }
+    raise_descriptor_limit(crate::BURST_CLIENTS + 200);
+    // The answers go to the original standard output, and everything else to standard error:
+    // GLib prints debug messages (`G_MESSAGES_DEBUG`) on standard output.
+    let mut answers = unsafe {
+        let answers = std::fs::File::from_raw_fd(libc::dup(libc::STDOUT_FILENO));
+        libc::dup2(libc::STDERR_FILENO, libc::STDOUT_FILENO);
+        answers
+    };
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let (started, ready) = std::sync::mpsc::channel::<(SocketAddr, Stop)>();
+    let control = std::thread::spawn({
+        let accepted = accepted.clone();
+        move || {
+            let (address, stop) = ready.recv().unwrap();
+            writeln!(answers, "{}", address.port()).unwrap();
+            for line in std::io::stdin().lines() {
+                match line.as_deref() {
+                    Ok("accepted") => {
+                        writeln!(answers, "{}", accepted.load(Ordering::SeqCst)).unwrap()
+                    }
+                    _ => break,
+                }
+            }
+            stop.stop();
+        }
+    });
+    serve(kind, &config, &accepted, move |address, stop| {
+        started.send((address, stop)).unwrap()
+    });
+    control.join().unwrap();
+}
+
+/// Runs a server on this thread until it is stopped; calls `started` with its address and what
+/// stops it once it runs, so that a stop cannot come first.
+fn serve(
+    kind: Kind,
+    config: &Config,
+    accepted: &Arc<AtomicUsize>,
+    started: impl FnOnce(SocketAddr, Stop) + Send + 'static,
+) {
+    if kind == Kind::Floor {
+        assert!(config.tls.is_none(), "the floor serves no TLS");
+        let backlog = config.backlog.unwrap_or_else(somaxconn);
+        return floor::serve(backlog, accepted, |address, stop| {
+            started(address, Stop::Floor(stop))
+        });
+    }
+    let context = glib::MainContext::new();
+    let main_loop = glib::MainLoop::new(Some(&context), false);
+    context
+        .with_thread_default(|| {
+            let listener = glib_service(kind, config, accepted);
+            if let Some(backlog) = config.backlog {
+                // Not `set_listen_backlog()`: see `Config::backlog`.
+                listener.set_backlog(backlog);
+            }
+            let any = gio::InetSocketAddress::from_string("127.0.0.1", 0).unwrap();
+            let address = listener
+                .add_address(
+                    &any,
+                    gio::SocketType::Stream,
+                    gio::SocketProtocol::Tcp,
+                    None::<&glib::Object>,
+                )
+                .unwrap()
+                .downcast::<gio::InetSocketAddress>()
+                .unwrap();
+            let address = SocketAddr::from(([127, 0, 0, 1], address.port()));
+            let running = main_loop.clone();
+            let mut started = Some(started);
+            glib::idle_source_new(None, glib::Priority::DEFAULT, move || {
+                if let Some(started) = started.take() {
+                    started(address, Stop::Loop(running.clone()));
+                }
+                glib::ControlFlow::Break
+            })
+            .attach(Some(&context));
+            main_loop.run();
+            // Stop, and let the handlers finish, so that nothing is left behind.
+            if let Some(service) = listener.downcast_ref::<usher::SocketService>() {
+                service.stop();
+            } else if let Some(service) = listener.downcast_ref::<gio::SocketService>() {
+                gio::prelude::SocketServiceExt::stop(service);
+            }
+            listener.close();
+            while context.iteration(false) {}
+        })
+        .unwrap();
+}
+
+/// Usher's or GLib's service, with the same echo handler. With TLS, Usher runs the handshake
+/// itself (`tls-certificate`) and the handler is unchanged; GLib's handler runs it by hand
+/// first, as a GLib application has to.
+fn glib_service(kind: Kind, config: &Config, accepted: &Arc<AtomicUsize>) -> gio::SocketListener {
+    let certificate = config.tls.as_ref().map(|(certificate, key)| {
+        gio::TlsCertificate::from_files(certificate, key).expect("the benchmark's certificate")
+    });
+    let accepted = accepted.clone();
+    match kind {
+        Kind::Usher => {
+            let service = usher::SocketService::new();
+            if let Some(certificate) = &certificate {
+                service.set_tls_certificate(Some(certificate));
+            }
+            service.connect_incoming(move |_, connection, _| {
+                accepted.fetch_add(1, Ordering::Relaxed);
+                glib::spawn_future_local(echo_once(connection.clone()));
+                false
+            });
+            service.upcast()
+        }
+        Kind::Glib => {
+            let service = gio::SocketService::new();
+            gio::prelude::SocketServiceExt::connect_incoming(&service, move |_, connection, _| {
+                accepted.fetch_add(1, Ordering::Relaxed);
+                match &certificate {
+                    None => {
+                        glib::spawn_future_local(echo_once(connection.clone()));
+                    }
+                    Some(certificate) => {
+                        let tls = gio::TlsServerConnection::new(connection, Some(certificate))
+                            .expect("a TLS backend (glib-networking)");
+                        glib::spawn_future_local(async move {
+                            if tls.handshake_future(glib::Priority::DEFAULT).await.is_ok() {
+                                echo_once(tls).await;
+                            }
+                        });
+                    }
+                }
+                false
+            });
+            service.upcast()
+        }
+        Kind::Floor => unreachable!(),
+    }
+}
+
+/// Reads a line, writes it back and closes the connection (by dropping it).
+async fn echo_once(connection: impl IsA<gio::IOStream>) {
+    let input = gio::DataInputStream::new(&connection.input_stream());
+    if let Ok(Some(line)) = input.read_line_utf8_future(glib::Priority::DEFAULT).await {
+        let reply = format!("{line}\n").into_bytes();
+        let _ = connection
+            .output_stream()
+            .write_all_future(reply, glib::Priority::DEFAULT)
+            .await;
+    }
+}
+
+/// `net.core.somaxconn`: the most any listen backlog is, and what a tuned server asks for.
+fn somaxconn() -> i32 {
+    std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .ok()
+        .and_then(|maximum| maximum.trim().parse().ok())
+        .unwrap_or(4096)
+}
+
+/// The backlog the socket listening on 127.0.0.1:`port` has, as `ss` shows it (its `Send-Q`);
+/// `None` without `ss`.
+pub fn listen_backlog(port: u16) -> Option<u32> {
+    let output = Command::new("ss")
+        .args(["-Hltn", &format!("sport = :{port}")])
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    let output = String::from_utf8_lossy(&output.stdout);
+    output
+        .lines()
+        .next()?
+        .split_whitespace()
+        .nth(2)?
+        .parse()
+        .ok()
+}
+
+pub fn raise_descriptor_limit(needed: usize) {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    unsafe {
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
+        limit.rlim_cur = limit.rlim_max;
+        libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+    }
+    if (limit.rlim_cur as usize) < needed {
+        eprintln!("warning: only {} file descriptors", limit.rlim_cur);
+    }
+}
+
+/// Keeps this thread, and the threads it starts from now on, to `cpu`.
+pub fn pin_to(cpu: usize) {
+    // SAFETY: a zeroed cpu_set_t is an empty set, and the calls only read it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+            panic!(
+                "cannot keep to CPU {cpu}: {}",
+                std::io::Error::last_os_error()
+            );
+        }
+    }
+}
