@@ -5,10 +5,11 @@
 //! ```
 //!
 //! It echoes every line of every client until the client leaves, serves at most
-//! `MAX_CONNECTIONS` clients at once (default 100: the others wait in the kernel's backlog),
-//! counts failed accepts instead of letting them spin, and on the line `shutdown` shuts down
-//! gracefully: the port is freed at once, the other clients get five seconds to finish, and
-//! whoever is left then is disconnected.
+//! `MAX_CONNECTIONS` clients at once (default 100: the others wait in the kernel's backlog) and
+//! at most a tenth of them (2 at least) from one IP address (the others are refused at once),
+//! drops a client silent for a minute, counts failed accepts instead of letting them spin, and on the line
+//! `shutdown` shuts down gracefully: the port is freed at once, the other clients get five
+//! seconds to finish, and whoever is left then is disconnected.
 
 use std::time::Duration;
 
@@ -17,6 +18,9 @@ use usher::prelude::*;
 
 /// How long a graceful shutdown waits for the clients before disconnecting them.
 const GRACE: Duration = Duration::from_secs(5);
+
+/// How long, in seconds, a client may stay silent: its read then fails, and it is dropped.
+const IDLE_TIMEOUT: u32 = 60;
 
 fn main() -> glib::ExitCode {
     let mut args = std::env::args().skip(1).map(|arg| arg.parse::<u32>());
@@ -36,6 +40,9 @@ fn main() -> glib::ExitCode {
 
     let service = usher::SocketService::new();
     service.set_max_connections(max_connections);
+    // So that one client cannot take every slot, and a silent one cannot hold its own.
+    service.set_max_connections_per_peer((max_connections / 10).max(2));
+    service.set_timeout(IDLE_TIMEOUT);
     if let Err(error) = service.add_inet_port(port, None::<&glib::Object>) {
         eprintln!("Cannot listen on port {port}: {error}");
         return glib::ExitCode::FAILURE;

@@ -15,9 +15,6 @@ use crate::connection::{self, Guard};
 use crate::log::debug;
 use crate::sys::{self, SendObject, SendWeak};
 
-/// How many clients are handed out between two looks at the backlog.
-const HAND_OUT_CHUNK: usize = 64;
-
 impl Engine {
     /// A source on the service's context that serves the listening socket `id` when readable.
     pub(super) fn watch<H: Host>(host: &H, id: u32, socket: &gio::Socket) -> glib::Source {
@@ -41,13 +38,13 @@ impl Engine {
     }
 
     /// Serves socket `id`, which is readable or has clients waiting: takes clients off its
-    /// backlog, which is cheap and keeps the kernel from dropping new ones, then hands out
-    /// [`HAND_OUT_CHUNK`] of those taken in, which is not (the handlers run). The others wait
-    /// for a later iteration, so that the connections handed out already do their I/O
-    /// meanwhile.
+    /// backlog, as many as its pacing allows (all of a burst: it is cheap, and keeps the kernel
+    /// from dropping new ones), then hands them out, which is not (the handlers run). At most
+    /// the socket's `most` per dispatch: the others wait for a later iteration, so that the
+    /// rest of the context runs in between.
     fn serve<H: Host>(host: &H, id: u32) {
         let engine = host.engine();
-        let Some(socket) = engine.state().listening(id) else {
+        let Some((socket, most)) = engine.state().listening(id) else {
             return;
         };
         // Under the lock, so that `stop()` from another thread is strictly before or after.
@@ -65,7 +62,7 @@ impl Engine {
         let source_object = sys::listener_source_object(&socket);
         let mut changes = Changes::default();
         let mut handed_out = 0;
-        while handed_out < HAND_OUT_CHUNK {
+        while handed_out < most {
             let Some(client) = engine.state().next_waiting(id) else {
                 break;
             };
@@ -278,12 +275,12 @@ impl super::state::State {
         }
     }
 
-    /// Socket `id`, if the service serves it.
-    fn listening(&self, id: u32) -> Option<SendObject<gio::Socket>> {
+    /// Socket `id` and the most clients to serve from it per dispatch, if the service serves it.
+    fn listening(&self, id: u32) -> Option<(SendObject<gio::Socket>, usize)> {
         (self.lifecycle != Lifecycle::Closed).then_some(())?;
         self.sockets
             .iter()
             .find(|listening| listening.id == id)
-            .map(|listening| listening.socket.clone())
+            .map(|listening| (listening.socket.clone(), listening.most))
     }
 }

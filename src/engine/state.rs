@@ -45,7 +45,8 @@ pub(super) struct Listening {
     pub pacing: Pacing,
     /// Clients taken off the kernel's backlog and not yet handed out, oldest first.
     pub waiting: VecDeque<sys::Accepted>,
-    /// The most clients to take in per dispatch: the socket's backlog, or more.
+    /// The most clients to take in, and to hand out, per dispatch: the socket's backlog, or
+    /// more.
     pub most: usize,
 }
 
