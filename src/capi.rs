@@ -127,15 +127,18 @@ pub unsafe extern "C" fn usher_socket_service_is_active(
     unsafe { self::service(service) }.is_active().into_glib()
 }
 
-/// A property's C getter and setter: `usher_socket_service_get_$name()` and
-/// `usher_socket_service_set_$name()`, through the Rust accessors.
+/// A property's C getter, `usher_socket_service_get_$name()`, and its setter if it has one,
+/// through the Rust accessors.
 macro_rules! property_accessors {
-    ($get:ident, $set:ident, $name:ident, $set_name:ident: $c_type:ty) => {
+    ($get:ident, $name:ident: $c_type:ty) => {
         #[unsafe(no_mangle)]
         pub unsafe extern "C" fn $get(service: *mut UsherSocketService) -> $c_type {
             return_if_fail! { $get => Default::default(); USHER_IS_SOCKET_SERVICE(service) }
             unsafe { self::service(service) }.$name()
         }
+    };
+    ($get:ident, $set:ident, $name:ident, $set_name:ident: $c_type:ty) => {
+        property_accessors!($get, $name: $c_type);
 
         #[unsafe(no_mangle)]
         pub unsafe extern "C" fn $set(service: *mut UsherSocketService, value: $c_type) {
@@ -170,29 +173,9 @@ property_accessors!(
     set_tls_handshake_timeout: c_uint
 );
 
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn usher_socket_service_get_n_connections(
-    service: *mut UsherSocketService,
-) -> c_uint {
-    return_if_fail! { usher_socket_service_get_n_connections => 0; USHER_IS_SOCKET_SERVICE(service) }
-    unsafe { self::service(service) }.n_connections()
-}
-
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn usher_socket_service_get_n_accepted(
-    service: *mut UsherSocketService,
-) -> u64 {
-    return_if_fail! { usher_socket_service_get_n_accepted => 0; USHER_IS_SOCKET_SERVICE(service) }
-    unsafe { self::service(service) }.n_accepted()
-}
-
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn usher_socket_service_get_n_accept_errors(
-    service: *mut UsherSocketService,
-) -> u64 {
-    return_if_fail! { usher_socket_service_get_n_accept_errors => 0; USHER_IS_SOCKET_SERVICE(service) }
-    unsafe { self::service(service) }.n_accept_errors()
-}
+property_accessors!(usher_socket_service_get_n_connections, n_connections: c_uint);
+property_accessors!(usher_socket_service_get_n_accepted, n_accepted: u64);
+property_accessors!(usher_socket_service_get_n_accept_errors, n_accept_errors: u64);
 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn usher_socket_service_get_tls_certificate(

@@ -151,19 +151,8 @@ pub(crate) fn set_socket_service_slots<T: SocketServiceClassHandlers>(
         connection: *mut GSocketConnection,
         source_object: *mut GObject,
     ) -> gboolean {
-        // SAFETY: GObject calls the slot with an instance of `T`'s type and the signal's
-        // arguments, which it keeps alive for the call.
-        unsafe {
-            let instance = &*(service as *mut T::Instance);
-            let source_object = Option::<glib::Object>::from_glib_borrow(source_object);
-            instance
-                .imp()
-                .incoming(
-                    &from_glib_borrow(connection),
-                    source_object.as_ref().as_ref(),
-                )
-                .into_glib()
-        }
+        // SAFETY: as `call_connection_handler` requires.
+        unsafe { call_connection_handler::<T>(service, connection, source_object, T::incoming) }
     }
     unsafe extern "C" fn accept_error<T: SocketServiceClassHandlers>(
         service: *mut UsherSocketService,
@@ -216,20 +205,33 @@ pub(crate) fn set_threaded_socket_service_slots<T: ThreadedSocketServiceClassHan
         connection: *mut GSocketConnection,
         source_object: *mut GObject,
     ) -> gboolean {
-        // SAFETY: as for `incoming`.
-        unsafe {
-            let instance = &*(service as *mut T::Instance);
-            let source_object = Option::<glib::Object>::from_glib_borrow(source_object);
-            instance
-                .imp()
-                .run(
-                    &from_glib_borrow(connection),
-                    source_object.as_ref().as_ref(),
-                )
-                .into_glib()
-        }
+        // SAFETY: as `call_connection_handler` requires.
+        unsafe { call_connection_handler::<T>(service, connection, source_object, T::run) }
     }
     klass.run = Some(run::<T>);
+}
+
+/// Calls `handler`, `T`'s `incoming` or `run`, with the arguments of the slot.
+///
+/// # Safety
+/// As GObject calls a slot: `instance` an instance of `T`'s type, and the signal's arguments,
+/// alive for the call.
+unsafe fn call_connection_handler<T: ObjectSubclass>(
+    instance: *mut impl Sized,
+    connection: *mut GSocketConnection,
+    source_object: *mut GObject,
+    handler: fn(&T, &gio::SocketConnection, Option<&glib::Object>) -> bool,
+) -> gboolean {
+    unsafe {
+        let instance = &*(instance as *mut T::Instance);
+        let source_object = Option::<glib::Object>::from_glib_borrow(source_object);
+        handler(
+            instance.imp(),
+            &from_glib_borrow(connection),
+            source_object.as_ref().as_ref(),
+        )
+        .into_glib()
+    }
 }
 
 /// The class structure of `instance`'s class (its own, or a subclass's, which begins with it).

@@ -58,3 +58,29 @@ where
         .accumulator(true_handled)
         .build()
 }
+
+/// The closure of a handler of `incoming` or `run` (a signal of `B`) connected from Rust, which
+/// calls `f` with the signal's arguments, the instance as an `S`. Borrowed from the emission: the
+/// handler takes no reference of its own, as a C handler would not (GLib's tests count them).
+pub(crate) fn connection_handler<B, S>(
+    f: impl Fn(&S, &gio::SocketConnection, Option<&glib::Object>) -> bool,
+) -> impl Fn(&[glib::Value]) -> Option<glib::Value>
+where
+    B: IsA<B>,
+    S: IsA<B>,
+    for<'a> &'a B: glib::value::FromValue<'a>,
+{
+    move |args| {
+        let handled = match (
+            args[0].get::<&B>(),
+            args[1].get::<&gio::SocketConnection>(),
+            args[2].get::<Option<&glib::Object>>(),
+        ) {
+            (Ok(instance), Ok(connection), Ok(source_object)) => instance
+                .downcast_ref::<S>()
+                .is_some_and(|instance| f(instance, connection, source_object)),
+            _ => false,
+        };
+        Some(handled.to_value())
+    }
+}

@@ -49,6 +49,19 @@ fn connect_from(source: Ipv4Addr, to: SocketAddr) -> TcpStream {
     stream
 }
 
+/// Listens on the abstract Unix-domain socket `name`; returns its address for clients.
+fn listen_abstract(service: &usher::SocketService, name: &str) -> std::os::unix::net::SocketAddr {
+    service
+        .add_address(
+            &gio::UnixSocketAddress::with_type(UnixSocketAddressPath::Abstract(name.as_bytes())),
+            gio::SocketType::Stream,
+            gio::SocketProtocol::Default,
+            None::<&glib::Object>,
+        )
+        .unwrap();
+    std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()).unwrap()
+}
+
 /// Sends `line` over `stream` and returns the line the server answers.
 fn say(stream: impl Read + Write, line: &str) -> String {
     let mut stream = BufReader::new(stream);
@@ -280,24 +293,6 @@ fn threaded_handlers_blocked_on_silent_clients_time_out_and_free_their_threads()
 
 const BURST: usize = 1000;
 
-/// Lets this process open a descriptor for each client and each server-side connection.
-fn raise_descriptor_limit() {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    assert_eq!(
-        unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) },
-        0
-    );
-    limit.rlim_cur = limit.rlim_max;
-    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) }, 0);
-    assert!(
-        limit.rlim_cur >= 2 * BURST as u64 + 100,
-        "{limit:?} descriptors"
-    );
-}
-
 /// Connects, sends `line` and reads its echo, each step within `patience`; returns how long
 /// that took, or what failed.
 fn timed_echo(address: SocketAddr, line: &str, patience: Duration) -> Result<Duration, String> {
@@ -323,7 +318,7 @@ fn timed_echo(address: SocketAddr, line: &str, patience: Duration) -> Result<Dur
 
 #[test]
 fn a_thousand_simultaneous_clients_of_an_untuned_service_wait_for_no_syn_retry() {
-    raise_descriptor_limit();
+    raise_descriptor_limit(BURST);
     with_context(|context| {
         // listen-backlog left alone: GLib's 10 would drop most of these SYNs.
         let service = usher::SocketService::new();
@@ -391,25 +386,16 @@ fn accepted_tcp_sockets_have_nodelay_and_unix_ones_are_served_too() {
         });
         serve_echo(&service);
         let tcp = listen_loopback(&service, None);
-        let name = format!("usher-abuse-nodelay-{}", std::process::id());
-        service
-            .add_address(
-                &gio::UnixSocketAddress::with_type(UnixSocketAddressPath::Abstract(
-                    name.as_bytes(),
-                )),
-                gio::SocketType::Stream,
-                gio::SocketProtocol::Default,
-                None::<&glib::Object>,
-            )
-            .unwrap();
+        let unix = listen_abstract(
+            &service,
+            &format!("usher-abuse-nodelay-{}", std::process::id()),
+        );
 
         let client = spawn_client(context, move || echo_line(tcp, "tcp"));
         iterate_until(context, || client.is_finished());
         assert_eq!(client.join().unwrap(), "tcp\n");
         let client = spawn_client(context, move || {
-            let address =
-                std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
-            let stream = UnixStream::connect_addr(&address).unwrap();
+            let stream = UnixStream::connect_addr(&unix).unwrap();
             stream.set_read_timeout(Some(DEADLINE)).unwrap();
             say(stream, "unix")
         });
@@ -477,18 +463,10 @@ fn per_peer_limit_does_not_apply_to_unix_domain_clients() {
         let service = usher::SocketService::new();
         service.set_max_connections_per_peer(1);
         let peers = hold_until_client_closes(&service);
-        let name = format!("usher-abuse-unix-peers-{}", std::process::id());
-        service
-            .add_address(
-                &gio::UnixSocketAddress::with_type(UnixSocketAddressPath::Abstract(
-                    name.as_bytes(),
-                )),
-                gio::SocketType::Stream,
-                gio::SocketProtocol::Default,
-                None::<&glib::Object>,
-            )
-            .unwrap();
-        let address = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
+        let address = listen_abstract(
+            &service,
+            &format!("usher-abuse-unix-peers-{}", std::process::id()),
+        );
         let _clients: Vec<UnixStream> = (0..2)
             .map(|_| UnixStream::connect_addr(&address).unwrap())
             .collect();

@@ -10,18 +10,7 @@ use std::sync::mpsc;
 
 mod common;
 
-use common::{DEADLINE, Reaped, example, lines_of};
-
-fn wait_for(lines: &mpsc::Receiver<String>, start: &str) -> String {
-    loop {
-        let line = lines
-            .recv_timeout(DEADLINE)
-            .unwrap_or_else(|_| panic!("no line starting with {start:?}"));
-        if line.starts_with(start) {
-            return line;
-        }
-    }
-}
+use common::{DEADLINE, Reaped, example, lines_of, wait_for_line};
 
 /// Starts the echo demo under `systemd-socket-activate -l listen --fdname=echo`, once it
 /// listens; returns it with its standard output.
@@ -39,7 +28,7 @@ fn activate(listen: &str) -> (Reaped, mpsc::Receiver<String>) {
     let stderr = lines_of(launcher.stderr.take().unwrap());
     let stdout = lines_of(launcher.stdout.take().unwrap());
     // "Listening on 127.0.0.1:PORT as 3."
-    wait_for(&stderr, "Listening on");
+    wait_for_line(&stderr, "Listening on");
     (launcher, stdout)
 }
 
@@ -51,7 +40,7 @@ fn say(mut stream: impl Read + Write, line: &str) -> String {
 }
 
 fn finish(mut demo: Reaped, stdout: &mpsc::Receiver<String>) {
-    wait_for(stdout, "Received: shutdown");
+    wait_for_line(stdout, "Received: shutdown");
     let status = demo.wait().unwrap();
     assert!(status.success(), "{status}");
 }
@@ -72,10 +61,13 @@ fn an_activated_tcp_socket_is_served() {
     // The first connection starts the demo, which then takes the socket over.
     assert_eq!(say(connect(), "hello"), "hello\n");
     assert_eq!(
-        wait_for(&stdout, "1 sockets"),
+        wait_for_line(&stdout, "1 sockets"),
         "1 sockets from socket activation"
     );
-    assert_eq!(wait_for(&stdout, "Accepted!"), "Accepted! (Source: echo)");
+    assert_eq!(
+        wait_for_line(&stdout, "Accepted!"),
+        "Accepted! (Source: echo)"
+    );
     assert_eq!(say(connect(), "shutdown"), "shutdown\n");
     finish(demo, &stdout);
 }
@@ -90,7 +82,10 @@ fn an_activated_unix_socket_is_served() {
         say(UnixStream::connect(&path).unwrap(), "over unix"),
         "over unix\n"
     );
-    assert_eq!(wait_for(&stdout, "Accepted!"), "Accepted! (Source: echo)");
+    assert_eq!(
+        wait_for_line(&stdout, "Accepted!"),
+        "Accepted! (Source: echo)"
+    );
     assert_eq!(
         say(UnixStream::connect(&path).unwrap(), "shutdown"),
         "shutdown\n"

@@ -11,27 +11,9 @@ use usher::prelude::*;
 
 const CLIENTS: usize = 5000;
 
-/// Lets this process open a descriptor for each client and each server-side connection.
-fn raise_descriptor_limit() {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    assert_eq!(
-        unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) },
-        0
-    );
-    limit.rlim_cur = limit.rlim_max;
-    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) }, 0);
-    assert!(
-        limit.rlim_cur >= 2 * CLIENTS as u64 + 100,
-        "{limit:?} descriptors"
-    );
-}
-
 #[test]
 fn five_thousand_simultaneous_clients_are_all_served() {
-    raise_descriptor_limit();
+    raise_descriptor_limit(CLIENTS);
     with_context(|context| {
         let service = usher::SocketService::new();
         service.set_listen_backlog(2000);

@@ -6,9 +6,9 @@ mod common;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::sync::mpsc;
 
-use common::{Reaped, example, lines_of};
+use common::{DEADLINE, Reaped, example, lines_of, wait_for_line};
 
 /// Two ports free right now on 127.0.0.1.
 fn free_ports() -> (u16, u16) {
@@ -20,11 +20,23 @@ fn free_ports() -> (u16, u16) {
     )
 }
 
+/// Starts the example `name` with `args`; returns it with the lines it prints, read on a thread
+/// (to fail rather than hang if a line never comes).
+fn start_demo(name: &str, args: &[String]) -> (Reaped, mpsc::Receiver<String>) {
+    let mut demo = Reaped(
+        Command::new(example(name))
+            .args(args)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|error| panic!("the {name} example is built by `cargo test`: {error}")),
+    );
+    let lines = lines_of(demo.stdout.take().unwrap());
+    (demo, lines)
+}
+
 fn say(port: u16, line: &str) -> String {
     let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
+    stream.set_read_timeout(Some(DEADLINE)).unwrap();
     // As telnet sends it.
     stream.write_all(format!("{line}\r\n").as_bytes()).unwrap();
     let mut reply = String::new();
@@ -49,18 +61,10 @@ fn the_stream_echo_demo_echoes_on_both_ports_and_shuts_down() {
 
 fn drive(name: &str) {
     let (first, second) = free_ports();
-    let mut demo = Reaped(
-        Command::new(example(name))
-            .args([first.to_string(), second.to_string()])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("the echo example is built by `cargo test`"),
-    );
-    // Read its output on a thread, to fail rather than hang if a line never comes.
-    let lines = lines_of(demo.stdout.take().unwrap());
+    let (mut demo, lines) = start_demo(name, &[first.to_string(), second.to_string()]);
     let next_line = move || {
         lines
-            .recv_timeout(Duration::from_secs(30))
+            .recv_timeout(DEADLINE)
             .expect("the demo prints its next line")
     };
     assert!(next_line().starts_with("Listening on ports"));
@@ -80,23 +84,8 @@ fn drive(name: &str) {
 #[test]
 fn the_hardened_demo_shuts_down_gracefully() {
     let (port, _) = free_ports();
-    let mut demo = Reaped(
-        Command::new(example("hardened_echo"))
-            .args([port.to_string(), "2".to_owned()])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("the hardened_echo example is built by `cargo test`"),
-    );
-    let lines = lines_of(demo.stdout.take().unwrap());
-    let wait_for = |expected: &str| loop {
-        let line = lines
-            .recv_timeout(Duration::from_secs(30))
-            .expect("the demo prints its next line");
-        if line.starts_with(expected) {
-            return;
-        }
-    };
-    wait_for("Listening on port");
+    let (mut demo, lines) = start_demo("hardened_echo", &[port.to_string(), "2".to_owned()]);
+    wait_for_line(&lines, "Listening on port");
 
     // A client that stays, then one that asks for the shutdown.
     let mut staying = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).unwrap();
@@ -106,7 +95,7 @@ fn the_hardened_demo_shuts_down_gracefully() {
     staying_reader.read_line(&mut echo).unwrap();
     assert_eq!(echo, "still here\n");
     assert_eq!(say(port, "shutdown"), "shutdown\n");
-    wait_for("Stopped accepting");
+    wait_for_line(&lines, "Stopped accepting");
     assert!(
         TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err(),
         "the port is free during the grace period"
@@ -115,7 +104,7 @@ fn the_hardened_demo_shuts_down_gracefully() {
     // The staying client leaves within the grace period: the shutdown completes.
     drop(staying_reader);
     staying.shutdown(std::net::Shutdown::Both).unwrap();
-    wait_for("Shut down.");
+    wait_for_line(&lines, "Shut down.");
     let status = demo.wait().unwrap();
     assert!(status.success(), "{status}");
 }
@@ -123,37 +112,20 @@ fn the_hardened_demo_shuts_down_gracefully() {
 #[test]
 fn the_echo_demo_shuts_down_gracefully_on_sigint() {
     let (first, second) = free_ports();
-    let mut demo = Reaped(
-        Command::new(example("echo"))
-            .args([first.to_string(), second.to_string()])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("the echo example is built by `cargo test`"),
-    );
-    let lines = lines_of(demo.stdout.take().unwrap());
-    let wait_for = |expected: &str| loop {
-        let line = lines
-            .recv_timeout(Duration::from_secs(30))
-            .expect("the demo prints its next line");
-        if line.starts_with(expected) {
-            return line;
-        }
-    };
-    wait_for("Listening on ports");
+    let (mut demo, lines) = start_demo("echo", &[first.to_string(), second.to_string()]);
+    wait_for_line(&lines, "Listening on ports");
 
     // A client half-way through its line, being served.
     let mut waiting = TcpStream::connect((Ipv4Addr::LOCALHOST, first)).unwrap();
-    waiting
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
+    waiting.set_read_timeout(Some(DEADLINE)).unwrap();
     waiting.write_all(b"half ").unwrap();
-    wait_for(&format!("Accepted! (Source: {first})"));
+    wait_for_line(&lines, &format!("Accepted! (Source: {first})"));
 
     // SIGINT: the ports are free at once, and the demo waits for its client.
     let pid = libc::pid_t::try_from(demo.id()).unwrap();
     assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
     assert_eq!(
-        wait_for("Shutting down"),
+        wait_for_line(&lines, "Shutting down"),
         "Shutting down: the ports are free, waiting for 1 client."
     );
     for port in [first, second] {
@@ -168,7 +140,7 @@ fn the_echo_demo_shuts_down_gracefully_on_sigint() {
     let mut echo = String::new();
     BufReader::new(waiting).read_line(&mut echo).unwrap();
     assert_eq!(echo, "half a line\n");
-    wait_for("Shut down.");
+    wait_for_line(&lines, "Shut down.");
     let status = demo.wait().unwrap();
     assert!(status.success(), "{status}");
 }

@@ -14,6 +14,7 @@ use gio::prelude::{CancellableExt, SocketExt};
 use glib::{prelude::*, signal::SignalHandlerId, subclass::prelude::*};
 
 use crate::engine::{Engine, Host};
+use crate::signals::connection_handler;
 use crate::sys::SendWeak;
 
 glib::wrapper! {
@@ -308,19 +309,11 @@ pub trait SocketServiceExt: IsA<SocketService> + 'static {
     where
         F: Fn(&Self, &gio::SocketConnection, Option<&glib::Object>) -> bool + 'static,
     {
-        self.connect_local("incoming", false, move |args| {
-            let handled = match (
-                args[0].get::<&SocketService>(),
-                args[1].get::<&gio::SocketConnection>(),
-                args[2].get::<Option<&glib::Object>>(),
-            ) {
-                (Ok(service), Ok(connection), Ok(source_object)) => service
-                    .downcast_ref::<Self>()
-                    .is_some_and(|service| f(service, connection, source_object)),
-                _ => false,
-            };
-            Some(handled.to_value())
-        })
+        self.connect_local(
+            "incoming",
+            false,
+            connection_handler::<SocketService, Self>(f),
+        )
     }
 
     /// Connects to `accept-error`, emitted on the service's context for every failed accept

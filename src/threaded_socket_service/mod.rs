@@ -7,6 +7,7 @@ pub use imp::ThreadedSocketServicePropertiesExt;
 use glib::{prelude::*, signal::SignalHandlerId};
 
 use crate::SocketService;
+use crate::signals::connection_handler;
 
 glib::wrapper! {
     /// A [`SocketService`] that runs a blocking handler per connection in a thread pool.
@@ -81,19 +82,11 @@ pub trait ThreadedSocketServiceExt: IsA<ThreadedSocketService> + 'static {
     where
         F: Fn(&Self, &gio::SocketConnection, Option<&glib::Object>) -> bool + Send + Sync + 'static,
     {
-        self.connect("run", false, move |args| {
-            let handled = match (
-                args[0].get::<&ThreadedSocketService>(),
-                args[1].get::<&gio::SocketConnection>(),
-                args[2].get::<Option<&glib::Object>>(),
-            ) {
-                (Ok(service), Ok(connection), Ok(source_object)) => service
-                    .downcast_ref::<Self>()
-                    .is_some_and(|service| f(service, connection, source_object)),
-                _ => false,
-            };
-            Some(handled.to_value())
-        })
+        self.connect(
+            "run",
+            false,
+            connection_handler::<ThreadedSocketService, Self>(f),
+        )
     }
 }
 

@@ -56,13 +56,6 @@ count_unavailable (UsherSocketService *service, const GError *error, guint *erro
   (*errors)++;
 }
 
-static gboolean
-never_incoming (UsherSocketService *service, GSocketConnection *connection, GObject *source_object,
-                gpointer user_data)
-{
-  g_assert_not_reached ();
-}
-
 /* Three clients, three G_TLS_ERROR_UNAVAILABLE, one warning. */
 static void
 test_every_connection_fails (void)

@@ -236,13 +236,6 @@ count_accept_error (UsherSocketService *service, const GError *error, guint *err
   (*errors)++;
 }
 
-static gboolean
-never_incoming (UsherSocketService *service, GSocketConnection *connection, GObject *source_object,
-                gpointer user_data)
-{
-  g_assert_not_reached ();
-}
-
 /* A client that does not speak TLS fails its handshake: accept-error, never incoming, and the
  * service serves on. */
 static void

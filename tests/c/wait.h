@@ -79,6 +79,14 @@ hold_connection (gpointer service, GSocketConnection *connection, GObject *sourc
   return TRUE;
 }
 
+/* An incoming handler for tests where no connection may be handed out. */
+static inline gboolean
+never_incoming (gpointer service, GSocketConnection *connection, GObject *source_object,
+                gpointer user_data)
+{
+  g_assert_not_reached ();
+}
+
 /* An accept-error handler for tests where no accept may fail: the error in the log. */
 static inline void
 no_accept_error (GObject *service, const GError *error, gpointer user_data)

@@ -154,6 +154,25 @@ pub fn serve_echo(service: &usher::SocketService) {
     });
 }
 
+/// Raises this process's soft limit of descriptors to its hard limit, and asserts that it is
+/// enough for `clients` clients and their server-side connections, with room for more.
+pub fn raise_descriptor_limit(clients: usize) {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    assert_eq!(
+        unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) },
+        0
+    );
+    limit.rlim_cur = limit.rlim_max;
+    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) }, 0);
+    assert!(
+        limit.rlim_cur >= 2 * clients as u64 + 100,
+        "{limit:?} descriptors"
+    );
+}
+
 /// A child process killed if the test fails before it ends.
 pub struct Reaped(pub std::process::Child);
 
@@ -199,4 +218,18 @@ pub fn lines_of(output: impl Read + Send + 'static) -> std::sync::mpsc::Receiver
         }
     });
     lines
+}
+
+/// The next of `lines` that starts with `start`, the lines before it skipped.
+///
+/// Panics when none comes within [`DEADLINE`].
+pub fn wait_for_line(lines: &std::sync::mpsc::Receiver<String>, start: &str) -> String {
+    loop {
+        let line = lines
+            .recv_timeout(DEADLINE)
+            .unwrap_or_else(|_| panic!("no line starting with {start:?}"));
+        if line.starts_with(start) {
+            return line;
+        }
+    }
 }

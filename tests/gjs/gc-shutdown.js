@@ -13,32 +13,15 @@ import Gio from 'gi://Gio';
 import Usher from 'gi://Usher?version=1';
 import System from 'system';
 
+import {fail, listenLoopback, runLoop} from './common.js';
+
 const CLIENTS = 4;
-const DEADLINE = 30; // seconds
-
-function fail(message) {
-    printerr(`gc-shutdown: ${message}`);
-    System.exit(1);
-}
-
-// Runs a main loop until quit() is called; fails the test after DEADLINE seconds instead.
-function runLoop(loop, what) {
-    const timeout = GLib.timeout_add_seconds(GLib.PRIORITY_DEFAULT, DEADLINE, () => {
-        fail(`timed out: ${typeof what === 'function' ? what() : what}`);
-        return GLib.SOURCE_REMOVE;
-    });
-    loop.run();
-    GLib.source_remove(timeout);
-}
 
 function variant(gcFirst) {
     const name = gcFirst ? 'gc, then shutdown' : 'shutdown, then gc';
     const loop = new GLib.MainLoop(null, false);
     const service = new Usher.SocketService();
-    const [, effective] = service.add_address(
-        Gio.InetSocketAddress.new_from_string('127.0.0.1', 0),
-        Gio.SocketType.STREAM, Gio.SocketProtocol.TCP, null);
-    const port = effective.get_port();
+    const port = listenLoopback(service);
 
     // The handler keeps no reference to its connection: once it returns, only the JS wrapper
     // keeps the connection alive, until the garbage collector finalizes it.

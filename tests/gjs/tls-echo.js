@@ -8,24 +8,10 @@ import GLib from 'gi://GLib';
 import Gio from 'gi://Gio';
 import GObject from 'gi://GObject';
 import Usher from 'gi://Usher?version=1';
-import System from 'system';
 
-const DEADLINE = 30; // seconds
+import {fail, listenLoopback, runLoop} from './common.js';
+
 const LINE = 'hello over TLS from gjs';
-
-function fail(message) {
-    printerr(`tls-echo: ${message}`);
-    System.exit(1);
-}
-
-function runLoop(loop, what) {
-    const timeout = GLib.timeout_add_seconds(GLib.PRIORITY_DEFAULT, DEADLINE, () => {
-        fail(`timed out: ${typeof what === 'function' ? what() : what}`);
-        return GLib.SOURCE_REMOVE;
-    });
-    loop.run();
-    GLib.source_remove(timeout);
-}
 
 // The certificate and its key, in a directory removed at the end.
 const dir = GLib.dir_make_tmp('usher-gjs-tls-XXXXXX');
@@ -49,9 +35,7 @@ const loop = new GLib.MainLoop(null, false);
 const service = new Usher.SocketService({tls_certificate: certificate});
 if (!service.tls_certificate.is_same(certificate))
     fail('tls-certificate does not read back');
-const [, effective] = service.add_address(
-    Gio.InetSocketAddress.new_from_string('127.0.0.1', 0),
-    Gio.SocketType.STREAM, Gio.SocketProtocol.TCP, null);
+const port = listenLoopback(service);
 
 const acceptErrors = [];
 service.connect('accept-error', (_service, error) => acceptErrors.push(error.message));
@@ -111,7 +95,7 @@ GObject.Object.prototype.connect.call(client, 'event', (_client, event, _connect
 });
 
 let echoed = null;
-client.connect_to_host_async('127.0.0.1', effective.get_port(), null, (_client, result) => {
+client.connect_to_host_async('127.0.0.1', port, null, (_client, result) => {
     let connection;
     try {
         connection = client.connect_to_host_finish(result);

@@ -13,34 +13,7 @@ gi.require_version("Gio", "2.0")
 gi.require_version("Usher", "1")
 from gi.repository import Gio, GLib, Usher  # noqa: E402
 
-DEADLINE = 30
-
-
-def listen_loopback(listener):
-    any_port = Gio.InetSocketAddress.new_from_string("127.0.0.1", 0)
-    result = listener.add_address(any_port, Gio.SocketType.STREAM, Gio.SocketProtocol.TCP, None)
-    effective = result[-1] if isinstance(result, tuple) else result
-    return effective.get_port()
-
-
-def iterate_until(done, deadline=DEADLINE):
-    """Iterates the default main context until done(); fails after deadline seconds."""
-    context = GLib.MainContext.default()
-    expired = []
-
-    def expire():
-        expired.append(True)
-        return GLib.SOURCE_REMOVE
-
-    timeout = GLib.timeout_add_seconds(deadline, expire)
-    try:
-        while not done():
-            if expired:
-                raise AssertionError("timed out waiting for an event")
-            context.iteration(True)
-    finally:
-        if not expired:
-            GLib.source_remove(timeout)
+from common import DEADLINE, iterate_until, listen_loopback, read_to_end  # noqa: E402
 
 
 def connect(port, source="127.0.0.1"):
@@ -52,19 +25,30 @@ def connect(port, source="127.0.0.1"):
     return client
 
 
-def read_to_end(client):
-    """What the client receives until the server closes the connection."""
-    received = b""
-    try:
-        while chunk := client.recv(4096):
-            received += chunk
-    except ConnectionResetError:
-        pass
-    return received
-
-
 def peer_of(connection):
     return connection.get_remote_address().get_address().to_string()
+
+
+def read_once(outcome):
+    """An incoming handler that reads once, then closes the connection. It records in outcome
+    the socket's timeout, when the read started and ended, and what it read or its error."""
+
+    def incoming(service, connection, source_object):
+        outcome["socket timeout"] = connection.get_socket().get_timeout()
+        outcome["started"] = time.monotonic()
+
+        def read(stream, result):
+            outcome["ended"] = time.monotonic()
+            try:
+                outcome["read"] = stream.read_bytes_finish(result).get_data()
+            except GLib.Error as error:
+                outcome["error"] = error
+            connection.close(None)
+
+        connection.get_input_stream().read_bytes_async(4096, GLib.PRIORITY_DEFAULT, None, read)
+        return False
+
+    return incoming
 
 
 class Abuse(unittest.TestCase):
@@ -75,6 +59,23 @@ class Abuse(unittest.TestCase):
         port = listen_loopback(service)
         self.addCleanup(service.close)
         return service, port
+
+    def connect_clients(self, port, count):
+        """count clients from 127.0.0.1, closed at the end of the test."""
+        clients = [connect(port) for _ in range(count)]
+        for client in clients:
+            self.addCleanup(client.close)
+        return clients
+
+    def serve_a_silent_client(self, **properties):
+        """A service that reads once from each client (read_once) and a client that has said
+        nothing yet; returns them with the outcome of the read."""
+        service, port = self.service(**properties)
+        outcome = {}
+        service.connect("incoming", read_once(outcome))
+        client = connect(port)
+        self.addCleanup(client.close)
+        return service, client, outcome
 
     def test_max_connections_per_peer_refuses_a_third_client_from_the_same_address(self):
         service, port = self.service(max_connections_per_peer=2)
@@ -87,9 +88,7 @@ class Abuse(unittest.TestCase):
             return False
 
         service.connect("incoming", incoming)
-        clients = [connect(port) for _ in range(2)]
-        for client in clients:
-            self.addCleanup(client.close)
+        clients = self.connect_clients(port, 2)
         iterate_until(lambda: len(kept) == 2)
         for client in clients:
             self.assertEqual(client.makefile("rb").readline(), b"welcome\n")
@@ -123,29 +122,8 @@ class Abuse(unittest.TestCase):
         self.assertEqual(len(self.errors), 1)
 
     def test_timeout_fails_a_read_on_a_silent_client(self):
-        service, port = self.service(timeout=1)
+        service, client, outcome = self.serve_a_silent_client(timeout=1)
         self.assertEqual(service.props.timeout, 1)
-        outcome = {}
-
-        def incoming(service, connection, source_object):
-            outcome["socket timeout"] = connection.get_socket().get_timeout()
-            outcome["started"] = time.monotonic()
-
-            def read(stream, result):
-                outcome["ended"] = time.monotonic()
-                try:
-                    outcome["read"] = stream.read_bytes_finish(result).get_data()
-                except GLib.Error as error:
-                    outcome["error"] = error
-                connection.close(None)
-
-            connection.get_input_stream().read_bytes_async(
-                4096, GLib.PRIORITY_DEFAULT, None, read)
-            return False
-
-        service.connect("incoming", incoming)
-        client = connect(port)
-        self.addCleanup(client.close)
         iterate_until(lambda: "ended" in outcome)
         self.assertNotIn("read", outcome)
         self.assertTrue(outcome["error"].matches(Gio.io_error_quark(), Gio.IOErrorEnum.TIMED_OUT),
@@ -160,27 +138,8 @@ class Abuse(unittest.TestCase):
 
     def test_without_timeout_a_silent_client_is_kept(self):
         # The control of the test above: a client that speaks late is still read.
-        service, port = self.service()
+        service, client, outcome = self.serve_a_silent_client()
         self.assertEqual(service.props.timeout, 0)
-        outcome = {}
-
-        def incoming(service, connection, source_object):
-            outcome["socket timeout"] = connection.get_socket().get_timeout()
-
-            def read(stream, result):
-                try:
-                    outcome["read"] = stream.read_bytes_finish(result).get_data()
-                except GLib.Error as error:
-                    outcome["error"] = error
-                connection.close(None)
-
-            connection.get_input_stream().read_bytes_async(
-                4096, GLib.PRIORITY_DEFAULT, None, read)
-            return False
-
-        service.connect("incoming", incoming)
-        client = connect(port)
-        self.addCleanup(client.close)
         iterate_until(lambda: "socket timeout" in outcome)
         # Silent for longer than the timeout above would allow, without sleeping: a timer.
         spoken = []
@@ -207,9 +166,7 @@ class Abuse(unittest.TestCase):
             return False
 
         service.connect("incoming", incoming)
-        clients = [connect(port) for _ in range(3)]
-        for client in clients:
-            self.addCleanup(client.close)
+        self.connect_clients(port, 3)
         iterate_until(lambda: len(options) == 3)
         for value in options:
             self.assertIsNotNone(value)

@@ -17,51 +17,15 @@ gi.require_version("Gio", "2.0")
 gi.require_version("Usher", "1")
 from gi.repository import Gio, GLib, Usher  # noqa: E402
 
-DEADLINE = 30
+from common import DEADLINE, in_thread, iterate_until, listen_loopback  # noqa: E402
+
 FD_LIMIT = 64
 CLIENTS = 300
-
-
-def listen_loopback(listener):
-    any_port = Gio.InetSocketAddress.new_from_string("127.0.0.1", 0)
-    result = listener.add_address(any_port, Gio.SocketType.STREAM, Gio.SocketProtocol.TCP, None)
-    effective = result[-1] if isinstance(result, tuple) else result
-    return effective.get_port()
-
-
-def iterate_until(done, deadline=DEADLINE):
-    """Iterates the default main context until done(); fails after deadline seconds."""
-    context = GLib.MainContext.default()
-    expired = []
-    timeout = GLib.timeout_add_seconds(deadline, lambda: expired.append(True) or False)
-    while not done():
-        if expired:
-            raise AssertionError("timed out waiting for an event")
-        context.iteration(True)
-    GLib.source_remove(timeout)
 
 
 def drain():
     while GLib.MainContext.default().iteration(False):
         pass
-
-
-def in_thread(function):
-    """Runs function on a thread, waking the main context when it is done."""
-    outcome = {}
-
-    def run():
-        try:
-            outcome["value"] = function()
-        except BaseException as error:  # reported by the waiting test
-            outcome["error"] = error
-        finally:
-            outcome["done"] = True
-            GLib.MainContext.default().wakeup()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    return thread, outcome
 
 
 def serve(limit):

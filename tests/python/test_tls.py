@@ -10,7 +10,6 @@ import socket
 import ssl
 import subprocess
 import tempfile
-import threading
 import time
 import unittest
 
@@ -20,7 +19,8 @@ gi.require_version("Gio", "2.0")
 gi.require_version("Usher", "1")
 from gi.repository import Gio, GLib, Usher  # noqa: E402
 
-DEADLINE = 30
+from common import (DEADLINE, in_thread, iterate_until, listen_loopback,  # noqa: E402
+                    read_to_end)
 
 CERTS = None  # the directory of the certificates, made by setUpModule
 
@@ -61,55 +61,9 @@ def server_certificate():
     return Gio.TlsCertificate.new_from_files(cert("server.pem"), cert("server.key"))
 
 
-def listen_loopback(listener):
-    any_port = Gio.InetSocketAddress.new_from_string("127.0.0.1", 0)
-    result = listener.add_address(any_port, Gio.SocketType.STREAM, Gio.SocketProtocol.TCP, None)
-    effective = result[-1] if isinstance(result, tuple) else result
-    return effective.get_port()
-
-
-def iterate_until(done, deadline=DEADLINE):
-    """Iterates the default main context until done(); fails after deadline seconds."""
-    context = GLib.MainContext.default()
-    expired = []
-
-    def expire():
-        expired.append(True)
-        return GLib.SOURCE_REMOVE
-
-    timeout = GLib.timeout_add_seconds(deadline, expire)
-    try:
-        while not done():
-            if expired:
-                raise AssertionError("timed out waiting for an event")
-            context.iteration(True)
-    finally:
-        if not expired:
-            GLib.source_remove(timeout)
-
-
-def in_thread(function):
-    """Runs function on a thread, waking the main context when it is done. The outcome has
-    "done", and "value" or "error"."""
-    outcome = {}
-
-    def run():
-        try:
-            outcome["value"] = function()
-        except BaseException as error:  # reported by the waiting test
-            outcome["error"] = error
-        finally:
-            outcome["done"] = True
-            GLib.MainContext.default().wakeup()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return outcome
-
-
 def run_in_thread(function):
     """Runs function on a thread while iterating the main context; returns its value."""
-    outcome = in_thread(function)
+    _, outcome = in_thread(function)
     iterate_until(lambda: "done" in outcome)
     if "error" in outcome:
         raise outcome["error"]
@@ -270,15 +224,9 @@ class Tls(unittest.TestCase):
         def plaintext():
             with socket.create_connection(("127.0.0.1", port), timeout=DEADLINE) as conn:
                 conn.sendall(b"GET / HTTP/1.0\r\n\r\n")
-                received = b""
-                try:
-                    while chunk := conn.recv(4096):
-                        received += chunk
-                except ConnectionResetError:
-                    pass
-                return received
+                return read_to_end(conn)
 
-        answer = in_thread(plaintext)
+        _, answer = in_thread(plaintext)
         iterate_until(lambda: service.errors and "done" in answer)
         self.assertNotIn("error", answer)
         self.assertNotIn(b"GET", answer["value"])  # no echo, and no HTTP either
@@ -308,11 +256,7 @@ class Tls(unittest.TestCase):
         self.assertLess(elapsed, 5)  # the setting, not the default of 10 seconds
         iterate_until(lambda: service.props.n_connections == 0)
         # The client sees the connection closed: TLS records of the server's first flight at most.
-        try:
-            while client.recv(4096):
-                pass
-        except ConnectionResetError:
-            pass
+        read_to_end(client)
         self.assertEqual(service.served, [])
 
     def required_client_certificates(self, service_class=TlsEcho):

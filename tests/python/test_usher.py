@@ -11,15 +11,7 @@ gi.require_version("Gio", "2.0")
 gi.require_version("Usher", "1")
 from gi.repository import Gio, GLib, GObject, Usher  # noqa: E402
 
-DEADLINE = 30
-
-
-def listen_loopback(listener, tag=None):
-    """Listens on 127.0.0.1 with an ephemeral port; returns the port."""
-    any_port = Gio.InetSocketAddress.new_from_string("127.0.0.1", 0)
-    result = listener.add_address(any_port, Gio.SocketType.STREAM, Gio.SocketProtocol.TCP, tag)
-    effective = result[-1] if isinstance(result, tuple) else result
-    return effective.get_port()
+from common import DEADLINE, listen_loopback  # noqa: E402
 
 
 def run_client(port, line=None):
