@@ -285,12 +285,29 @@ pub unsafe extern "C" fn usher_socket_service_set_tls_advertised_protocols(
     service: *mut UsherSocketService,
     protocols: *const *const c_char,
 ) {
-    return_if_fail! { usher_socket_service_set_tls_advertised_protocols; USHER_IS_SOCKET_SERVICE(service) }
+    return_if_fail! {
+        usher_socket_service_set_tls_advertised_protocols;
+        USHER_IS_SOCKET_SERVICE(service),
+        strv_is_utf8(protocols),
+    }
     let protocols: Vec<glib::GString> = unsafe { FromGlibPtrContainer::from_glib_none(protocols) };
     unsafe { self::service(service) }.set_tls_advertised_protocols(glib::StrV::from(protocols))
 }
 
-/// A `GTask` of `usher_socket_service_shutdown_async()`, returned into once.
+/// Whether every string of the NULL-terminated array `strv` (or NULL) is UTF-8: `gchar *`
+/// strings in GLib's API are.
+fn strv_is_utf8(strv: *const *const c_char) -> bool {
+    if strv.is_null() {
+        return true;
+    }
+    (0..)
+        .map(|index| unsafe { *strv.add(index) })
+        .take_while(|string| !string.is_null())
+        .all(|string| unsafe { std::ffi::CStr::from_ptr(string) }.to_str().is_ok())
+}
+
+/// A `GTask` of `usher_socket_service_shutdown_async()`, returned into once: with the
+/// shutdown's outcome, or, if it is dropped first (its service gone), an error.
 struct PendingTask(*mut gio::ffi::GTask);
 
 // SAFETY: a GTask may be returned into and unreferenced from any thread; GTask then calls back
@@ -299,13 +316,23 @@ unsafe impl Send for PendingTask {}
 
 impl PendingTask {
     fn complete(self, result: Result<(), glib::Error>) {
+        let task = std::mem::ManuallyDrop::new(self);
         unsafe {
             match result {
-                Ok(()) => gio::ffi::g_task_return_boolean(self.0, glib::ffi::GTRUE),
-                Err(error) => gio::ffi::g_task_return_error(self.0, error.into_glib_ptr()),
+                Ok(()) => gio::ffi::g_task_return_boolean(task.0, glib::ffi::GTRUE),
+                Err(error) => gio::ffi::g_task_return_error(task.0, error.into_glib_ptr()),
             }
-            glib::gobject_ffi::g_object_unref(self.0 as *mut glib::gobject_ffi::GObject);
+            glib::gobject_ffi::g_object_unref(task.0 as *mut glib::gobject_ffi::GObject);
         }
+    }
+}
+
+impl Drop for PendingTask {
+    fn drop(&mut self) {
+        PendingTask(self.0).complete(Err(glib::Error::new(
+            gio::IOErrorEnum::Cancelled,
+            "The service went away before its shutdown completed",
+        )));
     }
 }
 
@@ -344,36 +371,56 @@ pub unsafe extern "C" fn usher_socket_service_shutdown_async(
         task
     };
     let pending = Arc::new(Mutex::new(Some(PendingTask(task))));
-    let take = |pending: &Mutex<Option<PendingTask>>| {
-        pending
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
-    };
     let cancellable: Option<gio::Cancellable> = unsafe { from_glib_none(cancellable) };
-    let cancelled = cancellable.as_ref().and_then(|cancellable| {
+    let watch = cancellable.and_then(|cancellable| {
         let pending = pending.clone();
-        cancellable.connect_cancelled(move |_| {
+        let handler = cancellable.connect_cancelled(move |_| {
             if let Some(task) = take(&pending) {
                 task.complete(Err(glib::Error::new(
                     gio::IOErrorEnum::Cancelled,
                     "Operation was cancelled",
                 )));
             }
-        })
+        })?;
+        Some((cancellable, handler))
     });
+    let completion = Completion { pending, watch };
     let service = unsafe { self::service(service) };
-    Engine::shutdown(
-        &*service,
-        Box::new(move || {
-            if let (Some(cancellable), Some(cancelled)) = (cancellable, cancelled) {
-                cancellable.disconnect_cancelled(cancelled);
-            }
-            if let Some(task) = take(&pending) {
-                task.complete(Ok(()));
-            }
-        }),
-    );
+    Engine::shutdown(&*service, Box::new(move || completion.complete()));
+}
+
+/// Takes the task out of `pending`, if nobody did yet.
+fn take(pending: &Mutex<Option<PendingTask>>) -> Option<PendingTask> {
+    pending
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take()
+}
+
+/// The engine's waiter of a shutdown task: returns `Ok` into it, unless the cancellable's
+/// handler returned `CANCELLED` first; dropped unrun (its service gone), lets the task go with
+/// an error.
+struct Completion {
+    pending: Arc<Mutex<Option<PendingTask>>>,
+    watch: Option<(gio::Cancellable, gio::CancelledHandlerId)>,
+}
+
+impl Completion {
+    fn complete(self) {
+        if let Some(task) = take(&self.pending) {
+            task.complete(Ok(()));
+        }
+    }
+}
+
+impl Drop for Completion {
+    fn drop(&mut self) {
+        if let Some((cancellable, handler)) = self.watch.take() {
+            cancellable.disconnect_cancelled(handler);
+        }
+        // The task, if neither completed nor cancelled, goes with an error.
+        drop(take(&self.pending));
+    }
 }
 
 #[unsafe(no_mangle)]
@@ -471,7 +518,14 @@ pub unsafe extern "C" fn usher_socket_service_add_activated_sockets(
         unsafe { from_glib_full(func(name.as_ptr(), user_data)) }
     };
     match unsafe { self::service(service) }.add_activated_sockets(source_object_for) {
-        Ok(added) => added,
+        Ok(added) => {
+            // As sd_listen_fds(1): C programs expect it, and the header asks them to call this
+            // before other threads run.
+            for variable in ["LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"] {
+                unsafe { std::env::remove_var(variable) };
+            }
+            added
+        }
         Err(failure) => {
             unsafe { set_error(error, failure) };
             0

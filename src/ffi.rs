@@ -18,12 +18,14 @@ use glib::translate::*;
 /// `UsherSocketService`: the instance structure. It has no public fields.
 #[repr(C)]
 pub struct UsherSocketService {
+    /// The `GSocketListener` the service is.
     pub parent_instance: GSocketListener,
 }
 
 /// `UsherSocketServiceClass`: the class structure, laid out like `GSocketServiceClass`.
 #[repr(C)]
 pub struct UsherSocketServiceClass {
+    /// `GSocketListener`'s class structure.
     pub parent_class: GSocketListenerClass,
     /// Class handler of `::incoming`, at the offset of `GSocketServiceClass.incoming`.
     pub incoming: Option<ConnectionVfunc<UsherSocketService>>,
@@ -39,21 +41,25 @@ pub struct UsherSocketServiceClass {
             errors: gio::ffi::GTlsCertificateFlags,
         ) -> gboolean,
     >,
+    /// Room for more virtual methods, keeping the size of `GSocketServiceClass`.
     pub padding: [gpointer; 4],
 }
 
 /// `UsherThreadedSocketService`: the instance structure. It has no public fields.
 #[repr(C)]
 pub struct UsherThreadedSocketService {
+    /// The `UsherSocketService` the threaded service is.
     pub parent_instance: UsherSocketService,
 }
 
 /// `UsherThreadedSocketServiceClass`: laid out like `GThreadedSocketServiceClass`.
 #[repr(C)]
 pub struct UsherThreadedSocketServiceClass {
+    /// `UsherSocketServiceClass`, the class structure of the service.
     pub parent_class: UsherSocketServiceClass,
     /// Class handler of `::run`, at the offset of `GThreadedSocketServiceClass.run`.
     pub run: Option<ConnectionVfunc<UsherThreadedSocketService>>,
+    /// Room for more virtual methods, keeping the size of `GThreadedSocketServiceClass`.
     pub padding: [gpointer; 5],
 }
 

@@ -21,7 +21,10 @@
 //!
 //! Import [`prelude`] for the methods, and [`subclass::prelude`] to subclass.
 
-// Lowest first: each module imports only from those above it.
+// The layers, each importing only from those below it: `sys` and `ffi`; `log`, `signals` and
+// `connection`; `engine`; the listener's subclassing support (`subclass::socket_listener`);
+// `socket_service`; the service's subclassing support; `threaded_socket_service` and its
+// subclassing support; `capi`.
 #[cfg(feature = "capi")]
 mod capi;
 mod connection;

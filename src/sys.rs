@@ -125,10 +125,19 @@ fn peer_ip(address: &libc::sockaddr_storage) -> Option<IpAddr> {
         libc::AF_INET6 => {
             // SAFETY: as above.
             let v6 = unsafe { &*(address as *const _ as *const libc::sockaddr_in6) };
-            let ip = std::net::Ipv6Addr::from(v6.sin6_addr.s6_addr);
-            Some(ip.to_ipv4_mapped().map_or(IpAddr::V6(ip), IpAddr::V4))
+            Some(canonical_ip(IpAddr::V6(std::net::Ipv6Addr::from(
+                v6.sin6_addr.s6_addr,
+            ))))
         }
         _ => None,
+    }
+}
+
+/// `ip`, with a v4-mapped IPv6 address (`::ffff:127.0.0.1`) as the IPv4 address it stands for.
+pub(crate) fn canonical_ip(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
     }
 }
 
@@ -155,21 +164,25 @@ pub(crate) fn is_listening_stream(fd: RawFd) -> bool {
         && option(fd, libc::SOL_SOCKET, libc::SO_ACCEPTCONN).is_some_and(|on| on != 0)
 }
 
-/// Takes ownership of a descriptor this process was handed by its launcher, marking it
-/// close-on-exec.
+/// A close-on-exec duplicate of the descriptor number `fd`.
+pub(crate) fn duplicate_descriptor(fd: RawFd) -> Result<OwnedFd, glib::Error> {
+    // SAFETY: fcntl() checks `fd`, and returns a new descriptor that is ours.
+    let duplicate = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+    if duplicate < 0 {
+        let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
+        return Err(errno_error(errno, "Cannot duplicate a passed descriptor"));
+    }
+    // SAFETY: fcntl() just returned it to us.
+    Ok(unsafe { OwnedFd::from_raw_fd(duplicate) })
+}
+
+/// Closes a descriptor this process was handed by its launcher.
 ///
 /// The `sd_listen_fds(3)` protocol makes the process the owner of the descriptors it names;
-/// the caller checked that `fd` is one of them and an open socket, and claims it only once.
-pub(crate) fn claim_passed_descriptor(fd: RawFd) -> OwnedFd {
+/// the caller checked that `fd` is one of them, and closes it once, after adopting a duplicate.
+pub(crate) fn close_passed_descriptor(fd: RawFd) {
     // SAFETY: see above: an open descriptor that nothing else in the process owns.
-    unsafe {
-        libc::fcntl(
-            fd,
-            libc::F_SETFD,
-            libc::fcntl(fd, libc::F_GETFD) | libc::FD_CLOEXEC,
-        );
-        OwnedFd::from_raw_fd(fd)
-    }
+    drop(unsafe { OwnedFd::from_raw_fd(fd) });
 }
 
 /// `bind(2)`, which unlike `g_socket_bind()` leaves the socket's options (`SO_REUSEPORT`) alone.
@@ -222,15 +235,6 @@ pub(crate) fn log_debug_enabled() -> bool {
     unsafe { glib::ffi::g_log_get_debug_enabled() != glib::ffi::GFALSE }
 }
 
-/// Removes an environment variable.
-///
-/// Like `sd_listen_fds()`, socket activation unsets the variables that describe it; the
-/// documentation of `add_activated_sockets` asks to call it before other threads run.
-pub(crate) fn remove_env(variable: &str) {
-    // SAFETY: see above.
-    unsafe { std::env::remove_var(variable) }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Sources
 // ---------------------------------------------------------------------------------------------
@@ -247,6 +251,14 @@ pub(crate) struct Wakeup(glib::Source);
 struct WakeupSource {
     source: glib::ffi::GSource,
     woken: std::sync::atomic::AtomicBool,
+}
+
+/// The flag of a [`WakeupSource`], borrowed alone: GLib changes the rest under its own locks.
+///
+/// # Safety
+/// `source` is a live `WakeupSource`.
+unsafe fn woken<'a>(source: *mut glib::ffi::GSource) -> &'a std::sync::atomic::AtomicBool {
+    unsafe { &*std::ptr::addr_of!((*(source as *mut WakeupSource)).woken) }
 }
 
 impl Wakeup {
@@ -275,8 +287,7 @@ impl Wakeup {
             }
         }
         unsafe extern "C" fn check(source: *mut glib::ffi::GSource) -> glib::ffi::gboolean {
-            let source = unsafe { &*(source as *const WakeupSource) };
-            source.woken.load(Ordering::Acquire).into_glib()
+            unsafe { woken(source) }.load(Ordering::Acquire).into_glib()
         }
         unsafe extern "C" fn dispatch(
             source: *mut glib::ffi::GSource,
@@ -284,9 +295,7 @@ impl Wakeup {
             data: glib::ffi::gpointer,
         ) -> glib::ffi::gboolean {
             unsafe {
-                (*(source as *const WakeupSource))
-                    .woken
-                    .store(false, Ordering::Release);
+                woken(source).store(false, Ordering::Release);
                 if let Some(callback) = callback {
                     callback(data);
                 }
@@ -323,9 +332,9 @@ impl Wakeup {
 
     /// Makes the callback run in a later iteration of the context; safe from any thread.
     pub(crate) fn wake(&self) {
-        // SAFETY: the source is a `WakeupSource`, alive while `self` is; the flag is atomic.
-        let source = unsafe { &*(self.0.as_ptr() as *const WakeupSource) };
-        if source.woken.swap(true, std::sync::atomic::Ordering::AcqRel) {
+        // SAFETY: the source is a `WakeupSource`, alive while `self` is.
+        let woken = unsafe { woken(self.0.as_ptr()) };
+        if woken.swap(true, std::sync::atomic::Ordering::AcqRel) {
             return;
         }
         if let Some(context) = self.0.context()

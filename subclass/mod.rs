@@ -4,8 +4,8 @@
 //! use usher::subclass::prelude::*;
 //! ```
 
-mod socket_listener;
-mod socket_service;
+pub(crate) mod socket_listener;
+pub(crate) mod socket_service;
 mod threaded_socket_service;
 
 #[doc(hidden)]

@@ -193,8 +193,10 @@ fn socket_activation_refuses_lying_variables_unharmed_and_honours_true_ones() {
             "another process's sockets are left alone"
         );
 
-        // d: true variables. Both sockets are adopted, named, made close-on-exec and served;
-        // the variables are unset, for no child to believe it was activated.
+        // d: true variables. Both sockets are adopted, as close-on-exec duplicates, named and
+        // served; the passed descriptors are let go of. The variables stay (unsetting them is
+        // unsound in Rust while other threads run): `LISTEN_PID` tells a child they are not its,
+        // and a second call adds nothing.
         set_variables([our_pid, Some("2"), Some("web:admin")]);
         let (web, admin) = (tag(), tag());
         let (service, result, names, _, _) = activate({
@@ -207,15 +209,21 @@ fn socket_activation_refuses_lying_variables_unharmed_and_honours_true_ones() {
         });
         assert_eq!(result.unwrap(), 2);
         assert_eq!(names, ["web", "admin"]);
-        assert_eq!(variables(), [None, None, None]);
+        let pid = our_pid.map(str::to_owned);
+        assert_eq!(
+            variables(),
+            [pid, Some("2".to_owned()), Some("web:admin".to_owned())]
+        );
         for fd in [WEB, ADMIN] {
-            let flags = fd_flags(fd).unwrap();
             assert_eq!(
-                flags & libc::FD_CLOEXEC,
-                libc::FD_CLOEXEC,
-                "descriptor {fd}"
+                fd_flags(fd),
+                None,
+                "descriptor {fd}, adopted as a duplicate"
             );
         }
+        let (_, again, names_again, _, _) = activate(|_| None);
+        assert_eq!(again.unwrap(), 0, "adopted already");
+        assert!(names_again.is_empty());
 
         let sources = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
         service.connect_incoming({

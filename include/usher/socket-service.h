@@ -31,8 +31,9 @@ G_BEGIN_DECLS
  * usher_socket_service_stop() may be called from any thread; the rest of the
  * API, as with #GSocketListener, from the service's thread.
  *
- * Where GLib's service is weak, Usher does more: it accepts every waiting
- * connection when a socket is readable, never loses a client queued when
+ * Where GLib's service is weak, Usher does more: it takes every waiting
+ * client off the backlog when a socket is readable (up to the socket's listen
+ * backlog per main-loop turn), never loses a client queued when
  * usher_socket_service_stop() is called, starts accepting when a socket is
  * added after an early usher_socket_service_start(), stops cleanly when
  * g_socket_listener_close() is called, and reports failed accepts with
@@ -672,18 +673,22 @@ typedef GObject *(*UsherActivatedSourceFunc) (const char *name,
  * (`systemd-socket-activate`, for one). Stream sockets of any family work,
  * Unix-domain ones included.
  *
- * Like sd_listen_fds(), it checks `LISTEN_PID`, marks the sockets close-on-exec
- * and unsets `LISTEN_PID`, `LISTEN_FDS` and `LISTEN_FDNAMES`, so that child
- * processes inherit neither the sockets nor the variables: call it early,
- * before starting threads that might read the environment.
+ * Like sd_listen_fds(), it checks `LISTEN_PID`, adopts the sockets close-on-exec
+ * and, once it succeeds, unsets `LISTEN_PID`, `LISTEN_FDS` and
+ * `LISTEN_FDNAMES`, so that child processes inherit neither the sockets nor the
+ * variables: call it early, before starting threads that might read the
+ * environment. The sockets are adopted as duplicates of the passed descriptors,
+ * which are closed once every duplicate is the service's. A second call adds
+ * nothing.
  *
  * The variables are untrusted input: the descriptors are checked one at a
  * time, and on any error nothing is adopted, no descriptor is closed or
  * altered, and the environment is left as it was. It fails with
  * %G_IO_ERROR_INVALID_DATA when `LISTEN_FDS` is no count of descriptors or
  * `LISTEN_FDNAMES` names another number of them (as sd_listen_fds_with_names()
- * returns `-EINVAL`), and with %G_IO_ERROR_NOT_SUPPORTED at the first passed
- * descriptor that is not a listening stream socket.
+ * returns `-EINVAL`), with %G_IO_ERROR_NOT_SUPPORTED at the first passed
+ * descriptor that is not a listening stream socket, and with
+ * %G_IO_ERROR_CLOSED when the listener is closed.
  *
  * Returns: how many sockets were added: 0, without error, when the process
  *   was not socket-activated
@@ -728,12 +733,15 @@ gboolean usher_socket_service_add_reuse_port_address (UsherSocketService  *servi
  * @service: a #UsherSocketService
  *
  * Shuts down, in both directions, every live connection the service handed
- * out, or has in its TLS handshake: the peers see the end of the stream, reads in progress end, writes
- * fail. The service stops counting them at once, so a pending
+ * out, or has in its TLS handshake: the peers see the end of the stream, reads
+ * in progress end, writes fail. The service stops counting them, so a pending
  * usher_socket_service_shutdown_async() completes (once the
  * #UsherThreadedSocketService::run handlers return, for a threaded service).
  * Each #GSocketConnection releases its descriptor when its owner closes or
- * drops it. Safe from any thread.
+ * drops it. Safe from any thread: it happens at once on a thread that runs
+ * the service's context (in a handler, say), otherwise in the context's next
+ * iteration, where the connections are closed, so that no socket is shut down
+ * after its owner closed it and its descriptor went to another connection.
  *
  * Since: 0.1
  */

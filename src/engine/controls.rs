@@ -142,6 +142,13 @@ impl Engine {
         self.wake_mailbox();
     }
 
+    /// Whether the service may still take sockets: its listener is not closed.
+    pub(crate) fn takes_sockets<H: Host>(host: &H) -> bool {
+        Self::update(host, |state| {
+            !matches!(state.lifecycle, Lifecycle::ShuttingDown | Lifecycle::Closed)
+        })
+    }
+
     /// The listener put `socket` to listening (its `event` vfunc): the next `changed` adopts it.
     pub(crate) fn announce(&self, socket: &gio::Socket) {
         self.state().announce(socket);
@@ -202,10 +209,6 @@ impl Engine {
         );
         // The listener closes every socket it has, also those it never announced.
         host.upcast_ref::<gio::SocketListener>().close();
-        let wakers = std::mem::take(&mut host.engine().state().stream_wakers);
-        for waker in wakers {
-            waker.wake();
-        }
         host.engine().wake_mailbox();
         if was_active {
             host.notify_changes(Changes {
@@ -216,8 +219,15 @@ impl Engine {
     }
 
     /// Shuts down every live connection, in both directions, and stops counting them: a pending
-    /// shutdown completes. Safe from any thread.
+    /// shutdown completes. Safe from any thread: from another than the service's, it happens
+    /// in the context's next iteration, where the connections are closed, so that no socket is
+    /// shut down after its owner closed it and its descriptor went to a new connection.
     pub(crate) fn close_connections(&self) {
+        if !self.context.is_owner() {
+            self.state().mail.close_connections = true;
+            self.wake_mailbox();
+            return;
+        }
         let sockets = {
             let mut state = self.state();
             let sockets = state.registry.take_all();
@@ -247,6 +257,13 @@ impl Engine {
             state.stream_wakers.push(waker.clone());
         }
         closed
+    }
+
+    /// A stream that gave `waker` to [`wake_when_closed`](Self::wake_when_closed) is gone.
+    pub(crate) fn forget_stream_waker(&self, waker: &Waker) {
+        self.state()
+            .stream_wakers
+            .retain(|known| !known.will_wake(waker));
     }
 
     /// Whether a warning about a failed accept may be logged now, with the number held back.

@@ -9,10 +9,10 @@ use std::time::Duration;
 use gio::prelude::*;
 
 use super::accept::Failure;
-use super::state::{AcceptMode, Lifecycle};
-use super::{Changes, Effects, Engine, Host, tls};
+use super::state::{AcceptMode, Lifecycle, State};
+use super::{Changes, Engine, Host, tls};
 use crate::connection::{self, Guard};
-use crate::log::debug;
+use crate::log::{LOG_DOMAIN, debug};
 use crate::sys::{self, SendObject, SendWeak};
 
 impl Engine {
@@ -156,20 +156,30 @@ impl Engine {
     /// for a while.
     pub(super) fn accept_failed<H: Host>(host: &H, error: glib::Error, failure: Failure) {
         Self::update(host, |state| {
-            state.n_accept_errors += 1;
-            if failure == Failure::Persistent {
-                let delay = state.backoff.next_delay();
-                debug!("accepting paused for {delay:?}: {}", error.message());
-                state.backoff.timer = Some(Self::backoff_timer(host, delay));
-            } else {
-                debug!("{}", error.message());
-            }
+            Self::record_failure(host, state, &error, failure)
         });
+        Self::report_failure(host, &error);
+    }
+
+    /// Counts a failed accept; on exhaustion, pauses accepting for a while.
+    fn record_failure<H: Host>(host: &H, state: &mut State, error: &glib::Error, failure: Failure) {
+        state.n_accept_errors += 1;
+        if failure == Failure::Persistent {
+            let delay = state.backoff.next_delay();
+            debug!("accepting paused for {delay:?}: {}", error.message());
+            state.backoff.timer = Some(Self::backoff_timer(host, delay));
+        } else {
+            debug!("{}", error.message());
+        }
+    }
+
+    /// Tells the application about a failed accept, once counted.
+    fn report_failure<H: Host>(host: &H, error: &glib::Error) {
         host.notify_changes(Changes {
             n_accept_errors: true,
             ..Changes::default()
         });
-        host.accept_error(&error);
+        host.accept_error(error);
     }
 
     fn backoff_timer<H: Host>(host: &H, delay: Duration) -> glib::Source {
@@ -194,14 +204,21 @@ impl Engine {
     pub(super) fn accept_through_listener<H: Host>(host: &H, cancellable: gio::Cancellable) {
         let weak = SendWeak::new(host);
         let listener = SendObject::new(host.upcast_ref::<gio::SocketListener>().clone());
-        let engine = host.engine();
-        engine.context.invoke(move || {
+        let context = host.engine().context.clone();
+        host.engine().context.invoke(move || {
             let accepting = cancellable.clone();
-            sys::accept_socket_async(&listener, &cancellable, move |result| {
-                if let Some(host) = weak.upgrade() {
-                    Self::listener_accepted(&host, &accepting, result);
-                }
+            // `invoke()` runs here when this thread owns the context, which need not be its
+            // thread-default one, where the accept's sources go.
+            let started = context.with_thread_default(|| {
+                sys::accept_socket_async(&listener, &cancellable, move |result| {
+                    if let Some(host) = weak.upgrade() {
+                        Self::listener_accepted(&host, &accepting, result);
+                    }
+                })
             });
+            if started.is_err() {
+                glib::g_critical!(LOG_DOMAIN, "Cannot acquire the service's main context");
+            }
         });
     }
 
@@ -213,25 +230,28 @@ impl Engine {
         let (socket, source_object) = match result {
             Ok(accepted) => accepted,
             Err(error) => {
+                let cancelled = error.matches(gio::IOErrorEnum::Cancelled);
                 let closed = error.matches(gio::IOErrorEnum::Closed);
-                let effects = Self::update(host, |state| {
+                let was_active = Self::update(host, |state| {
                     state.end_listener_accept(cancellable);
                     if closed {
-                        Self::close_for_good(state)
-                    } else {
-                        Effects::default()
+                        return state.close_for_good();
                     }
+                    if !cancelled {
+                        // GLib's errors do not tell a client that gave up from a process out of
+                        // descriptors: pause briefly rather than retry at once.
+                        Self::record_failure(host, state, &error, Failure::Persistent);
+                    }
+                    false
                 });
-                Self::run(host, effects);
-                if !closed && !error.matches(gio::IOErrorEnum::Cancelled) {
-                    let exhausted = error.matches(gio::IOErrorEnum::TooManyOpenFiles)
-                        || error.matches(gio::IOErrorEnum::NoSpace);
-                    let failure = if exhausted {
-                        Failure::Persistent
-                    } else {
-                        Failure::Transient
-                    };
-                    Self::accept_failed(host, error, failure);
+                if was_active {
+                    host.notify_changes(Changes {
+                        active: true,
+                        ..Changes::default()
+                    });
+                }
+                if !closed && !cancelled {
+                    Self::report_failure(host, &error);
                 }
                 return;
             }
@@ -240,13 +260,7 @@ impl Engine {
             .remote_address()
             .ok()
             .and_then(|address| address.downcast::<gio::InetSocketAddress>().ok())
-            .map(|address| {
-                let ip = IpAddr::from(address.address());
-                match ip {
-                    IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-                    ip => ip,
-                }
-            });
+            .map(|address| sys::canonical_ip(IpAddr::from(address.address())));
         let admitted = Self::update(host, |state| {
             state.end_listener_accept(cancellable);
             state.backoff.reset();

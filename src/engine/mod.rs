@@ -116,7 +116,7 @@ pub(crate) struct Engine {
 /// What a change of state leaves to do once the lock is released.
 #[derive(Default)]
 #[must_use = "run it after unlocking the state"]
-struct Effects {
+pub(super) struct Effects {
     /// Notified in the calling thread, as GLib notifies `active`.
     changes: Changes,
     /// Start an accept through the listener with this cancellable, on the service's context.
@@ -125,6 +125,15 @@ struct Effects {
     wake: Vec<Waker>,
     /// The mailbox has something.
     mail: bool,
+}
+
+impl Effects {
+    fn merge(&mut self, other: Effects) {
+        self.changes.merge(other.changes);
+        self.listener_accept = self.listener_accept.take().or(other.listener_accept);
+        self.wake.extend(other.wake);
+        self.mail |= other.mail;
+    }
 }
 
 impl Engine {
@@ -178,23 +187,36 @@ impl Engine {
         let engine = host.engine();
         let (result, effects) = {
             let mut state = engine.state();
+            // Before the change, so that it sees the listener as it is: a start() does not
+            // start a service whose listener was closed meanwhile.
+            let mut effects = Self::notice_closed_listener(&mut state);
             let result = change(&mut state);
-            (result, Self::reconcile(host, &mut state))
+            effects.merge(Self::reconcile(host, &mut state));
+            (result, effects)
         };
         Self::run(host, effects);
         result
     }
 
-    fn reconcile<H: Host>(host: &H, state: &mut State) -> Effects {
+    /// Notices a listener closed under the service (`g_socket_listener_close()`) whenever the
+    /// service looks at its sockets, not only when a source fires: nothing can be accepted any
+    /// more.
+    fn notice_closed_listener(state: &mut State) -> Effects {
         let mut effects = Effects::default();
-
-        // A listener closed under the service (`g_socket_listener_close()`) is noticed whenever
-        // the service looks at its sockets, not only when a source fires.
         if state.forget_closed_sockets() && matches!(state.mode, AcceptMode::Own) {
-            effects = Self::close_for_good(state);
+            effects.changes.active = state.close_for_good();
         }
+        effects
+    }
+
+    fn reconcile<H: Host>(host: &H, state: &mut State) -> Effects {
+        let mut effects = Self::notice_closed_listener(state);
         if state.lifecycle == Lifecycle::ShuttingDown && state.drained() {
             state.lifecycle = Lifecycle::Closed;
+        }
+        if matches!(state.lifecycle, Lifecycle::ShuttingDown | Lifecycle::Closed) {
+            // The incoming streams end.
+            effects.wake.append(&mut state.stream_wakers);
         }
 
         let may_take_in = state.may_take_in();
@@ -260,21 +282,6 @@ impl Engine {
         effects
     }
 
-    /// The listener is closed: nothing can be accepted any more.
-    fn close_for_good(state: &mut State) -> Effects {
-        debug!("the listener is closed: the service stops for good");
-        let mut effects = Effects::default();
-        state.forget_sockets();
-        if state.lifecycle == Lifecycle::Active {
-            effects.changes.active = true;
-        }
-        if matches!(state.lifecycle, Lifecycle::Active | Lifecycle::Stopped) {
-            state.lifecycle = Lifecycle::Closed;
-        }
-        effects.wake.append(&mut state.stream_wakers);
-        effects
-    }
-
     fn run<H: Host>(host: &H, effects: Effects) {
         let engine = host.engine();
         if let Some(cancellable) = effects.listener_accept {
@@ -294,6 +301,9 @@ impl Engine {
     /// Acts, on the service's context, on what happened elsewhere: connections closed, jobs
     /// ended, references to let go. `host` is gone once the service is.
     fn read_mail<H: Host>(self: &Arc<Self>, host: Option<&H>) {
+        if std::mem::take(&mut self.state().mail.close_connections) {
+            self.close_connections();
+        }
         let (effects, changes, waiters, release) = {
             let mut state = self.state();
             let mail = std::mem::take(&mut state.mail);

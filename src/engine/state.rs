@@ -94,6 +94,8 @@ pub(super) struct Mail {
     pub release: Vec<SendObject<glib::Object>>,
     /// Properties to notify.
     pub changes: Changes,
+    /// `close_connections()` was called from another thread.
+    pub close_connections: bool,
 }
 
 /// What a dispatch found in a socket's backlog.
@@ -232,7 +234,8 @@ impl State {
             .find(|listening| listening.id == id && listening.source.is_some())?;
         let wanted = listening.pacing.allowance().min(room);
         let mut intake = Intake::default();
-        while intake.taken < wanted {
+        // Refusals and failures count too: a flood of either cannot hold the dispatch.
+        for _ in 0..wanted {
             match accept(&listening.socket) {
                 Outcome::Client(client) => {
                     if let Err(count) = registry.admit(client.peer, max_per_peer) {
@@ -372,6 +375,18 @@ impl State {
         for client in listening.waiting {
             self.registry.release(client.peer);
         }
+    }
+
+    /// The listener is closed: nothing can be accepted any more. Returns whether the service
+    /// was active.
+    pub(super) fn close_for_good(&mut self) -> bool {
+        debug!("the listener is closed: the service stops for good");
+        self.forget_sockets();
+        let was_active = self.lifecycle == Lifecycle::Active;
+        if matches!(self.lifecycle, Lifecycle::Active | Lifecycle::Stopped) {
+            self.lifecycle = Lifecycle::Closed;
+        }
+        was_active
     }
 
     /// Lets go of the sockets `g_socket_listener_close()` closed; whether that left the service

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use gio::prelude::*;
 
 use super::accept::Failure;
-use super::{Engine, Host};
+use super::{Engine, Host, Lifecycle};
 use crate::connection;
 use crate::log::{LOG_DOMAIN, debug};
 use crate::sys::{self, SendObject, SendWeak};
@@ -92,12 +92,11 @@ pub(super) fn handshake<H: Host>(
             return;
         }
     };
-    Engine::update(host, |state| state.tls.handshakes += 1);
-
     let cancellable = gio::Cancellable::new();
+    // Attached once the handshake has started.
     let timer = (settings.handshake_timeout != 0).then(|| {
         let cancellable = cancellable.clone();
-        let timer = glib::timeout_source_new_seconds(
+        glib::timeout_source_new_seconds(
             settings.handshake_timeout,
             Some("[usher] TLS handshake timeout"),
             glib::Priority::DEFAULT,
@@ -105,25 +104,31 @@ pub(super) fn handshake<H: Host>(
                 cancellable.cancel();
                 glib::ControlFlow::Break
             },
-        );
-        timer.attach(Some(host.engine().context()));
-        timer
+        )
     });
     let weak = SendWeak::new(host);
     let connection = SendObject::new(connection);
     let source_object = source_object.map(SendObject::new);
     let handshaking = SendObject::new(tls.clone());
     let timeout = settings.handshake_timeout;
+    let handshake_timer = timer.clone();
     let done = move |result: Result<(), glib::Error>| {
-        if let Some(timer) = timer {
+        if let Some(timer) = handshake_timer {
             timer.destroy();
         }
         let Some(host) = weak.upgrade() else { return };
-        let wait = Engine::update(&host, |state| {
+        let (wait, shutting_down) = Engine::update(&host, |state| {
             state.tls.handshakes -= 1;
-            state.limits.timeout
+            let shutting_down =
+                matches!(state.lifecycle, Lifecycle::ShuttingDown | Lifecycle::Closed);
+            (state.limits.timeout, shutting_down)
         });
         match result {
+            // The application asked to shut down: it gets no new connection.
+            Ok(()) if shutting_down => {
+                debug!("a TLS handshake completed during the shutdown: closed");
+                let _ = connection.close(gio::Cancellable::NONE);
+            }
             Ok(()) => {
                 // The I/O timeout starts after the handshake, which has its own.
                 connection.socket().set_timeout(wait);
@@ -145,12 +150,18 @@ pub(super) fn handshake<H: Host>(
             }
         }
     };
-    let started = host
-        .engine()
-        .context()
-        .with_thread_default(|| sys::tls_handshake_async(tls.upcast_ref(), &cancellable, done));
-    if started.is_err() {
-        glib::g_critical!(LOG_DOMAIN, "Cannot acquire the service's main context");
+    let context = host.engine().context();
+    match context
+        .with_thread_default(|| sys::tls_handshake_async(tls.upcast_ref(), &cancellable, done))
+    {
+        Ok(()) => {
+            Engine::update(host, |state| state.tls.handshakes += 1);
+            if let Some(timer) = timer {
+                timer.attach(Some(context));
+            }
+        }
+        // Not started: the connection went with the callback.
+        Err(_) => glib::g_critical!(LOG_DOMAIN, "Cannot acquire the service's main context"),
     }
 }
 
@@ -187,8 +198,8 @@ fn server_connection<H: Host>(
     if !settings.advertised_protocols.is_empty() {
         tls.set_advertised_protocols(settings.advertised_protocols.as_slice());
     }
-    // glib-networking may ask from its handshake thread: hence a weak reference that crosses
-    // threads.
+    // glib-networking asks on the context the handshake runs on, the service's; the callback's
+    // type must be `Send` all the same.
     let weak = SendWeak::new(host);
     tls.connect_accept_certificate(move |tls, peer_certificate, errors| {
         // glib-networking asks a server about every client certificate, verified or not.

@@ -2,36 +2,68 @@
 //! protocol, passed to this process.
 //!
 //! The protocol: descriptors from 3 on, `LISTEN_FDS` of them, meant for the process whose id is
-//! `LISTEN_PID`, optionally named by the colon-separated `LISTEN_FDNAMES`. Like
-//! `sd_listen_fds(3)`, taking them marks them close-on-exec and unsets the three variables, so
-//! that children neither inherit the sockets nor believe they were activated.
+//! `LISTEN_PID`, optionally named by the colon-separated `LISTEN_FDNAMES`. The sockets adopted
+//! are close-on-exec, so that children do not inherit them; children that inherit the
+//! variables ignore them, since `LISTEN_PID` names another process. (Unsetting them, as
+//! `sd_listen_fds(1)` does, is unsound in Rust while other threads may read the environment:
+//! the C API does it, for C programs that expect it.)
 //!
 //! The variables are untrusted input: the descriptors are checked one at a time, nothing is
 //! allocated in proportion to the count they announce, and on any error nothing is adopted,
-//! no descriptor is closed or altered, and the environment is left as it was.
+//! no descriptor is closed or altered, and the environment is left as it was. To that end the
+//! service adopts duplicates of the passed descriptors, and closes the passed ones only once
+//! every duplicate is its own.
 
 use std::os::fd::{OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::sys;
+
+/// The passed sockets were adopted: they are the process's no more.
+static ADOPTED: AtomicBool = AtomicBool::new(false);
 
 /// The first descriptor passed (`SD_LISTEN_FDS_START`).
 const FIRST_FD: RawFd = 3;
 
-/// A passed descriptor and its name (`"unknown"` when the launcher gave none, as in systemd).
+/// The listening sockets passed to this process, checked, not yet adopted.
 pub(super) struct Passed {
-    pub fd: OwnedFd,
-    pub name: String,
+    count: RawFd,
+    names: Option<String>,
 }
 
-/// Takes the descriptors passed to this process; none if it was not socket-activated.
-pub(super) fn take() -> Result<Vec<Passed>, glib::Error> {
+impl Passed {
+    /// The passed descriptors, with their names (`"unknown"` when the launcher gave none, as
+    /// in systemd).
+    pub(super) fn sockets(&self) -> impl Iterator<Item = (RawFd, &str)> {
+        let mut names = self.names.iter().flat_map(|names| names.split(':'));
+        (FIRST_FD..FIRST_FD + self.count).map(move |fd| (fd, names.next().unwrap_or("unknown")))
+    }
+
+    /// A close-on-exec duplicate of the passed descriptor `fd`, to adopt.
+    pub(super) fn duplicate(fd: RawFd) -> Result<OwnedFd, glib::Error> {
+        sys::duplicate_descriptor(fd)
+    }
+
+    /// Every passed socket is adopted, as a duplicate: lets go of the passed descriptors.
+    pub(super) fn adopted(self) {
+        ADOPTED.store(true, Ordering::SeqCst);
+        for fd in FIRST_FD..FIRST_FD + self.count {
+            sys::close_passed_descriptor(fd);
+        }
+    }
+}
+
+/// The descriptors passed to this process, checked; `None` if it was not socket-activated, or
+/// adopted them already.
+pub(super) fn passed() -> Result<Option<Passed>, glib::Error> {
     let Some(pid) = std::env::var_os("LISTEN_PID") else {
-        return Ok(Vec::new());
+        return Ok(None);
     };
-    if pid.to_str().and_then(|pid| pid.parse::<u32>().ok()) != Some(std::process::id()) {
-        // Meant for another process (the one that launched this one, say).
-        unset_variables();
-        return Ok(Vec::new());
+    if ADOPTED.load(Ordering::SeqCst)
+        || pid.to_str().and_then(|pid| pid.parse::<u32>().ok()) != Some(std::process::id())
+    {
+        // Meant for another process (the one that launched this one, say), or taken already.
+        return Ok(None);
     }
     let count = std::env::var("LISTEN_FDS").ok();
     let count = count
@@ -56,7 +88,7 @@ pub(super) fn take() -> Result<Vec<Passed>, glib::Error> {
             "LISTEN_FDNAMES names {named} descriptors, LISTEN_FDS {count}"
         )));
     }
-    // One at a time, stopping at the first that is not a listening socket, before claiming any.
+    // One at a time, stopping at the first that is not a listening socket.
     for fd in FIRST_FD..FIRST_FD + count {
         if !sys::is_listening_stream(fd) {
             return Err(glib::Error::new(
@@ -65,22 +97,9 @@ pub(super) fn take() -> Result<Vec<Passed>, glib::Error> {
             ));
         }
     }
-    unset_variables();
-    let mut names = names.iter().flat_map(|names| names.split(':'));
-    Ok((FIRST_FD..FIRST_FD + count)
-        .map(|fd| Passed {
-            fd: sys::claim_passed_descriptor(fd),
-            name: names.next().unwrap_or("unknown").to_owned(),
-        })
-        .collect())
+    Ok(Some(Passed { count, names }))
 }
 
 fn invalid(message: String) -> glib::Error {
     glib::Error::new(gio::IOErrorEnum::InvalidData, &message)
-}
-
-fn unset_variables() {
-    for variable in ["LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"] {
-        sys::remove_env(variable);
-    }
 }

@@ -10,7 +10,7 @@ use crate::engine::{Changes, Engine, Host, TlsSettings};
 use crate::ffi;
 use crate::log::LOG_DOMAIN;
 use crate::signals::{connection_signal, true_handled};
-use crate::subclass::prelude::*;
+use crate::subclass::socket_listener::{SocketListenerImpl, SocketListenerImplExt};
 use crate::sys::SendObject;
 
 #[derive(glib::Properties)]
@@ -292,10 +292,13 @@ impl SocketService {
         value: T,
         notify: impl FnOnce(&super::SocketService),
     ) {
-        let changed = self.engine.with_tls(|tls| {
+        let (changed, previous) = self.engine.with_tls(|tls| {
             let field = field(tls);
-            (*field != value).then(|| *field = value).is_some()
+            (*field != value, std::mem::replace(field, value))
         });
+        // The previous value goes here, unlocked: it may hold the last reference to an
+        // application's object.
+        drop(previous);
         if changed {
             notify(&self.obj());
         }

@@ -5,6 +5,11 @@ pub(crate) mod imp;
 mod reuse_port;
 mod stream;
 
+/// The accessors of [`SocketService`]'s properties, for it and its subclasses: a getter each
+/// (`max_connections()`, `tls_certificate()`, …), a setter for the writable ones
+/// (`set_max_connections()`, …), `connect_*_notify()` and `notify_*()`. Each is documented with
+/// its property.
+#[doc(inline)]
 pub use imp::SocketServicePropertiesExt;
 pub use stream::IncomingStream;
 
@@ -22,10 +27,12 @@ glib::wrapper! {
     /// emits [`incoming`](SocketServiceExt::connect_incoming) for each, from the main loop.
     ///
     /// It behaves as GLib's [`gio::SocketService`], of which it is a re-implementation, and
-    /// does more: it accepts every waiting connection per main-loop turn, never loses a client
-    /// to `stop()`, always accepts on the thread-default [`glib::MainContext`] of the thread that
-    /// created it, backs off instead of spinning when the process runs out of file descriptors,
-    /// can cap its live connections, and can shut down gracefully.
+    /// does more: it takes every waiting client off the backlog when a socket is readable (up to
+    /// the socket's listen backlog per main-loop turn), never loses a client to `stop()`, always
+    /// accepts on the thread-default [`glib::MainContext`] of the thread that created it, backs
+    /// off instead of spinning when the process runs out of file descriptors, can cap its live
+    /// connections, overall and per peer, time out idle I/O, serve TLS, and shut down
+    /// gracefully.
     ///
     /// There are two ways to write a service, as with GLib: connect to `incoming`, or subclass
     /// and override [`SocketServiceImpl::incoming`](crate::subclass::prelude::SocketServiceImpl::incoming).
@@ -188,9 +195,12 @@ pub trait SocketServiceExt: IsA<SocketService> + 'static {
 
     /// Shuts down, in both directions, every live connection the service handed out (or has in
     /// its TLS handshake): peers see the end of the stream, reads in progress end, writes fail.
-    /// The service stops counting them at once, so a pending shutdown completes (once `run`
-    /// handlers return, for a threaded service). Each connection releases its descriptor when
-    /// its owner closes or drops it. Safe from any thread.
+    /// The service stops counting them, so a pending shutdown completes (once `run` handlers
+    /// return, for a threaded service). Each connection releases its descriptor when its owner
+    /// closes or drops it. Safe from any thread: it happens at once on a thread that runs the
+    /// service's context (in a handler, say), otherwise in the context's next iteration, where
+    /// the connections are closed, so that no socket is shut down after its owner closed it and
+    /// its descriptor went to another connection.
     #[doc(alias = "usher_socket_service_close_connections")]
     fn close_connections(&self) {
         self.as_ref().imp().engine.close_connections()
@@ -229,17 +239,20 @@ pub trait SocketServiceExt: IsA<SocketService> + 'static {
     /// `FileDescriptorName=` of the `.socket` unit; `"unknown"` if unnamed) and returns the
     /// `source_object` to tag it with, so that `incoming` handlers can tell the sockets apart.
     ///
-    /// Like `sd_listen_fds(3)`, it checks `LISTEN_PID`, marks the sockets close-on-exec and
-    /// unsets `LISTEN_PID`, `LISTEN_FDS` and `LISTEN_FDNAMES`, so that child processes inherit
-    /// neither the sockets nor the variables: call it early, before starting threads that might
-    /// read the environment. Stream sockets of any family work, Unix-domain ones included.
+    /// Like `sd_listen_fds(3)`, it checks `LISTEN_PID`, and the sockets it adopts are
+    /// close-on-exec, so that child processes do not inherit them. It leaves the variables
+    /// alone: unsetting them is unsound in Rust while another thread may read the environment,
+    /// and a child that inherits them ignores them, as `LISTEN_PID` names another process. (The
+    /// C function unsets them, as `sd_listen_fds(1)` does.) Stream sockets of any family work,
+    /// Unix-domain ones included. A second call adds nothing.
     ///
     /// The variables are untrusted input. It fails, adopting nothing and leaving every
     /// descriptor and variable as it was, when `LISTEN_FDS` is not a count of descriptors, when
     /// a passed descriptor is not a listening stream socket
     /// ([`gio::IOErrorEnum::NotSupported`]; it looks at each in turn and stops at the first),
-    /// or when `LISTEN_FDNAMES` has another number of names than `LISTEN_FDS`
-    /// ([`gio::IOErrorEnum::InvalidData`]).
+    /// when `LISTEN_FDNAMES` has another number of names than `LISTEN_FDS`
+    /// ([`gio::IOErrorEnum::InvalidData`]), or when the listener is closed
+    /// ([`gio::IOErrorEnum::Closed`]).
     ///
     /// ```no_run
     /// use glib::prelude::*;
@@ -268,16 +281,33 @@ pub trait SocketServiceExt: IsA<SocketService> + 'static {
         &self,
         mut source_object_for: impl FnMut(&str) -> Option<glib::Object>,
     ) -> Result<u32, glib::Error> {
-        let mut added = 0;
-        for passed in activation::take()? {
-            let socket = gio::Socket::from_fd(passed.fd)?;
-            let source_object = source_object_for(&passed.name);
-            self.as_ref()
-                .imp()
-                .add_own_socket(&socket, source_object.as_ref())?;
-            added += 1;
+        let service = self.as_ref();
+        let Some(passed) = activation::passed()? else {
+            return Ok(0);
+        };
+        // What can fail comes before anything is adopted: the passed descriptors stay as they
+        // are until the service has its duplicates.
+        if !Engine::takes_sockets(service) {
+            return Err(glib::Error::new(
+                gio::IOErrorEnum::Closed,
+                "Listener is already closed",
+            ));
         }
-        Ok(added)
+        let sockets = passed
+            .sockets()
+            .map(|(fd, name)| {
+                let socket = gio::Socket::from_fd(activation::Passed::duplicate(fd)?)?;
+                Ok((socket, name.to_owned()))
+            })
+            .collect::<Result<Vec<_>, glib::Error>>()?;
+        for (socket, name) in &sockets {
+            let source_object = source_object_for(name);
+            service
+                .imp()
+                .add_own_socket(socket, source_object.as_ref())?;
+        }
+        passed.adopted();
+        Ok(sockets.len() as u32)
     }
 
     /// The connections the service hands out from now on, as a
@@ -415,8 +445,10 @@ impl SocketServiceHandle {
 
 impl std::fmt::Debug for SocketServiceHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut alive = false;
+        self.with_service(|_| alive = true);
         f.debug_struct("SocketServiceHandle")
-            .field("alive", &self.0.upgrade().is_some())
+            .field("alive", &alive)
             .finish()
     }
 }

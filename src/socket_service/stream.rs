@@ -100,6 +100,9 @@ impl Drop for IncomingStream {
         if let Some(handler) = self.handler.take() {
             self.service.disconnect(handler);
         }
+        if let Some(waker) = self.queue.borrow_mut().waker.take() {
+            self.service.imp().engine.forget_stream_waker(&waker);
+        }
     }
 }
 

@@ -23,7 +23,8 @@ use crate::engine::{Engine, Host};
 use crate::ffi;
 use crate::log::LOG_DOMAIN;
 use crate::signals::connection_signal;
-use crate::subclass::prelude::*;
+use crate::subclass::socket_listener::SocketListenerImpl;
+use crate::subclass::socket_service::SocketServiceImpl;
 use crate::sys::{SendObject, ThreadPool};
 
 /// The `max-threads` GLib uses by default.

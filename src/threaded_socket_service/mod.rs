@@ -2,6 +2,9 @@
 
 pub(crate) mod imp;
 
+/// The accessors of [`ThreadedSocketService`]'s properties: `max_threads()`,
+/// `connect_max_threads_notify()` and `notify_max_threads()`.
+#[doc(inline)]
 pub use imp::ThreadedSocketServicePropertiesExt;
 
 use glib::{prelude::*, signal::SignalHandlerId};
