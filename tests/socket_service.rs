@@ -552,6 +552,59 @@ fn a_socket_added_with_add_socket_is_served() {
 }
 
 #[test]
+fn a_socket_added_with_add_socket_is_served_on_the_services_context() {
+    // The fallback accept starts on the service's context even when the thread adding the
+    // socket has another thread-default context (GLib follows the caller: bug B7).
+    with_context(|context| {
+        let service = usher::SocketService::new();
+        serve_echo(&service);
+        let socket = gio::Socket::new(
+            gio::SocketFamily::Ipv4,
+            gio::SocketType::Stream,
+            gio::SocketProtocol::Tcp,
+        )
+        .unwrap();
+        let any_port = gio::InetSocketAddress::from_string("127.0.0.1", 0).unwrap();
+        socket.bind(&any_port, true).unwrap();
+        socket.listen().unwrap();
+        let address = socket
+            .local_address()
+            .unwrap()
+            .downcast::<gio::InetSocketAddress>()
+            .unwrap();
+        let address = std::net::SocketAddr::from(([127, 0, 0, 1], address.port()));
+        let other = glib::MainContext::new();
+        other
+            .with_thread_default(|| service.add_socket(&socket, None::<&glib::Object>))
+            .unwrap()
+            .unwrap();
+        let client = spawn_client(context, move || echo_line(address, "here"));
+        iterate_until(context, || client.is_finished());
+        assert_eq!(client.join().unwrap(), "here\n");
+        assert!(!other.pending(), "nothing was left for the other context");
+    })
+}
+
+#[test]
+fn start_after_the_listener_was_closed_leaves_the_service_inactive_and_notifies_nothing() {
+    with_context(|context| {
+        let service = usher::SocketService::new();
+        listen_loopback(&service, None);
+        service.stop();
+        let notified = Rc::new(Cell::new(0));
+        service.connect_active_notify({
+            let notified = notified.clone();
+            move |_| notified.set(notified.get() + 1)
+        });
+        service.close();
+        service.start();
+        assert!(!service.is_active());
+        drain(context);
+        assert_eq!(notified.get(), 0, "it was inactive, and is");
+    })
+}
+
+#[test]
 fn closing_the_listener_of_an_active_service_stops_it_cleanly() {
     // GLib loops on "Listener is already closed" (bug B2).
     with_context(|context| {
