@@ -503,6 +503,26 @@ fn many_waiting_clients_are_all_served() {
     })
 }
 
+/// A socket listening on 127.0.0.1, made without the listener (which announces those it makes).
+fn listening_socket() -> (gio::Socket, std::net::SocketAddr) {
+    let socket = gio::Socket::new(
+        gio::SocketFamily::Ipv4,
+        gio::SocketType::Stream,
+        gio::SocketProtocol::Tcp,
+    )
+    .unwrap();
+    let any_port = gio::InetSocketAddress::from_string("127.0.0.1", 0).unwrap();
+    socket.bind(&any_port, true).unwrap();
+    socket.listen().unwrap();
+    let port = socket
+        .local_address()
+        .unwrap()
+        .downcast::<gio::InetSocketAddress>()
+        .unwrap()
+        .port();
+    (socket, std::net::SocketAddr::from(([127, 0, 0, 1], port)))
+}
+
 #[test]
 fn a_socket_added_with_add_socket_is_served() {
     // GSocketListener does not announce such sockets; the service falls back to accepting
@@ -510,21 +530,8 @@ fn a_socket_added_with_add_socket_is_served() {
     with_context(|context| {
         let service = usher::SocketService::new();
         serve_echo(&service);
-        let socket = gio::Socket::new(
-            gio::SocketFamily::Ipv4,
-            gio::SocketType::Stream,
-            gio::SocketProtocol::Tcp,
-        )
-        .unwrap();
-        let any_port = gio::InetSocketAddress::from_string("127.0.0.1", 0).unwrap();
-        socket.bind(&any_port, true).unwrap();
-        socket.listen().unwrap();
-        let port = socket
-            .local_address()
-            .unwrap()
-            .downcast::<gio::InetSocketAddress>()
-            .unwrap()
-            .port();
+        let (socket, address) = listening_socket();
+        let port = address.port();
         let tag = tag();
         service.add_socket(&socket, Some(&tag)).unwrap();
         let announced = listen_loopback(&service, None);
@@ -558,21 +565,7 @@ fn a_socket_added_with_add_socket_is_served_on_the_services_context() {
     with_context(|context| {
         let service = usher::SocketService::new();
         serve_echo(&service);
-        let socket = gio::Socket::new(
-            gio::SocketFamily::Ipv4,
-            gio::SocketType::Stream,
-            gio::SocketProtocol::Tcp,
-        )
-        .unwrap();
-        let any_port = gio::InetSocketAddress::from_string("127.0.0.1", 0).unwrap();
-        socket.bind(&any_port, true).unwrap();
-        socket.listen().unwrap();
-        let address = socket
-            .local_address()
-            .unwrap()
-            .downcast::<gio::InetSocketAddress>()
-            .unwrap();
-        let address = std::net::SocketAddr::from(([127, 0, 0, 1], address.port()));
+        let (socket, address) = listening_socket();
         let other = glib::MainContext::new();
         other
             .with_thread_default(|| service.add_socket(&socket, None::<&glib::Object>))
