@@ -40,18 +40,15 @@ where
         ])
         .return_type::<bool>()
         .class_handler(move |args| {
-            let (Ok(instance), Ok(connection), Ok(source_object)) = (
-                args[0].get::<&T::Type>(),
-                args[1].get::<&gio::SocketConnection>(),
-                args[2].get::<Option<&glib::Object>>(),
-            ) else {
-                return Some(false.to_value());
-            };
-            let handled = call_connection_vfunc::<T>(
-                vfunc(class_of::<T>(instance)),
-                instance,
-                connection,
-                source_object,
+            let handled = connection_args::<T::Type>(args).is_some_and(
+                |(instance, connection, source_object)| {
+                    call_connection_vfunc::<T>(
+                        vfunc(class_of::<T>(instance)),
+                        instance,
+                        connection,
+                        source_object,
+                    )
+                },
             );
             Some(handled.to_value())
         })
@@ -71,16 +68,53 @@ where
     for<'a> &'a B: glib::value::FromValue<'a>,
 {
     move |args| {
-        let handled = match (
-            args[0].get::<&B>(),
-            args[1].get::<&gio::SocketConnection>(),
-            args[2].get::<Option<&glib::Object>>(),
-        ) {
-            (Ok(instance), Ok(connection), Ok(source_object)) => instance
+        let handled = connection_args::<B>(args).is_some_and(|(instance, connection, source)| {
+            instance
                 .downcast_ref::<S>()
-                .is_some_and(|instance| f(instance, connection, source_object)),
-            _ => false,
-        };
+                .is_some_and(|instance| f(instance, connection, source))
+        });
         Some(handled.to_value())
     }
+}
+
+/// The arguments of a signal shaped like `incoming`, emitted on a `B`.
+fn connection_args<B>(
+    args: &[glib::Value],
+) -> Option<(&B, &gio::SocketConnection, Option<&glib::Object>)>
+where
+    for<'a> &'a B: glib::value::FromValue<'a>,
+{
+    Some((
+        args[0].get::<&B>().ok()?,
+        args[1].get().ok()?,
+        args[2].get().ok()?,
+    ))
+}
+
+/// The arguments of `accept-error`, emitted on a `B`.
+pub(crate) fn accept_error_args<B>(args: &[glib::Value]) -> Option<(&B, &glib::Error)>
+where
+    for<'a> &'a B: glib::value::FromValue<'a>,
+{
+    Some((args[0].get::<&B>().ok()?, args[1].get().ok()?))
+}
+
+/// The arguments of `accept-certificate`, emitted on a `B`.
+pub(crate) fn accept_certificate_args<B>(
+    args: &[glib::Value],
+) -> Option<(
+    &B,
+    &gio::TlsConnection,
+    &gio::TlsCertificate,
+    gio::TlsCertificateFlags,
+)>
+where
+    for<'a> &'a B: glib::value::FromValue<'a>,
+{
+    Some((
+        args[0].get::<&B>().ok()?,
+        args[1].get().ok()?,
+        args[2].get().ok()?,
+        args[3].get().ok()?,
+    ))
 }

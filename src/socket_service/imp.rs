@@ -9,7 +9,7 @@ use glib::subclass::{Signal, prelude::*};
 use crate::engine::{Changes, Engine, Host, TlsSettings};
 use crate::ffi;
 use crate::log::LOG_DOMAIN;
-use crate::signals::{connection_signal, true_handled};
+use crate::signals::{accept_certificate_args, accept_error_args, connection_signal, true_handled};
 use crate::subclass::socket_listener::{SocketListenerImpl, SocketListenerImplExt};
 use crate::sys::SendObject;
 
@@ -137,10 +137,7 @@ static SIGNALS: LazyLock<Vec<Signal>> = LazyLock::new(|| {
             .run_last()
             .param_types([glib::Error::static_type()])
             .class_handler(|args| {
-                if let (Ok(service), Ok(error)) = (
-                    args[0].get::<&super::SocketService>(),
-                    args[1].get::<&glib::Error>(),
-                ) {
+                if let Some((service, error)) = accept_error_args::<super::SocketService>(args) {
                     ffi::call_accept_error::<SocketService>(service, error);
                 }
                 None
@@ -155,22 +152,16 @@ static SIGNALS: LazyLock<Vec<Signal>> = LazyLock::new(|| {
             ])
             .return_type::<bool>()
             .class_handler(|args| {
-                let accepted = match (
-                    args[0].get::<&super::SocketService>(),
-                    args[1].get::<&gio::TlsConnection>(),
-                    args[2].get::<&gio::TlsCertificate>(),
-                    args[3].get::<gio::TlsCertificateFlags>(),
-                ) {
-                    (Ok(service), Ok(connection), Ok(certificate), Ok(errors)) => {
+                let accepted = accept_certificate_args::<super::SocketService>(args).is_some_and(
+                    |(service, connection, certificate, errors)| {
                         ffi::call_accept_certificate::<SocketService>(
                             service,
                             connection,
                             certificate,
                             errors,
                         )
-                    }
-                    _ => false,
-                };
+                    },
+                );
                 Some(accepted.to_value())
             })
             .accumulator(true_handled)

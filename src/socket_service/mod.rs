@@ -19,7 +19,7 @@ use gio::prelude::{CancellableExt, SocketExt};
 use glib::{prelude::*, signal::SignalHandlerId, subclass::prelude::*};
 
 use crate::engine::{Engine, Host};
-use crate::signals::connection_handler;
+use crate::signals::{accept_certificate_args, accept_error_args, connection_handler};
 use crate::sys::SendWeak;
 
 glib::wrapper! {
@@ -356,10 +356,8 @@ pub trait SocketServiceExt: IsA<SocketService> + 'static {
     #[doc(alias = "accept-error")]
     fn connect_accept_error<F: Fn(&Self, &glib::Error) + 'static>(&self, f: F) -> SignalHandlerId {
         self.connect_local("accept-error", false, move |args| {
-            if let (Ok(service), Ok(error)) = (
-                args[0].get::<&SocketService>(),
-                args[1].get::<&glib::Error>(),
-            ) && let Some(service) = service.downcast_ref::<Self>()
+            if let Some((service, error)) = accept_error_args::<SocketService>(args)
+                && let Some(service) = service.downcast_ref::<Self>()
             {
                 f(service, error)
             }
@@ -379,17 +377,13 @@ pub trait SocketServiceExt: IsA<SocketService> + 'static {
             + 'static,
     {
         self.connect_local("accept-certificate", false, move |args| {
-            let accepted = match (
-                args[0].get::<&SocketService>(),
-                args[1].get::<&gio::TlsConnection>(),
-                args[2].get::<&gio::TlsCertificate>(),
-                args[3].get::<gio::TlsCertificateFlags>(),
-            ) {
-                (Ok(service), Ok(connection), Ok(certificate), Ok(errors)) => service
-                    .downcast_ref::<Self>()
-                    .is_some_and(|service| f(service, connection, certificate, errors)),
-                _ => false,
-            };
+            let accepted = accept_certificate_args::<SocketService>(args).is_some_and(
+                |(service, connection, certificate, errors)| {
+                    service
+                        .downcast_ref::<Self>()
+                        .is_some_and(|service| f(service, connection, certificate, errors))
+                },
+            );
             Some(accepted.to_value())
         })
     }
