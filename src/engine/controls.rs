@@ -29,10 +29,7 @@ impl Engine {
         });
         if changed {
             debug!("{}", if active { "started" } else { "stopped" });
-            host.notify_changes(Changes {
-                active: true,
-                ..Changes::default()
-            });
+            host.notify_changes(Changes::ACTIVE);
         }
     }
 
@@ -195,13 +192,8 @@ impl Engine {
     /// and every threaded job has ended.
     pub(crate) fn shutdown<H: Host>(host: &H, waiter: Waiter) {
         let was_active = Self::update(host, |state| {
-            state.forget_sockets();
             state.shutdown_waiters.push(waiter);
-            let was_active = state.lifecycle == Lifecycle::Active;
-            if matches!(state.lifecycle, Lifecycle::Active | Lifecycle::Stopped) {
-                state.lifecycle = Lifecycle::ShuttingDown;
-            }
-            was_active
+            state.end(Lifecycle::ShuttingDown)
         });
         debug!(
             "shutting down: {} live connections",
@@ -211,10 +203,7 @@ impl Engine {
         host.upcast_ref::<gio::SocketListener>().close();
         host.engine().wake_mailbox();
         if was_active {
-            host.notify_changes(Changes {
-                active: true,
-                ..Changes::default()
-            });
+            host.notify_changes(Changes::ACTIVE);
         }
     }
 

@@ -245,10 +245,7 @@ impl Engine {
                     false
                 });
                 if was_active {
-                    host.notify_changes(Changes {
-                        active: true,
-                        ..Changes::default()
-                    });
+                    host.notify_changes(Changes::ACTIVE);
                 }
                 if !closed && !cancelled {
                     Self::report_failure(host, &error);
@@ -279,7 +276,7 @@ impl Engine {
     }
 }
 
-impl super::state::State {
+impl State {
     /// The accept through the listener with `cancellable` completed.
     fn end_listener_accept(&mut self, cancellable: &gio::Cancellable) {
         if let AcceptMode::Listener { in_flight } = &mut self.mode

@@ -89,6 +89,14 @@ pub(crate) struct Changes {
 }
 
 impl Changes {
+    /// `active` changed.
+    const ACTIVE: Changes = Changes {
+        active: true,
+        n_connections: false,
+        n_accepted: false,
+        n_accept_errors: false,
+    };
+
     fn merge(&mut self, other: Changes) {
         self.active |= other.active;
         self.n_connections |= other.n_connections;

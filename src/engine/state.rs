@@ -381,10 +381,17 @@ impl State {
     /// was active.
     pub(super) fn close_for_good(&mut self) -> bool {
         debug!("the listener is closed: the service stops for good");
+        self.end(Lifecycle::Closed)
+    }
+
+    /// Stops accepting for good: lets go of the sockets and, unless the service is already
+    /// shutting down or closed, moves to `ending` (either of those). Returns whether the
+    /// service was active.
+    pub(super) fn end(&mut self, ending: Lifecycle) -> bool {
         self.forget_sockets();
         let was_active = self.lifecycle == Lifecycle::Active;
         if matches!(self.lifecycle, Lifecycle::Active | Lifecycle::Stopped) {
-            self.lifecycle = Lifecycle::Closed;
+            self.lifecycle = ending;
         }
         was_active
     }
