@@ -10,6 +10,7 @@
 //! not pause accepting.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use gio::prelude::*;
 
@@ -96,8 +97,10 @@ pub(super) fn handshake<H: Host>(
     // Attached once the handshake has started.
     let timer = (settings.handshake_timeout != 0).then(|| {
         let cancellable = cancellable.clone();
-        glib::timeout_source_new_seconds(
-            settings.handshake_timeout,
+        // Not `timeout_source_new_seconds()`, whose rounding to a whole second may fire up to
+        // a quarter of a second early: a client is given all its time.
+        glib::timeout_source_new(
+            Duration::from_secs(settings.handshake_timeout.into()),
             Some("[usher] TLS handshake timeout"),
             glib::Priority::DEFAULT,
             move || {
