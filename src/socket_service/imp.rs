@@ -114,6 +114,13 @@ impl ObjectSubclass for SocketService {
         }
     }
 
+    fn type_init(_: &mut glib::subclass::InitializingType<Self>) {
+        // GLib 2.74 deadlocks when one thread registers `GSocket`, which adds its interfaces
+        // under the class-initialization lock, while another initializes a class that needs
+        // `GSocket`'s type, as `GSocketListener`'s does: register it before any of our classes.
+        let _ = gio::Socket::static_type();
+    }
+
     fn class_init(klass: &mut Self::Class) {
         ffi::set_socket_service_slots::<Self>(klass);
     }
