@@ -22,7 +22,8 @@ use crate::sys::{DataKey, register_close_reporting_type};
 /// Where connections report their close: the service's accept engine.
 pub(crate) trait CloseSink: Send + Sync {
     /// The connection registered as `key` was closed or finalized. Called on any thread, at any
-    /// time: it must neither block nor call out.
+    /// time: it must neither block nor call out, beyond letting go of its own reference to the
+    /// connection's socket (which runs none of the service's code).
     fn closed(&self, key: u64);
 }
 

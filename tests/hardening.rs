@@ -273,3 +273,31 @@ fn counters_follow_accepts() {
         assert_eq!(service.n_accepted(), 4);
     })
 }
+
+#[test]
+fn a_dropped_connection_closes_its_descriptor_in_its_finalization() {
+    with_context(|context| {
+        let service = usher::SocketService::new();
+        let kept = count_kept(&service);
+        let address = listen_loopback(&service, None);
+        let mut client = TcpStream::connect(address).unwrap();
+        iterate_until(context, || kept.borrow().len() == 1);
+
+        // As GLib's: the last reference closes the socket there and then. The service's own
+        // bookkeeping waits for its context, which is not iterated before the client reads.
+        kept.borrow_mut().clear();
+        client.set_read_timeout(Some(DEADLINE)).unwrap();
+        let mut byte = [0u8; 1];
+        assert_eq!(
+            client.read(&mut byte).expect("the server closed its end"),
+            0,
+            "end of stream"
+        );
+        assert_eq!(
+            service.n_connections(),
+            1,
+            "counted out in a later iteration"
+        );
+        iterate_until(context, || service.n_connections() == 0);
+    })
+}

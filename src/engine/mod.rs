@@ -356,7 +356,14 @@ impl Engine {
 
 impl CloseSink for Engine {
     fn closed(&self, key: u64) {
-        self.state().mail.closed.push(key);
+        let socket = {
+            let mut state = self.state();
+            state.mail.closed.push(key);
+            state.registry.let_go(key)
+        };
+        // Now, not with the count: a connection finalized without a close closes its descriptor
+        // in its finalization, as GLib's does (its socket runs no callbacks of ours).
+        drop(socket);
         self.wake_mailbox();
     }
 }

@@ -24,8 +24,10 @@ struct Slot {
 }
 
 struct Entry {
-    /// For `close_connections()`, which shuts it down.
-    socket: SendObject<gio::Socket>,
+    /// For `close_connections()`, which shuts it down; let go of as soon as the connection is
+    /// closed or finalized, so that the service never holds a descriptor open longer than its
+    /// connection does.
+    socket: Option<SendObject<gio::Socket>>,
     peer: Option<IpAddr>,
 }
 
@@ -69,31 +71,45 @@ impl Registry {
             }
         };
         let slot = &mut self.slots[index as usize];
-        slot.entry = Some(Entry { socket, peer });
+        slot.entry = Some(Entry {
+            socket: Some(socket),
+            peer,
+        });
         self.live += 1;
         (u64::from(slot.generation) << 32) | u64::from(index)
     }
 
+    /// Lets go of the socket of connection `key`, which its connection closed or is finalizing:
+    /// the connection stays counted until [`Self::remove`]. The caller drops the socket after
+    /// unlocking; if that is the last reference, it closes the descriptor.
+    pub fn let_go(&mut self, key: u64) -> Option<SendObject<gio::Socket>> {
+        self.slot(key)?.entry.as_mut()?.socket.take()
+    }
+
+    /// The slot of `key`, unless the key is stale.
+    fn slot(&mut self, key: u64) -> Option<&mut Slot> {
+        let (index, generation) = (key as u32, (key >> 32) as u32);
+        self.slots
+            .get_mut(index as usize)
+            .filter(|slot| slot.generation == generation)
+    }
+
     /// The connection `key` is closed; whether it was still counted.
     pub fn remove(&mut self, key: u64) -> bool {
-        let (index, generation) = (key as u32, (key >> 32) as u32);
-        let Some(slot) = self.slots.get_mut(index as usize) else {
+        let Some(slot) = self.slot(key) else {
             return false;
         };
-        if slot.generation != generation {
-            return false;
-        }
         let Some(entry) = slot.entry.take() else {
             return false;
         };
         slot.generation = slot.generation.wrapping_add(1);
-        self.free.push(index);
+        self.free.push(key as u32);
         self.live -= 1;
         self.release(entry.peer);
         true
     }
 
-    /// Stops counting every connection, and returns their sockets.
+    /// Stops counting every connection, and returns the sockets not let go of yet.
     pub fn take_all(&mut self) -> Vec<SendObject<gio::Socket>> {
         let keys: Vec<u64> = self
             .slots
@@ -105,8 +121,8 @@ impl Registry {
         let mut sockets = Vec::with_capacity(keys.len());
         for key in keys {
             let slot = &mut self.slots[key as u32 as usize];
-            if let Some(entry) = &slot.entry {
-                sockets.push(entry.socket.clone());
+            if let Some(socket) = slot.entry.as_mut().and_then(|entry| entry.socket.take()) {
+                sockets.push(socket);
             }
             self.remove(key);
         }
@@ -150,5 +166,13 @@ mod tests {
         assert_eq!(registry.take_all().len(), 1);
         assert_eq!((registry.live(), registry.peer_count(peer)), (0, 0));
         assert!(!registry.remove(second), "closed after close_connections()");
+
+        let third = registry.insert(socket(), Some(peer));
+        assert!(registry.let_go(third).is_some());
+        assert!(registry.let_go(third).is_none(), "let go of once");
+        assert_eq!(registry.live(), 1, "still counted until removed");
+        assert!(registry.take_all().is_empty(), "nothing left to shut down");
+        assert!(!registry.remove(third));
+        assert!(registry.let_go(third).is_none(), "a stale key");
     }
 }
