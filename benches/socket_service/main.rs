@@ -5,16 +5,17 @@
 //! ```
 //!
 //! Three servers: Usher's `SocketService` and GLib's `GSocketService` (through gio-rs) with the
-//! same handler (read a line, echo it, close), and the floor, an epoll loop that accepts until
-//! the backlog is empty and does the same with no GLib. By default each runs on a thread of this
-//! process. With `--processes`, each runs in a process of its own, as users run them (threads of
-//! one process share an allocator and a scheduler): this binary again, in a hidden server mode
-//! (`--serve floor|glib|usher [--backlog N] [--tls CERT KEY]`) that listens on 127.0.0.1:0,
-//! prints its port, serves until its standard input closes and is measured from outside,
-//! through `/proc/PID`. `--pin` then keeps the clients to CPU 0 and each server to CPU 1, so that
-//! where the scheduler puts the threads does not swing the measures from round to round (by a
-//! third, unpinned, for churn). The plain TCP clients run on this process's main thread, with
-//! non-blocking sockets on epoll; the TLS clients in Python (see `tls_client.py` for why).
+//! same handler (read a line, echo it, close: GLib's documentation's echo, with callbacks), and the
+//! floor, an epoll loop that accepts until the backlog is empty and does the same with no GLib. By
+//! default each runs on a thread of this process. With `--processes`, each runs in a process of its
+//! own, as users run them (threads of one process share an allocator and a scheduler): this binary
+//! again, in a hidden server mode (`--serve floor|glib|usher [--backlog N] [--tls CERT KEY]`) that
+//! listens on 127.0.0.1:0, prints its port, serves until its standard input closes and is measured
+//! from outside, through `/proc/PID`. `--pin` then keeps the clients to CPU 0 and each server to
+//! CPU 1, so that where the scheduler puts the threads does not swing the measures from round to
+//! round (by a third, unpinned, for churn). The plain TCP clients run on this process's main
+//! thread, with non-blocking sockets on epoll; the TLS clients in Python (see `tls_client.py` for
+//! why).
 //!
 //! Workloads, each with a fresh server:
 //!

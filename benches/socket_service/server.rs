@@ -430,7 +430,7 @@ fn glib_service(kind: Kind, config: &Config, accepted: &Arc<AtomicUsize>) -> gio
             }
             service.connect_incoming(move |_, connection, _| {
                 accepted.fetch_add(1, Ordering::Relaxed);
-                glib::spawn_future_local(echo_once(connection.clone()));
+                echo_once(connection.clone());
                 false
             });
             service.upcast()
@@ -440,15 +440,13 @@ fn glib_service(kind: Kind, config: &Config, accepted: &Arc<AtomicUsize>) -> gio
             gio::prelude::SocketServiceExt::connect_incoming(&service, move |_, connection, _| {
                 accepted.fetch_add(1, Ordering::Relaxed);
                 match &certificate {
-                    None => {
-                        glib::spawn_future_local(echo_once(connection.clone()));
-                    }
+                    None => echo_once(connection.clone()),
                     Some(certificate) => {
                         let tls = gio::TlsServerConnection::new(connection, Some(certificate))
                             .expect("a TLS backend (glib-networking)");
                         glib::spawn_future_local(async move {
                             if tls.handshake_future(glib::Priority::DEFAULT).await.is_ok() {
-                                echo_once(tls).await;
+                                echo_once(tls);
                             }
                         });
                     }
@@ -461,16 +459,28 @@ fn glib_service(kind: Kind, config: &Config, accepted: &Arc<AtomicUsize>) -> gio
     }
 }
 
-/// Reads a line, writes it back and closes the connection (by dropping it).
-async fn echo_once(connection: impl IsA<gio::IOStream>) {
+/// Reads a line, writes it back and closes the connection (by dropping it), with callbacks, as
+/// GLib's documentation's echo and C programs do. (`spawn_future_local()` and `…_future()` would
+/// add a task source, its first poll one iteration later, and two wakeups of the context per
+/// connection, to both services: about a fifth of their CPU per connection.)
+fn echo_once(connection: impl IsA<gio::IOStream>) {
+    let connection = connection.upcast();
     let input = gio::DataInputStream::new(&connection.input_stream());
-    if let Ok(Some(line)) = input.read_line_utf8_future(glib::Priority::DEFAULT).await {
-        let reply = format!("{line}\n").into_bytes();
-        let _ = connection
-            .output_stream()
-            .write_all_future(reply, glib::Priority::DEFAULT)
-            .await;
-    }
+    input.read_line_utf8_async(
+        glib::Priority::DEFAULT,
+        gio::Cancellable::NONE,
+        move |line| {
+            if let Ok(Some(line)) = line {
+                let reply = format!("{line}\n").into_bytes();
+                connection.output_stream().write_all_async(
+                    reply,
+                    glib::Priority::DEFAULT,
+                    gio::Cancellable::NONE,
+                    move |_| drop(connection),
+                );
+            }
+        },
+    );
 }
 
 /// `net.core.somaxconn`: the most any listen backlog is, and what a tuned server asks for.
