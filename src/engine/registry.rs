@@ -120,10 +120,7 @@ impl Registry {
             .collect();
         let mut sockets = Vec::with_capacity(keys.len());
         for key in keys {
-            let slot = &mut self.slots[key as u32 as usize];
-            if let Some(socket) = slot.entry.as_mut().and_then(|entry| entry.socket.take()) {
-                sockets.push(socket);
-            }
+            sockets.extend(self.let_go(key));
             self.remove(key);
         }
         sockets
