@@ -189,9 +189,21 @@ pub fn burst(address: SocketAddr, count: usize, deadline: Duration) -> Burst {
     }
 }
 
-/// Connections per second with [`CHURN_CONCURRENCY`] clients at a time.
-pub fn churn(address: SocketAddr) -> f64 {
+/// What one churn measured.
+pub struct Churn {
+    /// Connections completed per second.
+    pub rate: f64,
+    /// Connections completed.
+    pub completed: usize,
+    /// The CPU time the clients used, in seconds.
+    pub clients_cpu: f64,
+}
+
+/// [`CHURN_CONCURRENCY`] clients at a time connect, send their line, read the echo and close,
+/// over and over.
+pub fn churn(address: SocketAddr) -> Churn {
     let mut clients = Clients::new();
+    let cpu = thread_cpu_time();
     let start = Instant::now();
     for _ in 0..CHURN_CONCURRENCY {
         clients.connect(address, false);
@@ -204,7 +216,19 @@ pub fn churn(address: SocketAddr) -> f64 {
         }
     }
     assert_eq!(clients.failures, 0, "clients were refused or reset");
-    completed as f64 / start.elapsed().as_secs_f64()
+    Churn {
+        rate: completed as f64 / start.elapsed().as_secs_f64(),
+        completed,
+        clients_cpu: thread_cpu_time() - cpu,
+    }
+}
+
+/// The CPU time the calling thread (the clients') used so far, in seconds.
+fn thread_cpu_time() -> f64 {
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut usage) };
+    let seconds = |time: libc::timeval| time.tv_sec as f64 + time.tv_usec as f64 / 1e6;
+    seconds(usage.ru_utime) + seconds(usage.ru_stime)
 }
 
 /// Opens `count` connections that send nothing, and waits until the server has accepted them.

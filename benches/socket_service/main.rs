@@ -29,7 +29,13 @@
 //!   with how many it had echoed by then. The table's header gives each server's backlog as
 //!   the kernel has it (`ss`);
 //! * churn: 32 clients at a time connect, send a line, read the echo and close, over and over:
-//!   connections per second (at most 2 s or 20,000 connections a round);
+//!   connections per second (at most 2 s or 20,000 connections a round), and the CPU time per
+//!   connection of the server (its thread, or its process) and of the clients. On loopback a
+//!   packet is processed on the CPU that sends it: the clients' CPU processes both ends of each
+//!   handshake, and whichever side closes last processes the freeing of both ends. So with
+//!   `--pin` the clients' CPU is as busy as the server's or more, and the rate also depends on
+//!   which side a server makes close last (with the same handler, GLib's and the floor's
+//!   connections mostly close on the server's side first). The CPU rows show each side's work;
 //! * idle: 1,000 connections held open, waiting: the server's wakeups per second (context
 //!   switches, from `/proc`), over 2 s: of the server thread, or with `--processes` of every
 //!   thread of the server process;
@@ -253,7 +259,14 @@ fn main() {
                         record("untuned", seconds(burst.total));
                         record("untuned-echoed", burst.echoed as f64);
                     }
-                    Workload::Churn => record("churn", clients::churn(server.address)),
+                    Workload::Churn => {
+                        let before = server.cpu_time();
+                        let churn = clients::churn(server.address);
+                        let per_connection = |seconds: f64| seconds / churn.completed as f64;
+                        record("churn", churn.rate);
+                        record("churn-server", per_connection(server.cpu_time() - before));
+                        record("churn-clients", per_connection(churn.clients_cpu));
+                    }
                     Workload::Idle => record("idle", clients::idle(&mut server)),
                     Workload::Memory => record("memory", clients::memory(&mut server)),
                     Workload::TlsRate => record(

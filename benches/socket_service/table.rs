@@ -7,6 +7,7 @@ use crate::{BURST_CLIENTS, Options, Samples, UNTUNED_DEADLINE, Workload};
 enum Unit {
     Seconds,
     Milliseconds,
+    Microseconds,
     /// Per second, or a count.
     Number,
     Bytes,
@@ -76,6 +77,18 @@ pub fn markdown(options: &Options, samples: &Samples) -> String {
             Unit::Number,
         ),
         (
+            Workload::Churn,
+            "churn-server",
+            "churn: the server's CPU per connection",
+            Unit::Microseconds,
+        ),
+        (
+            Workload::Churn,
+            "churn-clients",
+            "churn: the clients' CPU per connection",
+            Unit::Microseconds,
+        ),
+        (
             Workload::Idle,
             "idle",
             "idle: server wakeups/s, 1,000 held connections",
@@ -129,6 +142,7 @@ fn format(value: Value, unit: Unit) -> String {
             Unit::Seconds => format!("{value:.3} s"),
             Unit::Milliseconds if value >= 0.1 => format!("{} ms", thousands(value * 1000.0)),
             Unit::Milliseconds => format!("{:.1} ms", value * 1000.0),
+            Unit::Microseconds => format!("{:.1} µs", value * 1e6),
             Unit::Number if value != 0.0 && value.abs() < 10.0 => format!("{value:.1}"),
             Unit::Number => thousands(value),
             Unit::Bytes => format!("{} B", thousands(value)),
