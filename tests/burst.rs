@@ -44,3 +44,44 @@ fn five_thousand_simultaneous_clients_are_all_served() {
         assert_eq!(service.n_accepted(), CLIENTS as u64);
     })
 }
+
+/// Clients that arrive together are handed out in the one dispatch that finds them, even after a
+/// light load of one client per readiness: none is left in the backlog for a later iteration of
+/// the context.
+#[test]
+fn clients_arriving_together_are_handed_out_together_after_a_light_load() {
+    const TOGETHER: usize = 8;
+    with_context(|context| {
+        let service = usher::SocketService::new();
+        let connections = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        service.connect_incoming({
+            let connections = connections.clone();
+            move |_, connection, _| {
+                connections.borrow_mut().push(connection.clone());
+                true
+            }
+        });
+        let address = listen_loopback(&service, None);
+        let handed_out = || connections.borrow().len();
+        let mut clients = Vec::new();
+        for round in 0..2 {
+            // A light load: each client is handed out before the next connects.
+            for _ in 0..2 {
+                let expected = handed_out() + 1;
+                clients.push(TcpStream::connect(address).unwrap());
+                iterate_until(context, || handed_out() == expected);
+            }
+            // connect() returns once the kernel has the client in the backlog.
+            let before = handed_out();
+            clients.extend((0..TOGETHER).map(|_| TcpStream::connect(address).unwrap()));
+            // A source dispatches at most once per iteration.
+            iterate_until(context, || handed_out() > before);
+            assert_eq!(
+                handed_out() - before,
+                TOGETHER,
+                "round {round}: clients that arrived together were handed out over several \
+                 iterations"
+            );
+        }
+    })
+}

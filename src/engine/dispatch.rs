@@ -37,11 +37,11 @@ impl Engine {
         source
     }
 
-    /// Serves socket `id`, which is readable or has clients waiting: takes clients off its
-    /// backlog, as many as its pacing allows (all of a burst: it is cheap, and keeps the kernel
-    /// from dropping new ones), then hands them out, which is not (the handlers run). At most
-    /// the socket's `most` per dispatch: the others wait for a later iteration, so that the
-    /// rest of the context runs in between.
+    /// Serves socket `id`, which is readable or has clients waiting: takes every client off its
+    /// backlog (all of a burst: it is cheap, and keeps the kernel from dropping new ones), then
+    /// hands them out, which is not (the handlers run). At most the socket's `most` per
+    /// dispatch: the others wait for a later iteration, so that the rest of the context runs in
+    /// between.
     fn serve<H: Host>(host: &H, id: u32) {
         let engine = host.engine();
         let Some((socket, most)) = engine.state().listening(id) else {
@@ -85,7 +85,7 @@ impl Engine {
         }
 
         Self::update(host, |state| {
-            if state.pace(id, &intake) && state.may_hand_out() && state.resume.is_none() {
+            if state.has_waiting_on(id) && state.may_hand_out() && state.resume.is_none() {
                 state.resume = Some(Self::resume(host));
             }
         });

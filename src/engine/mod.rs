@@ -12,8 +12,8 @@
 //! * GLib keeps one `g_socket_listener_accept_async()` in flight and accepts one connection per
 //!   main-loop turn. The engine learns the listening sockets from `GSocketListener`'s `event`
 //!   vfunc (`LISTENED`) and watches each with its own `GSocketSource` on the context the service
-//!   was created in, taking every waiting client in per readiness ([`pacing`] adapts this to the
-//!   load).
+//!   was created in, taking every waiting client in per readiness, until `accept()` finds the
+//!   backlog empty.
 //! * Every change of the state goes through [`Engine::update`]: lock, change, [reconcile]
 //!   (attach or destroy the sources, take or release the self-reference), unlock, then run what
 //!   must wait for the unlock (notifications). Stopping destroys the sources before any
@@ -33,9 +33,9 @@
 //! [reconcile]: Engine::update
 
 mod accept;
+mod backoff;
 mod controls;
 mod dispatch;
-mod pacing;
 mod registry;
 mod state;
 mod tls;

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use gio::prelude::*;
 
 use super::accept::{Failure, Outcome, accept};
-use super::pacing::{Backoff, Pacing};
+use super::backoff::Backoff;
 use super::registry::Registry;
 use super::tls::Tls;
 use super::{Changes, Waiter};
@@ -42,7 +42,6 @@ pub(super) struct Listening {
     pub id: u32,
     pub socket: SendObject<gio::Socket>,
     pub source: Option<glib::Source>,
-    pub pacing: Pacing,
     /// Clients taken off the kernel's backlog and not yet handed out, oldest first.
     pub waiting: VecDeque<sys::Accepted>,
     /// The most clients to take in, and to hand out, per dispatch: the socket's backlog, or
@@ -102,8 +101,6 @@ pub(super) struct Mail {
 #[derive(Default)]
 pub(super) struct Intake {
     pub taken: usize,
-    /// The backlog was found empty.
-    pub emptied: bool,
     /// The listening socket was closed under the service.
     pub closed: bool,
     pub failures: Vec<(glib::Error, Failure)>,
@@ -215,8 +212,10 @@ impl State {
         self.sockets.iter_mut().find(|listening| listening.id == id)
     }
 
-    /// Takes clients off the backlog of socket `id` into its waiting queue, as many as its
-    /// pacing allows and the service has room for; a client whose peer is at
+    /// Takes clients off the backlog of socket `id` into its waiting queue until the backlog is
+    /// empty, at most the socket's `most` and as many as the service has room for (stopping
+    /// earlier would leave clients for a later iteration, which costs more than the `accept()`
+    /// that finds the backlog empty); a client whose peer is at
     /// `max-connections-per-peer` is closed at once and reported. `None` if the service does
     /// not accept on that socket now.
     pub(super) fn take_in(&mut self, id: u32) -> Option<Intake> {
@@ -232,7 +231,7 @@ impl State {
         let listening = sockets
             .iter_mut()
             .find(|listening| listening.id == id && listening.source.is_some())?;
-        let wanted = listening.pacing.allowance().min(room);
+        let wanted = listening.most.min(room);
         let mut intake = Intake::default();
         // Refusals and failures count too: a flood of either cannot hold the dispatch.
         for _ in 0..wanted {
@@ -247,10 +246,7 @@ impl State {
                     listening.waiting.push_back(client);
                     intake.taken += 1;
                 }
-                Outcome::Empty => {
-                    intake.emptied = true;
-                    break;
-                }
+                Outcome::Empty => break,
                 Outcome::Closed => {
                     intake.closed = true;
                     break;
@@ -286,16 +282,11 @@ impl State {
             .collect()
     }
 
-    /// A dispatch took `intake` in from socket `id`: paces the next one. Returns whether
-    /// clients are still waiting there, to hand out.
-    pub(super) fn pace(&mut self, id: u32, intake: &Intake) -> bool {
-        let Some(listening) = self.listening_mut(id) else {
-            return false;
-        };
-        listening
-            .pacing
-            .adjust(intake.taken, intake.emptied, listening.most);
-        !listening.waiting.is_empty()
+    /// Whether clients taken in from socket `id` still wait to be handed out.
+    pub(super) fn has_waiting_on(&self, id: u32) -> bool {
+        self.sockets
+            .iter()
+            .any(|listening| listening.id == id && !listening.waiting.is_empty())
     }
 
     pub(super) fn announce(&mut self, socket: &gio::Socket) {
@@ -341,7 +332,6 @@ impl State {
                     id: self.next_id,
                     socket: SendObject::new(socket),
                     source: None,
-                    pacing: Pacing::default(),
                     waiting: VecDeque::new(),
                     most: backlog.max(super::ACCEPT_BATCH),
                 });
