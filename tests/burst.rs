@@ -71,9 +71,9 @@ fn clients_arriving_together_are_handed_out_together_after_a_light_load() {
                 clients.push(TcpStream::connect(address).unwrap());
                 iterate_until(context, || handed_out() == expected);
             }
-            // connect() returns once the kernel has the client in the backlog.
             let before = handed_out();
             clients.extend((0..TOGETHER).map(|_| TcpStream::connect(address).unwrap()));
+            wait_for_accept_queue(address, TOGETHER);
             // A source dispatches at most once per iteration.
             iterate_until(context, || handed_out() > before);
             assert_eq!(

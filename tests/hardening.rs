@@ -65,6 +65,7 @@ fn max_connections_leaves_the_next_client_waiting_until_one_closes() {
 
         let mut first = TcpStream::connect(address).unwrap();
         let _second = TcpStream::connect(address).unwrap();
+        wait_for_accept_queue(address, 2);
         iterate_until(context, || accepted.get() == 2);
         let mut third = TcpStream::connect(address).unwrap();
         drain(context);
@@ -80,7 +81,7 @@ fn max_connections_leaves_the_next_client_waiting_until_one_closes() {
         iterate_until(context, || accepted.get() == 3);
         assert_eq!(service.n_connections(), 2);
         assert_eq!(service.n_accepted(), 3);
-        // One notification per dispatch: the first two clients arrived together.
+        // One notification per dispatch: the first two clients were taken in together.
         assert_eq!(*live.borrow(), [2, 1, 2]);
         let _ = first.write(b"");
     })

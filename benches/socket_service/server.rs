@@ -237,22 +237,37 @@ impl Server {
         }
     }
 
-    /// The CPU time the server used so far, in seconds: its thread's, or its process's.
+    /// The CPU time the server used so far, in seconds: its thread's (its `schedstat`), or its
+    /// process's with all its threads (its CPU-time clock); to the nanosecond, where
+    /// `/proc/PID/stat` counts in ticks of 10 ms.
     pub fn cpu_time(&self) -> f64 {
-        let path = match &self.runner {
-            Runner::Thread { tid, .. } => format!("/proc/self/task/{tid}/stat"),
-            Runner::Process { child, .. } => format!("/proc/{}/stat", child.id()),
-        };
-        let stat = std::fs::read_to_string(path).unwrap_or_default();
-        // After the command name in parentheses: utime and stime are fields 14 and 15.
-        let fields: Vec<&str> = stat
-            .rsplit_once(')')
-            .map_or(vec![], |(_, rest)| rest.split_whitespace().collect());
-        let ticks: f64 = fields[11..13]
-            .iter()
-            .filter_map(|f| f.parse::<f64>().ok())
-            .sum();
-        ticks / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64
+        match &self.runner {
+            Runner::Thread { tid, .. } => {
+                let schedstat = std::fs::read_to_string(format!("/proc/self/task/{tid}/schedstat"))
+                    .unwrap_or_default();
+                let nanoseconds = schedstat
+                    .split_whitespace()
+                    .next()
+                    .and_then(|field| field.parse::<f64>().ok())
+                    .unwrap_or(f64::NAN);
+                nanoseconds / 1e9
+            }
+            Runner::Process { child, .. } => {
+                let mut clock: libc::clockid_t = 0;
+                let mut time = libc::timespec {
+                    tv_sec: 0,
+                    tv_nsec: 0,
+                };
+                let failed = unsafe {
+                    libc::clock_getcpuclockid(child.id() as libc::pid_t, &mut clock) != 0
+                        || libc::clock_gettime(clock, &mut time) != 0
+                };
+                if failed {
+                    return f64::NAN;
+                }
+                time.tv_sec as f64 + time.tv_nsec as f64 / 1e9
+            }
+        }
     }
 
     pub fn stop(self) {

@@ -38,10 +38,10 @@ impl Engine {
     }
 
     /// Serves socket `id`, which is readable or has clients waiting: takes every client off its
-    /// backlog (all of a burst: it is cheap, and keeps the kernel from dropping new ones), then
-    /// hands them out, which is not (the handlers run). At most the socket's `most` per
-    /// dispatch: the others wait for a later iteration, so that the rest of the context runs in
-    /// between.
+    /// backlog that the service has room for (all of a burst: it is cheap, and keeps the kernel
+    /// from dropping new ones), then hands them out, which is not (the handlers run). At most the
+    /// socket's `most` of each per dispatch: the others wait for a later iteration, so that the
+    /// rest of the context runs in between.
     fn serve<H: Host>(host: &H, id: u32) {
         let engine = host.engine();
         let Some((socket, most)) = engine.state().listening(id) else {

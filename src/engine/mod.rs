@@ -13,7 +13,8 @@
 //!   main-loop turn. The engine learns the listening sockets from `GSocketListener`'s `event`
 //!   vfunc (`LISTENED`) and watches each with its own `GSocketSource` on the context the service
 //!   was created in, taking every waiting client in per readiness, until `accept()` finds the
-//!   backlog empty.
+//!   backlog empty or the service has no more room (at most the socket's backlog, or 64, per
+//!   dispatch).
 //! * Every change of the state goes through [`Engine::update`]: lock, change, [reconcile]
 //!   (attach or destroy the sources, take or release the self-reference), unlock, then run what
 //!   must wait for the unlock (notifications). Stopping destroys the sources before any

@@ -213,9 +213,9 @@ impl State {
     }
 
     /// Takes clients off the backlog of socket `id` into its waiting queue until the backlog is
-    /// empty, at most the socket's `most` and as many as the service has room for (stopping
-    /// earlier would leave clients for a later iteration, which costs more than the `accept()`
-    /// that finds the backlog empty); a client whose peer is at
+    /// empty, in at most the socket's `most` calls of `accept()` and as many clients as the
+    /// service has room for (stopping earlier would leave clients for a later iteration, which
+    /// costs more than the `accept()` that finds the backlog empty); a client whose peer is at
     /// `max-connections-per-peer` is closed at once and reported. `None` if the service does
     /// not accept on that socket now.
     pub(super) fn take_in(&mut self, id: u32) -> Option<Intake> {

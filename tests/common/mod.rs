@@ -64,6 +64,43 @@ pub fn iterate_until(context: &glib::MainContext, mut done: impl FnMut() -> bool
     deadline.destroy();
 }
 
+/// Waits until the socket listening on IPv4 `address` has `clients` connections in its accept
+/// queue. `connect()` returns once the client has the server's SYN-ACK; the kernel may queue the
+/// connection for `accept()` a little later, when it has processed the client's ACK.
+///
+/// Panics when [`DEADLINE`] passes first.
+pub fn wait_for_accept_queue(address: SocketAddr, clients: usize) {
+    let SocketAddr::V4(address) = address else {
+        panic!("an IPv4 address")
+    };
+    // /proc/net/tcp: the address as hexadecimal `IP:PORT` (the IP in the kernel's byte order),
+    // the state (`0A` is LISTEN), then `tx_queue:rx_queue`, where rx_queue is the accept queue's
+    // length for a listening socket.
+    let local = format!(
+        "{:08X}:{:04X}",
+        u32::from_ne_bytes(address.ip().octets()),
+        address.port()
+    );
+    let start = std::time::Instant::now();
+    loop {
+        let table = std::fs::read_to_string("/proc/net/tcp").expect("/proc/net/tcp");
+        let queued = table.lines().skip(1).find_map(|row| {
+            let fields: Vec<&str> = row.split_whitespace().collect();
+            (fields.get(1) == Some(&local.as_str()) && fields.get(3) == Some(&"0A"))
+                .then(|| usize::from_str_radix(fields[4].split_once(':')?.1, 16).ok())
+                .flatten()
+        });
+        if queued.is_some_and(|queued| queued >= clients) {
+            return;
+        }
+        assert!(
+            start.elapsed() < DEADLINE,
+            "{clients} clients never reached the accept queue of {address} ({queued:?})"
+        );
+        std::thread::yield_now();
+    }
+}
+
 /// A client running on its own thread.
 pub struct Client<T> {
     thread: std::thread::JoinHandle<T>,
