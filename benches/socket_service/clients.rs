@@ -2,7 +2,7 @@
 //! workloads they make: burst, churn, idle and memory.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::os::fd::{AsRawFd as _, FromRawFd as _, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
@@ -14,8 +14,23 @@ use crate::{
 
 pub const LINE: &[u8] = b"hello, server\n";
 
+/// The clients connect from this many loopback addresses, 127.0.0.2 and up, in turn. A client
+/// that closes before the server leaves its port in TIME_WAIT for a minute, and one address
+/// has 28,232 ephemeral ports (Linux's default range) where a churn round makes up to 20,000
+/// connections: from one address, the clients would run out of ports and slow down, measuring
+/// themselves rather than the server (remote clients' TIME_WAIT is not the server's).
+const SOURCE_ADDRESSES: u8 = 64;
+
 pub fn write_fd(fd: RawFd, bytes: &[u8]) -> isize {
     unsafe { libc::write(fd, bytes.as_ptr() as *const libc::c_void, bytes.len()) }
+}
+
+fn native_address(ip: Ipv4Addr, port: u16) -> libc::sockaddr_in {
+    let mut native: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+    native.sin_family = libc::AF_INET as libc::sa_family_t;
+    native.sin_addr.s_addr = u32::from(ip).to_be();
+    native.sin_port = port.to_be();
+    native
 }
 
 /// One client connection driven by the client loop.
@@ -34,6 +49,8 @@ struct Clients {
     clients: HashMap<RawFd, Client>,
     /// Connections refused or reset before their echo.
     failures: usize,
+    /// Connections started, for their source address.
+    started: usize,
 }
 
 impl Clients {
@@ -42,6 +59,7 @@ impl Clients {
             epoll: unsafe { OwnedFd::from_raw_fd(libc::epoll_create1(libc::EPOLL_CLOEXEC)) },
             clients: HashMap::new(),
             failures: 0,
+            started: 0,
         }
     }
 
@@ -56,10 +74,34 @@ impl Clients {
                 libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
                 0,
             ));
-            let mut native: libc::sockaddr_in = std::mem::zeroed();
-            native.sin_family = libc::AF_INET as libc::sa_family_t;
-            native.sin_addr.s_addr = u32::from(*address.ip()).to_be();
-            native.sin_port = address.port().to_be();
+            let source = Ipv4Addr::new(
+                127,
+                0,
+                0,
+                2 + (self.started % SOURCE_ADDRESSES as usize) as u8,
+            );
+            self.started += 1;
+            // The port is chosen at connect(), for the 4-tuple, not at bind().
+            let yes: libc::c_int = 1;
+            libc::setsockopt(
+                fd.as_raw_fd(),
+                libc::IPPROTO_IP,
+                libc::IP_BIND_ADDRESS_NO_PORT,
+                &yes as *const _ as *const libc::c_void,
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
+            let bound = libc::bind(
+                fd.as_raw_fd(),
+                &native_address(source, 0) as *const _ as *const libc::sockaddr,
+                std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+            );
+            assert_eq!(
+                bound,
+                0,
+                "bind to {source}: {}",
+                std::io::Error::last_os_error()
+            );
+            let native = native_address(*address.ip(), address.port());
             libc::connect(
                 fd.as_raw_fd(),
                 &native as *const _ as *const libc::sockaddr,

@@ -14,8 +14,9 @@
 //! from outside, through `/proc/PID`. `--pin` then keeps the clients to CPU 0 and each server to
 //! CPU 1, so that where the scheduler puts the threads does not swing the measures from round to
 //! round (by a third, unpinned, for churn). The plain TCP clients run on this process's main
-//! thread, with non-blocking sockets on epoll; the TLS clients in Python (see `tls_client.py` for
-//! why).
+//! thread, with non-blocking sockets on epoll, from 64 loopback addresses so that they do not run
+//! out of ephemeral ports (see `clients::SOURCE_ADDRESSES`); the TLS clients in Python (see
+//! `tls_client.py` for why).
 //!
 //! Workloads, each with a fresh server:
 //!
