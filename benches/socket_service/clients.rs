@@ -25,6 +25,7 @@ pub fn write_fd(fd: RawFd, bytes: &[u8]) -> isize {
     unsafe { libc::write(fd, bytes.as_ptr() as *const libc::c_void, bytes.len()) }
 }
 
+/// `ip:port` as the socket calls take it.
 fn native_address(ip: Ipv4Addr, port: u16) -> libc::sockaddr_in {
     let mut native: libc::sockaddr_in = unsafe { std::mem::zeroed() };
     native.sin_family = libc::AF_INET as libc::sa_family_t;
