@@ -53,14 +53,7 @@ fn clients_arriving_together_are_handed_out_together_after_a_light_load() {
     const TOGETHER: usize = 8;
     with_context(|context| {
         let service = usher::SocketService::new();
-        let connections = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
-        service.connect_incoming({
-            let connections = connections.clone();
-            move |_, connection, _| {
-                connections.borrow_mut().push(connection.clone());
-                true
-            }
-        });
+        let connections = keep_incoming(&service);
         let address = listen_loopback(&service, None);
         let handed_out = || connections.borrow().len();
         let mut clients = Vec::new();

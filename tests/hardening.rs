@@ -160,7 +160,7 @@ fn close_connections_bounds_a_pending_shutdown() {
     with_context(|context| {
         let service = usher::SocketService::new();
         // Connections that the application would keep forever.
-        let kept = count_kept(&service);
+        let kept = keep_incoming(&service);
         let address = listen_loopback(&service, None);
         let mut clients: Vec<TcpStream> = (0..3)
             .map(|_| TcpStream::connect(address).unwrap())
@@ -190,18 +190,6 @@ fn close_connections_bounds_a_pending_shutdown() {
             );
         }
     })
-}
-
-fn count_kept(service: &usher::SocketService) -> Rc<RefCell<Vec<gio::SocketConnection>>> {
-    let kept = Rc::new(RefCell::new(Vec::new()));
-    service.connect_incoming({
-        let kept = kept.clone();
-        move |_, connection, _| {
-            kept.borrow_mut().push(connection.clone());
-            false
-        }
-    });
-    kept
 }
 
 #[test]
@@ -250,7 +238,7 @@ fn a_threaded_shutdown_waits_for_running_handlers() {
 fn counters_follow_accepts() {
     with_context(|context| {
         let service = usher::SocketService::new();
-        let kept = count_kept(&service);
+        let kept = keep_incoming(&service);
         let accepted_notifications = Rc::new(Cell::new(0));
         service.connect_n_accepted_notify({
             let accepted_notifications = accepted_notifications.clone();
@@ -280,7 +268,7 @@ fn counters_follow_accepts() {
 fn a_dropped_connection_closes_its_descriptor_in_its_finalization() {
     with_context(|context| {
         let service = usher::SocketService::new();
-        let kept = count_kept(&service);
+        let kept = keep_incoming(&service);
         let address = listen_loopback(&service, None);
         let mut client = TcpStream::connect(address).unwrap();
         iterate_until(context, || kept.borrow().len() == 1);

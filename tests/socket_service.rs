@@ -13,19 +13,6 @@ use common::*;
 use gio::prelude::*;
 use usher::prelude::*;
 
-/// Counts `incoming` emissions, keeping each connection alive.
-fn count_incoming(service: &usher::SocketService) -> Rc<RefCell<Vec<gio::SocketConnection>>> {
-    let seen = Rc::new(RefCell::new(Vec::new()));
-    service.connect_incoming({
-        let seen = seen.clone();
-        move |_, connection, _| {
-            seen.borrow_mut().push(connection.clone());
-            false
-        }
-    });
-    seen
-}
-
 #[test]
 fn incoming_carries_the_connection_and_the_source_object_of_its_socket() {
     with_context(|context| {
@@ -377,7 +364,7 @@ fn start_before_any_socket_accepts_once_one_is_added() {
         stopped_and_started.start();
 
         for service in [constructed_inactive, stopped_and_started] {
-            let seen = count_incoming(&service);
+            let seen = keep_incoming(&service);
             let address = listen_loopback(&service, None);
             let _client = TcpStream::connect(address).unwrap();
             iterate_until(context, || seen.borrow().len() == 1);
@@ -390,7 +377,7 @@ fn stop_keeps_a_queued_client_for_start() {
     // GLib can accept and drop a client queued when stop() is called (bug B6).
     with_context(|context| {
         let service = usher::SocketService::new();
-        let seen = count_incoming(&service);
+        let seen = keep_incoming(&service);
         let address = listen_loopback(&service, None);
         drain(context);
 
@@ -454,7 +441,7 @@ fn an_active_service_keeps_itself_alive_and_a_stopped_one_is_freed() {
     with_context(|context| {
         let service = usher::SocketService::new();
         assert_eq!(service.ref_count(), 1);
-        let seen = count_incoming(&service);
+        let seen = keep_incoming(&service);
         let address = listen_loopback(&service, None);
         // One reference for the pending accept, as GLib's GTask.
         assert_eq!(service.ref_count(), 2);

@@ -155,6 +155,22 @@ pub fn drain(context: &glib::MainContext) {
     panic!("the context never became idle: a busy loop");
 }
 
+/// Keeps each connection `service` emits with `incoming`, alive, in the order they came.
+pub fn keep_incoming(
+    service: &usher::SocketService,
+) -> std::rc::Rc<std::cell::RefCell<Vec<gio::SocketConnection>>> {
+    use usher::prelude::*;
+    let kept = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    service.connect_incoming({
+        let kept = kept.clone();
+        move |_, connection, _| {
+            kept.borrow_mut().push(connection.clone());
+            false
+        }
+    });
+    kept
+}
+
 /// A generic object to tag a listening socket with.
 pub fn tag() -> glib::Object {
     glib::Object::with_type(glib::Object::static_type())
