@@ -6,7 +6,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::os::fd::{AsRawFd as _, FromRawFd as _, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
-use crate::server::Server;
+use crate::server::{self, Server};
 use crate::{
     CHURN_CONCURRENCY, CHURN_LIMIT, CHURN_TIME, DEADLINE, HELD_CONNECTIONS, IDLE_CONNECTIONS,
     IDLE_WINDOW,
@@ -246,7 +246,7 @@ pub struct Churn {
 /// over and over.
 pub fn churn(address: SocketAddr) -> Churn {
     let mut clients = Clients::new();
-    let cpu = thread_cpu_time();
+    let cpu = server::thread_cpu_time("thread-self");
     let start = Instant::now();
     for _ in 0..CHURN_CONCURRENCY {
         clients.connect(address, false);
@@ -262,19 +262,8 @@ pub fn churn(address: SocketAddr) -> Churn {
     Churn {
         rate: completed as f64 / start.elapsed().as_secs_f64(),
         completed,
-        clients_cpu: thread_cpu_time() - cpu,
+        clients_cpu: server::thread_cpu_time("thread-self") - cpu,
     }
-}
-
-/// The CPU time the calling thread (the clients') used so far, in seconds.
-fn thread_cpu_time() -> f64 {
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    assert_eq!(
-        unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut usage) },
-        0
-    );
-    let seconds = |time: libc::timeval| time.tv_sec as f64 + time.tv_usec as f64 / 1e6;
-    seconds(usage.ru_utime) + seconds(usage.ru_stime)
 }
 
 /// Opens `count` connections that send nothing, and waits until the server has accepted them.

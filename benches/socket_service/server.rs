@@ -237,21 +237,12 @@ impl Server {
         }
     }
 
-    /// The CPU time the server used so far, in seconds: its thread's (its `schedstat`), or its
-    /// process's with all its threads (its CPU-time clock); to the nanosecond, where
-    /// `/proc/PID/stat` counts in ticks of 10 ms.
+    /// The CPU time the server used so far, in seconds: its thread's, or its process's with all
+    /// its threads (its CPU-time clock); to the nanosecond, where `/proc/PID/stat` counts in
+    /// ticks of 10 ms.
     pub fn cpu_time(&self) -> f64 {
         match &self.runner {
-            Runner::Thread { tid, .. } => {
-                let schedstat = std::fs::read_to_string(format!("/proc/self/task/{tid}/schedstat"))
-                    .unwrap_or_default();
-                let nanoseconds = schedstat
-                    .split_whitespace()
-                    .next()
-                    .and_then(|field| field.parse::<f64>().ok())
-                    .unwrap_or(f64::NAN);
-                nanoseconds / 1e9
-            }
+            Runner::Thread { tid, .. } => thread_cpu_time(&format!("self/task/{tid}")),
             Runner::Process { child, .. } => {
                 let mut clock: libc::clockid_t = 0;
                 let mut time = libc::timespec {
@@ -496,6 +487,18 @@ fn echo_once(connection: impl IsA<gio::IOStream>) {
             }
         },
     );
+}
+
+/// The CPU time the thread `/proc/{task}` used so far, in seconds, to the nanosecond (its
+/// `schedstat`); `thread-self` is the calling thread.
+pub fn thread_cpu_time(task: &str) -> f64 {
+    let schedstat = std::fs::read_to_string(format!("/proc/{task}/schedstat")).unwrap_or_default();
+    let nanoseconds = schedstat
+        .split_whitespace()
+        .next()
+        .and_then(|field| field.parse::<f64>().ok())
+        .unwrap_or(f64::NAN);
+    nanoseconds / 1e9
 }
 
 /// `net.core.somaxconn`: the most any listen backlog is, and what a tuned server asks for.
