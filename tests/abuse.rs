@@ -276,9 +276,7 @@ fn threaded_handlers_blocked_on_silent_clients_time_out_and_free_their_threads()
             .collect();
         iterate_until(context, || started.load(Ordering::SeqCst) == 2);
 
-        let client = spawn_client(context, move || echo_line(address, "third"));
-        iterate_until(context, || client.is_finished());
-        assert_eq!(client.join().unwrap(), "third\n");
+        assert_echoed(context, address, "third");
         // The second silent client may time out after the third is served by the first's thread.
         iterate_until(context, || reads.lock().unwrap().len() == 3);
         let reads = reads.lock().unwrap().clone();
@@ -391,9 +389,7 @@ fn accepted_tcp_sockets_have_nodelay_and_unix_ones_are_served_too() {
             &format!("usher-abuse-nodelay-{}", std::process::id()),
         );
 
-        let client = spawn_client(context, move || echo_line(tcp, "tcp"));
-        iterate_until(context, || client.is_finished());
-        assert_eq!(client.join().unwrap(), "tcp\n");
+        assert_echoed(context, tcp, "tcp");
         let client = spawn_client(context, move || {
             let stream = UnixStream::connect_addr(&unix).unwrap();
             stream.set_read_timeout(Some(DEADLINE)).unwrap();

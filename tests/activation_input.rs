@@ -235,9 +235,7 @@ fn socket_activation_refuses_lying_variables_unharmed_and_honours_true_ones() {
         });
         serve_echo(&service);
         for (address, line) in [(web_address, "web"), (admin_address, "admin")] {
-            let client = spawn_client(context, move || echo_line(address, line));
-            iterate_until(context, || client.is_finished());
-            assert_eq!(client.join().unwrap(), format!("{line}\n"));
+            assert_echoed(context, address, line);
         }
         assert_eq!(*sources.borrow(), [Some(web), Some(admin)]);
     })

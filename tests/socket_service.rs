@@ -90,9 +90,7 @@ fn a_handlers_connection_stays_usable_and_an_unclaimed_one_is_closed() {
         let service = usher::SocketService::new();
         serve_echo(&service);
         let address = listen_loopback(&service, None);
-        let client = spawn_client(context, move || echo_line(address, "ping"));
-        iterate_until(context, || client.is_finished());
-        assert_eq!(client.join().unwrap(), "ping\n");
+        assert_echoed(context, address, "ping");
 
         // With no handler, GLib drops the connection after `incoming`: the client reads EOF.
         let bare = usher::SocketService::new();
@@ -527,9 +525,7 @@ fn a_socket_added_with_add_socket_is_served() {
             announced,
         ] {
             for round in 0..3 {
-                let client = spawn_client(context, move || echo_line(address, &round.to_string()));
-                iterate_until(context, || client.is_finished());
-                assert_eq!(client.join().unwrap(), format!("{round}\n"));
+                assert_echoed(context, address, &round.to_string());
             }
         }
 
@@ -539,9 +535,7 @@ fn a_socket_added_with_add_socket_is_served() {
         assert_eq!(service.ref_count(), 1);
         service.start();
         let address = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-        let client = spawn_client(context, move || echo_line(address, "again"));
-        iterate_until(context, || client.is_finished());
-        assert_eq!(client.join().unwrap(), "again\n");
+        assert_echoed(context, address, "again");
     })
 }
 
@@ -558,9 +552,7 @@ fn a_socket_added_with_add_socket_is_served_on_the_services_context() {
             .with_thread_default(|| service.add_socket(&socket, None::<&glib::Object>))
             .unwrap()
             .unwrap();
-        let client = spawn_client(context, move || echo_line(address, "here"));
-        iterate_until(context, || client.is_finished());
-        assert_eq!(client.join().unwrap(), "here\n");
+        assert_echoed(context, address, "here");
         assert!(!other.pending(), "nothing was left for the other context");
     })
 }

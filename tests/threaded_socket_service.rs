@@ -58,9 +58,7 @@ fn run_is_emitted_in_a_worker_thread_and_may_block() {
             blocking_echo(connection);
             false
         });
-        let client = spawn_client(context, move || echo_line(address, "blocking"));
-        iterate_until(context, || client.is_finished());
-        assert_eq!(client.join().unwrap(), "blocking\n");
+        assert_echoed(context, address, "blocking");
     })
 }
 
@@ -205,9 +203,7 @@ fn zero_max_threads_runs_handlers_instead_of_wedging() {
             blocking_echo(connection);
             false
         });
-        let client = spawn_client(context, move || echo_line(address, "zero"));
-        iterate_until(context, || client.is_finished());
-        assert_eq!(client.join().unwrap(), "zero\n");
+        assert_echoed(context, address, "zero");
     })
 }
 
@@ -334,9 +330,7 @@ fn a_rust_subclass_overrides_run() {
                 false
             }),
         );
-        let client = spawn_client(context, move || echo_line(address, "subclass"));
-        iterate_until(context, || client.is_finished());
-        assert_eq!(client.join().unwrap(), "subclass\n");
+        assert_echoed(context, address, "subclass");
         assert_eq!(echo.imp().runs.load(Ordering::SeqCst), 1);
         assert_eq!(
             after.load(Ordering::SeqCst),

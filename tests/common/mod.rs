@@ -144,6 +144,15 @@ pub fn spawn_client<T: Send + 'static>(
     Client { thread, done }
 }
 
+/// Has a client on another thread send `line` to `address` while `context` runs, and asserts
+/// that it was echoed.
+pub fn assert_echoed(context: &glib::MainContext, address: SocketAddr, line: &str) {
+    let sent = line.to_owned();
+    let client = spawn_client(context, move || echo_line(address, &sent));
+    iterate_until(context, || client.is_finished());
+    assert_eq!(client.join().unwrap(), format!("{line}\n"));
+}
+
 /// Dispatches what is ready on `context` without waiting, and fails if something stays ready
 /// (a busy loop).
 pub fn drain(context: &glib::MainContext) {
