@@ -11,10 +11,11 @@ if [ "${1:-all}" != demo ]; then
     # PyGObject and gjs run the tests; systemd provides systemd-socket-activate for the socket
     # activation test; xz-utils and patch take GLib's gio/tests/socket-service.c out of
     # Debian's glib2.0 source package; glib-networking is GIO's TLS backend, and openssl
-    # makes the TLS tests' certificates and is one of their clients.
+    # makes the TLS tests' certificates and is one of their clients; HAProxy and nginx's stream
+    # module are the real load balancers the PROXY protocol tests start.
     packages="$packages meson ninja-build gcc gobject-introspection libgirepository1.0-dev
         gir1.2-glib-2.0 valac python3-gi gjs systemd gi-docgen xz-utils patch
-        glib-networking openssl"
+        glib-networking openssl haproxy nginx libnginx-mod-stream"
 fi
 
 missing=
@@ -29,5 +30,15 @@ sudo=
 [ "$(id -u)" -eq 0 ] || sudo=sudo
 echo "Installing:$missing"
 $sudo apt-get update -qq
+# HAProxy and nginx are for the tests, which start their own: keep the packages from starting
+# the system's services (on port 80, say) while they install, with the policy-rc.d(8) that
+# refuses every start, unless the machine has a policy of its own.
+policy=
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+    policy=/usr/sbin/policy-rc.d
+    trap '$sudo rm -f "$policy"' EXIT
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee "$policy" >/dev/null
+    $sudo chmod 755 "$policy"
+fi
 # shellcheck disable=SC2086 # one word per package
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing

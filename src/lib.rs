@@ -31,6 +31,8 @@ mod connection;
 mod engine;
 pub mod ffi;
 mod log;
+mod proxy_info;
+mod proxy_protocol;
 mod signals;
 mod socket_service;
 #[path = "../subclass/mod.rs"]
@@ -38,6 +40,7 @@ pub mod subclass;
 mod sys;
 mod threaded_socket_service;
 
+pub use proxy_info::{ProxyCommand, ProxyInfo};
 pub use socket_service::{
     IncomingStream, SocketService, SocketServiceExt, SocketServiceHandle,
     SocketServicePropertiesExt,

@@ -141,6 +141,30 @@ pub(crate) fn canonical_ip(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// `recv(2)` without blocking into `buffer`: the bytes received (0 at the end of the stream),
+/// or the errno. With `peek`, the bytes stay in the socket, to be received again.
+pub(crate) fn receive(socket: BorrowedFd<'_>, buffer: &mut [u8], peek: bool) -> Result<usize, i32> {
+    let flags = libc::MSG_DONTWAIT | if peek { libc::MSG_PEEK } else { 0 };
+    loop {
+        // SAFETY: recv() writes at most `buffer.len()` bytes into `buffer`.
+        let received = unsafe {
+            libc::recv(
+                socket.as_raw_fd(),
+                buffer.as_mut_ptr() as *mut libc::c_void,
+                buffer.len(),
+                flags,
+            )
+        };
+        if let Ok(received) = usize::try_from(received) {
+            return Ok(received);
+        }
+        match std::io::Error::last_os_error().raw_os_error().unwrap_or(0) {
+            libc::EINTR => continue,
+            errno => return Err(errno),
+        }
+    }
+}
+
 /// An integer socket option of `fd`, or `None` if `fd` is no open socket.
 fn option(fd: RawFd, level: i32, option: i32) -> Option<i32> {
     let mut value: libc::c_int = 0;
@@ -514,6 +538,19 @@ impl<T: 'static> DataKey<T> {
     pub(crate) fn take(&self, object: &impl IsA<glib::Object>) -> Option<T> {
         // SAFETY: as above.
         unsafe { object.as_ref().steal_qdata(self.quark()) }
+    }
+
+    pub(crate) fn get(&self, object: &impl IsA<glib::Object>) -> Option<T>
+    where
+        T: Clone,
+    {
+        // SAFETY: as above; the data is only read, and lives while `object` holds it.
+        unsafe {
+            object
+                .as_ref()
+                .qdata::<T>(self.quark())
+                .map(|data| data.as_ref().clone())
+        }
     }
 }
 

@@ -7,7 +7,6 @@ mod common;
 use std::cell::{Cell, RefCell};
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
-use std::os::fd::AsFd;
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::UnixStream;
 use std::rc::Rc;
@@ -28,25 +27,6 @@ fn peer_of(connection: &gio::SocketConnection) -> Option<IpAddr> {
     let address = connection.remote_address().ok()?;
     let address = address.downcast::<gio::InetSocketAddress>().ok()?;
     Some(IpAddr::from(address.address()))
-}
-
-/// A TCP client of `to` bound to the source address `source` (std's `TcpStream` cannot choose
-/// its source address, `GSocket` can).
-fn connect_from(source: Ipv4Addr, to: SocketAddr) -> TcpStream {
-    let socket = gio::Socket::new(
-        gio::SocketFamily::Ipv4,
-        gio::SocketType::Stream,
-        gio::SocketProtocol::Tcp,
-    )
-    .unwrap();
-    let source = gio::InetSocketAddress::from(SocketAddr::from((source, 0)));
-    socket.bind(&source, false).unwrap();
-    let to = gio::InetSocketAddress::from(to);
-    SocketExt::connect(&socket, &to, gio::Cancellable::NONE).unwrap();
-    let stream = TcpStream::from(socket.as_fd().try_clone_to_owned().unwrap());
-    // GSocket makes its descriptors non-blocking; the copy shares that flag.
-    stream.set_nonblocking(false).unwrap();
-    stream
 }
 
 /// Listens on the abstract Unix-domain socket `name`; returns its address for clients.

@@ -1,9 +1,11 @@
 """A TLS client not written with Usher, for its tests: Python's own `ssl` module.
 
     tls_client.py PORT CA [--version 1.2|1.3] [--alpn P,Q] [--cert CERT KEY] [--line LINE]
+                  [--source ADDRESS] [--hold]
 
-Connects to 127.0.0.1:PORT trusting CA, sends LINE (default "hello") and prints, one per line:
-the echo, the negotiated TLS version and the ALPN protocol ("-" if none). On a failed handshake
+Connects to 127.0.0.1:PORT (from ADDRESS, if given) trusting CA, sends LINE (default "hello") and prints, one per line:
+the echo, the negotiated TLS version and the ALPN protocol ("-" if none). With --hold, it then
+keeps the connection open until its standard input ends. On a failed handshake
 or connection, prints "error: <reason>" and exits 1.
 """
 
@@ -19,6 +21,8 @@ parser.add_argument("--version", choices=["1.2", "1.3"])
 parser.add_argument("--alpn")
 parser.add_argument("--cert", nargs=2)
 parser.add_argument("--line", default="hello")
+parser.add_argument("--source")
+parser.add_argument("--hold", action="store_true")
 args = parser.parse_args()
 
 context = ssl.create_default_context(cafile=args.ca)
@@ -31,7 +35,8 @@ if args.cert:
     context.load_cert_chain(*args.cert)
 
 try:
-    with socket.create_connection(("127.0.0.1", args.port), timeout=30) as raw:
+    source = (args.source, 0) if args.source else None
+    with socket.create_connection(("127.0.0.1", args.port), 30, source) as raw:
         with context.wrap_socket(raw, server_hostname="localhost") as tls:
             tls.sendall(args.line.encode() + b"\n")
             echo = tls.makefile("rb").readline().decode()
@@ -41,7 +46,9 @@ try:
                 raise ConnectionError("closed without an echo")
             print(echo.rstrip("\n"))
             print(tls.version())
-            print(tls.selected_alpn_protocol() or "-")
+            print(tls.selected_alpn_protocol() or "-", flush=True)
+            if args.hold:
+                sys.stdin.read()
 except (OSError, ssl.SSLError, ConnectionError) as error:
     print(f"error: {error}")
     sys.exit(1)

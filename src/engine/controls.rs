@@ -7,7 +7,7 @@ use std::task::Waker;
 use gio::prelude::*;
 
 use super::state::{AcceptMode, Backlog, Jobs, Lifecycle};
-use super::{Changes, Engine, Host, TlsSettings, Waiter};
+use super::{Changes, Engine, Host, ProxySettings, TlsSettings, Waiter};
 use crate::log::debug;
 use crate::sys::SendObject;
 
@@ -83,6 +83,12 @@ impl Engine {
     /// Reads or changes the TLS settings.
     pub(crate) fn with_tls<R>(&self, f: impl FnOnce(&mut TlsSettings) -> R) -> R {
         f(self.state().tls.settings_mut())
+    }
+
+    /// Reads or changes the PROXY protocol settings; a change applies to connections accepted
+    /// from then on.
+    pub(crate) fn with_proxy<R>(&self, f: impl FnOnce(&mut ProxySettings) -> R) -> R {
+        f(self.state().proxy.settings_mut())
     }
 
     /// The service is constructed: the next `listen-backlog` notification is construction's.

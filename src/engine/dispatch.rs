@@ -1,6 +1,7 @@
 //! The path of a connection, on the service's context: a listening socket is readable, clients
-//! are taken off its backlog, and each is handed out — wrapped, counted, taken through its TLS
-//! handshake if there is one, then given to the host's `incoming`.
+//! are taken off its backlog, and each is handed out — wrapped and counted, then taken through
+//! its stages in order: its PROXY protocol header if the service expects one, its TLS handshake
+//! if there is one, and the host's `incoming`.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -10,10 +11,34 @@ use gio::prelude::*;
 
 use super::accept::Failure;
 use super::state::{AcceptMode, Lifecycle, State};
-use super::{Changes, Engine, Host, tls};
+use super::{Changes, Engine, Host, proxy, tls};
 use crate::connection::{self, Guard};
 use crate::log::{LOG_DOMAIN, debug};
+use crate::proxy_info::ProxyInfo;
 use crate::sys::{self, SendObject, SendWeak};
+
+/// A connection on its way to `incoming`, between its stages.
+pub(super) struct Arriving {
+    /// The connection the service hands out: the accepted socket's, then, with TLS, the
+    /// wrapper over its TLS connection.
+    pub connection: SendObject<gio::SocketConnection>,
+    /// Its key in the registry.
+    pub key: u64,
+    /// The IP address it is counted under: the socket's peer, then the client's that a PROXY
+    /// protocol header gave; `None` for other families.
+    pub peer: Option<IpAddr>,
+    pub source_object: Option<SendObject<glib::Object>>,
+    /// What its PROXY protocol header said, if it had one.
+    pub proxy_info: Option<SendObject<ProxyInfo>>,
+}
+
+/// The stages of a connection's way to `incoming`, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Stage {
+    ProxyHeader,
+    Tls,
+    Incoming,
+}
 
 impl Engine {
     /// A source on the service's context that serves the listening socket `id` when readable.
@@ -117,8 +142,8 @@ impl Engine {
         resume
     }
 
-    /// Wraps a new client in a counted connection and takes it to `incoming`, through its TLS
-    /// handshake if the service serves TLS. Returns the properties that changed.
+    /// Wraps a new client in a counted connection and takes it on its way to `incoming`.
+    /// Returns the properties that changed.
     fn hand_out<H: Host>(
         host: &H,
         socket: gio::Socket,
@@ -126,29 +151,70 @@ impl Engine {
         source_object: &Option<glib::Object>,
     ) -> Changes {
         let engine = host.engine();
-        let (key, timeout, tls) = {
+        let key = {
             let mut state = engine.state();
             state.n_accepted += 1;
-            let key = state.registry.insert(SendObject::new(socket.clone()), peer);
-            (key, state.limits.timeout, state.tls.server())
+            state.registry.insert(SendObject::new(socket.clone()), peer)
         };
         if peer.is_some() {
             // As GLib ≥ 2.80 does for every TCP socket: no delay for small writes.
             let _ = socket.set_option(libc::IPPROTO_TCP, libc::TCP_NODELAY, 1);
         }
         let sink: Arc<dyn connection::CloseSink> = engine.clone();
-        let connection = connection::new_tracked(&socket, Guard::new(sink, key));
-        match tls {
-            Some(server) => tls::handshake(host, server, connection, source_object.clone()),
-            None => {
-                socket.set_timeout(timeout);
-                host.incoming(&connection, source_object.as_ref());
-            }
-        }
+        let arriving = Arriving {
+            connection: SendObject::new(connection::new_tracked(&socket, Guard::new(sink, key))),
+            key,
+            peer,
+            source_object: source_object.clone().map(SendObject::new),
+            proxy_info: None,
+        };
+        Self::advance(host, arriving, Stage::ProxyHeader);
         Changes {
             n_connections: true,
             n_accepted: true,
             ..Changes::default()
+        }
+    }
+
+    /// Takes `arriving` through `stage`, or, where the service has nothing to do there, on to
+    /// the next; a stage that waits (for a header, a handshake) comes back here when done.
+    pub(super) fn advance<H: Host>(host: &H, arriving: Arriving, stage: Stage) {
+        match stage {
+            Stage::ProxyHeader => {
+                let expectation = host.engine().state().proxy.expectation(arriving.peer);
+                match expectation {
+                    Some((expect, timeout)) => proxy::read(host, expect, timeout, arriving),
+                    None => Self::advance(host, arriving, Stage::Tls),
+                }
+            }
+            Stage::Tls => {
+                let server = host.engine().state().tls.server();
+                match server {
+                    Some(settings) => tls::handshake(host, settings, arriving),
+                    None => Self::advance(host, arriving, Stage::Incoming),
+                }
+            }
+            Stage::Incoming => {
+                let (timeout, shutting_down) = {
+                    let state = host.engine().state();
+                    let shutting_down =
+                        matches!(state.lifecycle, Lifecycle::ShuttingDown | Lifecycle::Closed);
+                    (state.limits.timeout, shutting_down)
+                };
+                // The application asked to shut down while the connection was in a stage: it
+                // gets no new connection.
+                if shutting_down {
+                    debug!("a connection completed its stages during the shutdown: closed");
+                    let _ = arriving.connection.close(gio::Cancellable::NONE);
+                    return;
+                }
+                // The I/O timeout starts now: the stages have their own.
+                arriving.connection.socket().set_timeout(timeout);
+                if let Some(info) = &arriving.proxy_info {
+                    info.attach(&arriving.connection);
+                }
+                host.incoming(&arriving.connection, arriving.source_object.as_deref());
+            }
         }
     }
 
@@ -270,7 +336,11 @@ impl Engine {
             }
             Err(count) => {
                 let _ = socket.close();
-                Self::accept_failed(host, super::state::refusal(peer, count), Failure::Transient);
+                Self::accept_failed(
+                    host,
+                    super::state::refusal(peer, None, count),
+                    Failure::Transient,
+                );
             }
         }
     }

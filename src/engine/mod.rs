@@ -4,8 +4,9 @@
 //! The path of one connection runs one way through it: a socket's source fires
 //! ([`dispatch`]), clients are taken off the backlog ([`State::take_in`], one `accept(2)` each,
 //! [`accept`]), each is wrapped in a connection that reports its close ([`crate::connection`]),
-//! counted ([`registry`]), taken through its TLS handshake if the service has a certificate
-//! ([`tls`]), and handed to the [`Host`], the GObject, which emits `incoming`.
+//! counted ([`registry`]), then taken through its stages ([`Engine::advance`]): its PROXY
+//! protocol header if it comes from a trusted balancer ([`proxy`]), its TLS handshake if the
+//! service has a certificate ([`tls`]), and the [`Host`], the GObject, which emits `incoming`.
 //!
 //! Where it departs from GLib's `gsocketservice.c`:
 //!
@@ -37,6 +38,7 @@ mod accept;
 mod backoff;
 mod controls;
 mod dispatch;
+mod proxy;
 mod registry;
 mod state;
 mod tls;
@@ -49,6 +51,7 @@ use gio::prelude::*;
 use crate::connection::CloseSink;
 use crate::log::debug;
 use crate::sys::{SendObject, SendWeak, Wakeup};
+pub(crate) use proxy::ProxySettings;
 pub(crate) use state::Lifecycle;
 use state::{AcceptMode, State};
 pub(crate) use tls::TlsSettings;

@@ -55,6 +55,28 @@ impl Registry {
         }
     }
 
+    /// Counts connection `key` under `peer` from now on, unless that peer already has `max`
+    /// (0: no limit); the refusal gives the peer's count, and leaves the connection where it
+    /// was counted.
+    pub fn repeer(&mut self, key: u64, peer: Option<IpAddr>, max: u32) -> Result<(), u32> {
+        let Some(previous) = self
+            .slot(key)
+            .and_then(|slot| slot.entry.as_ref())
+            .map(|e| e.peer)
+        else {
+            return Ok(());
+        };
+        if previous == peer {
+            return Ok(());
+        }
+        self.admit(peer, max)?;
+        self.release(previous);
+        if let Some(entry) = self.slot(key).and_then(|slot| slot.entry.as_mut()) {
+            entry.peer = peer;
+        }
+        Ok(())
+    }
+
     /// How many connections `peer` has, taken in or live.
     #[cfg(test)]
     pub fn peer_count(&self, peer: IpAddr) -> u32 {

@@ -8,6 +8,7 @@ use gio::prelude::*;
 
 use super::accept::{Failure, Outcome, accept};
 use super::backoff::Backoff;
+use super::proxy::Proxy;
 use super::registry::Registry;
 use super::tls::Tls;
 use super::{Changes, Waiter};
@@ -121,6 +122,7 @@ pub(crate) struct State {
     pub(super) registry: Registry,
     pub(super) jobs: Option<Jobs>,
     pub(super) tls: Tls,
+    pub(super) proxy: Proxy,
     pub(super) n_accepted: u64,
     pub(super) n_accept_errors: u64,
     pub(super) warnings: WarningLimiter,
@@ -148,6 +150,7 @@ impl State {
             registry: Registry::default(),
             jobs: None,
             tls: Tls::default(),
+            proxy: Proxy::default(),
             n_accepted: 0,
             n_accept_errors: 0,
             warnings: WarningLimiter::default(),
@@ -188,8 +191,8 @@ impl State {
     }
 
     /// How many more clients the service may take in: live and waiting connections stay within
-    /// `max-connections`, and clients waiting for a thread, or in their handshake, within the
-    /// threaded service's free threads.
+    /// `max-connections`, and clients waiting for a thread, or in a stage (their PROXY protocol
+    /// header, their TLS handshake), within the threaded service's free threads.
     fn room(&self) -> usize {
         let waiting = self.waiting();
         let connections = (self.limits.max_connections != 0).then(|| {
@@ -198,7 +201,8 @@ impl State {
         });
         let threads = self.jobs.and_then(|jobs| {
             let limit = jobs.limit? as usize;
-            let coming = jobs.running as usize + waiting + self.tls.handshakes() as usize;
+            let in_stages = self.proxy.reads() as usize + self.tls.handshakes() as usize;
+            let coming = jobs.running as usize + waiting + in_stages;
             Some(limit.saturating_sub(coming))
         });
         connections
@@ -240,7 +244,7 @@ impl State {
                     if let Err(count) = registry.admit(client.peer, max_per_peer) {
                         intake
                             .failures
-                            .push((refusal(client.peer, count), Failure::Transient));
+                            .push((refusal(client.peer, None, count), Failure::Transient));
                         continue;
                     }
                     listening.waiting.push_back(client);
@@ -416,13 +420,16 @@ fn describe(socket: &gio::Socket) -> String {
     }
 }
 
-/// The error reported for a client refused at its peer's `max-connections-per-peer`.
-pub(super) fn refusal(peer: Option<IpAddr>, count: u32) -> glib::Error {
+/// The error reported for a client refused at its peer's `max-connections-per-peer`: `peer`,
+/// through the balancer `through` if a PROXY protocol header named it.
+pub(super) fn refusal(peer: Option<IpAddr>, through: Option<IpAddr>, count: u32) -> glib::Error {
     let peer = peer.map_or_else(|| "a peer".to_owned(), |peer| peer.to_string());
+    let through = through.map_or_else(String::new, |proxy| format!(" (through {proxy})"));
     glib::Error::new(
         gio::IOErrorEnum::ConnectionRefused,
         &format!(
-            "Refused a connection from {peer}: it has {count} already (max-connections-per-peer)"
+            "Refused a connection from {peer}{through}: it has {count} already \
+             (max-connections-per-peer)"
         ),
     )
 }

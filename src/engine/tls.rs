@@ -15,7 +15,8 @@ use std::time::Duration;
 use gio::prelude::*;
 
 use super::accept::Failure;
-use super::{Engine, Host, Lifecycle};
+use super::dispatch::{Arriving, Stage};
+use super::{Engine, Host};
 use crate::connection;
 use crate::log::{LOG_DOMAIN, debug};
 use crate::sys::{self, SendObject, SendWeak};
@@ -77,18 +78,13 @@ impl Tls {
     }
 }
 
-/// Runs the TLS handshake of a new `connection`, then hands it to the host's `incoming`, or
-/// reports why it failed.
-pub(super) fn handshake<H: Host>(
-    host: &H,
-    settings: TlsSettings,
-    connection: gio::SocketConnection,
-    source_object: Option<glib::Object>,
-) {
-    let tls = match server_connection(host, &settings, &connection) {
+/// Runs the TLS handshake of `arriving`, then takes it on to `incoming` as the wrapper over its
+/// TLS connection, or reports why it failed.
+pub(super) fn handshake<H: Host>(host: &H, settings: TlsSettings, mut arriving: Arriving) {
+    let tls = match server_connection(host, &settings, &arriving.connection) {
         Ok(tls) => tls,
         Err(error) => {
-            let _ = connection.close(gio::Cancellable::NONE);
+            let _ = arriving.connection.close(gio::Cancellable::NONE);
             Engine::accept_failed(host, error, Failure::Transient);
             return;
         }
@@ -110,8 +106,6 @@ pub(super) fn handshake<H: Host>(
         )
     });
     let weak = SendWeak::new(host);
-    let connection = SendObject::new(connection);
-    let source_object = source_object.map(SendObject::new);
     let handshaking = SendObject::new(tls.clone());
     let timeout = settings.handshake_timeout;
     let handshake_timer = timer.clone();
@@ -120,23 +114,12 @@ pub(super) fn handshake<H: Host>(
             timer.destroy();
         }
         let Some(host) = weak.upgrade() else { return };
-        let (wait, shutting_down) = Engine::update(&host, |state| {
-            state.tls.handshakes -= 1;
-            let shutting_down =
-                matches!(state.lifecycle, Lifecycle::ShuttingDown | Lifecycle::Closed);
-            (state.limits.timeout, shutting_down)
-        });
+        Engine::update(&host, |state| state.tls.handshakes -= 1);
         match result {
-            // The application asked to shut down: it gets no new connection.
-            Ok(()) if shutting_down => {
-                debug!("a TLS handshake completed during the shutdown: closed");
-                let _ = connection.close(gio::Cancellable::NONE);
-            }
             Ok(()) => {
-                // The I/O timeout starts after the handshake, which has its own.
-                connection.socket().set_timeout(wait);
-                let wrapper = connection::wrap_tls(&connection, handshaking.upcast_ref());
-                host.incoming(&wrapper, source_object.as_deref());
+                let wrapper = connection::wrap_tls(&arriving.connection, handshaking.upcast_ref());
+                arriving.connection = SendObject::new(wrapper);
+                Engine::advance(&host, arriving, Stage::Incoming);
             }
             Err(error) => {
                 let error = if error.matches(gio::IOErrorEnum::Cancelled) {
@@ -148,7 +131,7 @@ pub(super) fn handshake<H: Host>(
                     error
                 };
                 debug!("TLS handshake failed: {}", error.message());
-                let _ = connection.close(gio::Cancellable::NONE);
+                let _ = arriving.connection.close(gio::Cancellable::NONE);
                 Engine::accept_failed(&host, error, Failure::Transient);
             }
         }

@@ -6,9 +6,10 @@ use std::sync::{Arc, LazyLock};
 use gio::prelude::*;
 use glib::subclass::{Signal, prelude::*};
 
-use crate::engine::{Changes, Engine, Host, TlsSettings};
+use crate::engine::{Changes, Engine, Host, ProxySettings, TlsSettings};
 use crate::ffi;
 use crate::log::LOG_DOMAIN;
+use crate::proxy_protocol::PeerRange;
 use crate::signals::{accept_certificate_args, accept_error_args, connection_signal, true_handled};
 use crate::subclass::socket_listener::{SocketListenerImpl, SocketListenerImplExt};
 use crate::sys::SendObject;
@@ -97,6 +98,44 @@ pub struct SocketService {
         set = Self::set_tls_handshake_timeout, explicit_notify,
         default = TlsSettings::DEFAULT_HANDSHAKE_TIMEOUT, nick = "TLS handshake timeout",
         blurb = "The most seconds a TLS handshake may take (0: no limit)")]
+    /// The load balancers trusted to send a PROXY protocol header (HAProxy's `send-proxy`,
+    /// nginx's `proxy_protocol on`): IPv4 and IPv6 addresses and CIDR ranges (`127.0.0.1`,
+    /// `10.0.0.0/8`, `fd00::/8`). Empty (the default): the service speaks no PROXY protocol.
+    ///
+    /// With peers set, a connection from one of them is taken through its header, version 1
+    /// or 2, before its TLS handshake and `incoming`; from then on its client's address is the
+    /// one `max-connections-per-peer` counts and messages name, and
+    /// `ProxyInfo::for_connection()` gives what the header said. A connection from anyone else
+    /// is served as it is, and refused if it starts with a header: a header from a peer not in
+    /// the list is never believed. Set through the property, an entry that is neither an
+    /// address nor a range logs a critical and leaves the list as it was;
+    /// `try_set_proxy_protocol_peers()` returns the error instead.
+    #[property(name = "proxy-protocol-peers", type = glib::StrV,
+        get = |imp: &Self| imp.engine.with_proxy(|proxy| {
+            proxy.peers.iter().map(|range| glib::GString::from(range.to_string())).collect()
+        }),
+        set = Self::set_proxy_protocol_peers, explicit_notify,
+        nick = "PROXY protocol peers",
+        blurb = "The balancers trusted to send a PROXY protocol header (none: no PROXY protocol)")]
+    /// Whether a trusted peer (`proxy-protocol-peers`) must send a PROXY protocol header: with
+    /// this on (the default), as the specification asks, a connection from one without a header
+    /// is refused. Off, a connection from a trusted peer that does not start with a header is
+    /// served as it is, with its own addresses, for a balancer whose health checks send none.
+    #[property(name = "proxy-protocol-required", type = bool,
+        get = |imp: &Self| imp.engine.with_proxy(|proxy| proxy.required),
+        set = Self::set_proxy_protocol_required, explicit_notify, default = true,
+        nick = "PROXY protocol required",
+        blurb = "Whether a trusted peer must send a PROXY protocol header")]
+    /// The most seconds a connection may take to send its PROXY protocol header, from its
+    /// accept, however slowly the bytes trickle in; 0 for no limit. The default is 5. A
+    /// connection from a peer that may send no header (not trusted, or with
+    /// `proxy-protocol-required` off) waits as long for its first bytes before it is handed
+    /// out.
+    #[property(name = "proxy-protocol-timeout", type = u32,
+        get = |imp: &Self| imp.engine.with_proxy(|proxy| proxy.timeout),
+        set = Self::set_proxy_protocol_timeout, explicit_notify,
+        default = ProxySettings::DEFAULT_TIMEOUT, nick = "PROXY protocol timeout",
+        blurb = "The most seconds a PROXY protocol header may take (0: no limit)")]
     pub(crate) engine: Arc<Engine>,
 }
 
@@ -343,6 +382,54 @@ impl SocketService {
             seconds,
             |obj| obj.notify_tls_handshake_timeout(),
         );
+    }
+
+    /// Sets `proxy-protocol-peers` from its text; notifies it if it changed.
+    pub(crate) fn try_set_proxy_protocol_peers<S: AsRef<str>>(
+        &self,
+        peers: &[S],
+    ) -> Result<(), glib::Error> {
+        let ranges = peers
+            .iter()
+            .map(|peer| PeerRange::parse(peer.as_ref()))
+            .collect::<Result<Vec<_>, String>>()
+            .map_err(|error| glib::Error::new(gio::IOErrorEnum::InvalidArgument, &error))?;
+        let previous = self
+            .engine
+            .with_proxy(|proxy| std::mem::replace(&mut proxy.peers, ranges.clone()));
+        if previous != ranges {
+            self.obj().notify_proxy_protocol_peers();
+        }
+        Ok(())
+    }
+
+    fn set_proxy_protocol_peers(&self, peers: glib::StrV) {
+        let peers: Vec<&str> = peers.iter().map(|peer| peer.as_str()).collect();
+        if let Err(error) = self.try_set_proxy_protocol_peers(&peers) {
+            glib::g_critical!(
+                LOG_DOMAIN,
+                "proxy-protocol-peers left as it was: {}",
+                error.message()
+            );
+        }
+    }
+
+    fn set_proxy_protocol_required(&self, required: bool) {
+        let previous = self
+            .engine
+            .with_proxy(|proxy| std::mem::replace(&mut proxy.required, required));
+        if previous != required {
+            self.obj().notify_proxy_protocol_required();
+        }
+    }
+
+    fn set_proxy_protocol_timeout(&self, seconds: u32) {
+        let previous = self
+            .engine
+            .with_proxy(|proxy| std::mem::replace(&mut proxy.timeout, seconds));
+        if previous != seconds {
+            self.obj().notify_proxy_protocol_timeout();
+        }
     }
 
     /// Adds a socket Usher made itself (activation, `SO_REUSEPORT`), announcing it first so that

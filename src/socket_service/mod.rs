@@ -310,6 +310,27 @@ pub trait SocketServiceExt: IsA<SocketService> + 'static {
         Ok(sockets.len() as u32)
     }
 
+    /// Sets `proxy-protocol-peers`, the load balancers trusted to send a PROXY protocol
+    /// header, from addresses and CIDR ranges (`"127.0.0.1"`, `"10.0.0.0/8"`, `"fd00::/8"`),
+    /// as read from a configuration file; an empty list turns the PROXY protocol off. Fails
+    /// with [`gio::IOErrorEnum::InvalidArgument`], saying which entry is wrong and how, and
+    /// leaves the list as it was, if an entry is neither an address nor a range (or a range
+    /// with bits set beyond its prefix, such as `10.1.2.3/8`).
+    ///
+    /// ```
+    /// use usher::prelude::*;
+    ///
+    /// let service = usher::SocketService::new();
+    /// service.try_set_proxy_protocol_peers(&["127.0.0.1", "10.0.0.0/8"])?;
+    /// assert!(service.try_set_proxy_protocol_peers(&["10.1.2.3/8"]).is_err());
+    /// assert_eq!(service.proxy_protocol_peers(), ["127.0.0.1", "10.0.0.0/8"]);
+    /// # Ok::<(), glib::Error>(())
+    /// ```
+    #[doc(alias = "usher_socket_service_try_set_proxy_protocol_peers")]
+    fn try_set_proxy_protocol_peers<S: AsRef<str>>(&self, peers: &[S]) -> Result<(), glib::Error> {
+        self.as_ref().imp().try_set_proxy_protocol_peers(peers)
+    }
+
     /// The connections the service hands out from now on, as a
     /// [`Stream`](futures_core::Stream), to read with `while let Some(..) = stream.next().await`
     /// in a future on the service's context. See [`IncomingStream`].

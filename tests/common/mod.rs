@@ -2,6 +2,8 @@
 //! iteration that waits for events (with a deadline that fails the test instead of hanging).
 #![allow(dead_code)]
 
+pub mod certificates;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
@@ -178,6 +180,28 @@ pub fn keep_incoming(
         }
     });
     kept
+}
+
+/// A TCP client of `to` bound to the source address `source` (std's `TcpStream` cannot choose
+/// its source address, `GSocket` can).
+pub fn connect_from(source: impl Into<std::net::IpAddr>, to: SocketAddr) -> TcpStream {
+    use std::os::fd::AsFd;
+    let source = SocketAddr::new(source.into(), 0);
+    let family = match source {
+        SocketAddr::V4(_) => gio::SocketFamily::Ipv4,
+        SocketAddr::V6(_) => gio::SocketFamily::Ipv6,
+    };
+    let socket =
+        gio::Socket::new(family, gio::SocketType::Stream, gio::SocketProtocol::Tcp).unwrap();
+    socket
+        .bind(&gio::InetSocketAddress::from(source), false)
+        .unwrap();
+    let to = gio::InetSocketAddress::from(to);
+    SocketExt::connect(&socket, &to, gio::Cancellable::NONE).unwrap();
+    let stream = TcpStream::from(socket.as_fd().try_clone_to_owned().unwrap());
+    // GSocket makes its descriptors non-blocking; the copy shares that flag.
+    stream.set_nonblocking(false).unwrap();
+    stream
 }
 
 /// A generic object to tag a listening socket with.

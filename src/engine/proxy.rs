@@ -1,0 +1,427 @@
+//! The PROXY protocol stage, between the accept and the TLS handshake: a connection from a
+//! trusted balancer (`proxy-protocol-peers`) is taken through the header the balancer sends
+//! before the client's data, and its client's address is what the service counts and names
+//! from then on; a connection from anyone else is refused if it starts with a header.
+//!
+//! The header is read on the service's context, when the socket is readable, without reading
+//! a byte beyond it (what follows belongs to TLS or the application): the bytes are peeked at,
+//! and only those the parser says belong to the header are taken off the socket. A header that
+//! arrives in pieces is put together. One deadline, from the accept, bounds the whole header,
+//! however slowly it trickles in. While it is read the connection counts toward
+//! `max-connections` and the balancer's `max-connections-per-peer`; once read, toward the
+//! client's. A bad header, a missing one, one from an untrusted peer or one too slow is a
+//! refused connection, reported with `accept-error`, and does not pause accepting.
+
+use std::net::IpAddr;
+use std::os::fd::AsFd;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use gio::prelude::*;
+
+use super::accept::Failure;
+use super::dispatch::{Arriving, Stage};
+use super::{Engine, Host};
+use crate::log::debug;
+use crate::proxy_info::ProxyInfo;
+use crate::proxy_protocol::{self, Detection, Header, MAX_LENGTH, Parsed, PeerRange};
+use crate::sys::{self, SendObject, SendWeak};
+
+/// The PROXY protocol settings of a service: its `proxy-protocol-*` properties.
+#[derive(Debug, Clone)]
+pub(crate) struct ProxySettings {
+    /// `proxy-protocol-peers`: the balancers trusted to send a header; none, no PROXY protocol.
+    pub peers: Vec<PeerRange>,
+    /// `proxy-protocol-required`: whether a trusted peer must send a header.
+    pub required: bool,
+    /// `proxy-protocol-timeout`, in seconds: 0 for none.
+    pub timeout: u32,
+}
+
+impl ProxySettings {
+    /// A few seconds: at least the 3 of a TCP retransmission, as the specification asks.
+    pub(crate) const DEFAULT_TIMEOUT: u32 = 5;
+}
+
+impl Default for ProxySettings {
+    fn default() -> Self {
+        Self {
+            peers: Vec::new(),
+            required: true,
+            timeout: Self::DEFAULT_TIMEOUT,
+        }
+    }
+}
+
+/// The PROXY protocol part of the engine's state.
+#[derive(Default)]
+pub(crate) struct Proxy {
+    settings: ProxySettings,
+    /// Headers being read.
+    reads: u32,
+}
+
+impl Proxy {
+    pub(super) fn settings_mut(&mut self) -> &mut ProxySettings {
+        &mut self.settings
+    }
+
+    pub(super) fn reads(&self) -> u32 {
+        self.reads
+    }
+
+    /// What a connection from `peer` is to send, and the deadline; `None` when the stage does
+    /// not apply (no PROXY protocol, or a Unix-domain connection).
+    pub(super) fn expectation(&self, peer: Option<IpAddr>) -> Option<(Expect, u32)> {
+        let peer = peer?;
+        if self.settings.peers.is_empty() {
+            return None;
+        }
+        let trusted = self.settings.peers.iter().any(|range| range.contains(peer));
+        let expect = match (trusted, self.settings.required) {
+            (true, true) => Expect::Header,
+            (true, false) => Expect::MaybeHeader,
+            (false, _) => Expect::NoHeader,
+        };
+        Some((expect, self.settings.timeout))
+    }
+}
+
+/// What the service expects a connection to start with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Expect {
+    /// A header: from a trusted peer, which must send one.
+    Header,
+    /// A header or the application's data: from a trusted peer with `proxy-protocol-required`
+    /// off.
+    MaybeHeader,
+    /// The application's data: from a peer not trusted, whose header is never believed.
+    NoHeader,
+}
+
+/// A header being read.
+struct Read {
+    arriving: Arriving,
+    expect: Expect,
+    /// The header's bytes taken off the socket so far: never more than [`MAX_LENGTH`].
+    taken: Vec<u8>,
+    /// The sources that drive the read: readiness (or a retry), and the deadline.
+    sources: Vec<glib::Source>,
+    /// The pause before the next look at bytes too few to tell a header from data.
+    retry: Duration,
+}
+
+/// How one look at the socket ended.
+enum Step {
+    /// More bytes are needed: wait for the socket to be readable again.
+    Wait,
+    /// The bytes are a beginning of a signature, and may be data: look again a little later.
+    Retry,
+    Done(Result<Option<Header>, glib::Error>),
+}
+
+/// A read in progress, shared by its sources; `None` once it ended.
+type Shared = Arc<Mutex<Option<Read>>>;
+
+/// Reads the header of `arriving`, then takes it on to the next stage, or refuses it.
+pub(super) fn read<H: Host>(host: &H, expect: Expect, timeout: u32, arriving: Arriving) {
+    Engine::update(host, |state| state.proxy.reads += 1);
+    let read = Read {
+        arriving,
+        expect,
+        taken: Vec::new(),
+        sources: Vec::new(),
+        retry: Duration::from_millis(5),
+    };
+    let shared: Shared = Arc::new(Mutex::new(Some(read)));
+    let context = host.engine().context().clone();
+    let mut sources = vec![readable_source(host, &shared)];
+    if timeout != 0 {
+        let weak = SendWeak::new(host);
+        let shared = shared.clone();
+        sources.push(glib::timeout_source_new(
+            Duration::from_secs(timeout.into()),
+            Some("[usher] PROXY header timeout"),
+            glib::Priority::DEFAULT,
+            move || {
+                let result = match lock(&shared).as_ref().map(|read| read.expect) {
+                    // Too few bytes, or none, to tell: the connection is the application's.
+                    Some(Expect::MaybeHeader | Expect::NoHeader) => Ok(None),
+                    _ => Err(glib::Error::new(
+                        gio::IOErrorEnum::TimedOut,
+                        &format!("PROXY protocol header timed out after {timeout} s"),
+                    )),
+                };
+                finish(weak.upgrade().as_ref(), &shared, result);
+                glib::ControlFlow::Break
+            },
+        ));
+    }
+    for source in &sources {
+        source.attach(Some(&context));
+    }
+    if let Some(read) = lock(&shared).as_mut() {
+        read.sources = sources;
+    }
+}
+
+fn lock(shared: &Shared) -> std::sync::MutexGuard<'_, Option<Read>> {
+    shared.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A source that looks at the socket each time it is readable.
+fn readable_source<H: Host>(host: &H, shared: &Shared) -> glib::Source {
+    let weak = SendWeak::new(host);
+    let socket = match lock(shared).as_ref() {
+        Some(read) => read.arriving.connection.socket(),
+        None => unreachable!("a new read"),
+    };
+    let shared = shared.clone();
+    SocketExtManual::create_source(
+        &socket,
+        glib::IOCondition::IN | glib::IOCondition::HUP | glib::IOCondition::ERR,
+        None::<&gio::Cancellable>,
+        Some("[usher] PROXY header"),
+        glib::Priority::DEFAULT,
+        move |_, _| look(&weak, &shared),
+    )
+}
+
+/// Looks at what the socket has, and acts on it.
+fn look<H: Host>(weak: &SendWeak<H>, shared: &Shared) -> glib::ControlFlow {
+    let Some(host) = weak.upgrade() else {
+        finish::<H>(None, shared, Ok(None));
+        return glib::ControlFlow::Break;
+    };
+    let step = match lock(shared).as_mut() {
+        Some(read) => step(read),
+        None => return glib::ControlFlow::Break,
+    };
+    match step {
+        Step::Wait => glib::ControlFlow::Continue,
+        Step::Retry => {
+            // The bytes stay in the socket, which stays readable: wait a moment instead of
+            // spinning on them.
+            let retry = {
+                let mut guard = lock(shared);
+                let Some(read) = guard.as_mut() else {
+                    return glib::ControlFlow::Break;
+                };
+                let retry = read.retry;
+                read.retry = (retry * 2).min(Duration::from_millis(200));
+                retry
+            };
+            let timer = glib::timeout_source_new(
+                retry,
+                Some("[usher] PROXY header retry"),
+                glib::Priority::DEFAULT,
+                {
+                    let (weak, shared) = (weak.clone(), shared.clone());
+                    move || {
+                        if let Some(host) = weak.upgrade()
+                            && lock(&shared).is_some()
+                        {
+                            let source = readable_source(&host, &shared);
+                            source.attach(Some(host.engine().context()));
+                            if let Some(read) = lock(&shared).as_mut() {
+                                read.sources.push(source);
+                            }
+                        }
+                        glib::ControlFlow::Break
+                    }
+                },
+            );
+            timer.attach(Some(host.engine().context()));
+            if let Some(read) = lock(shared).as_mut() {
+                read.sources.push(timer);
+            }
+            glib::ControlFlow::Break
+        }
+        Step::Done(result) => {
+            finish(Some(&host), shared, result);
+            glib::ControlFlow::Break
+        }
+    }
+}
+
+/// One look at the socket: peeks at what it has, takes off what belongs to the header, and
+/// tells what comes next.
+fn step(read: &mut Read) -> Step {
+    let socket = read.arriving.connection.socket();
+    let mut peeked = [0u8; MAX_LENGTH];
+    let room = MAX_LENGTH - read.taken.len();
+    let received = match sys::receive(socket.as_fd(), &mut peeked[..room], true) {
+        Ok(received) => received,
+        Err(libc::EAGAIN) => return Step::Wait,
+        Err(errno) => {
+            return Step::Done(Err(sys::errno_error(
+                errno,
+                "Error reading the PROXY protocol header",
+            )));
+        }
+    };
+    if received == 0 {
+        return Step::Done(match (read.expect, read.taken.is_empty()) {
+            // A client that sent nothing: the application sees the end of the stream.
+            (Expect::MaybeHeader | Expect::NoHeader, _) => Ok(None),
+            (Expect::Header, true) => Err(glib::Error::new(
+                gio::IOErrorEnum::BrokenPipe,
+                "The connection closed before its PROXY protocol header",
+            )),
+            (Expect::Header, false) => Err(glib::Error::new(
+                gio::IOErrorEnum::BrokenPipe,
+                &format!(
+                    "The connection closed in its PROXY protocol header, after {} bytes",
+                    read.taken.len()
+                ),
+            )),
+        });
+    }
+    let peeked = &peeked[..received];
+    if read.expect != Expect::Header {
+        // Nothing was taken yet: the bytes are the socket's first.
+        match (proxy_protocol::detect(peeked), read.expect) {
+            (Detection::NotHeader, _) => return Step::Done(Ok(None)),
+            (Detection::Undecided, _) => return Step::Retry,
+            (Detection::Header, Expect::NoHeader) => {
+                return Step::Done(Err(glib::Error::new(
+                    gio::IOErrorEnum::PermissionDenied,
+                    "A PROXY protocol header from a peer not trusted to send one \
+                     (proxy-protocol-peers)",
+                )));
+            }
+            (Detection::Header, _) => read.expect = Expect::Header,
+        }
+    }
+    let mut bytes = std::mem::take(&mut read.taken);
+    bytes.extend_from_slice(peeked);
+    let parsed = proxy_protocol::parse(&bytes);
+    let (header, length) = match parsed {
+        Err(error) => {
+            return Step::Done(Err(glib::Error::new(
+                gio::IOErrorEnum::InvalidData,
+                &error.to_string(),
+            )));
+        }
+        // Every byte peeked belongs to the header: take them off, and wait for the rest.
+        Ok(Parsed::Incomplete) => (None, bytes.len()),
+        Ok(Parsed::Complete { header, length }) => (Some(header), length),
+    };
+    let unread = length - (bytes.len() - received);
+    if let Err(error) = take_off(&socket, unread) {
+        return Step::Done(Err(error));
+    }
+    bytes.truncate(length);
+    match header {
+        Some(header) => Step::Done(Ok(Some(header))),
+        None => {
+            read.taken = bytes;
+            Step::Wait
+        }
+    }
+}
+
+/// Receives `count` bytes that a peek showed are there, and that belong to the header.
+fn take_off(socket: &gio::Socket, count: usize) -> Result<(), glib::Error> {
+    let mut discarded = [0u8; MAX_LENGTH];
+    match sys::receive(socket.as_fd(), &mut discarded[..count], false) {
+        Ok(received) if received == count => Ok(()),
+        Ok(_) => Err(glib::Error::new(
+            gio::IOErrorEnum::Failed,
+            "The socket gave fewer bytes of the PROXY protocol header than it showed",
+        )),
+        Err(errno) => Err(sys::errno_error(
+            errno,
+            "Error reading the PROXY protocol header",
+        )),
+    }
+}
+
+/// Ends the read, once: takes the connection on to the next stage with what the header said,
+/// or refuses it. Without `host`, the service is gone: the connection is closed.
+fn finish<H: Host>(host: Option<&H>, shared: &Shared, result: Result<Option<Header>, glib::Error>) {
+    let Some(read) = lock(shared).take() else {
+        return;
+    };
+    let Read {
+        mut arriving,
+        sources,
+        ..
+    } = read;
+    for source in sources {
+        source.destroy();
+    }
+    let Some(host) = host else {
+        let _ = arriving.connection.close(gio::Cancellable::NONE);
+        return;
+    };
+    let through = arriving.peer;
+    let outcome = result.and_then(|header| {
+        let Some(header) = header else {
+            return Ok(None);
+        };
+        let socket = arriving.connection.socket();
+        let info = ProxyInfo::new(header.clone(), &socket)?;
+        Ok(Some((header, info)))
+    });
+    let admitted = Engine::update(host, |state| {
+        state.proxy.reads -= 1;
+        let client = match &outcome {
+            Ok(Some((header, _))) => header
+                .addresses
+                .map(|(source, _)| sys::canonical_ip(source.ip())),
+            _ => None,
+        };
+        match client {
+            Some(client) => state
+                .registry
+                .repeer(arriving.key, Some(client), state.limits.max_per_peer)
+                .map(|()| Some(client))
+                .map_err(|count| (client, count)),
+            None => Ok(None),
+        }
+    });
+    let info = match (outcome, admitted) {
+        (Err(error), _) => {
+            let peer = through.map_or_else(|| "a peer".to_owned(), |peer| peer.to_string());
+            refuse(
+                host,
+                &arriving,
+                glib::Error::new(
+                    error
+                        .kind::<gio::IOErrorEnum>()
+                        .unwrap_or(gio::IOErrorEnum::Failed),
+                    &format!("Refused a connection from {peer}: {}", error.message()),
+                ),
+            );
+            return;
+        }
+        (Ok(_), Err((client, count))) => {
+            refuse(
+                host,
+                &arriving,
+                super::state::refusal(Some(client), through, count),
+            );
+            return;
+        }
+        (Ok(info), Ok(client)) => {
+            if let Some(client) = client {
+                debug!("a client at {client}, through {}", describe(through));
+                arriving.peer = Some(client);
+            }
+            info.map(|(_, info)| info)
+        }
+    };
+    arriving.proxy_info = info.map(SendObject::new);
+    Engine::advance(host, arriving, Stage::Tls);
+}
+
+fn describe(peer: Option<IpAddr>) -> String {
+    peer.map_or_else(|| "a peer".to_owned(), |peer| peer.to_string())
+}
+
+/// Closes a connection whose header was refused, and reports why.
+fn refuse<H: Host>(host: &H, arriving: &Arriving, error: glib::Error) {
+    let _ = arriving.connection.close(gio::Cancellable::NONE);
+    Engine::accept_failed(host, error, Failure::Transient);
+}

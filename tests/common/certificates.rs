@@ -1,0 +1,115 @@
+//! Certificates for the TLS tests, made by `openssl`.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use gio::prelude::*;
+
+/// A certificate authority, a server certificate for localhost and 127.0.0.1, and a client
+/// certificate, all made by `openssl` in a directory removed afterwards.
+pub struct Certificates {
+    dir: PathBuf,
+}
+
+impl Certificates {
+    pub fn new() -> Self {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "usher-tls-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let openssl = |args: &[&str]| {
+            let status = Command::new("openssl")
+                .args(args)
+                .current_dir(&dir)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .expect("openssl is installed (build-aux/install-deps.sh)");
+            assert!(status.success(), "openssl {args:?}");
+        };
+        let key = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+        ];
+        openssl(
+            &[
+                &["req", "-x509"][..],
+                &key,
+                &["-keyout", "ca.key", "-out", "ca.pem"],
+            ]
+            .concat()
+            .iter()
+            .copied()
+            .chain(["-days", "2", "-subj", "/CN=Usher test CA"])
+            .collect::<Vec<_>>(),
+        );
+        for (name, extension) in [
+            ("server", "subjectAltName=DNS:localhost,IP:127.0.0.1"),
+            ("client", "extendedKeyUsage=clientAuth"),
+        ] {
+            let (request, key_file, cert_file) = (
+                format!("{name}.csr"),
+                format!("{name}.key"),
+                format!("{name}.pem"),
+            );
+            let mut args = vec!["req"];
+            args.extend(key);
+            args.extend(["-keyout", &key_file, "-out", &request]);
+            args.extend([
+                "-subj",
+                if name == "server" {
+                    "/CN=localhost"
+                } else {
+                    "/CN=client"
+                },
+            ]);
+            openssl(&args);
+            std::fs::write(dir.join(format!("{name}.ext")), extension).unwrap();
+            let extfile = format!("{name}.ext");
+            openssl(&[
+                "x509",
+                "-req",
+                "-in",
+                &request,
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-days",
+                "2",
+                "-extfile",
+                &extfile,
+                "-out",
+                &cert_file,
+            ]);
+        }
+        Self { dir }
+    }
+
+    pub fn path(&self, file: &str) -> String {
+        self.dir.join(file).to_str().unwrap().to_owned()
+    }
+
+    pub fn server(&self) -> gio::TlsCertificate {
+        gio::TlsCertificate::from_files(self.path("server.pem"), self.path("server.key")).unwrap()
+    }
+
+    pub fn database(&self) -> gio::TlsDatabase {
+        gio::TlsFileDatabase::new(self.path("ca.pem"))
+            .unwrap()
+            .upcast()
+    }
+}
+
+impl Drop for Certificates {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
