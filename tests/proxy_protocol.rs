@@ -802,3 +802,50 @@ fn nginx_stream_proxy_protocol_on() {
         assert_eq!(proxied.info(0).version(), 1, "nginx sends v1");
     })
 }
+
+#[test]
+fn a_header_still_awaited_when_the_service_goes_is_closed() {
+    with_context(|context| {
+        let proxied = Proxied::new(&["127.0.0.1"]);
+        proxied.service.set_proxy_protocol_timeout(0);
+        let mut waiting = TcpStream::connect(proxied.address).unwrap();
+        iterate_until(context, || proxied.service.n_accepted() == 1);
+        let gone = Rc::new(std::cell::Cell::new(false));
+        proxied.service.add_weak_ref_notify_local({
+            let gone = gone.clone();
+            move || gone.set(true)
+        });
+        proxied.service.stop();
+        drop(proxied);
+        iterate_until(context, || gone.get());
+        waiting.set_read_timeout(Some(DEADLINE)).unwrap();
+        let mut rest = Vec::new();
+        assert_eq!(
+            waiting.read_to_end(&mut rest).unwrap(),
+            0,
+            "closed, not left open"
+        );
+    })
+}
+
+#[test]
+fn a_threaded_service_runs_its_handler_with_the_headers_info() {
+    with_context(|context| {
+        let service = usher::ThreadedSocketService::new(2);
+        service
+            .try_set_proxy_protocol_peers(&["127.0.0.1"])
+            .unwrap();
+        service.connect_run(|_, connection, _| {
+            let source = usher::ProxyInfo::for_connection(connection)
+                .map(|info| inet(&info.source_address()).to_string())
+                .unwrap_or_default();
+            let _ = connection
+                .output_stream()
+                .write_all(format!("{source}\n").as_bytes(), gio::Cancellable::NONE);
+            false
+        });
+        let address = listen_loopback(&service, None);
+        let header = b"PROXY TCP4 192.0.2.9 192.0.2.1 5555 80\r\n".to_vec();
+        assert_eq!(send(context, address, vec![header]), b"192.0.2.9:5555\n");
+    })
+}

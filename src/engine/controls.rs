@@ -280,5 +280,9 @@ impl Engine {
         state.backoff.expire();
         let keep_alive = state.keep_alive.take();
         state.mail.release.extend(keep_alive);
+        let reads = state.proxy.take_reads();
+        drop(state);
+        // Unlocked: closing a connection reports its close to the engine.
+        super::proxy::abandon(reads);
     }
 }

@@ -14,7 +14,7 @@
 
 use std::net::IpAddr;
 use std::os::fd::AsFd;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::Duration;
 
 use gio::prelude::*;
@@ -57,8 +57,8 @@ impl Default for ProxySettings {
 #[derive(Default)]
 pub(crate) struct Proxy {
     settings: ProxySettings,
-    /// Headers being read.
-    reads: u32,
+    /// The headers being read: weak, as their sources hold them.
+    reads: Vec<Weak<Mutex<Option<Read>>>>,
 }
 
 impl Proxy {
@@ -66,8 +66,14 @@ impl Proxy {
         &mut self.settings
     }
 
-    pub(super) fn reads(&self) -> u32 {
-        self.reads
+    /// How many headers are being read.
+    pub(super) fn reads(&self) -> usize {
+        self.reads.len()
+    }
+
+    /// Lets go of the headers being read, for [`abandon`]: the service is going away.
+    pub(super) fn take_reads(&mut self) -> Vec<Weak<Mutex<Option<Read>>>> {
+        std::mem::take(&mut self.reads)
     }
 
     /// What a connection from `peer` is to send, and the deadline; `None` when the stage does
@@ -100,7 +106,7 @@ pub(super) enum Expect {
 }
 
 /// A header being read.
-struct Read {
+pub(super) struct Read {
     arriving: Arriving,
     expect: Expect,
     /// The header's bytes taken off the socket so far: never more than [`MAX_LENGTH`].
@@ -125,7 +131,6 @@ type Shared = Arc<Mutex<Option<Read>>>;
 
 /// Reads the header of `arriving`, then takes it on to the next stage, or refuses it.
 pub(super) fn read<H: Host>(host: &H, expect: Expect, timeout: u32, arriving: Arriving) {
-    Engine::update(host, |state| state.proxy.reads += 1);
     let read = Read {
         arriving,
         expect,
@@ -134,6 +139,9 @@ pub(super) fn read<H: Host>(host: &H, expect: Expect, timeout: u32, arriving: Ar
         retry: Duration::from_millis(5),
     };
     let shared: Shared = Arc::new(Mutex::new(Some(read)));
+    Engine::update(host, |state| {
+        state.proxy.reads.push(Arc::downgrade(&shared))
+    });
     let context = host.engine().context().clone();
     let mut sources = vec![readable_source(host, &shared)];
     if timeout != 0 {
@@ -340,17 +348,9 @@ fn take_off(socket: &gio::Socket, count: usize) -> Result<(), glib::Error> {
 /// Ends the read, once: takes the connection on to the next stage with what the header said,
 /// or refuses it. Without `host`, the service is gone: the connection is closed.
 fn finish<H: Host>(host: Option<&H>, shared: &Shared, result: Result<Option<Header>, glib::Error>) {
-    let Some(read) = lock(shared).take() else {
+    let Some(mut arriving) = end(shared) else {
         return;
     };
-    let Read {
-        mut arriving,
-        sources,
-        ..
-    } = read;
-    for source in sources {
-        source.destroy();
-    }
     let Some(host) = host else {
         let _ = arriving.connection.close(gio::Cancellable::NONE);
         return;
@@ -365,7 +365,8 @@ fn finish<H: Host>(host: Option<&H>, shared: &Shared, result: Result<Option<Head
         Ok(Some((header, info)))
     });
     let admitted = Engine::update(host, |state| {
-        state.proxy.reads -= 1;
+        let this = Arc::downgrade(shared);
+        state.proxy.reads.retain(|read| !read.ptr_eq(&this));
         let client = match &outcome {
             Ok(Some((header, _))) => header
                 .addresses
@@ -414,6 +415,26 @@ fn finish<H: Host>(host: Option<&H>, shared: &Shared, result: Result<Option<Head
     };
     arriving.proxy_info = info.map(SendObject::new);
     Engine::advance(host, arriving, Stage::Tls);
+}
+
+/// Ends a read, if it has not ended yet: destroys its sources, and gives its connection back.
+fn end(shared: &Shared) -> Option<Arriving> {
+    let read = lock(shared).take()?;
+    for source in read.sources {
+        source.destroy();
+    }
+    Some(read.arriving)
+}
+
+/// Ends the reads `take_reads` took, and closes their connections.
+pub(super) fn abandon(reads: Vec<Weak<Mutex<Option<Read>>>>) {
+    for arriving in reads
+        .iter()
+        .filter_map(Weak::upgrade)
+        .filter_map(|read| end(&read))
+    {
+        let _ = arriving.connection.close(gio::Cancellable::NONE);
+    }
 }
 
 fn describe(peer: Option<IpAddr>) -> String {
