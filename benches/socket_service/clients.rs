@@ -14,6 +14,15 @@ use crate::{
 
 pub const LINE: &[u8] = b"hello, server\n";
 
+/// What a client sends before its line.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Prefix {
+    None,
+    /// A PROXY protocol v1 header, as HAProxy's `send-proxy` writes it before the client's
+    /// data, naming the client's source address.
+    ProxyHeader,
+}
+
 /// The clients connect from this many loopback addresses, 127.0.0.2 and up, in turn. A client
 /// that closes before the server leaves its port in TIME_WAIT for a minute, and one address
 /// has 28,232 ephemeral ports (Linux's default range) where a churn round makes up to 20,000
@@ -39,7 +48,9 @@ struct Client {
     /// Owns the socket: dropping the client closes it.
     _fd: OwnedFd,
     started: Instant,
-    /// Sent its line, or never will (a held connection).
+    /// What it sends: its prefix and its line.
+    request: Vec<u8>,
+    /// Sent its request, or never will (a held connection).
     sent: bool,
     received: Vec<u8>,
 }
@@ -52,15 +63,17 @@ struct Clients {
     failures: usize,
     /// Connections started, for their source address.
     started: usize,
+    prefix: Prefix,
 }
 
 impl Clients {
-    fn new() -> Clients {
+    fn new(prefix: Prefix) -> Clients {
         Clients {
             epoll: unsafe { OwnedFd::from_raw_fd(libc::epoll_create1(libc::EPOLL_CLOEXEC)) },
             clients: HashMap::new(),
             failures: 0,
             started: 0,
+            prefix,
         }
     }
 
@@ -122,11 +135,25 @@ impl Clients {
                 fd.as_raw_fd(),
                 &mut event,
             );
+            let request = match self.prefix {
+                Prefix::None => LINE.to_vec(),
+                Prefix::ProxyHeader => {
+                    // The client's port is the kernel's; any port does for the header.
+                    let port = 1024 + self.started % 60_000;
+                    let header = format!(
+                        "PROXY TCP4 {source} {} {port} {}\r\n",
+                        address.ip(),
+                        address.port()
+                    );
+                    [header.as_bytes(), LINE].concat()
+                }
+            };
             self.clients.insert(
                 fd.as_raw_fd(),
                 Client {
                     _fd: fd,
                     started: Instant::now(),
+                    request,
                     sent: held,
                     received: Vec::new(),
                 },
@@ -162,7 +189,7 @@ impl Clients {
                 continue;
             }
             if !client.sent && event.events & libc::EPOLLOUT as u32 != 0 {
-                if write_fd(fd, LINE) == LINE.len() as isize {
+                if write_fd(fd, &client.request) == client.request.len() as isize {
                     client.sent = true;
                     let mut readable = libc::epoll_event {
                         events: libc::EPOLLIN as u32,
@@ -207,10 +234,10 @@ pub struct Burst {
     pub p99: Duration,
 }
 
-/// `count` clients connect at once and send their line; waits for their echoes, at most
-/// `deadline`.
-pub fn burst(address: SocketAddr, count: usize, deadline: Duration) -> Burst {
-    let mut clients = Clients::new();
+/// `count` clients connect at once and send their line after `prefix`; waits for their echoes,
+/// at most `deadline`.
+pub fn burst(address: SocketAddr, count: usize, deadline: Duration, prefix: Prefix) -> Burst {
+    let mut clients = Clients::new(prefix);
     let start = Instant::now();
     for _ in 0..count {
         clients.connect(address, false);
@@ -242,10 +269,10 @@ pub struct Churn {
     pub clients_cpu: f64,
 }
 
-/// [`CHURN_CONCURRENCY`] clients at a time connect, send their line, read the echo and close,
-/// over and over.
-pub fn churn(address: SocketAddr) -> Churn {
-    let mut clients = Clients::new();
+/// [`CHURN_CONCURRENCY`] clients at a time connect, send their line after `prefix`, read the
+/// echo and close, over and over.
+pub fn churn(address: SocketAddr, prefix: Prefix) -> Churn {
+    let mut clients = Clients::new(prefix);
     let cpu = server::thread_cpu_time("thread-self");
     let start = Instant::now();
     for _ in 0..CHURN_CONCURRENCY {
@@ -269,7 +296,7 @@ pub fn churn(address: SocketAddr) -> Churn {
 /// Opens `count` connections that send nothing, and waits until the server has accepted them.
 fn hold(server: &mut Server, count: usize) -> Clients {
     let before = server.accepted();
-    let mut clients = Clients::new();
+    let mut clients = Clients::new(Prefix::None);
     for _ in 0..count {
         clients.connect(server.address, true);
     }
@@ -302,7 +329,7 @@ pub fn idle(server: &mut Server) -> f64 {
 /// [`HELD_CONNECTIONS`] held; after a warm-up of a few echoes, so that what is done once (type
 /// and class initializations, the code paged in) is not counted.
 pub fn memory(server: &mut Server) -> f64 {
-    let warm_up = burst(server.address, 8, DEADLINE);
+    let warm_up = burst(server.address, 8, DEADLINE, Prefix::None);
     assert!(warm_up.total.is_some(), "the warm-up was not echoed");
     std::thread::sleep(Duration::from_millis(100));
     let before = server.resident_memory();

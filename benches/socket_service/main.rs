@@ -48,7 +48,10 @@
 //!   handler's `GDataInputStream`, with its 4 KiB buffer, counts);
 //! * TLS handshakes: 8 clients at a time connect, complete a TLS handshake, have one line
 //!   echoed and close, over and over for 2 s: handshakes per second;
-//! * TLS burst: 500 clients do the same once, all at once: the time until every echo is back.
+//! * TLS burst: 500 clients do the same once, all at once: the time until every echo is back;
+//! * PROXY burst and PROXY churn: Usher alone, trusting 127.0.0.0/8 to send a PROXY protocol
+//!   header, with clients that send a v1 header before their line, as HAProxy's `send-proxy`
+//!   does; measured as burst and churn are, and shown against them in a table of their own.
 //!
 //! For TLS, a self-signed ECDSA P-256 certificate for `localhost` and 127.0.0.1 is made with the
 //! `openssl` command in a temporary directory, removed afterwards; the clients trust it alone.
@@ -58,8 +61,8 @@
 //!
 //! Each workload runs `--rounds` times (default 5) per server, a different server first each
 //! round; the table shows medians, in the Markdown README.md has. `--workloads` runs some only:
-//! a comma-separated list of `burst`, `untuned`, `churn`, `idle`, `memory`, `tls-rate` and
-//! `tls-burst`. `--verbose` prints each measure, and the CPU time of the server (its thread,
+//! a comma-separated list of `burst`, `untuned`, `churn`, `idle`, `memory`, `tls-rate`,
+//! `tls-burst`, `proxy-burst` and `proxy-churn`. `--verbose` prints each measure, and the CPU time of the server (its thread,
 //! or its process) that made it.
 
 mod clients;
@@ -71,6 +74,7 @@ mod tls;
 use std::collections::HashMap;
 use std::time::Duration;
 
+use clients::Prefix;
 use server::{Config, Kind, Server};
 
 const BURST_CLIENTS: usize = 5000;
@@ -101,10 +105,12 @@ enum Workload {
     Memory,
     TlsRate,
     TlsBurst,
+    ProxyBurst,
+    ProxyChurn,
 }
 
 impl Workload {
-    const ALL: [Workload; 7] = [
+    const ALL: [Workload; 9] = [
         Workload::Burst,
         Workload::Untuned,
         Workload::Churn,
@@ -112,6 +118,8 @@ impl Workload {
         Workload::Memory,
         Workload::TlsRate,
         Workload::TlsBurst,
+        Workload::ProxyBurst,
+        Workload::ProxyChurn,
     ];
 
     fn name(self) -> &'static str {
@@ -123,11 +131,18 @@ impl Workload {
             Workload::Memory => "memory",
             Workload::TlsRate => "tls-rate",
             Workload::TlsBurst => "tls-burst",
+            Workload::ProxyBurst => "proxy-burst",
+            Workload::ProxyChurn => "proxy-churn",
         }
     }
 
     fn tls(self) -> bool {
         matches!(self, Workload::TlsRate | Workload::TlsBurst)
+    }
+
+    /// Whether the clients send a PROXY protocol header, to Usher alone.
+    fn proxy(self) -> bool {
+        matches!(self, Workload::ProxyBurst | Workload::ProxyChurn)
     }
 }
 
@@ -219,7 +234,9 @@ fn main() {
         for &workload in &options.workloads {
             // A fresh server for each workload, and a different server first each round, so
             // that no measure depends on what ran before it.
-            let mut order = if workload.tls() {
+            let mut order = if workload.proxy() {
+                vec![Kind::Usher]
+            } else if workload.tls() {
                 vec![Kind::Glib, Kind::Usher]
             } else {
                 Kind::ALL.to_vec()
@@ -234,6 +251,7 @@ fn main() {
                         .filter(|_| workload.tls())
                         .map(|certificates| certificates.files()),
                     cpu: options.pin.then_some(SERVER_CPU),
+                    proxy: workload.proxy(),
                 };
                 let process = options.processes || workload == Workload::Memory;
                 let mut server = Server::start(kind, &config, process);
@@ -243,30 +261,56 @@ fn main() {
                         .or_insert_with(|| server::listen_backlog(server.address.port()));
                 }
                 let mut record = |name, value| samples.entry((kind, name)).or_default().push(value);
+                let prefix = if workload.proxy() {
+                    Prefix::ProxyHeader
+                } else {
+                    Prefix::None
+                };
+                // The PROXY workloads' measures are named as the others', after `proxy-`.
+                let prefixed = |name: &'static str| -> &'static str {
+                    match (workload.proxy(), name) {
+                        (false, _) => name,
+                        (true, "burst") => "proxy-burst",
+                        (true, "p50") => "proxy-p50",
+                        (true, "p99") => "proxy-p99",
+                        (true, "churn") => "proxy-churn",
+                        (true, "churn-server") => "proxy-churn-server",
+                        (true, "churn-clients") => "proxy-churn-clients",
+                        (true, other) => unreachable!("no PROXY measure {other}"),
+                    }
+                };
                 match workload {
-                    Workload::Burst => {
-                        let burst = clients::burst(server.address, BURST_CLIENTS, DEADLINE);
+                    Workload::Burst | Workload::ProxyBurst => {
+                        let burst = clients::burst(server.address, BURST_CLIENTS, DEADLINE, prefix);
                         assert!(
                             burst.total.is_some(),
                             "{kind:?}: the burst did not finish: {} of {BURST_CLIENTS} echoed",
                             burst.echoed
                         );
-                        record("burst", seconds(burst.total));
-                        record("p50", burst.p50.as_secs_f64());
-                        record("p99", burst.p99.as_secs_f64());
+                        record(prefixed("burst"), seconds(burst.total));
+                        record(prefixed("p50"), burst.p50.as_secs_f64());
+                        record(prefixed("p99"), burst.p99.as_secs_f64());
                     }
                     Workload::Untuned => {
-                        let burst = clients::burst(server.address, BURST_CLIENTS, UNTUNED_DEADLINE);
+                        let burst = clients::burst(
+                            server.address,
+                            BURST_CLIENTS,
+                            UNTUNED_DEADLINE,
+                            Prefix::None,
+                        );
                         record("untuned", seconds(burst.total));
                         record("untuned-echoed", burst.echoed as f64);
                     }
-                    Workload::Churn => {
+                    Workload::Churn | Workload::ProxyChurn => {
                         let before = server.cpu_time();
-                        let churn = clients::churn(server.address);
+                        let churn = clients::churn(server.address, prefix);
                         let per_connection = |seconds: f64| seconds / churn.completed as f64;
-                        record("churn", churn.rate);
-                        record("churn-server", per_connection(server.cpu_time() - before));
-                        record("churn-clients", per_connection(churn.clients_cpu));
+                        record(prefixed("churn"), churn.rate);
+                        record(
+                            prefixed("churn-server"),
+                            per_connection(server.cpu_time() - before),
+                        );
+                        record(prefixed("churn-clients"), per_connection(churn.clients_cpu));
                     }
                     Workload::Idle => record("idle", clients::idle(&mut server)),
                     Workload::Memory => record("memory", clients::memory(&mut server)),
@@ -280,7 +324,11 @@ fn main() {
                     ),
                 }
                 if options.verbose {
-                    let name = workload.name();
+                    let name = prefixed(match workload {
+                        Workload::ProxyBurst => "burst",
+                        Workload::ProxyChurn => "churn",
+                        other => other.name(),
+                    });
                     eprintln!(
                         "  {name} {}: {:.4}; the server used {:.2} s of CPU{}",
                         kind.label(),
@@ -301,6 +349,10 @@ fn main() {
     println!("{}", header(&options, &backlogs));
     println!();
     print!("{}", table::markdown(&options, &samples));
+    if let Some(proxy) = table::proxy_markdown(&options, &samples) {
+        println!();
+        print!("{proxy}");
+    }
 }
 
 /// A duration in seconds, infinite for one that did not finish.

@@ -66,6 +66,8 @@ pub struct Config {
     pub backlog: Option<i32>,
     /// The certificate and key (PEM files) to serve TLS with.
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// Usher only: every client on loopback sends a PROXY protocol header first.
+    pub proxy: bool,
 }
 
 impl Config {
@@ -82,6 +84,9 @@ impl Config {
         if let Some(cpu) = self.cpu {
             arguments.extend(["--cpu".to_owned(), cpu.to_string()]);
         }
+        if self.proxy {
+            arguments.push("--proxy".to_owned());
+        }
         arguments
     }
 
@@ -96,6 +101,7 @@ impl Config {
                     config.tls = Some((path(), path()));
                 }
                 "--cpu" => config.cpu = arguments.next().and_then(|n| n.parse().ok()),
+                "--proxy" => config.proxy = true,
                 other => panic!("unknown server argument {other:?}"),
             }
         }
@@ -433,6 +439,11 @@ fn glib_service(kind: Kind, config: &Config, accepted: &Arc<AtomicUsize>) -> gio
             let service = usher::SocketService::new();
             if let Some(certificate) = &certificate {
                 service.set_tls_certificate(Some(certificate));
+            }
+            if config.proxy {
+                service
+                    .try_set_proxy_protocol_peers(&["127.0.0.0/8"])
+                    .expect("a CIDR range");
             }
             service.connect_incoming(move |_, connection, _| {
                 accepted.fetch_add(1, Ordering::Relaxed);

@@ -29,12 +29,79 @@ impl Value {
     }
 }
 
+/// The median of a measure of a server, over the rounds.
+fn median(samples: &Samples, kind: Kind, name: &str) -> Option<f64> {
+    let mut values = samples.get(&(kind, name))?.clone();
+    values.sort_by(f64::total_cmp);
+    Some(values[values.len() / 2])
+}
+
+/// Usher with and without a PROXY protocol header, if the PROXY workloads ran.
+pub fn proxy_markdown(options: &Options, samples: &Samples) -> Option<String> {
+    let rows = [
+        (
+            Workload::ProxyBurst,
+            "burst",
+            "burst: 5,000 clients connect at once, all echoed",
+            Unit::Seconds,
+        ),
+        (
+            Workload::ProxyBurst,
+            "p50",
+            "burst: p50 latency",
+            Unit::Milliseconds,
+        ),
+        (
+            Workload::ProxyBurst,
+            "p99",
+            "burst: p99 latency",
+            Unit::Milliseconds,
+        ),
+        (
+            Workload::ProxyChurn,
+            "churn",
+            "churn: connections/s, 32 at a time",
+            Unit::Number,
+        ),
+        (
+            Workload::ProxyChurn,
+            "churn-server",
+            "churn: the server's CPU per connection",
+            Unit::Microseconds,
+        ),
+        (
+            Workload::ProxyChurn,
+            "churn-clients",
+            "churn: the clients' CPU per connection",
+            Unit::Microseconds,
+        ),
+    ];
+    let mut table = String::from(
+        "| workload | Usher | Usher, each client with a PROXY v1 header | with / without |\n\
+         |---|---|---|---|\n",
+    );
+    let mut any = false;
+    for (workload, name, label, unit) in rows {
+        if !options.workloads.contains(&workload) {
+            continue;
+        }
+        any = true;
+        let value = |name: &str| median(samples, Kind::Usher, name).map(Value::Exact);
+        let (without, with) = (value(name), value(&format!("proxy-{name}")));
+        let cell =
+            |value: Option<Value>| value.map_or("–".to_owned(), |value| format(value, unit));
+        table += &format!(
+            "| {label} | {} | {} | {} |\n",
+            cell(without),
+            cell(with),
+            ratio(with, without)
+        );
+    }
+    any.then_some(table)
+}
+
 pub fn markdown(options: &Options, samples: &Samples) -> String {
-    let median = |kind: Kind, name: &str| -> Option<f64> {
-        let mut values = samples.get(&(kind, name))?.clone();
-        values.sort_by(f64::total_cmp);
-        Some(values[values.len() / 2])
-    };
+    let median = |kind: Kind, name: &str| median(samples, kind, name);
     let value = |kind: Kind, name: &str| -> Option<Value> {
         let value = median(kind, name)?;
         Some(if value.is_finite() {

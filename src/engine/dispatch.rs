@@ -10,27 +10,12 @@ use std::time::Duration;
 use gio::prelude::*;
 
 use super::accept::Failure;
+use super::arriving::Arriving;
 use super::state::{AcceptMode, Lifecycle, State};
 use super::{Changes, Engine, Host, proxy, tls};
 use crate::connection::{self, Guard};
 use crate::log::{LOG_DOMAIN, debug};
-use crate::proxy_info::ProxyInfo;
 use crate::sys::{self, SendObject, SendWeak};
-
-/// A connection on its way to `incoming`, between its stages.
-pub(super) struct Arriving {
-    /// The connection the service hands out: the accepted socket's, then, with TLS, the
-    /// wrapper over its TLS connection.
-    pub connection: SendObject<gio::SocketConnection>,
-    /// Its key in the registry.
-    pub key: u64,
-    /// The IP address it is counted under: the socket's peer, then the client's that a PROXY
-    /// protocol header gave; `None` for other families.
-    pub peer: Option<IpAddr>,
-    pub source_object: Option<SendObject<glib::Object>>,
-    /// What its PROXY protocol header said, if it had one.
-    pub proxy_info: Option<SendObject<ProxyInfo>>,
-}
 
 /// The stages of a connection's way to `incoming`, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,14 +168,20 @@ impl Engine {
             Stage::ProxyHeader => {
                 let expectation = host.engine().state().proxy.expectation(arriving.peer);
                 match expectation {
-                    Some((expect, timeout)) => proxy::read(host, expect, timeout, arriving),
+                    Some((expect, timeout)) => {
+                        proxy::read(host, expect, timeout, arriving, |host, arriving| {
+                            Self::advance(host, arriving, Stage::Tls)
+                        })
+                    }
                     None => Self::advance(host, arriving, Stage::Tls),
                 }
             }
             Stage::Tls => {
                 let server = host.engine().state().tls.server();
                 match server {
-                    Some(settings) => tls::handshake(host, settings, arriving),
+                    Some(settings) => tls::handshake(host, settings, arriving, |host, arriving| {
+                        Self::advance(host, arriving, Stage::Incoming)
+                    }),
                     None => Self::advance(host, arriving, Stage::Incoming),
                 }
             }
@@ -338,7 +329,7 @@ impl Engine {
                 let _ = socket.close();
                 Self::accept_failed(
                     host,
-                    super::state::refusal(peer, None, count),
+                    super::registry::refusal(peer, None, count),
                     Failure::Transient,
                 );
             }

@@ -35,6 +35,7 @@
 //! [reconcile]: Engine::update
 
 mod accept;
+mod arriving;
 mod backoff;
 mod controls;
 mod dispatch;

@@ -20,7 +20,7 @@ use std::time::Duration;
 use gio::prelude::*;
 
 use super::accept::Failure;
-use super::dispatch::{Arriving, Stage};
+use super::arriving::{Arriving, Next};
 use super::{Engine, Host};
 use crate::log::debug;
 use crate::proxy_info::ProxyInfo;
@@ -129,21 +129,32 @@ enum Step {
 /// A read in progress, shared by its sources; `None` once it ended.
 type Shared = Arc<Mutex<Option<Read>>>;
 
-/// Reads the header of `arriving`, then takes it on to the next stage, or refuses it.
-pub(super) fn read<H: Host>(host: &H, expect: Expect, timeout: u32, arriving: Arriving) {
-    let read = Read {
+/// Reads the header of `arriving`, then takes it on to `next`, or refuses it.
+pub(super) fn read<H: Host>(
+    host: &H,
+    expect: Expect,
+    timeout: u32,
+    arriving: Arriving,
+    next: Next<H>,
+) {
+    let mut read = Read {
         arriving,
         expect,
         taken: Vec::new(),
         sources: Vec::new(),
         retry: Duration::from_millis(5),
     };
+    // A balancer sends its header as it connects: it is most often there already, and read
+    // at once, in the dispatch that accepted the connection, with no source of its own.
+    if let Step::Done(result) = step(&mut read) {
+        return conclude(host, read.arriving, result, None, next);
+    }
     let shared: Shared = Arc::new(Mutex::new(Some(read)));
     Engine::update(host, |state| {
         state.proxy.reads.push(Arc::downgrade(&shared))
     });
     let context = host.engine().context().clone();
-    let mut sources = vec![readable_source(host, &shared)];
+    let mut sources = vec![readable_source(host, &shared, next)];
     if timeout != 0 {
         let weak = SendWeak::new(host);
         let shared = shared.clone();
@@ -160,7 +171,7 @@ pub(super) fn read<H: Host>(host: &H, expect: Expect, timeout: u32, arriving: Ar
                         &format!("PROXY protocol header timed out after {timeout} s"),
                     )),
                 };
-                finish(weak.upgrade().as_ref(), &shared, result);
+                finish(weak.upgrade().as_ref(), &shared, result, next);
                 glib::ControlFlow::Break
             },
         ));
@@ -178,7 +189,7 @@ fn lock(shared: &Shared) -> std::sync::MutexGuard<'_, Option<Read>> {
 }
 
 /// A source that looks at the socket each time it is readable.
-fn readable_source<H: Host>(host: &H, shared: &Shared) -> glib::Source {
+fn readable_source<H: Host>(host: &H, shared: &Shared, next: Next<H>) -> glib::Source {
     let weak = SendWeak::new(host);
     let socket = match lock(shared).as_ref() {
         Some(read) => read.arriving.connection.socket(),
@@ -191,14 +202,14 @@ fn readable_source<H: Host>(host: &H, shared: &Shared) -> glib::Source {
         None::<&gio::Cancellable>,
         Some("[usher] PROXY header"),
         glib::Priority::DEFAULT,
-        move |_, _| look(&weak, &shared),
+        move |_, _| look(&weak, &shared, next),
     )
 }
 
 /// Looks at what the socket has, and acts on it.
-fn look<H: Host>(weak: &SendWeak<H>, shared: &Shared) -> glib::ControlFlow {
+fn look<H: Host>(weak: &SendWeak<H>, shared: &Shared, next: Next<H>) -> glib::ControlFlow {
     let Some(host) = weak.upgrade() else {
-        finish::<H>(None, shared, Ok(None));
+        finish(None, shared, Ok(None), next);
         return glib::ControlFlow::Break;
     };
     let step = match lock(shared).as_mut() {
@@ -229,9 +240,11 @@ fn look<H: Host>(weak: &SendWeak<H>, shared: &Shared) -> glib::ControlFlow {
                         if let Some(host) = weak.upgrade()
                             && lock(&shared).is_some()
                         {
-                            let source = readable_source(&host, &shared);
+                            let source = readable_source(&host, &shared, next);
                             source.attach(Some(host.engine().context()));
                             if let Some(read) = lock(&shared).as_mut() {
+                                // The sources of earlier looks are done with.
+                                read.sources.retain(|source| !source.is_destroyed());
                                 read.sources.push(source);
                             }
                         }
@@ -246,7 +259,7 @@ fn look<H: Host>(weak: &SendWeak<H>, shared: &Shared) -> glib::ControlFlow {
             glib::ControlFlow::Break
         }
         Step::Done(result) => {
-            finish(Some(&host), shared, result);
+            finish(Some(&host), shared, result, next);
             glib::ControlFlow::Break
         }
     }
@@ -347,30 +360,50 @@ fn take_off(socket: &gio::Socket, count: usize) -> Result<(), glib::Error> {
 
 /// Ends the read, once: takes the connection on to the next stage with what the header said,
 /// or refuses it. Without `host`, the service is gone: the connection is closed.
-fn finish<H: Host>(host: Option<&H>, shared: &Shared, result: Result<Option<Header>, glib::Error>) {
-    let Some(mut arriving) = end(shared) else {
+fn finish<H: Host>(
+    host: Option<&H>,
+    shared: &Shared,
+    result: Result<Option<Header>, glib::Error>,
+    next: Next<H>,
+) {
+    let Some(arriving) = end(shared) else {
         return;
     };
-    let Some(host) = host else {
-        let _ = arriving.connection.close(gio::Cancellable::NONE);
-        return;
-    };
+    match host {
+        Some(host) => conclude(host, arriving, result, Some(shared), next),
+        None => {
+            let _ = arriving.connection.close(gio::Cancellable::NONE);
+        }
+    }
+}
+
+/// Takes `arriving`, whose read (`shared`, if it had sources) ended with `result`, on to `next`
+/// under its client's address, or refuses it.
+fn conclude<H: Host>(
+    host: &H,
+    mut arriving: Arriving,
+    result: Result<Option<Header>, glib::Error>,
+    shared: Option<&Shared>,
+    next: Next<H>,
+) {
     let through = arriving.peer;
     let outcome = result.and_then(|header| {
         let Some(header) = header else {
             return Ok(None);
         };
-        let socket = arriving.connection.socket();
-        let info = ProxyInfo::new(header.clone(), &socket)?;
-        Ok(Some((header, info)))
+        let client = header
+            .addresses
+            .map(|(source, _)| sys::canonical_ip(source.ip()));
+        let info = ProxyInfo::new(header, &arriving.connection.socket())?;
+        Ok(Some((client, info)))
     });
     let admitted = Engine::update(host, |state| {
-        let this = Arc::downgrade(shared);
-        state.proxy.reads.retain(|read| !read.ptr_eq(&this));
+        if let Some(shared) = shared {
+            let this = Arc::downgrade(shared);
+            state.proxy.reads.retain(|read| !read.ptr_eq(&this));
+        }
         let client = match &outcome {
-            Ok(Some((header, _))) => header
-                .addresses
-                .map(|(source, _)| sys::canonical_ip(source.ip())),
+            Ok(Some((client, _))) => *client,
             _ => None,
         };
         match client {
@@ -384,7 +417,6 @@ fn finish<H: Host>(host: Option<&H>, shared: &Shared, result: Result<Option<Head
     });
     let info = match (outcome, admitted) {
         (Err(error), _) => {
-            let peer = through.map_or_else(|| "a peer".to_owned(), |peer| peer.to_string());
             refuse(
                 host,
                 &arriving,
@@ -392,7 +424,11 @@ fn finish<H: Host>(host: Option<&H>, shared: &Shared, result: Result<Option<Head
                     error
                         .kind::<gio::IOErrorEnum>()
                         .unwrap_or(gio::IOErrorEnum::Failed),
-                    &format!("Refused a connection from {peer}: {}", error.message()),
+                    &format!(
+                        "Refused a connection from {}: {}",
+                        describe(through),
+                        error.message()
+                    ),
                 ),
             );
             return;
@@ -401,7 +437,7 @@ fn finish<H: Host>(host: Option<&H>, shared: &Shared, result: Result<Option<Head
             refuse(
                 host,
                 &arriving,
-                super::state::refusal(Some(client), through, count),
+                super::registry::refusal(Some(client), through, count),
             );
             return;
         }
@@ -414,7 +450,7 @@ fn finish<H: Host>(host: Option<&H>, shared: &Shared, result: Result<Option<Head
         }
     };
     arriving.proxy_info = info.map(SendObject::new);
-    Engine::advance(host, arriving, Stage::Tls);
+    next(host, arriving);
 }
 
 /// Ends a read, if it has not ended yet: destroys its sources, and gives its connection back.

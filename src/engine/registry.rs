@@ -154,6 +154,20 @@ impl Registry {
     }
 }
 
+/// The error reported for a client refused at its peer's `max-connections-per-peer`: `peer`,
+/// through the balancer `through` if a PROXY protocol header named it.
+pub(super) fn refusal(peer: Option<IpAddr>, through: Option<IpAddr>, count: u32) -> glib::Error {
+    let peer = peer.map_or_else(|| "a peer".to_owned(), |peer| peer.to_string());
+    let through = through.map_or_else(String::new, |proxy| format!(" (through {proxy})"));
+    glib::Error::new(
+        gio::IOErrorEnum::ConnectionRefused,
+        &format!(
+            "Refused a connection from {peer}{through}: it has {count} already \
+             (max-connections-per-peer)"
+        ),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

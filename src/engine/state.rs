@@ -2,14 +2,13 @@
 //! from it alone: how much room there is, what may be accepted, what is waiting.
 
 use std::collections::VecDeque;
-use std::net::IpAddr;
 
 use gio::prelude::*;
 
 use super::accept::{Failure, Outcome, accept};
 use super::backoff::Backoff;
 use super::proxy::Proxy;
-use super::registry::Registry;
+use super::registry::{Registry, refusal};
 use super::tls::Tls;
 use super::{Changes, Waiter};
 use crate::log::{WarningLimiter, debug};
@@ -418,18 +417,4 @@ fn describe(socket: &gio::Socket) -> String {
         },
         Err(_) => "a socket".to_owned(),
     }
-}
-
-/// The error reported for a client refused at its peer's `max-connections-per-peer`: `peer`,
-/// through the balancer `through` if a PROXY protocol header named it.
-pub(super) fn refusal(peer: Option<IpAddr>, through: Option<IpAddr>, count: u32) -> glib::Error {
-    let peer = peer.map_or_else(|| "a peer".to_owned(), |peer| peer.to_string());
-    let through = through.map_or_else(String::new, |proxy| format!(" (through {proxy})"));
-    glib::Error::new(
-        gio::IOErrorEnum::ConnectionRefused,
-        &format!(
-            "Refused a connection from {peer}{through}: it has {count} already \
-             (max-connections-per-peer)"
-        ),
-    )
 }

@@ -15,7 +15,7 @@ use std::time::Duration;
 use gio::prelude::*;
 
 use super::accept::Failure;
-use super::dispatch::{Arriving, Stage};
+use super::arriving::{Arriving, Next};
 use super::{Engine, Host};
 use crate::connection;
 use crate::log::{LOG_DOMAIN, debug};
@@ -78,9 +78,14 @@ impl Tls {
     }
 }
 
-/// Runs the TLS handshake of `arriving`, then takes it on to `incoming` as the wrapper over its
-/// TLS connection, or reports why it failed.
-pub(super) fn handshake<H: Host>(host: &H, settings: TlsSettings, mut arriving: Arriving) {
+/// Runs the TLS handshake of `arriving`, then takes it on to `next` as the wrapper over its TLS
+/// connection, or reports why it failed.
+pub(super) fn handshake<H: Host>(
+    host: &H,
+    settings: TlsSettings,
+    mut arriving: Arriving,
+    next: Next<H>,
+) {
     let tls = match server_connection(host, &settings, &arriving.connection) {
         Ok(tls) => tls,
         Err(error) => {
@@ -119,7 +124,7 @@ pub(super) fn handshake<H: Host>(host: &H, settings: TlsSettings, mut arriving: 
             Ok(()) => {
                 let wrapper = connection::wrap_tls(&arriving.connection, handshaking.upcast_ref());
                 arriving.connection = SendObject::new(wrapper);
-                Engine::advance(&host, arriving, Stage::Incoming);
+                next(&host, arriving);
             }
             Err(error) => {
                 let error = if error.matches(gio::IOErrorEnum::Cancelled) {

@@ -36,7 +36,9 @@ pub struct SocketService {
     /// IPv6 addresses count apart, except that a v4-mapped IPv6 address counts as its IPv4
     /// address; Unix-domain sockets are not limited. A client beyond its peer's limit is
     /// accepted and closed at once, so that it holds up nobody in the backlog, and reported
-    /// with `accept-error`.
+    /// with `accept-error`. Behind a balancer trusted with `proxy-protocol-peers`, a
+    /// connection counts as the balancer's while its header is read, then as the client's the
+    /// header names.
     #[property(name = "max-connections-per-peer", type = u32,
         get = |imp: &Self| imp.engine.max_connections_per_peer(),
         set = Self::set_max_connections_per_peer, explicit_notify,
