@@ -40,10 +40,7 @@ fn main() -> glib::ExitCode {
         eprintln!("Cannot listen on port {port}: {error}");
         return glib::ExitCode::FAILURE;
     }
-    println!(
-        "Listening on port {port}, behind {}.",
-        balancers.join(", ")
-    );
+    println!("Listening on port {port}, behind {}.", balancers.join(", "));
     // A bad header, a missing one, a forged one: each is a refused connection.
     service.connect_accept_error(|_, error| eprintln!("{error}"));
 

@@ -16,7 +16,10 @@ use glib::translate::*;
 use crate::engine::Engine;
 use crate::ffi::{UsherSocketService, UsherThreadedSocketService};
 use crate::prelude::*;
-use crate::{SocketService, ThreadedSocketService};
+use crate::{ProxyCommand, ProxyInfo, SocketService, ThreadedSocketService};
+
+/// `UsherProxyInfo`: the instance structure of the final type, as GObject has it.
+type UsherProxyInfo = <ProxyInfo as ObjectType>::GlibType;
 
 /// `g_return_val_if_fail()`, as librsvg's `rsvg_return_val_if_fail!`: checks each condition in
 /// turn and, at the first that fails, logs a critical naming `$function` and the condition, and
@@ -73,10 +76,12 @@ macro_rules! type_checks {
 
 type_checks! {
     USHER_IS_SOCKET_SERVICE: SocketService,
+    USHER_IS_PROXY_INFO: ProxyInfo,
     G_IS_ASYNC_RESULT: gio::AsyncResult,
     G_IS_CANCELLABLE: gio::Cancellable,
     G_IS_OBJECT: glib::Object,
     G_IS_SOCKET_ADDRESS: gio::SocketAddress,
+    G_IS_SOCKET_CONNECTION: gio::SocketConnection,
     G_IS_TLS_CERTIFICATE: gio::TlsCertificate,
     G_IS_TLS_DATABASE: gio::TlsDatabase,
 }
@@ -127,23 +132,59 @@ pub unsafe extern "C" fn usher_socket_service_is_active(
     unsafe { self::service(service) }.is_active().into_glib()
 }
 
+/// How a property's Rust type crosses the C ABI: numbers as they are, `bool` as `gboolean`.
+pub(crate) trait CValue {
+    /// The C type; its default is what a getter returns when its check fails.
+    type C: Default;
+    fn into_c(self) -> Self::C;
+    fn from_c(value: Self::C) -> Self;
+}
+
+macro_rules! c_value_as_itself {
+    ($($type:ty),+) => {
+        $(
+            impl CValue for $type {
+                type C = $type;
+                fn into_c(self) -> $type {
+                    self
+                }
+                fn from_c(value: $type) -> $type {
+                    value
+                }
+            }
+        )+
+    };
+}
+
+c_value_as_itself!(u32, u64);
+
+impl CValue for bool {
+    type C = glib::ffi::gboolean;
+    fn into_c(self) -> glib::ffi::gboolean {
+        self.into_glib()
+    }
+    fn from_c(value: glib::ffi::gboolean) -> bool {
+        value != glib::ffi::GFALSE
+    }
+}
+
 /// A property's C getter, `usher_socket_service_get_$name()`, and its setter if it has one,
 /// through the Rust accessors.
 macro_rules! property_accessors {
-    ($get:ident, $name:ident: $c_type:ty) => {
+    ($get:ident, $name:ident: $type:ty) => {
         #[unsafe(no_mangle)]
-        pub unsafe extern "C" fn $get(service: *mut UsherSocketService) -> $c_type {
+        pub unsafe extern "C" fn $get(service: *mut UsherSocketService) -> <$type as CValue>::C {
             return_if_fail! { $get => Default::default(); USHER_IS_SOCKET_SERVICE(service) }
-            unsafe { self::service(service) }.$name()
+            unsafe { self::service(service) }.$name().into_c()
         }
     };
-    ($get:ident, $set:ident, $name:ident, $set_name:ident: $c_type:ty) => {
-        property_accessors!($get, $name: $c_type);
+    ($get:ident, $set:ident, $name:ident, $set_name:ident: $type:ty) => {
+        property_accessors!($get, $name: $type);
 
         #[unsafe(no_mangle)]
-        pub unsafe extern "C" fn $set(service: *mut UsherSocketService, value: $c_type) {
+        pub unsafe extern "C" fn $set(service: *mut UsherSocketService, value: <$type as CValue>::C) {
             return_if_fail! { $set; USHER_IS_SOCKET_SERVICE(service) }
-            unsafe { self::service(service) }.$set_name(value)
+            unsafe { self::service(service) }.$set_name(<$type>::from_c(value))
         }
     };
 }
@@ -171,6 +212,19 @@ property_accessors!(
     usher_socket_service_set_tls_handshake_timeout,
     tls_handshake_timeout,
     set_tls_handshake_timeout: c_uint
+);
+
+property_accessors!(
+    usher_socket_service_get_proxy_protocol_required,
+    usher_socket_service_set_proxy_protocol_required,
+    proxy_protocol_required,
+    set_proxy_protocol_required: bool
+);
+property_accessors!(
+    usher_socket_service_get_proxy_protocol_timeout,
+    usher_socket_service_set_proxy_protocol_timeout,
+    proxy_protocol_timeout,
+    set_proxy_protocol_timeout: c_uint
 );
 
 property_accessors!(usher_socket_service_get_n_connections, n_connections: c_uint);
@@ -271,13 +325,22 @@ pub unsafe extern "C" fn usher_socket_service_get_tls_advertised_protocols(
         usher_socket_service_get_tls_advertised_protocols => std::ptr::null_mut();
         USHER_IS_SOCKET_SERVICE(service)
     }
-    let protocols = unsafe { self::service(service) }.tls_advertised_protocols();
-    // (transfer full), NULL for none, as GTlsConnection's.
-    if protocols.is_empty() {
+    strv_or_null(unsafe { self::service(service) }.tls_advertised_protocols())
+}
+
+/// A list property's C value: (transfer full), NULL for none, as GTlsConnection's
+/// `advertised-protocols`.
+fn strv_or_null(strings: glib::StrV) -> *mut *mut c_char {
+    if strings.is_empty() {
         std::ptr::null_mut()
     } else {
-        protocols.into_raw()
+        strings.into_raw()
     }
+}
+
+/// The strings of the NULL-terminated array `strv`, none for NULL.
+unsafe fn strv_from_c(strv: *const *const c_char) -> Vec<glib::GString> {
+    unsafe { FromGlibPtrContainer::from_glib_none(strv) }
 }
 
 #[unsafe(no_mangle)]
@@ -290,8 +353,56 @@ pub unsafe extern "C" fn usher_socket_service_set_tls_advertised_protocols(
         USHER_IS_SOCKET_SERVICE(service),
         strv_is_utf8(protocols),
     }
-    let protocols: Vec<glib::GString> = unsafe { FromGlibPtrContainer::from_glib_none(protocols) };
+    let protocols = unsafe { strv_from_c(protocols) };
     unsafe { self::service(service) }.set_tls_advertised_protocols(glib::StrV::from(protocols))
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn usher_socket_service_get_proxy_protocol_peers(
+    service: *mut UsherSocketService,
+) -> *mut *mut c_char {
+    return_if_fail! {
+        usher_socket_service_get_proxy_protocol_peers => std::ptr::null_mut();
+        USHER_IS_SOCKET_SERVICE(service)
+    }
+    strv_or_null(unsafe { self::service(service) }.proxy_protocol_peers())
+}
+
+/// Through the property's setter, which logs a critical for an invalid entry.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn usher_socket_service_set_proxy_protocol_peers(
+    service: *mut UsherSocketService,
+    peers: *const *const c_char,
+) {
+    return_if_fail! {
+        usher_socket_service_set_proxy_protocol_peers;
+        USHER_IS_SOCKET_SERVICE(service),
+        strv_is_utf8(peers),
+    }
+    let peers = unsafe { strv_from_c(peers) };
+    unsafe { self::service(service) }.set_proxy_protocol_peers(glib::StrV::from(peers))
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn usher_socket_service_try_set_proxy_protocol_peers(
+    service: *mut UsherSocketService,
+    peers: *const *const c_char,
+    error: *mut *mut glib::ffi::GError,
+) -> glib::ffi::gboolean {
+    return_if_fail! {
+        usher_socket_service_try_set_proxy_protocol_peers => glib::ffi::GFALSE;
+        USHER_IS_SOCKET_SERVICE(service),
+        strv_is_utf8(peers),
+        error_is_unset(error),
+    }
+    let peers = unsafe { strv_from_c(peers) };
+    match unsafe { self::service(service) }.try_set_proxy_protocol_peers(&peers) {
+        Ok(()) => glib::ffi::GTRUE,
+        Err(failure) => {
+            unsafe { set_error(error, failure) };
+            glib::ffi::GFALSE
+        }
+    }
 }
 
 /// Whether every string of the NULL-terminated array `strv` (or NULL) is UTF-8: `gchar *`
@@ -547,4 +658,153 @@ pub extern "C" fn usher_threaded_socket_service_new(max_threads: c_int) -> *mut 
     let service: *mut UsherThreadedSocketService =
         ThreadedSocketService::new(max_threads).into_glib_ptr();
     service as *mut UsherSocketService
+}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn usher_proxy_command_get_type() -> glib::ffi::GType {
+    ProxyCommand::static_type().into_glib()
+}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn usher_proxy_info_get_type() -> glib::ffi::GType {
+    ProxyInfo::static_type().into_glib()
+}
+
+unsafe fn info(info: *mut UsherProxyInfo) -> Borrowed<ProxyInfo> {
+    unsafe { ProxyInfo::from_glib_borrow(info) }
+}
+
+/// (transfer none): the connection keeps the info, under its data.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn usher_proxy_info_get_for_connection(
+    connection: *mut gio::ffi::GSocketConnection,
+) -> *mut UsherProxyInfo {
+    return_if_fail! {
+        usher_proxy_info_get_for_connection => std::ptr::null_mut();
+        G_IS_SOCKET_CONNECTION(connection)
+    }
+    let connection: Borrowed<gio::SocketConnection> = unsafe { from_glib_borrow(connection) };
+    ProxyInfo::for_connection(&*connection)
+        .map_or(std::ptr::null_mut(), |info| info.to_glib_none().0)
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn usher_proxy_info_get_version(info: *mut UsherProxyInfo) -> c_uint {
+    return_if_fail! { usher_proxy_info_get_version => 0; USHER_IS_PROXY_INFO(info) }
+    unsafe { self::info(info) }.version()
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn usher_proxy_info_get_command(info: *mut UsherProxyInfo) -> c_int {
+    return_if_fail! {
+        usher_proxy_info_get_command => ProxyCommand::Proxy.into_glib();
+        USHER_IS_PROXY_INFO(info)
+    }
+    unsafe { self::info(info) }.command().into_glib()
+}
+
+/// An address getter of `UsherProxyInfo`: (transfer none), as the info keeps its addresses for
+/// its lifetime.
+macro_rules! proxy_info_addresses {
+    ($($get:ident: $name:ident),+ $(,)?) => {
+        $(
+            #[unsafe(no_mangle)]
+            pub unsafe extern "C" fn $get(
+                info: *mut UsherProxyInfo,
+            ) -> *mut gio::ffi::GSocketAddress {
+                return_if_fail! { $get => std::ptr::null_mut(); USHER_IS_PROXY_INFO(info) }
+                unsafe { self::info(info) }.$name().to_glib_none().0
+            }
+        )+
+    };
+}
+
+proxy_info_addresses! {
+    usher_proxy_info_get_source_address: source_address,
+    usher_proxy_info_get_destination_address: destination_address,
+    usher_proxy_info_get_proxy_address: proxy_address,
+}
+
+/// A text TLV of `info` as a `const gchar *` that lives as long as `info`: the Rust getter
+/// makes a new `String` each call, so its C copy is kept on the object, under `key`, the first
+/// time. `g_object_replace_qdata()` stores it only if no other thread stored one meanwhile, so
+/// a copy once handed out is never freed before `info`. NULL without the TLV, or for a value
+/// with a NUL byte, which no C string can hold.
+unsafe fn kept_text(
+    info: *mut UsherProxyInfo,
+    key: &'static str,
+    text: impl FnOnce() -> Option<String>,
+) -> *const c_char {
+    let object = info as *mut glib::gobject_ffi::GObject;
+    let quark = glib::Quark::from_str(key).into_glib();
+    let kept = unsafe { glib::gobject_ffi::g_object_get_qdata(object, quark) };
+    if !kept.is_null() {
+        return kept as *const c_char;
+    }
+    let Some(copy) = text().and_then(|text| CString::new(text).ok()) else {
+        return std::ptr::null();
+    };
+    let copy = copy.into_raw();
+    unsafe {
+        if glib::gobject_ffi::g_object_replace_qdata(
+            object,
+            quark,
+            std::ptr::null_mut(),
+            copy as glib::ffi::gpointer,
+            Some(free_kept_text),
+            std::ptr::null_mut(),
+        ) != glib::ffi::GFALSE
+        {
+            copy
+        } else {
+            drop(CString::from_raw(copy));
+            glib::gobject_ffi::g_object_get_qdata(object, quark) as *const c_char
+        }
+    }
+}
+
+unsafe extern "C" fn free_kept_text(text: glib::ffi::gpointer) {
+    drop(unsafe { CString::from_raw(text as *mut c_char) });
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn usher_proxy_info_get_alpn(info: *mut UsherProxyInfo) -> *const c_char {
+    return_if_fail! { usher_proxy_info_get_alpn => std::ptr::null(); USHER_IS_PROXY_INFO(info) }
+    unsafe { kept_text(info, "usher-capi-alpn", || self::info(info).alpn()) }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn usher_proxy_info_get_authority(
+    info: *mut UsherProxyInfo,
+) -> *const c_char {
+    return_if_fail! {
+        usher_proxy_info_get_authority => std::ptr::null();
+        USHER_IS_PROXY_INFO(info)
+    }
+    unsafe {
+        kept_text(info, "usher-capi-authority", || {
+            self::info(info).authority()
+        })
+    }
+}
+
+/// (transfer none): the info keeps its TLVs' bytes, which the Rust getters share.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn usher_proxy_info_get_unique_id(
+    info: *mut UsherProxyInfo,
+) -> *mut glib::ffi::GBytes {
+    return_if_fail! {
+        usher_proxy_info_get_unique_id => std::ptr::null_mut();
+        USHER_IS_PROXY_INFO(info)
+    }
+    unsafe { self::info(info) }.unique_id().to_glib_none().0
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn usher_proxy_info_get_tlv(
+    info: *mut UsherProxyInfo,
+    kind: u8,
+) -> *mut glib::ffi::GBytes {
+    return_if_fail! { usher_proxy_info_get_tlv => std::ptr::null_mut(); USHER_IS_PROXY_INFO(info) }
+    unsafe { self::info(info) }.tlv(kind).to_glib_none().0
 }

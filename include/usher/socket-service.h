@@ -272,6 +272,59 @@ struct _UsherSocketServiceClass
  */
 
 /**
+ * UsherSocketService:proxy-protocol-peers:
+ *
+ * The load balancers trusted to send a PROXY protocol header (HAProxy's
+ * `send-proxy`, nginx's `proxy_protocol on`): IPv4 and IPv6 addresses and
+ * CIDR ranges (`"127.0.0.1"`, `"10.0.0.0/8"`, `"fd00::/8"`). %NULL or empty
+ * (the default): the service speaks no PROXY protocol.
+ *
+ * With peers set, a connection from one of them is taken through its header,
+ * version 1 or 2, before its TLS handshake and #UsherSocketService::incoming;
+ * from then on its client's address is the one
+ * #UsherSocketService:max-connections-per-peer counts and messages name, and
+ * usher_proxy_info_get_for_connection() gives what the header said. A
+ * connection from anyone else is served as it is, and refused if it starts
+ * with a header: a header from a peer not in the list is never believed. A
+ * refused header closes the connection and is reported with
+ * #UsherSocketService::accept-error: %G_IO_ERROR_INVALID_DATA for a malformed
+ * one, %G_IO_ERROR_PERMISSION_DENIED for one from an untrusted peer,
+ * %G_IO_ERROR_TIMED_OUT past #UsherSocketService:proxy-protocol-timeout.
+ *
+ * Set through the property, an entry that is neither an address nor a range
+ * logs a critical and leaves the list as it was;
+ * usher_socket_service_try_set_proxy_protocol_peers() returns the error
+ * instead.
+ *
+ * Since: 0.2
+ */
+
+/**
+ * UsherSocketService:proxy-protocol-required:
+ *
+ * Whether a trusted peer (#UsherSocketService:proxy-protocol-peers) must
+ * send a PROXY protocol header: with this on (the default), as the
+ * specification asks, a connection from one without a header is refused.
+ * Off, a connection from a trusted peer that does not start with a header is
+ * served as it is, with its own addresses, for a balancer whose health checks
+ * send none.
+ *
+ * Since: 0.2
+ */
+
+/**
+ * UsherSocketService:proxy-protocol-timeout:
+ *
+ * The most seconds a connection may take to send its PROXY protocol header,
+ * from its accept, however slowly the bytes trickle in; 0 for no limit. The
+ * default is 5. A connection from a peer that may send no header (not
+ * trusted, or with #UsherSocketService:proxy-protocol-required off) waits as
+ * long for its first bytes before it is handed out.
+ *
+ * Since: 0.2
+ */
+
+/**
  * UsherSocketService::accept-certificate:
  * @service: the #UsherSocketService
  * @connection: the connection in its TLS handshake
@@ -559,6 +612,108 @@ guint usher_socket_service_get_tls_handshake_timeout (UsherSocketService *servic
  */
 void usher_socket_service_set_tls_handshake_timeout (UsherSocketService *service,
                                                      guint               timeout);
+
+/**
+ * usher_socket_service_get_proxy_protocol_peers:
+ * @service: a #UsherSocketService
+ *
+ * Gets #UsherSocketService:proxy-protocol-peers, each entry in its canonical
+ * form (`"10.0.0.0/8"`, `"::1"`).
+ *
+ * Returns: (transfer full) (nullable) (array zero-terminated=1): the
+ *   balancers trusted to send a PROXY protocol header, or %NULL for none; free
+ *   with g_strfreev()
+ *
+ * Since: 0.2
+ */
+gchar **usher_socket_service_get_proxy_protocol_peers (UsherSocketService *service);
+
+/**
+ * usher_socket_service_set_proxy_protocol_peers:
+ * @service: a #UsherSocketService
+ * @peers: (nullable) (array zero-terminated=1): addresses and CIDR ranges of
+ *   the balancers trusted to send a PROXY protocol header, or %NULL for none
+ *
+ * Sets #UsherSocketService:proxy-protocol-peers, as g_object_set() does: an
+ * entry that is neither an address nor a range logs a critical and leaves the
+ * list as it was. For a list read from a configuration file, use
+ * usher_socket_service_try_set_proxy_protocol_peers(), which says what is
+ * wrong.
+ *
+ * Since: 0.2
+ */
+void usher_socket_service_set_proxy_protocol_peers (UsherSocketService  *service,
+                                                    const gchar * const *peers);
+
+/**
+ * usher_socket_service_try_set_proxy_protocol_peers:
+ * @service: a #UsherSocketService
+ * @peers: (nullable) (array zero-terminated=1): addresses and CIDR ranges of
+ *   the balancers trusted to send a PROXY protocol header, or %NULL for none
+ * @error: return location for a #GError, or %NULL
+ *
+ * Sets #UsherSocketService:proxy-protocol-peers from addresses and CIDR
+ * ranges (`"127.0.0.1"`, `"10.0.0.0/8"`, `"fd00::/8"`), as read from a
+ * configuration file; %NULL or an empty list turns the PROXY protocol off. It
+ * fails with %G_IO_ERROR_INVALID_ARGUMENT, saying which entry is wrong and
+ * how, and leaves the list as it was, if an entry is neither an address nor a
+ * range (or a range with bits set beyond its prefix, such as `"10.1.2.3/8"`).
+ *
+ * Returns: %TRUE if the list was set
+ *
+ * Since: 0.2
+ */
+gboolean usher_socket_service_try_set_proxy_protocol_peers (UsherSocketService   *service,
+                                                            const gchar * const  *peers,
+                                                            GError              **error);
+
+/**
+ * usher_socket_service_get_proxy_protocol_required:
+ * @service: a #UsherSocketService
+ *
+ * Gets #UsherSocketService:proxy-protocol-required.
+ *
+ * Returns: whether a trusted peer must send a PROXY protocol header
+ *
+ * Since: 0.2
+ */
+gboolean usher_socket_service_get_proxy_protocol_required (UsherSocketService *service);
+
+/**
+ * usher_socket_service_set_proxy_protocol_required:
+ * @service: a #UsherSocketService
+ * @required: whether a trusted peer must send a PROXY protocol header
+ *
+ * Sets #UsherSocketService:proxy-protocol-required.
+ *
+ * Since: 0.2
+ */
+void usher_socket_service_set_proxy_protocol_required (UsherSocketService *service,
+                                                       gboolean            required);
+
+/**
+ * usher_socket_service_get_proxy_protocol_timeout:
+ * @service: a #UsherSocketService
+ *
+ * Gets #UsherSocketService:proxy-protocol-timeout.
+ *
+ * Returns: the most seconds a PROXY protocol header may take, 0 for no limit
+ *
+ * Since: 0.2
+ */
+guint usher_socket_service_get_proxy_protocol_timeout (UsherSocketService *service);
+
+/**
+ * usher_socket_service_set_proxy_protocol_timeout:
+ * @service: a #UsherSocketService
+ * @timeout: the most seconds a PROXY protocol header may take, 0 for no limit
+ *
+ * Sets #UsherSocketService:proxy-protocol-timeout.
+ *
+ * Since: 0.2
+ */
+void usher_socket_service_set_proxy_protocol_timeout (UsherSocketService *service,
+                                                      guint               timeout);
 
 /**
  * usher_socket_service_get_n_connections:

@@ -323,7 +323,7 @@ pub trait SocketServiceExt: IsA<SocketService> + 'static {
     /// let service = usher::SocketService::new();
     /// service.try_set_proxy_protocol_peers(&["127.0.0.1", "10.0.0.0/8"])?;
     /// assert!(service.try_set_proxy_protocol_peers(&["10.1.2.3/8"]).is_err());
-    /// assert_eq!(service.proxy_protocol_peers(), ["127.0.0.1", "10.0.0.0/8"]);
+    /// assert_eq!(service.proxy_protocol_peers().as_slice(), ["127.0.0.1", "10.0.0.0/8"]);
     /// # Ok::<(), glib::Error>(())
     /// ```
     #[doc(alias = "usher_socket_service_try_set_proxy_protocol_peers")]
