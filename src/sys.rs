@@ -7,7 +7,7 @@
 
 use std::ffi::CStr;
 use std::marker::PhantomData;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 use gio::prelude::*;
@@ -111,6 +111,45 @@ pub(crate) fn accept(listening: BorrowedFd<'_>) -> Result<Accepted, i32> {
             libc::EINTR => continue,
             errno => return Err(errno),
         }
+    }
+}
+
+/// The remote address of a connected IP socket (`getpeername(2)`), without the `GSocketAddress`
+/// that `g_socket_get_remote_address()` makes.
+pub(crate) fn remote_address(socket: BorrowedFd<'_>) -> Result<SocketAddr, glib::Error> {
+    let mut address = std::mem::MaybeUninit::<libc::sockaddr_storage>::zeroed();
+    let mut size = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    // SAFETY: `address` has room for any address and `size` says how much.
+    let status = unsafe {
+        libc::getpeername(
+            socket.as_raw_fd(),
+            address.as_mut_ptr() as *mut libc::sockaddr,
+            &mut size,
+        )
+    };
+    if status != 0 {
+        let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
+        return Err(errno_error(errno, "Could not get remote address"));
+    }
+    // SAFETY: getpeername() filled what it did not leave zeroed.
+    let address = unsafe { address.assume_init() };
+    let port = match address.ss_family as libc::c_int {
+        // SAFETY: the family says which structure the storage holds.
+        libc::AF_INET => {
+            u16::from_be(unsafe { (*(&address as *const _ as *const libc::sockaddr_in)).sin_port })
+        }
+        libc::AF_INET6 => u16::from_be(unsafe {
+            (*(&address as *const _ as *const libc::sockaddr_in6)).sin6_port
+        }),
+        _ => 0,
+    };
+    // A v4-mapped IPv6 address as IPv4, as `g_socket_address_new_from_native()` makes it.
+    match peer_ip(&address) {
+        Some(ip) => Ok(SocketAddr::new(ip, port)),
+        None => Err(glib::Error::new(
+            gio::IOErrorEnum::NotSupported,
+            "Not an IP connection",
+        )),
     }
 }
 

@@ -11,11 +11,40 @@ use super::ProxyCommand;
 pub(crate) struct Data {
     pub version: u32,
     pub command: ProxyCommand,
-    pub source_address: gio::SocketAddress,
-    pub destination_address: gio::SocketAddress,
-    pub proxy_address: gio::SocketAddress,
+    /// The source, destination and proxy addresses, as `GSocketAddress`es once asked for: most
+    /// applications never ask, and making them costs more than reading the header.
+    pub addresses: [Address; 3],
+    /// The ALPN and AUTHORITY TLVs, which the parser checked are UTF-8.
+    pub alpn: Option<glib::GString>,
+    pub authority: Option<glib::GString>,
     pub tlvs: Vec<(u8, glib::Bytes)>,
 }
+
+/// An address, and its `GSocketAddress` once made.
+pub(crate) struct Address {
+    pub address: std::net::SocketAddr,
+    pub object: OnceLock<gio::SocketAddress>,
+}
+
+impl Address {
+    pub(crate) fn new(address: std::net::SocketAddr) -> Self {
+        Self {
+            address,
+            object: OnceLock::new(),
+        }
+    }
+
+    fn object(&self) -> gio::SocketAddress {
+        self.object
+            .get_or_init(|| gio::InetSocketAddress::from(self.address).upcast())
+            .clone()
+    }
+}
+
+/// The indices of [`Data::addresses`].
+pub(crate) const SOURCE: usize = 0;
+pub(crate) const DESTINATION: usize = 1;
+pub(crate) const PROXY: usize = 2;
 
 #[derive(Default, glib::Properties)]
 #[properties(wrapper_type = super::ProxyInfo)]
@@ -30,22 +59,22 @@ pub struct ProxyInfo {
     /// The client's address: the original source the header gives, or, for a `Local` header,
     /// a v1 `UNKNOWN` line and a v2 header without TCP addresses, the socket's remote address.
     #[property(name = "source-address", type = gio::SocketAddress,
-        get = |imp: &Self| imp.data().source_address.clone())]
+        get = |imp: &Self| imp.data().addresses[SOURCE].object())]
     /// The address the client connected to: the original destination the header gives, or,
     /// where it gives none, the socket's local address.
     #[property(name = "destination-address", type = gio::SocketAddress,
-        get = |imp: &Self| imp.data().destination_address.clone())]
+        get = |imp: &Self| imp.data().addresses[DESTINATION].object())]
     /// The address of the balancer that sent the header: the socket's remote address.
     #[property(name = "proxy-address", type = gio::SocketAddress,
-        get = |imp: &Self| imp.data().proxy_address.clone())]
+        get = |imp: &Self| imp.data().addresses[PROXY].object())]
     /// The ALPN protocol the balancer negotiated with the client (TLV `PP2_TYPE_ALPN`), if the
     /// header has one.
     #[property(name = "alpn", type = Option<String>,
-        get = |imp: &Self| imp.text(crate::proxy_protocol::tlv::ALPN))]
+        get = |imp: &Self| imp.data().alpn.as_ref().map(|alpn| alpn.to_string()))]
     /// The host name the client asked for (TLV `PP2_TYPE_AUTHORITY`, the SNI under TLS), if the
     /// header has one.
     #[property(name = "authority", type = Option<String>,
-        get = |imp: &Self| imp.text(crate::proxy_protocol::tlv::AUTHORITY))]
+        get = |imp: &Self| imp.data().authority.as_ref().map(|authority| authority.to_string()))]
     /// The balancer's unique id of the connection (TLV `PP2_TYPE_UNIQUE_ID`, at most 128
     /// bytes), if the header has one.
     #[property(name = "unique-id", type = Option<glib::Bytes>,
@@ -76,11 +105,5 @@ impl ProxyInfo {
             .iter()
             .find(|(tlv, _)| *tlv == kind)
             .map(|(_, value)| value.clone())
-    }
-
-    /// The value of the first TLV of type `kind`, whose values the parser checked are UTF-8.
-    fn text(&self, kind: u8) -> Option<String> {
-        self.tlv(kind)
-            .and_then(|value| String::from_utf8(value.to_vec()).ok())
     }
 }

@@ -7,8 +7,10 @@ use std::net::SocketAddr;
 use gio::prelude::*;
 use glib::subclass::prelude::*;
 
-use crate::proxy_protocol::{Command, Header, Version};
-use crate::sys::DataKey;
+use std::os::fd::AsFd;
+
+use crate::proxy_protocol::{Command, Header, Version, tlv};
+use crate::sys::{self, DataKey};
 
 /// Whether a balancer relayed a client's connection or made the connection itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, glib::Enum)]
@@ -72,11 +74,30 @@ impl ProxyInfo {
 
     /// The info of `header`, received on `socket`.
     pub(crate) fn new(header: Header, socket: &gio::Socket) -> Result<ProxyInfo, glib::Error> {
-        let (source_address, destination_address) = match header.addresses {
-            Some((source, destination)) => (socket_address(source), socket_address(destination)),
-            None => (socket.remote_address()?, socket.local_address()?),
+        let inet = |address: Result<gio::SocketAddress, glib::Error>| {
+            address?
+                .downcast::<gio::InetSocketAddress>()
+                .map(SocketAddr::from)
+                .map_err(|_| {
+                    glib::Error::new(gio::IOErrorEnum::NotSupported, "Not an IP connection")
+                })
         };
-        let info: ProxyInfo = glib::Object::new();
+        let (source, destination) = match header.addresses {
+            Some(addresses) => addresses,
+            None => (
+                inet(socket.remote_address())?,
+                inet(socket.local_address())?,
+            ),
+        };
+        let proxy = sys::remote_address(socket.as_fd())?;
+        let text = |kind| {
+            header
+                .tlvs
+                .iter()
+                .find(|(tlv, _)| *tlv == kind)
+                .and_then(|(_, value)| std::str::from_utf8(value).ok())
+                .map(glib::GString::from)
+        };
         let data = imp::Data {
             version: match header.version {
                 Version::V1 => 1,
@@ -86,17 +107,34 @@ impl ProxyInfo {
                 Command::Local => ProxyCommand::Local,
                 Command::Proxy => ProxyCommand::Proxy,
             },
-            source_address,
-            destination_address,
-            proxy_address: socket.remote_address()?,
+            addresses: [source, destination, proxy].map(imp::Address::new),
+            alpn: text(tlv::ALPN),
+            authority: text(tlv::AUTHORITY),
             tlvs: header
                 .tlvs
                 .into_iter()
                 .map(|(kind, value)| (kind, glib::Bytes::from_owned(value)))
                 .collect(),
         };
+        let info: ProxyInfo = glib::Object::new();
         let _ = info.imp().data.set(data);
         Ok(info)
+    }
+
+    /// The ALPN protocol, borrowed for as long as the info lives (the C getter's).
+    #[cfg(feature = "capi")]
+    pub(crate) fn alpn_text(&self) -> Option<&glib::GStr> {
+        self.imp().data().alpn.as_ref().map(|alpn| alpn.as_gstr())
+    }
+
+    /// The authority, borrowed for as long as the info lives (the C getter's).
+    #[cfg(feature = "capi")]
+    pub(crate) fn authority_text(&self) -> Option<&glib::GStr> {
+        self.imp()
+            .data()
+            .authority
+            .as_ref()
+            .map(|authority| authority.as_gstr())
     }
 
     /// The value of the header's first TLV of type `kind` (`PP2_TYPE_*`, the SSL TLV `0x20`
@@ -111,8 +149,4 @@ impl ProxyInfo {
     pub fn tlvs(&self) -> Vec<(u8, glib::Bytes)> {
         self.imp().data().tlvs.clone()
     }
-}
-
-fn socket_address(address: SocketAddr) -> gio::SocketAddress {
-    gio::InetSocketAddress::from(address).upcast()
 }
