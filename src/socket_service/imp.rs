@@ -416,22 +416,35 @@ impl SocketService {
         }
     }
 
-    fn set_proxy_protocol_required(&self, required: bool) {
+    /// Changes one PROXY protocol setting, and notifies its property if it changed.
+    fn set_proxy<T: PartialEq + Copy>(
+        &self,
+        field: impl FnOnce(&mut ProxySettings) -> &mut T,
+        value: T,
+        notify: impl FnOnce(&super::SocketService),
+    ) {
         let previous = self
             .engine
-            .with_proxy(|proxy| std::mem::replace(&mut proxy.required, required));
-        if previous != required {
-            self.obj().notify_proxy_protocol_required();
+            .with_proxy(|proxy| std::mem::replace(field(proxy), value));
+        if previous != value {
+            notify(&self.obj());
         }
     }
 
+    fn set_proxy_protocol_required(&self, required: bool) {
+        self.set_proxy(
+            |proxy| &mut proxy.required,
+            required,
+            |obj| obj.notify_proxy_protocol_required(),
+        );
+    }
+
     fn set_proxy_protocol_timeout(&self, seconds: u32) {
-        let previous = self
-            .engine
-            .with_proxy(|proxy| std::mem::replace(&mut proxy.timeout, seconds));
-        if previous != seconds {
-            self.obj().notify_proxy_protocol_timeout();
-        }
+        self.set_proxy(
+            |proxy| &mut proxy.timeout,
+            seconds,
+            |obj| obj.notify_proxy_protocol_timeout(),
+        );
     }
 
     /// Adds a socket Usher made itself (activation, `SO_REUSEPORT`), announcing it first so that

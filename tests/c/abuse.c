@@ -9,34 +9,6 @@
 #include "loopback.h"
 #include "wait.h"
 
-static gboolean
-hold_all (UsherSocketService *service, GSocketConnection *connection, GObject *source_object,
-          GPtrArray *held)
-{
-  g_ptr_array_add (held, g_object_ref (connection));
-  return TRUE;
-}
-
-static void
-record_error (UsherSocketService *service, const GError *error, GError **last)
-{
-  g_clear_error (last);
-  *last = g_error_copy (error);
-}
-
-/* Connects from @local (port 0) to 127.0.0.1:@port. */
-static void
-connect_from (const char *local, guint16 port, GAsyncReadyCallback callback, gpointer user_data)
-{
-  g_autoptr(GSocketClient) client = g_socket_client_new ();
-  g_autoptr(GInetAddress) local_address = g_inet_address_new_from_string (local);
-  g_autoptr(GSocketAddress) bound = g_inet_socket_address_new (local_address, 0);
-  g_autoptr(GSocketConnectable) address = g_network_address_new ("127.0.0.1", port);
-
-  g_socket_client_set_local_address (client, bound);
-  g_socket_client_connect_async (client, address, NULL, callback, user_data);
-}
-
 static char *
 remote_address (GSocketConnection *connection)
 {

@@ -58,6 +58,19 @@ connect_to (guint16 port, GAsyncReadyCallback callback, gpointer user_data)
   g_socket_client_connect_async (client, address, NULL, callback, user_data);
 }
 
+/* Connects a client from @local (port 0) to 127.0.0.1:@port, as connect_to() does. */
+static inline void
+connect_from (const char *local, guint16 port, GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_autoptr(GSocketClient) client = g_socket_client_new ();
+  g_autoptr(GInetAddress) local_address = g_inet_address_new_from_string (local);
+  g_autoptr(GSocketAddress) bound = g_inet_socket_address_new (local_address, 0);
+  g_autoptr(GSocketConnectable) address = g_network_address_new ("127.0.0.1", port);
+
+  g_socket_client_set_local_address (client, bound);
+  g_socket_client_connect_async (client, address, NULL, callback, user_data);
+}
+
 /* A connect_to() callback that stores the connection in *(GSocketConnection **) slot. */
 static inline void
 connected_into (GObject *client, GAsyncResult *result, gpointer slot)
@@ -77,6 +90,23 @@ hold_connection (gpointer service, GSocketConnection *connection, GObject *sourc
   if (*(GSocketConnection **) slot == NULL)
     *(GSocketConnection **) slot = g_object_ref (connection);
   return TRUE;
+}
+
+/* An incoming handler that keeps every connection in the GPtrArray held. */
+static inline gboolean
+hold_all (gpointer service, GSocketConnection *connection, GObject *source_object,
+          GPtrArray *held)
+{
+  g_ptr_array_add (held, g_object_ref (connection));
+  return TRUE;
+}
+
+/* An accept-error handler that keeps a copy of the latest error in *last. */
+static inline void
+record_error (gpointer service, const GError *error, GError **last)
+{
+  g_clear_error (last);
+  *last = g_error_copy (error);
 }
 
 /* An incoming handler for tests where no connection may be handed out. */

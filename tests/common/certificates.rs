@@ -1,29 +1,25 @@
 //! Certificates for the TLS tests, made by `openssl`.
 
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use gio::prelude::*;
 
+use super::Scratch;
+
 /// A certificate authority, a server certificate for localhost and 127.0.0.1, and a client
 /// certificate, all made by `openssl` in a directory removed afterwards.
 pub struct Certificates {
-    dir: PathBuf,
+    scratch: Scratch,
 }
 
 impl Certificates {
     pub fn new() -> Self {
-        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "usher-tls-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
+        let scratch = Scratch::new("tls");
+        let dir = &scratch.0;
         let openssl = |args: &[&str]| {
             let status = Command::new("openssl")
                 .args(args)
-                .current_dir(&dir)
+                .current_dir(dir)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .status()
@@ -90,11 +86,11 @@ impl Certificates {
                 &cert_file,
             ]);
         }
-        Self { dir }
+        Self { scratch }
     }
 
     pub fn path(&self, file: &str) -> String {
-        self.dir.join(file).to_str().unwrap().to_owned()
+        self.scratch.0.join(file).to_str().unwrap().to_owned()
     }
 
     pub fn server(&self) -> gio::TlsCertificate {
@@ -105,11 +101,5 @@ impl Certificates {
         gio::TlsFileDatabase::new(self.path("ca.pem"))
             .unwrap()
             .upcast()
-    }
-}
-
-impl Drop for Certificates {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

@@ -204,6 +204,28 @@ pub fn connect_from(source: impl Into<std::net::IpAddr>, to: SocketAddr) -> TcpS
     stream
 }
 
+/// A directory of a test's own files, removed afterwards.
+pub struct Scratch(pub std::path::PathBuf);
+
+impl Scratch {
+    pub fn new(name: &str) -> Self {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "usher-{name}-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// A generic object to tag a listening socket with.
 pub fn tag() -> glib::Object {
     glib::Object::with_type(glib::Object::static_type())
