@@ -725,52 +725,13 @@ proxy_info_addresses! {
     usher_proxy_info_get_proxy_address: proxy_address,
 }
 
-/// A text TLV of `info` as a `const gchar *` that lives as long as `info`: the Rust getter
-/// makes a new `String` each call, so its C copy is kept on the object, under `key`, the first
-/// time. `g_object_replace_qdata()` stores it only if no other thread stored one meanwhile, so
-/// a copy once handed out is never freed before `info`. NULL without the TLV, or for a value
-/// with a NUL byte, which no C string can hold.
-unsafe fn kept_text(
-    info: *mut UsherProxyInfo,
-    key: &'static str,
-    text: impl FnOnce() -> Option<String>,
-) -> *const c_char {
-    let object = info as *mut glib::gobject_ffi::GObject;
-    let quark = glib::Quark::from_str(key).into_glib();
-    let kept = unsafe { glib::gobject_ffi::g_object_get_qdata(object, quark) };
-    if !kept.is_null() {
-        return kept as *const c_char;
-    }
-    let Some(copy) = text().and_then(|text| CString::new(text).ok()) else {
-        return std::ptr::null();
-    };
-    let copy = copy.into_raw();
-    unsafe {
-        if glib::gobject_ffi::g_object_replace_qdata(
-            object,
-            quark,
-            std::ptr::null_mut(),
-            copy as glib::ffi::gpointer,
-            Some(free_kept_text),
-            std::ptr::null_mut(),
-        ) != glib::ffi::GFALSE
-        {
-            copy
-        } else {
-            drop(CString::from_raw(copy));
-            glib::gobject_ffi::g_object_get_qdata(object, quark) as *const c_char
-        }
-    }
-}
-
-unsafe extern "C" fn free_kept_text(text: glib::ffi::gpointer) {
-    drop(unsafe { CString::from_raw(text as *mut c_char) });
-}
-
+/// (transfer none): the info keeps its text TLVs as C strings.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn usher_proxy_info_get_alpn(info: *mut UsherProxyInfo) -> *const c_char {
     return_if_fail! { usher_proxy_info_get_alpn => std::ptr::null(); USHER_IS_PROXY_INFO(info) }
-    unsafe { kept_text(info, "usher-capi-alpn", || self::info(info).alpn()) }
+    unsafe { self::info(info) }
+        .alpn_text()
+        .map_or(std::ptr::null(), |alpn| alpn.as_ptr())
 }
 
 #[unsafe(no_mangle)]
@@ -781,11 +742,9 @@ pub unsafe extern "C" fn usher_proxy_info_get_authority(
         usher_proxy_info_get_authority => std::ptr::null();
         USHER_IS_PROXY_INFO(info)
     }
-    unsafe {
-        kept_text(info, "usher-capi-authority", || {
-            self::info(info).authority()
-        })
-    }
+    unsafe { self::info(info) }
+        .authority_text()
+        .map_or(std::ptr::null(), |authority| authority.as_ptr())
 }
 
 /// (transfer none): the info keeps its TLVs' bytes, which the Rust getters share.

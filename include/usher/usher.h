@@ -9,6 +9,7 @@
 
 #include <usher/usher-version.h>
 #include <usher/socket-service.h>
+#include <usher/proxy-info.h>
 #include <usher/threaded-socket-service.h>
 
 #undef __USHER_H_INSIDE__

@@ -85,8 +85,9 @@ class Proxied(unittest.TestCase):
 
     def test_properties_get_set_and_notify_on_change_only(self):
         service = Usher.SocketService()
+        # The getter's NULL for none reaches Python as an empty list, as the property does.
         self.assertEqual(service.props.proxy_protocol_peers, [])
-        self.assertIsNone(service.get_proxy_protocol_peers())
+        self.assertEqual(service.get_proxy_protocol_peers(), [])
         self.assertTrue(service.props.proxy_protocol_required)
         self.assertEqual(service.props.proxy_protocol_timeout, 5)
         notified = []
@@ -113,7 +114,7 @@ class Proxied(unittest.TestCase):
         self.assertEqual(len(notified), 3)
 
         service.try_set_proxy_protocol_peers([])
-        self.assertIsNone(service.get_proxy_protocol_peers())
+        self.assertEqual(service.get_proxy_protocol_peers(), [])
         self.assertEqual(notified[3:], ["proxy-protocol-peers"])
 
     def test_a_v1_header_gives_the_clients_addresses(self):
