@@ -41,6 +41,34 @@ test_registered_types (void)
                     USHER_TYPE_SOCKET_SERVICE);
   g_assert_true (G_TYPE_IS_DERIVABLE (USHER_TYPE_SOCKET_SERVICE));
   g_assert_true (G_TYPE_IS_DERIVABLE (USHER_TYPE_THREADED_SOCKET_SERVICE));
+
+  /* UsherProxyInfo's instance structure is private: only its class structure is the ABI. */
+  GTypeQuery query;
+  g_type_query (USHER_TYPE_PROXY_INFO, &query);
+  g_assert_cmpstr (query.type_name, ==, "UsherProxyInfo");
+  g_assert_cmpuint (query.class_size, ==, sizeof (UsherProxyInfoClass));
+  g_assert_cmpuint (g_type_parent (USHER_TYPE_PROXY_INFO), ==, G_TYPE_OBJECT);
+}
+
+/* The values of UsherProxyCommand in the header are those registered, with their names. */
+static void
+test_enums (void)
+{
+  g_autoptr(GEnumClass) commands = g_type_class_ref (USHER_TYPE_PROXY_COMMAND);
+  const struct { int value; const char *name; const char *nick; } expected[] = {
+    { USHER_PROXY_COMMAND_LOCAL, "USHER_PROXY_COMMAND_LOCAL", "local" },
+    { USHER_PROXY_COMMAND_PROXY, "USHER_PROXY_COMMAND_PROXY", "proxy" },
+  };
+
+  g_assert_cmpstr (g_type_name (USHER_TYPE_PROXY_COMMAND), ==, "UsherProxyCommand");
+  g_assert_cmpuint (commands->n_values, ==, G_N_ELEMENTS (expected));
+  for (gsize i = 0; i < G_N_ELEMENTS (expected); i++)
+    {
+      GEnumValue *value = g_enum_get_value (commands, expected[i].value);
+      g_assert_nonnull (value);
+      g_assert_cmpstr (value->value_name, ==, expected[i].name);
+      g_assert_cmpstr (value->value_nick, ==, expected[i].nick);
+    }
 }
 
 /* The signal's flags, return and parameter types are GLib's. */
@@ -100,5 +128,6 @@ main (int argc, char **argv)
   g_test_add_func ("/abi/class-layout", test_class_layout);
   g_test_add_func ("/abi/registered-types", test_registered_types);
   g_test_add_func ("/abi/signals-and-properties", test_signals_and_properties);
+  g_test_add_func ("/abi/enums", test_enums);
   return g_test_run ();
 }
