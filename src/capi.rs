@@ -18,7 +18,7 @@ use crate::ffi::{UsherSocketService, UsherThreadedSocketService};
 use crate::prelude::*;
 use crate::{ProxyCommand, ProxyInfo, SocketService, ThreadedSocketService};
 
-/// `UsherProxyInfo`: the instance structure of the final type, as GObject has it.
+/// `UsherProxyInfo`: the instance structure, opaque to C (`G_DECLARE_FINAL_TYPE`).
 type UsherProxyInfo = <ProxyInfo as ObjectType>::GlibType;
 
 /// `g_return_val_if_fail()`, as librsvg's `rsvg_return_val_if_fail!`: checks each condition in
@@ -133,6 +133,7 @@ pub unsafe extern "C" fn usher_socket_service_is_active(
 }
 
 /// How a property's Rust type crosses the C ABI: numbers as they are, `bool` as `gboolean`.
+/// (`pub(crate)` as the functions that name it in their signatures are.)
 pub(crate) trait CValue {
     /// The C type; its default is what a getter returns when its check fails.
     type C: Default;
