@@ -827,3 +827,13 @@ fn a_threaded_service_runs_its_handler_with_the_headers_info() {
         assert_eq!(send(context, address, vec![header]), b"192.0.2.9:5555\n");
     })
 }
+
+#[test]
+fn an_info_made_by_hand_is_empty() {
+    let info: usher::ProxyInfo = glib::Object::new();
+    assert_eq!(info.version(), 1);
+    assert_eq!(info.command(), usher::ProxyCommand::Proxy);
+    assert_eq!(inet(&info.source_address()), "0.0.0.0:0".parse().unwrap());
+    assert_eq!(info.alpn(), None);
+    assert!(info.tlvs().is_empty());
+}

@@ -85,6 +85,8 @@ pub struct ProxyInfo {
 #[glib::object_subclass]
 impl ObjectSubclass for ProxyInfo {
     const NAME: &'static str = "UsherProxyInfo";
+    // As `G_DECLARE_FINAL_TYPE` declares it: only the service makes them.
+    const FINAL: bool = true;
     type Type = super::ProxyInfo;
 }
 
@@ -92,10 +94,20 @@ impl ObjectSubclass for ProxyInfo {
 impl ObjectImpl for ProxyInfo {}
 
 impl ProxyInfo {
+    /// What the header said; for an info made with `g_object_new()` rather than by a service,
+    /// which no header filled, an empty v1 header from and to `0.0.0.0:0`.
     pub(super) fn data(&self) -> &Data {
-        self.data
-            .get()
-            .expect("a ProxyInfo is made with its data (ProxyInfo::new)")
+        self.data.get_or_init(|| {
+            let unspecified = std::net::SocketAddr::from(([0, 0, 0, 0], 0));
+            Data {
+                version: 1,
+                command: ProxyCommand::Proxy,
+                addresses: [unspecified; 3].map(Address::new),
+                alpn: None,
+                authority: None,
+                tlvs: Vec::new(),
+            }
+        })
     }
 
     /// The value of the first TLV of type `kind`.

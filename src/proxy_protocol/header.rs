@@ -372,13 +372,18 @@ fn v2_tlvs(header: &[u8], offset: usize) -> Result<Vec<(u8, Vec<u8>)>, Error> {
         };
         match kind {
             tlv::CRC32C => check_crc32c(header, V2_FIXED + at + 3, value)?,
-            tlv::ALPN | tlv::AUTHORITY if std::str::from_utf8(value).is_err() => {
+            // Text for the application, C strings among others: no NUL can stand in it.
+            tlv::ALPN | tlv::AUTHORITY
+                if std::str::from_utf8(value).is_err() || value.contains(&0) =>
+            {
                 let name = if kind == tlv::ALPN {
                     "ALPN"
                 } else {
                     "AUTHORITY"
                 };
-                return error(format!("PROXY v2 header: the {name} TLV is not UTF-8"));
+                return error(format!(
+                    "PROXY v2 header: the {name} TLV is not UTF-8 text without NUL bytes"
+                ));
             }
             tlv::UNIQUE_ID if value.len() > tlv::MAX_UNIQUE_ID => {
                 return error(format!(

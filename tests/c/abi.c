@@ -48,6 +48,8 @@ test_registered_types (void)
   g_assert_cmpstr (query.type_name, ==, "UsherProxyInfo");
   g_assert_cmpuint (query.class_size, ==, sizeof (UsherProxyInfoClass));
   g_assert_cmpuint (g_type_parent (USHER_TYPE_PROXY_INFO), ==, G_TYPE_OBJECT);
+  /* As G_DECLARE_FINAL_TYPE declares it. */
+  g_assert_true (G_TYPE_IS_FINAL (USHER_TYPE_PROXY_INFO));
 }
 
 /* The values of UsherProxyCommand in the header are those registered, with their names. */

@@ -286,6 +286,14 @@ fn v2_headers_that_break_the_format_are_refused_with_what_is_wrong() {
             "ALPN TLV is not UTF-8",
         ),
         (
+            v2(1, 0x11, &block, &[(tlv::ALPN, b"h\x002")]),
+            "ALPN TLV is not UTF-8 text without NUL",
+        ),
+        (
+            v2(1, 0x11, &block, &[(tlv::AUTHORITY, b"a\x00b")]),
+            "AUTHORITY TLV is not UTF-8 text without NUL",
+        ),
+        (
             v2(1, 0x11, &block, &[(tlv::UNIQUE_ID, &[7; 129])]),
             "UNIQUE_ID TLV of 129 bytes",
         ),
