@@ -21,15 +21,16 @@
 //!
 //! Import [`prelude`] for the methods, and [`subclass::prelude`] to subclass.
 
-// The layers, each importing only from those below it: `sys` and `ffi`; `log`, `signals` and
-// `connection`; `engine`; the listener's subclassing support (`subclass::socket_listener`);
-// `socket_service`; the service's subclassing support; `threaded_socket_service` and its
-// subclassing support; `capi`.
+// The layers, each importing only from those below it: `sys` and `ffi`; `log`, `signals`,
+// `glib_property` and `connection`; `engine`; the listener's subclassing support
+// (`subclass::socket_listener`); `socket_service`; the service's subclassing support;
+// `threaded_socket_service` and its subclassing support; `capi`.
 #[cfg(feature = "capi")]
 mod capi;
 mod connection;
 mod engine;
 pub mod ffi;
+mod glib_property;
 mod log;
 mod signals;
 mod socket_service;
