@@ -101,8 +101,16 @@ function shutDownGracefully() {
     print(`Shutting down: the ports are free, waiting for ${clients(service.n_connections)}.`);
     return GLib.SOURCE_CONTINUE;
 }
+// GLib 2.80 moved unix_signal_add() to GLibUnix, and gjs 1.90 warns about the old name; older
+// GLib has only the old one.
+let unixSignalAdd;
+try {
+    unixSignalAdd = (await import('gi://GLibUnix')).default.signal_add;
+} catch {
+    unixSignalAdd = GLib.unix_signal_add;
+}
 for (const signum of [SIGINT, SIGTERM])
-    GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signum, shutDownGracefully);
+    unixSignalAdd(GLib.PRIORITY_DEFAULT, signum, shutDownGracefully);
 
 service.start();
 loop.run();
