@@ -101,11 +101,12 @@ function shutDownGracefully() {
     print(`Shutting down: the ports are free, waiting for ${clients(service.n_connections)}.`);
     return GLib.SOURCE_CONTINUE;
 }
-// GLib 2.80 moved unix_signal_add() to GLibUnix, and gjs 1.90 warns about the old name; older
-// GLib has only the old one.
+// GLib 2.80 moved unix_signal_add() to GLibUnix, as signal_add_full() (2.84) and later as
+// signal_add() (2.90, where gjs warns about the old name); older GLib has only the old one.
 let unixSignalAdd;
 try {
-    unixSignalAdd = (await import('gi://GLibUnix')).default.signal_add;
+    const {default: GLibUnix} = await import('gi://GLibUnix');
+    unixSignalAdd = GLibUnix.signal_add ?? GLibUnix.signal_add_full;
 } catch {
     unixSignalAdd = GLib.unix_signal_add;
 }
