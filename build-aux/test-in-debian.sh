@@ -102,6 +102,8 @@ path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 rust_packages=(rustc cargo rust-clippy rustfmt)
 if [ "$suite" = trixie ]; then
     # Trixie's rustc is too old: the host's toolchain, read-only, first on PATH.
+    command -v rustc >/dev/null ||
+        { echo "$0: trixie needs the host's Rust ≥ 1.92 (rustup): no rustc" >&2 && exit 1; }
     sysroot=$(rustc --print sysroot)
     mount_at /opt/rust --bind "$sysroot"
     mount -o remount,bind,ro "$root/opt/rust"
@@ -128,7 +130,7 @@ in_root() {
 rm -rf "$root/usher"
 mkdir "$root/usher"
 git -C "$source_root" ls-files -z --cached --others --exclude-standard |
-    tar -C "$source_root" --null --ignore-failed-read -T - -cf - 2>/dev/null |
+    tar -C "$source_root" --null --ignore-failed-read -T - -cf - |
     tar -C "$root/usher" -xf -
 
 # Package install: a cached root is brought up to date, then Rust and Usher's dependencies.
