@@ -101,8 +101,17 @@ function shutDownGracefully() {
     print(`Shutting down: the ports are free, waiting for ${clients(service.n_connections)}.`);
     return GLib.SOURCE_CONTINUE;
 }
+// GLib 2.80 moved unix_signal_add() to GLibUnix, as signal_add_full() (2.84) and later as
+// signal_add() (2.90, where gjs warns about the old name); older GLib has only the old one.
+let unixSignalAdd;
+try {
+    const {default: GLibUnix} = await import('gi://GLibUnix');
+    unixSignalAdd = GLibUnix.signal_add ?? GLibUnix.signal_add_full;
+} catch {
+    unixSignalAdd = GLib.unix_signal_add;
+}
 for (const signum of [SIGINT, SIGTERM])
-    GLib.unix_signal_add(GLib.PRIORITY_DEFAULT, signum, shutDownGracefully);
+    unixSignalAdd(GLib.PRIORITY_DEFAULT, signum, shutDownGracefully);
 
 service.start();
 loop.run();

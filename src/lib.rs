@@ -22,14 +22,15 @@
 //! Import [`prelude`] for the methods, and [`subclass::prelude`] to subclass.
 
 // The layers, each importing only from those below it: `sys` and `ffi`; `log`, `signals`,
-// `connection` and `proxy_protocol`; `proxy_info`; `engine`; the listener's subclassing support (`subclass::socket_listener`);
-// `socket_service`; the service's subclassing support; `threaded_socket_service` and its
-// subclassing support; `capi`.
+// `glib_property`, `connection` and `proxy_protocol`; `proxy_info`; `engine`; the listener's
+// subclassing support (`subclass::socket_listener`); `socket_service`; the service's
+// subclassing support; `threaded_socket_service` and its subclassing support; `capi`.
 #[cfg(feature = "capi")]
 mod capi;
 mod connection;
 mod engine;
 pub mod ffi;
+mod glib_property;
 mod log;
 mod proxy_info;
 mod proxy_protocol;

@@ -758,8 +758,9 @@ guint64 usher_socket_service_get_n_accept_errors (UsherSocketService *service);
  * usher_socket_service_shutdown_async:
  * @service: a #UsherSocketService
  * @cancellable: (nullable): a #GCancellable, or %NULL
- * @callback: (scope async): called when the service has shut down
- * @user_data: (closure): data for @callback
+ * @callback: (scope async) (closure user_data): called when the service has shut
+ *   down
+ * @user_data: data for @callback
  *
  * Shuts the service down gracefully: stops accepting, closes the listening
  * sockets (as g_socket_listener_close() does) so that the ports are free at
@@ -818,9 +819,9 @@ typedef GObject *(*UsherActivatedSourceFunc) (const char *name,
 /**
  * usher_socket_service_add_activated_sockets:
  * @service: a #UsherSocketService
- * @source_func: (nullable) (scope call): chooses each socket's source_object,
- *   or %NULL for none
- * @user_data: (closure source_func): data for @source_func
+ * @source_func: (nullable) (scope call) (closure user_data): chooses each
+ *   socket's source_object, or %NULL for none
+ * @user_data: data for @source_func
  * @error: return location for a #GError, or %NULL
  *
  * Adds the listening sockets passed to this process by systemd socket

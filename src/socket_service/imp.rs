@@ -8,6 +8,7 @@ use glib::subclass::{Signal, prelude::*};
 
 use crate::engine::{Changes, Engine, Host, ProxySettings, TlsSettings};
 use crate::ffi;
+use crate::glib_property::{DescribedAsGlibs, glib_property};
 use crate::log::LOG_DOMAIN;
 use crate::proxy_protocol::PeerRange;
 use crate::signals::{accept_certificate_args, accept_error_args, connection_signal, true_handled};
@@ -22,8 +23,8 @@ pub struct SocketService {
     /// A service waiting for a free thread, a free connection slot or free file descriptors
     /// stays active meanwhile; one whose listener is closed is inactive for good.
     #[property(name = "active", type = bool, get = Self::is_active, set = Self::set_active,
-        construct, default = true, nick = "Active",
-        blurb = "Whether the service is currently accepting connections")]
+        construct, default = true,
+        builder().described_as(&glib_property(gio::SocketService::static_type(), "active")))]
     /// The most live connections before the service stops accepting; 0 (the default) for no
     /// limit. At the limit, new clients wait in the kernel's backlog (neither accepted nor
     /// refused) until a connection closes. A connection counts from its accept until it is

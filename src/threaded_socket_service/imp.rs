@@ -21,6 +21,7 @@ use glib::{prelude::*, subclass::Signal, subclass::prelude::*};
 
 use crate::engine::{Engine, Host};
 use crate::ffi;
+use crate::glib_property::{DescribedAsGlibs, glib_property};
 use crate::log::LOG_DOMAIN;
 use crate::signals::connection_signal;
 use crate::subclass::socket_listener::SocketListenerImpl;
@@ -39,8 +40,8 @@ pub struct ThreadedSocketService {
     /// The most `run` handlers that run at once, as given at construction: -1 for no limit, 0
     /// for one per processor. The default is 10, as GLib's.
     #[property(get, construct_only, minimum = -1, default = DEFAULT_MAX_THREADS,
-        nick = "Max threads",
-        blurb = "The max number of threads handling clients for this service")]
+        builder().described_as(&glib_property(
+            gio::ThreadedSocketService::static_type(), "max-threads")))]
     max_threads: Mutex<i32>,
     pool: OnceLock<ThreadPool>,
 }

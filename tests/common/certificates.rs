@@ -42,7 +42,9 @@ impl Certificates {
             .concat()
             .iter()
             .copied()
+            // A CA's key usage, which strict verification (Python ≥ 3.13's default) requires.
             .chain(["-days", "2", "-subj", "/CN=Usher test CA"])
+            .chain(["-addext", "keyUsage=critical,keyCertSign,cRLSign"])
             .collect::<Vec<_>>(),
         );
         for (name, extension) in [

@@ -35,8 +35,9 @@ def setUpModule():
     def openssl(*args):
         subprocess.run(["openssl", *args], cwd=CERTS, check=True, capture_output=True)
 
+    # A CA's key usage, which strict verification (Python ≥ 3.13's default) requires.
     openssl("req", "-x509", *key, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
-            "-subj", "/CN=Usher Python test CA")
+            "-subj", "/CN=Usher Python test CA", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
     for name, subject, extension in [
             ("server", "/CN=localhost", "subjectAltName=DNS:localhost,IP:127.0.0.1"),
             ("client", "/CN=client", "extendedKeyUsage=clientAuth")]:
