@@ -42,3 +42,13 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
 fi
 # shellcheck disable=SC2086 # one word per package
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $missing
+# Nor start them at the next boot: the packages enable their services with systemd.
+for service in haproxy nginx; do
+    case " $missing " in
+        *" $service "*)
+            if command -v systemctl >/dev/null; then
+                $sudo systemctl disable --quiet "$service" 2>/dev/null || true
+            fi
+            ;;
+    esac
+done
