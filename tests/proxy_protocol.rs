@@ -837,3 +837,182 @@ fn an_info_made_by_hand_is_empty() {
     assert_eq!(info.alpn(), None);
     assert!(info.tlvs().is_empty());
 }
+
+#[test]
+fn a_burst_through_one_balancer_is_not_held_to_the_cap_of_one_peer() {
+    with_context(|context| {
+        let proxied = Proxied::new(&["127.0.0.1"]);
+        proxied.service.set_max_connections_per_peer(2);
+        // Three clients at once, all through 127.0.0.1: each counts as its own.
+        let mut streams: Vec<TcpStream> = (1..=3)
+            .map(|client| {
+                let mut stream = TcpStream::connect(proxied.address).unwrap();
+                let header = format!("PROXY TCP4 192.0.2.{client} 192.0.2.100 1000 80\r\n");
+                stream.write_all(header.as_bytes()).unwrap();
+                stream
+            })
+            .collect();
+        wait_for_accept_queue(proxied.address, 3);
+        iterate_until(context, || proxied.served.borrow().len() == 3);
+        assert!(
+            proxied.errors.borrow().is_empty(),
+            "{:?}",
+            proxied.errors.borrow()
+        );
+        streams.clear();
+        iterate_until(context, || proxied.service.n_connections() == 0);
+    })
+}
+
+#[test]
+fn headers_still_awaited_count_toward_the_balancers_cap() {
+    with_context(|context| {
+        let proxied = Proxied::new(&["127.0.0.1"]);
+        proxied.service.set_max_connections_per_peer(1);
+        let mut slow = TcpStream::connect(proxied.address).unwrap();
+        slow.write_all(b"PROXY TCP4 192.0.2.1").unwrap();
+        iterate_until(context, || proxied.service.n_accepted() == 1);
+        let mut slower = TcpStream::connect(proxied.address).unwrap();
+        slower.write_all(b"PROXY TCP4 192.0.2.2").unwrap();
+        let message = proxied.refusal(context, 1);
+        assert!(
+            message.contains("Refused a connection from 127.0.0.1: it has 1 already"),
+            "{message}"
+        );
+        // The first completes its header, and is its client's from then on.
+        slow.write_all(b" 192.0.2.100 1 80\r\n").unwrap();
+        iterate_until(context, || proxied.served.borrow().len() == 1);
+        let line = b"PROXY TCP4 192.0.2.3 192.0.2.100 1 80\r\nthird\n".to_vec();
+        assert_eq!(send(context, proxied.address, vec![line]), b"third\n");
+        drop((slow, slower));
+        iterate_until(context, || proxied.service.n_connections() == 0);
+    })
+}
+
+#[test]
+fn a_shutdown_closes_the_connections_still_in_their_header_at_once() {
+    with_context(|context| {
+        let proxied = Proxied::new(&["127.0.0.1"]);
+        proxied.service.set_proxy_protocol_timeout(60);
+        let mut waiting = TcpStream::connect(proxied.address).unwrap();
+        waiting.write_all(b"PROXY TCP4 ").unwrap();
+        iterate_until(context, || proxied.service.n_accepted() == 1);
+        let done = Rc::new(std::cell::Cell::new(false));
+        let shutdown = proxied.service.shutdown_future();
+        glib::MainContext::ref_thread_default().spawn_local({
+            let done = done.clone();
+            async move {
+                shutdown.await.unwrap();
+                done.set(true);
+            }
+        });
+        let begun = Instant::now();
+        iterate_until(context, || done.get());
+        assert!(
+            begun.elapsed() < Duration::from_secs(10),
+            "not at its deadline"
+        );
+        assert!(
+            proxied.errors.borrow().is_empty(),
+            "the application's own doing"
+        );
+        waiting.set_read_timeout(Some(DEADLINE)).unwrap();
+        assert_eq!(waiting.read(&mut [0; 16]).unwrap(), 0, "closed");
+    })
+}
+
+#[test]
+fn close_connections_closes_those_still_waiting_for_their_first_bytes() {
+    with_context(|context| {
+        // 127.0.0.1 is not trusted: the service waits for its first bytes, to refuse a header.
+        let proxied = Proxied::new(&["127.0.0.2"]);
+        proxied.service.set_proxy_protocol_timeout(60);
+        let mut waiting = TcpStream::connect(proxied.address).unwrap();
+        iterate_until(context, || proxied.service.n_accepted() == 1);
+        proxied.service.close_connections();
+        waiting.set_read_timeout(Some(DEADLINE)).unwrap();
+        assert_eq!(waiting.read(&mut [0; 16]).unwrap(), 0, "closed");
+        drain(context);
+        assert!(
+            proxied.served.borrow().is_empty(),
+            "nothing dead handed out"
+        );
+        assert!(proxied.errors.borrow().is_empty());
+        assert_eq!(proxied.service.n_connections(), 0);
+    })
+}
+
+#[test]
+fn a_silent_peer_that_may_send_no_header_is_handed_out_at_the_deadline() {
+    with_context(|context| {
+        let proxied = Proxied::new(&["127.0.0.2"]);
+        proxied.service.set_proxy_protocol_timeout(1);
+        let begun = Instant::now();
+        let _silent = TcpStream::connect(proxied.address).unwrap();
+        iterate_until(context, || proxied.served.borrow().len() == 1);
+        assert!(begun.elapsed() >= Duration::from_secs(1));
+        assert!(proxied.served.borrow()[0].info.is_none());
+        assert!(proxied.errors.borrow().is_empty());
+    })
+}
+
+#[test]
+fn a_forged_v2_header_from_an_untrusted_peer_is_refused() {
+    with_context(|context| {
+        let proxied = Proxied::new(&["127.0.0.2"]);
+        let forged = v2_header(
+            "6.6.6.6:666".parse().unwrap(),
+            "192.0.2.1:80".parse().unwrap(),
+            &[],
+        );
+        assert!(send(context, proxied.address, vec![forged]).is_empty());
+        let message = proxied.refusal(context, 1);
+        assert!(message.contains("not trusted to send one"), "{message}");
+    })
+}
+
+#[test]
+fn a_balancer_on_a_dual_stack_socket_is_trusted_by_its_ipv4_address() {
+    with_context(|context| {
+        let service = usher::SocketService::new();
+        service
+            .try_set_proxy_protocol_peers(&["127.0.0.1"])
+            .unwrap();
+        let infos = Rc::new(RefCell::new(Vec::new()));
+        service.connect_incoming({
+            let infos = infos.clone();
+            move |_, connection, _| {
+                infos
+                    .borrow_mut()
+                    .push(usher::ProxyInfo::for_connection(connection));
+                false
+            }
+        });
+        let any = gio::InetSocketAddress::from_string("::", 0).unwrap();
+        let effective = service
+            .add_address(
+                &any,
+                gio::SocketType::Stream,
+                gio::SocketProtocol::Tcp,
+                None::<&glib::Object>,
+            )
+            .unwrap();
+        let port = effective
+            .downcast::<gio::InetSocketAddress>()
+            .unwrap()
+            .port();
+        let address: SocketAddr = ([127, 0, 0, 1], port).into();
+        let line = b"PROXY TCP4 192.0.2.9 192.0.2.1 5555 80\r\n".to_vec();
+        send(context, address, vec![line]);
+        iterate_until(context, || infos.borrow().len() == 1);
+        let info = infos.borrow()[0].clone().expect("the header was believed");
+        assert_eq!(
+            inet(&info.source_address()),
+            "192.0.2.9:5555".parse().unwrap()
+        );
+        assert_eq!(
+            inet(&info.proxy_address()).ip(),
+            IpAddr::from(Ipv4Addr::LOCALHOST)
+        );
+    })
+}

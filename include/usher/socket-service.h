@@ -198,7 +198,10 @@ struct _UsherSocketServiceClass
  * address counts as its IPv4 address; Unix-domain sockets are not limited. A
  * client beyond its peer's limit is accepted and closed at once, so that it
  * holds up nobody queued behind it, and reported with
- * #UsherSocketService::accept-error.
+ * #UsherSocketService::accept-error. Behind a balancer trusted with
+ * #UsherSocketService:proxy-protocol-peers, a connection counts as the
+ * client's its PROXY protocol header names, once read; as the balancer's only
+ * while it has to wait for its header, or if the header names no client.
  *
  * Since: 0.2
  */
@@ -319,7 +322,8 @@ struct _UsherSocketServiceClass
  * from its accept, however slowly the bytes trickle in; 0 for no limit. The
  * default is 5. A connection from a peer that may send no header (not
  * trusted, or with #UsherSocketService:proxy-protocol-required off) waits as
- * long for its first bytes before it is handed out.
+ * long for its first bytes before it is handed out (with 0, until it sends
+ * some).
  *
  * Since: 0.2
  */
@@ -889,7 +893,8 @@ gboolean usher_socket_service_add_reuse_port_address (UsherSocketService  *servi
  * @service: a #UsherSocketService
  *
  * Shuts down, in both directions, every live connection the service handed
- * out, or has in its TLS handshake: the peers see the end of the stream, reads
+ * out, or has in its TLS handshake (those still in their PROXY protocol header
+ * are closed): the peers see the end of the stream, reads
  * in progress end, writes fail. The service stops counting them, so a pending
  * usher_socket_service_shutdown_async() completes (once the
  * #UsherThreadedSocketService::run handlers return, for a threaded service).

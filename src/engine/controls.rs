@@ -201,6 +201,10 @@ impl Engine {
             state.shutdown_waiters.push(waiter);
             state.end(Lifecycle::ShuttingDown)
         });
+        // A connection still in its PROXY protocol header would be closed once read: the
+        // application gets no new connection now. Close it at once, not at its deadline.
+        let reads = host.engine().state().proxy.take_reads();
+        super::proxy::abandon(reads);
         debug!(
             "shutting down: {} live connections",
             host.engine().n_connections()
@@ -223,6 +227,9 @@ impl Engine {
             self.wake_mailbox();
             return;
         }
+        // Those still in their PROXY protocol header are closed, not handed out dead.
+        let reads = self.state().proxy.take_reads();
+        super::proxy::abandon(reads);
         let sockets = {
             let mut state = self.state();
             let sockets = state.registry.take_all();

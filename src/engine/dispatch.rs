@@ -318,7 +318,8 @@ impl Engine {
         let admitted = Self::update(host, |state| {
             state.end_listener_accept(cancellable);
             state.backoff.reset();
-            state.registry.admit(peer, state.limits.max_per_peer)
+            let max = state.proxy.cap_at_accept(peer, state.limits.max_per_peer);
+            state.registry.admit(peer, max)
         });
         match admitted {
             Ok(()) => {

@@ -76,6 +76,19 @@ impl Proxy {
         std::mem::take(&mut self.reads)
     }
 
+    /// Whether `peer` is a balancer trusted to send a header. Its connections are not held to
+    /// `max-connections-per-peer` at their accept (a burst of clients through one balancer
+    /// would be refused): each counts toward its client's once its header is read, and toward
+    /// the balancer's only while it waits for its header, or if the header names no client.
+    fn trusts(&self, peer: Option<IpAddr>) -> bool {
+        peer.is_some_and(|peer| self.settings.peers.iter().any(|range| range.contains(peer)))
+    }
+
+    /// The `max-connections-per-peer` a connection from `peer` is held to at its accept.
+    pub(super) fn cap_at_accept(&self, peer: Option<IpAddr>, max_per_peer: u32) -> u32 {
+        if self.trusts(peer) { 0 } else { max_per_peer }
+    }
+
     /// What a connection from `peer` is to send, and the deadline; `None` when the stage does
     /// not apply (no PROXY protocol, or a Unix-domain connection).
     pub(super) fn expectation(&self, peer: Option<IpAddr>) -> Option<(Expect, u32)> {
@@ -83,8 +96,7 @@ impl Proxy {
         if self.settings.peers.is_empty() {
             return None;
         }
-        let trusted = self.settings.peers.iter().any(|range| range.contains(peer));
-        let expect = match (trusted, self.settings.required) {
+        let expect = match (self.trusts(Some(peer)), self.settings.required) {
             (true, true) => Expect::Header,
             (true, false) => Expect::MaybeHeader,
             (false, _) => Expect::NoHeader,
@@ -149,12 +161,17 @@ pub(super) fn read<H: Host>(
     if let Step::Done(result) = step(&mut read) {
         return conclude(host, read.arriving, result, None, next);
     }
+    // Waiting for its header, the connection counts toward its balancer's per-peer cap.
+    if let Some(refusal) = Engine::update(host, |state| over_cap(state, read.arriving.peer)) {
+        return refuse(host, &read.arriving, refusal);
+    }
+    let socket = read.arriving.connection.socket();
     let shared: Shared = Arc::new(Mutex::new(Some(read)));
     Engine::update(host, |state| {
         state.proxy.reads.push(Arc::downgrade(&shared))
     });
     let context = host.engine().context().clone();
-    let mut sources = vec![readable_source(host, &shared, next)];
+    let mut sources = vec![readable_source(host, &socket, &shared, next)];
     if timeout != 0 {
         let weak = SendWeak::new(host);
         let shared = shared.clone();
@@ -188,16 +205,17 @@ fn lock(shared: &Shared) -> std::sync::MutexGuard<'_, Option<Read>> {
     shared.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// A source that looks at the socket each time it is readable.
-fn readable_source<H: Host>(host: &H, shared: &Shared, next: Next<H>) -> glib::Source {
+/// A source that looks at `socket`, the connection's, each time it is readable.
+fn readable_source<H: Host>(
+    host: &H,
+    socket: &gio::Socket,
+    shared: &Shared,
+    next: Next<H>,
+) -> glib::Source {
     let weak = SendWeak::new(host);
-    let socket = match lock(shared).as_ref() {
-        Some(read) => read.arriving.connection.socket(),
-        None => unreachable!("a new read"),
-    };
     let shared = shared.clone();
     SocketExtManual::create_source(
-        &socket,
+        socket,
         glib::IOCondition::IN | glib::IOCondition::HUP | glib::IOCondition::ERR,
         None::<&gio::Cancellable>,
         Some("[usher] PROXY header"),
@@ -237,10 +255,11 @@ fn look<H: Host>(weak: &SendWeak<H>, shared: &Shared, next: Next<H>) -> glib::Co
                 {
                     let (weak, shared) = (weak.clone(), shared.clone());
                     move || {
-                        if let Some(host) = weak.upgrade()
-                            && lock(&shared).is_some()
-                        {
-                            let source = readable_source(&host, &shared, next);
+                        let socket = lock(&shared)
+                            .as_ref()
+                            .map(|read| read.arriving.connection.socket());
+                        if let (Some(host), Some(socket)) = (weak.upgrade(), socket) {
+                            let source = readable_source(&host, &socket, &shared, next);
                             source.attach(Some(host.engine().context()));
                             if let Some(read) = lock(&shared).as_mut() {
                                 // The sources of earlier looks are done with.
@@ -402,17 +421,15 @@ fn conclude<H: Host>(
             let this = Arc::downgrade(shared);
             state.proxy.reads.retain(|read| !read.ptr_eq(&this));
         }
-        let client = match &outcome {
-            Ok(Some((client, _))) => *client,
-            _ => None,
-        };
-        match client {
-            Some(client) => state
+        match &outcome {
+            Ok(Some((Some(client), _))) => state
                 .registry
-                .repeer(arriving.key, Some(client), state.limits.max_per_peer)
-                .map(|()| Some(client))
-                .map_err(|count| (client, count)),
-            None => Ok(None),
+                .repeer(arriving.key, Some(*client), state.limits.max_per_peer)
+                .map(|()| Some(*client))
+                .map_err(|count| super::registry::refusal(Some(*client), through, count)),
+            // A health check, or a connection without a client's address: the balancer's own.
+            Ok(_) => over_cap(state, through).map_or(Ok(None), Err),
+            Err(_) => Ok(None),
         }
     });
     let info = match (outcome, admitted) {
@@ -433,12 +450,8 @@ fn conclude<H: Host>(
             );
             return;
         }
-        (Ok(_), Err((client, count))) => {
-            refuse(
-                host,
-                &arriving,
-                super::registry::refusal(Some(client), through, count),
-            );
+        (Ok(_), Err(refusal)) => {
+            refuse(host, &arriving, refusal);
             return;
         }
         (Ok(info), Ok(client)) => {
@@ -451,6 +464,14 @@ fn conclude<H: Host>(
     };
     arriving.proxy_info = info.map(SendObject::new);
     next(host, arriving);
+}
+
+/// The refusal of a connection counted under `peer`, if that puts the peer beyond its
+/// `max-connections-per-peer`.
+fn over_cap(state: &super::state::State, peer: Option<IpAddr>) -> Option<glib::Error> {
+    let peer = peer?;
+    let (max, count) = (state.limits.max_per_peer, state.registry.peer_count(peer));
+    (max != 0 && count > max).then(|| super::registry::refusal(Some(peer), None, count - 1))
 }
 
 /// Ends a read, if it has not ended yet: destroys its sources, and gives its connection back.

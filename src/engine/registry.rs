@@ -78,7 +78,6 @@ impl Registry {
     }
 
     /// How many connections `peer` has, taken in or live.
-    #[cfg(test)]
     pub fn peer_count(&self, peer: IpAddr) -> u32 {
         self.peers.get(&peer).copied().unwrap_or(0)
     }

@@ -228,7 +228,10 @@ impl State {
         let room = self.room();
         let max_per_peer = self.limits.max_per_peer;
         let Self {
-            sockets, registry, ..
+            sockets,
+            registry,
+            proxy,
+            ..
         } = self;
         // Only a socket the service watches: one it stopped watching is not served now.
         let listening = sockets
@@ -240,7 +243,8 @@ impl State {
         for _ in 0..wanted {
             match accept(&listening.socket) {
                 Outcome::Client(client) => {
-                    if let Err(count) = registry.admit(client.peer, max_per_peer) {
+                    let max = proxy.cap_at_accept(client.peer, max_per_peer);
+                    if let Err(count) = registry.admit(client.peer, max) {
                         intake
                             .failures
                             .push((refusal(client.peer, None, count), Failure::Transient));

@@ -35,13 +35,19 @@ impl PeerRange {
                 }
             },
         };
-        let range = Self {
-            network: crate::sys::canonical_ip(network),
-            prefix: match (network, crate::sys::canonical_ip(network)) {
-                // A v4-mapped range (`::ffff:10.0.0.0/104`) is the IPv4 range it stands for.
-                (IpAddr::V6(_), IpAddr::V4(_)) => prefix.saturating_sub(96),
-                _ => prefix,
+        let range = match (network, crate::sys::canonical_ip(network)) {
+            // A v4-mapped range (`::ffff:10.0.0.0/104`) is the IPv4 range it stands for; one
+            // shorter than the mapping's 96 bits is no IPv4 range, and would trust them all.
+            (IpAddr::V6(_), IpAddr::V4(_)) if prefix < 96 => {
+                return Err(format!(
+                    "{text:?}: a v4-mapped range needs a prefix of 96 bits or more"
+                ));
+            }
+            (IpAddr::V6(_), v4 @ IpAddr::V4(_)) => Self {
+                network: v4,
+                prefix: prefix - 96,
             },
+            _ => Self { network, prefix },
         };
         if range.masked(range.network) != range.network {
             return Err(format!(
@@ -151,6 +157,9 @@ mod tests {
             ("::/129", "from 0 to 128"),
             ("10.1.2.3/8", "10.0.0.0/8 is the range"),
             ("010.0.0.1", "not an IP address"),
+            ("::ffff:0.0.0.0/80", "96 bits or more"),
+            ("::ffff:0:0/64", "96 bits or more"),
+            ("::ffff:0.0.0.0/0", "96 bits or more"),
         ] {
             let error = PeerRange::parse(text).unwrap_err();
             assert!(error.contains(says), "{text:?}: {error}");

@@ -38,8 +38,8 @@ pub struct SocketService {
     /// address; Unix-domain sockets are not limited. A client beyond its peer's limit is
     /// accepted and closed at once, so that it holds up nobody in the backlog, and reported
     /// with `accept-error`. Behind a balancer trusted with `proxy-protocol-peers`, a
-    /// connection counts as the balancer's while its header is read, then as the client's the
-    /// header names.
+    /// connection counts as the client's its header names, once read; as the balancer's only
+    /// while it has to wait for its header, or if the header names no client.
     #[property(name = "max-connections-per-peer", type = u32,
         get = |imp: &Self| imp.engine.max_connections_per_peer(),
         set = Self::set_max_connections_per_peer, explicit_notify,
@@ -133,7 +133,7 @@ pub struct SocketService {
     /// accept, however slowly the bytes trickle in; 0 for no limit. The default is 5. A
     /// connection from a peer that may send no header (not trusted, or with
     /// `proxy-protocol-required` off) waits as long for its first bytes before it is handed
-    /// out.
+    /// out (with 0, until it sends some).
     #[property(name = "proxy-protocol-timeout", type = u32,
         get = |imp: &Self| imp.engine.with_proxy(|proxy| proxy.timeout),
         set = Self::set_proxy_protocol_timeout, explicit_notify,

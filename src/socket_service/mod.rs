@@ -194,7 +194,7 @@ pub trait SocketServiceExt: IsA<SocketService> + 'static {
     }
 
     /// Shuts down, in both directions, every live connection the service handed out (or has in
-    /// its TLS handshake): peers see the end of the stream, reads in progress end, writes fail.
+    /// its TLS handshake; those still in their PROXY protocol header are closed): peers see the end of the stream, reads in progress end, writes fail.
     /// The service stops counting them, so a pending shutdown completes (once `run` handlers
     /// return, for a threaded service). Each connection releases its descriptor when its owner
     /// closes or drops it. Safe from any thread: it happens at once on a thread that runs the
