@@ -40,7 +40,9 @@ G_BEGIN_DECLS
  * #UsherSocketService::accept-error, pausing with a growing backoff instead of
  * spinning when the process runs out of file descriptors. It can cap its live
  * connections, overall and per peer, time out idle I/O, shut down gracefully,
- * and serve TLS (#UsherSocketService:tls-certificate).
+ * serve TLS (#UsherSocketService:tls-certificate), and read the PROXY protocol
+ * header of the load balancers it trusts
+ * (#UsherSocketService:proxy-protocol-peers).
  *
  * A new service is active. Like GLib's, an active service with sockets keeps a
  * reference to itself; a stopped one does not, so dropping the last reference

@@ -31,8 +31,8 @@ glib::wrapper! {
     /// the socket's listen backlog per main-loop turn), never loses a client to `stop()`, always
     /// accepts on the thread-default [`glib::MainContext`] of the thread that created it, backs
     /// off instead of spinning when the process runs out of file descriptors, can cap its live
-    /// connections, overall and per peer, time out idle I/O, serve TLS, and shut down
-    /// gracefully.
+    /// connections, overall and per peer, time out idle I/O, serve TLS, read the PROXY
+    /// protocol header of a load balancer it trusts, and shut down gracefully.
     ///
     /// There are two ways to write a service, as with GLib: connect to `incoming`, or subclass
     /// and override [`SocketServiceImpl::incoming`](crate::subclass::prelude::SocketServiceImpl::incoming).
