@@ -162,7 +162,7 @@ pub(super) fn read<H: Host>(
         return conclude(host, read.arriving, result, None, next);
     }
     // Waiting for its header, the connection counts toward its balancer's per-peer cap.
-    if let Some(refusal) = Engine::update(host, |state| over_cap(state, read.arriving.peer)) {
+    if let Some(refusal) = Engine::update(host, |state| state.over_cap(read.arriving.peer)) {
         return refuse(host, &read.arriving, refusal);
     }
     let socket = read.arriving.connection.socket();
@@ -428,7 +428,7 @@ fn conclude<H: Host>(
                 .map(|()| Some(*client))
                 .map_err(|count| super::registry::refusal(Some(*client), through, count)),
             // A health check, or a connection without a client's address: the balancer's own.
-            Ok(_) => over_cap(state, through).map_or(Ok(None), Err),
+            Ok(_) => state.over_cap(through).map_or(Ok(None), Err),
             Err(_) => Ok(None),
         }
     });
@@ -464,14 +464,6 @@ fn conclude<H: Host>(
     };
     arriving.proxy_info = info.map(SendObject::new);
     next(host, arriving);
-}
-
-/// The refusal of a connection counted under `peer`, if that puts the peer beyond its
-/// `max-connections-per-peer`.
-fn over_cap(state: &super::state::State, peer: Option<IpAddr>) -> Option<glib::Error> {
-    let peer = peer?;
-    let (max, count) = (state.limits.max_per_peer, state.registry.peer_count(peer));
-    (max != 0 && count > max).then(|| super::registry::refusal(Some(peer), None, count - 1))
 }
 
 /// Ends a read, if it has not ended yet: destroys its sources, and gives its connection back.

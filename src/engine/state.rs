@@ -2,6 +2,7 @@
 //! from it alone: how much room there is, what may be accepted, what is waiting.
 
 use std::collections::VecDeque;
+use std::net::IpAddr;
 
 use gio::prelude::*;
 
@@ -270,6 +271,14 @@ impl State {
             self.backoff.reset();
         }
         Some(intake)
+    }
+
+    /// The refusal of a connection counted under `peer`, if that puts the peer beyond its
+    /// `max-connections-per-peer`.
+    pub(super) fn over_cap(&self, peer: Option<IpAddr>) -> Option<glib::Error> {
+        let peer = peer?;
+        let (max, count) = (self.limits.max_per_peer, self.registry.peer_count(peer));
+        (max != 0 && count > max).then(|| refusal(Some(peer), None, count - 1))
     }
 
     /// The oldest client waiting on socket `id`, to hand out now, if the service may.
