@@ -161,15 +161,22 @@ pub(super) fn read<H: Host>(
     if let Step::Done(result) = step(&mut read) {
         return conclude(host, read.arriving, result, None, next);
     }
-    // Waiting for its header, the connection counts toward its balancer's per-peer cap.
-    if let Some(refusal) = Engine::update(host, |state| state.over_cap(read.arriving.peer)) {
-        return refuse(host, &read.arriving, refusal);
-    }
-    let socket = read.arriving.connection.socket();
+    let (peer, socket) = (read.arriving.peer, read.arriving.connection.socket());
     let shared: Shared = Arc::new(Mutex::new(Some(read)));
-    Engine::update(host, |state| {
-        state.proxy.reads.push(Arc::downgrade(&shared))
+    // Waiting for its header, the connection counts toward its balancer's per-peer cap.
+    let refusal = Engine::update(host, |state| {
+        let refusal = state.over_cap(peer);
+        if refusal.is_none() {
+            state.proxy.reads.push(Arc::downgrade(&shared));
+        }
+        refusal
     });
+    if let Some(refusal) = refusal {
+        if let Some(arriving) = end(&shared) {
+            refuse(host, &arriving, refusal);
+        }
+        return;
+    }
     let context = host.engine().context().clone();
     let mut sources = vec![readable_source(host, &socket, &shared, next)];
     if timeout != 0 {
@@ -443,7 +450,7 @@ fn conclude<H: Host>(
                         .unwrap_or(gio::IOErrorEnum::Failed),
                     &format!(
                         "Refused a connection from {}: {}",
-                        describe(through),
+                        super::registry::describe(through),
                         error.message()
                     ),
                 ),
@@ -456,7 +463,10 @@ fn conclude<H: Host>(
         }
         (Ok(info), Ok(client)) => {
             if let Some(client) = client {
-                debug!("a client at {client}, through {}", describe(through));
+                debug!(
+                    "a client at {client}, through {}",
+                    super::registry::describe(through)
+                );
                 arriving.peer = Some(client);
             }
             info.map(|(_, info)| info)
@@ -484,10 +494,6 @@ pub(super) fn abandon(reads: Vec<Weak<Mutex<Option<Read>>>>) {
     {
         let _ = arriving.connection.close(gio::Cancellable::NONE);
     }
-}
-
-fn describe(peer: Option<IpAddr>) -> String {
-    peer.map_or_else(|| "a peer".to_owned(), |peer| peer.to_string())
 }
 
 /// Closes a connection whose header was refused, and reports why.

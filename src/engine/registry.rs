@@ -153,10 +153,15 @@ impl Registry {
     }
 }
 
+/// A peer's address, for messages.
+pub(super) fn describe(peer: Option<IpAddr>) -> String {
+    peer.map_or_else(|| "a peer".to_owned(), |peer| peer.to_string())
+}
+
 /// The error reported for a client refused at its peer's `max-connections-per-peer`: `peer`,
 /// through the balancer `through` if a PROXY protocol header named it.
 pub(super) fn refusal(peer: Option<IpAddr>, through: Option<IpAddr>, count: u32) -> glib::Error {
-    let peer = peer.map_or_else(|| "a peer".to_owned(), |peer| peer.to_string());
+    let peer = describe(peer);
     let through = through.map_or_else(String::new, |proxy| format!(" (through {proxy})"));
     glib::Error::new(
         gio::IOErrorEnum::ConnectionRefused,

@@ -82,14 +82,12 @@ impl ProxyInfo {
                     glib::Error::new(gio::IOErrorEnum::NotSupported, "Not an IP connection")
                 })
         };
+        // The balancer's address, and the client's where the header gives none.
+        let proxy = sys::remote_address(socket.as_fd())?;
         let (source, destination) = match header.addresses {
             Some(addresses) => addresses,
-            None => (
-                inet(socket.remote_address())?,
-                inet(socket.local_address())?,
-            ),
+            None => (proxy, inet(socket.local_address())?),
         };
-        let proxy = sys::remote_address(socket.as_fd())?;
         let text = |kind| {
             header
                 .tlvs
