@@ -98,6 +98,11 @@ impl SocketSettings {
         })
     }
 
+    /// Whether `name` is the name of a setting.
+    pub(crate) fn has_setting(name: &str) -> bool {
+        Values::default().is_set(name).is_some()
+    }
+
     /// Sets `proxy-protocol-peers` from addresses and CIDR ranges, or returns why one of them
     /// is neither (and leaves the setting as it was).
     #[doc(alias = "usher_socket_settings_try_set_proxy_protocol_peers")]
