@@ -99,6 +99,7 @@ impl SocketSettings {
     }
 
     /// Whether `name` is the name of a setting.
+    #[cfg(feature = "capi")]
     pub(crate) fn has_setting(name: &str) -> bool {
         Values::default().is_set(name).is_some()
     }
