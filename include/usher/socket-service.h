@@ -94,6 +94,9 @@ G_DECLARE_DERIVABLE_TYPE (UsherSocketService, usher_socket_service, USHER, SOCKE
  * @accept_certificate: class handler of
  *   #UsherSocketService::accept-certificate; the default refuses the
  *   certificate. Since: 0.2
+ * @accept_credentials: class handler of
+ *   #UsherSocketService::accept-credentials; the default accepts the peer.
+ *   Since: 0.2
  *
  * The class structure. It has the size of #GSocketServiceClass, with @incoming
  * at the same offset, so a subclass written for #GSocketService keeps its
@@ -114,9 +117,12 @@ struct _UsherSocketServiceClass
                                    GTlsConnection       *connection,
                                    GTlsCertificate      *peer_certificate,
                                    GTlsCertificateFlags  errors);
+  gboolean (* accept_credentials) (UsherSocketService *service,
+                                   GSocketConnection  *connection,
+                                   GCredentials       *credentials);
 
   /*< private >*/
-  gpointer padding[4];
+  gpointer padding[3];
 };
 
 /**
@@ -162,6 +168,28 @@ struct _UsherSocketServiceClass
  * second, with the number of failures folded into it.
  *
  * Since: 0.1
+ */
+
+/**
+ * UsherSocketService::accept-credentials:
+ * @service: the #UsherSocketService
+ * @connection: the connection, just accepted
+ * @credentials: the credentials of the peer's process (`SO_PEERCRED`)
+ *
+ * Emitted, on the service's context, for each connection on a Unix-domain
+ * socket, after its accept and before anything else (its PROXY protocol
+ * header, its TLS handshake, #UsherSocketService::incoming), for the peers
+ * the socket's #UsherSocketSettings:allowed-users and
+ * #UsherSocketSettings:allowed-groups let in. Return %FALSE to refuse the
+ * connection, which is closed and reported with
+ * #UsherSocketService::accept-error (%G_IO_ERROR_PERMISSION_DENIED, naming
+ * the peer's uid and pid); every handler, and the class handler, must return
+ * %TRUE for it to be served: the emission stops at the first %FALSE. Once a
+ * handler is connected, it costs one system call per connection.
+ *
+ * Returns: %TRUE to accept the peer
+ *
+ * Since: 0.2
  */
 
 /**
@@ -1098,5 +1126,23 @@ void usher_socket_service_set_named_socket_settings (UsherSocketService  *servic
  * Since: 0.2
  */
 GSocket *usher_socket_service_get_listening_socket (GSocketConnection *connection);
+
+/**
+ * usher_socket_service_get_peer_credentials:
+ * @connection: a Unix-domain #GSocketConnection
+ * @error: return location for a #GError, or %NULL
+ *
+ * Gets the credentials of the process at the other end of @connection: those
+ * the service checked at its accept (#UsherSocketSettings:allowed-users,
+ * #UsherSocketService::accept-credentials), or, if it did not,
+ * g_socket_get_credentials() of its socket. Fails for a connection without
+ * credentials (TCP).
+ *
+ * Returns: (transfer full) (nullable): the credentials, or %NULL on error
+ *
+ * Since: 0.2
+ */
+GCredentials *usher_socket_service_get_peer_credentials (GSocketConnection  *connection,
+                                                          GError            **error);
 
 G_END_DECLS

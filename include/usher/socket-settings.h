@@ -215,6 +215,64 @@ G_DECLARE_FINAL_TYPE (UsherSocketSettings, usher_socket_settings, USHER, SOCKET_
  */
 
 /**
+ * UsherSocketSettings:unix-mode:
+ *
+ * The permission bits (`0660`, at most `07777`) of the file of a Unix socket
+ * the service makes at a path (usher_socket_service_add_address_full()), set
+ * between its `bind()` and its `listen()`, before any client can connect. By
+ * default, what the process's umask gives.
+ *
+ * Since: 0.2
+ */
+
+/**
+ * UsherSocketSettings:unix-owner:
+ *
+ * The user id owning the file of a Unix socket the service makes at a path,
+ * set before any client can connect (changing it takes privileges). By
+ * default, the process's.
+ *
+ * Since: 0.2
+ */
+
+/**
+ * UsherSocketSettings:unix-group:
+ *
+ * The group id of the file of a Unix socket the service makes at a path, set
+ * before any client can connect. By default, the process's.
+ *
+ * Since: 0.2
+ */
+
+/**
+ * UsherSocketSettings:allowed-users:
+ *
+ * The users who may connect, by the credentials of the peer's process
+ * (`SO_PEERCRED`, read at the accept, before anything else): user ids or
+ * names (`"0"`, `"root"`), names resolved when set. A peer whose user is not
+ * here and whose group is not in #UsherSocketSettings:allowed-groups is
+ * refused, reported with #UsherSocketService::accept-error
+ * (%G_IO_ERROR_PERMISSION_DENIED, with its uid and pid), and so is every
+ * connection without credentials (TCP): a policy that cannot be checked
+ * fails closed. Unset, with #UsherSocketSettings:allowed-groups unset too,
+ * anyone may connect. Set through the property, an entry that is neither an
+ * id nor a known name logs a critical and leaves the list as it was;
+ * usher_socket_settings_try_set_allowed_users() returns the error instead.
+ *
+ * Since: 0.2
+ */
+
+/**
+ * UsherSocketSettings:allowed-groups:
+ *
+ * The groups whose members may connect, by the primary group of the peer's
+ * process: group ids or names (`"0"`, `"wheel"`), as
+ * #UsherSocketSettings:allowed-users takes users.
+ *
+ * Since: 0.2
+ */
+
+/**
  * usher_socket_settings_new:
  *
  * Creates settings that set nothing: a socket given them takes its service's
@@ -648,5 +706,161 @@ guint usher_socket_settings_get_tcp_defer_accept (UsherSocketSettings *settings)
  */
 void usher_socket_settings_set_tcp_defer_accept (UsherSocketSettings *settings,
                                                  guint value);
+
+/**
+ * usher_socket_settings_get_unix_mode:
+ * @settings: a #UsherSocketSettings
+ *
+ * Gets #UsherSocketSettings:unix-mode: its value if it is set, else its default.
+ *
+ * Returns: the permission bits
+ *
+ * Since: 0.2
+ */
+guint usher_socket_settings_get_unix_mode (UsherSocketSettings *settings);
+
+/**
+ * usher_socket_settings_set_unix_mode:
+ * @settings: a #UsherSocketSettings
+ * @value: the value
+ *
+ * Sets #UsherSocketSettings:unix-mode.
+ *
+ * Since: 0.2
+ */
+void usher_socket_settings_set_unix_mode (UsherSocketSettings *settings,
+                                          guint value);
+
+/**
+ * usher_socket_settings_get_unix_owner:
+ * @settings: a #UsherSocketSettings
+ *
+ * Gets #UsherSocketSettings:unix-owner: its value if it is set, else its default.
+ *
+ * Returns: the user id
+ *
+ * Since: 0.2
+ */
+guint usher_socket_settings_get_unix_owner (UsherSocketSettings *settings);
+
+/**
+ * usher_socket_settings_set_unix_owner:
+ * @settings: a #UsherSocketSettings
+ * @value: the value
+ *
+ * Sets #UsherSocketSettings:unix-owner.
+ *
+ * Since: 0.2
+ */
+void usher_socket_settings_set_unix_owner (UsherSocketSettings *settings,
+                                           guint value);
+
+/**
+ * usher_socket_settings_get_unix_group:
+ * @settings: a #UsherSocketSettings
+ *
+ * Gets #UsherSocketSettings:unix-group: its value if it is set, else its default.
+ *
+ * Returns: the group id
+ *
+ * Since: 0.2
+ */
+guint usher_socket_settings_get_unix_group (UsherSocketSettings *settings);
+
+/**
+ * usher_socket_settings_set_unix_group:
+ * @settings: a #UsherSocketSettings
+ * @value: the value
+ *
+ * Sets #UsherSocketSettings:unix-group.
+ *
+ * Since: 0.2
+ */
+void usher_socket_settings_set_unix_group (UsherSocketSettings *settings,
+                                           guint value);
+
+/**
+ * usher_socket_settings_get_allowed_users:
+ * @settings: a #UsherSocketSettings
+ *
+ * Gets #UsherSocketSettings:allowed-users: its value if it is set, else its default.
+ *
+ * Returns: (transfer full) (nullable) (array zero-terminated=1): the user ids, or %NULL for none; free with g_strfreev()
+ *
+ * Since: 0.2
+ */
+gchar **usher_socket_settings_get_allowed_users (UsherSocketSettings *settings);
+
+/**
+ * usher_socket_settings_set_allowed_users:
+ * @settings: a #UsherSocketSettings
+ * @value: (nullable) (array zero-terminated=1): the value
+ *
+ * Sets #UsherSocketSettings:allowed-users.
+ *
+ * Since: 0.2
+ */
+void usher_socket_settings_set_allowed_users (UsherSocketSettings *settings,
+                                              const gchar * const *value);
+
+/**
+ * usher_socket_settings_get_allowed_groups:
+ * @settings: a #UsherSocketSettings
+ *
+ * Gets #UsherSocketSettings:allowed-groups: its value if it is set, else its default.
+ *
+ * Returns: (transfer full) (nullable) (array zero-terminated=1): the group ids, or %NULL for none; free with g_strfreev()
+ *
+ * Since: 0.2
+ */
+gchar **usher_socket_settings_get_allowed_groups (UsherSocketSettings *settings);
+
+/**
+ * usher_socket_settings_set_allowed_groups:
+ * @settings: a #UsherSocketSettings
+ * @value: (nullable) (array zero-terminated=1): the value
+ *
+ * Sets #UsherSocketSettings:allowed-groups.
+ *
+ * Since: 0.2
+ */
+void usher_socket_settings_set_allowed_groups (UsherSocketSettings *settings,
+                                               const gchar * const *value);
+
+/**
+ * usher_socket_settings_try_set_allowed_users:
+ * @settings: a #UsherSocketSettings
+ * @users: (nullable) (array zero-terminated=1): ids and names, or %NULL for none
+ * @error: return location for a #GError, or %NULL
+ *
+ * Sets #UsherSocketSettings:allowed-users, or fails with %G_IO_ERROR_INVALID_ARGUMENT
+ * saying which entry is neither an id nor a known name, and leaves the setting
+ * as it was.
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 0.2
+ */
+gboolean usher_socket_settings_try_set_allowed_users (UsherSocketSettings  *settings,
+                                                      const gchar * const  *users,
+                                                      GError              **error);
+
+/**
+ * usher_socket_settings_try_set_allowed_groups:
+ * @settings: a #UsherSocketSettings
+ * @groups: (nullable) (array zero-terminated=1): ids and names, or %NULL for none
+ * @error: return location for a #GError, or %NULL
+ *
+ * Sets #UsherSocketSettings:allowed-groups, or fails with %G_IO_ERROR_INVALID_ARGUMENT
+ * saying which entry is neither an id nor a known name, and leaves the setting
+ * as it was.
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 0.2
+ */
+gboolean usher_socket_settings_try_set_allowed_groups (UsherSocketSettings  *settings,
+                                                       const gchar * const  *groups,
+                                                       GError              **error);
 
 G_END_DECLS

@@ -378,3 +378,24 @@ pub unsafe extern "C" fn usher_socket_service_get_listening_socket(
         .to_glib_none()
         .0
 }
+
+/// (transfer full): a reference of the caller's.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn usher_socket_service_get_peer_credentials(
+    connection: *mut gio::ffi::GSocketConnection,
+    error: *mut *mut glib::ffi::GError,
+) -> *mut gio::ffi::GCredentials {
+    return_if_fail! {
+        usher_socket_service_get_peer_credentials => std::ptr::null_mut();
+        G_IS_SOCKET_CONNECTION(connection),
+        error_is_unset(error),
+    }
+    let connection: Borrowed<gio::SocketConnection> = unsafe { from_glib_borrow(connection) };
+    match SocketService::peer_credentials(&*connection) {
+        Ok(credentials) => credentials.into_glib_ptr(),
+        Err(failure) => {
+            unsafe { set_error(error, failure) };
+            std::ptr::null_mut()
+        }
+    }
+}

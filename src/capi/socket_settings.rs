@@ -68,23 +68,6 @@ pub unsafe extern "C" fn usher_socket_settings_unset(
     let _ = unsafe { self::settings(settings) }.unset(name);
 }
 
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn usher_socket_settings_try_set_proxy_protocol_peers(
-    settings: *mut UsherSocketSettings,
-    peers: *const *const c_char,
-    error: *mut *mut glib::ffi::GError,
-) -> glib::ffi::gboolean {
-    return_if_fail! {
-        usher_socket_settings_try_set_proxy_protocol_peers => glib::ffi::GFALSE;
-        USHER_IS_SOCKET_SETTINGS(settings),
-        strv_is_utf8(peers),
-        error_is_unset(error),
-    }
-    let peers = unsafe { strv_from_c(peers) };
-    let set = unsafe { self::settings(settings) }.try_set_proxy_protocol_peers(&peers);
-    unsafe { boolean_or_error(set, error) }
-}
-
 /// (transfer none): the connection keeps them.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn usher_socket_settings_get_for_connection(
@@ -142,4 +125,45 @@ property_accessors! {
         tcp_user_timeout / set_tcp_user_timeout: c_uint;
     value usher_socket_settings_get_tcp_defer_accept / usher_socket_settings_set_tcp_defer_accept:
         tcp_defer_accept / set_tcp_defer_accept: c_uint;
+    value usher_socket_settings_get_unix_mode / usher_socket_settings_set_unix_mode:
+        unix_mode / set_unix_mode: c_uint;
+    value usher_socket_settings_get_unix_owner / usher_socket_settings_set_unix_owner:
+        unix_owner / set_unix_owner: c_uint;
+    value usher_socket_settings_get_unix_group / usher_socket_settings_set_unix_group:
+        unix_group / set_unix_group: c_uint;
+    // Through the properties' setters, which log a critical for an invalid entry.
+    strv usher_socket_settings_get_allowed_users / usher_socket_settings_set_allowed_users:
+        allowed_users / set_allowed_users;
+    strv usher_socket_settings_get_allowed_groups / usher_socket_settings_set_allowed_groups:
+        allowed_groups / set_allowed_groups;
+}
+
+/// The `try_set_*()` of a list setting: its entries, or the error saying which is wrong.
+macro_rules! try_set_list {
+    ($($function:ident: $method:ident;)+) => {
+        $(
+            #[unsafe(no_mangle)]
+            pub unsafe extern "C" fn $function(
+                settings: *mut UsherSocketSettings,
+                entries: *const *const c_char,
+                error: *mut *mut glib::ffi::GError,
+            ) -> glib::ffi::gboolean {
+                return_if_fail! {
+                    $function => glib::ffi::GFALSE;
+                    USHER_IS_SOCKET_SETTINGS(settings),
+                    strv_is_utf8(entries),
+                    error_is_unset(error),
+                }
+                let entries = unsafe { strv_from_c(entries) };
+                let set = unsafe { self::settings(settings) }.$method(&entries);
+                unsafe { boolean_or_error(set, error) }
+            }
+        )+
+    };
+}
+
+try_set_list! {
+    usher_socket_settings_try_set_proxy_protocol_peers: try_set_proxy_protocol_peers;
+    usher_socket_settings_try_set_allowed_users: try_set_allowed_users;
+    usher_socket_settings_try_set_allowed_groups: try_set_allowed_groups;
 }

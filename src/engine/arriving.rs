@@ -20,6 +20,8 @@ pub(super) struct Arriving {
     pub source_object: Option<SendObject<glib::Object>>,
     /// What its PROXY protocol header said, if it had one.
     pub proxy_info: Option<SendObject<ProxyInfo>>,
+    /// The credentials of its peer's process, if they were checked.
+    pub credentials: Option<SendObject<gio::Credentials>>,
     /// What its listening socket's settings said at its accept.
     pub settings: Arc<Resolved>,
     pub origin: Origin,

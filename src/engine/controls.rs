@@ -6,11 +6,11 @@ use std::task::Waker;
 
 use gio::prelude::*;
 
-use super::state::Adding;
+use super::listening::Adding;
 use super::state::{AcceptMode, Backlog, Jobs, Lifecycle};
 use super::{Changes, Engine, Host, Waiter};
 use crate::log::debug;
-use crate::socket_settings::{SocketSettings, Watcher};
+use crate::socket_settings::{Resolved, SocketSettings, Watcher};
 use crate::sys::SendObject;
 
 impl Engine {
@@ -87,6 +87,11 @@ impl Engine {
         let result = add();
         self.state().adding = previous;
         result
+    }
+
+    /// What a socket with `settings` (`None`: the service's) would be served with now.
+    pub(crate) fn resolve(&self, settings: Option<&SocketSettings>) -> Arc<Resolved> {
+        super::listening::resolve(settings, &self.defaults).0
     }
 
     /// Serves the listening `socket` with `settings` from now on (`None`: the service's);

@@ -12,7 +12,7 @@ use gio::prelude::*;
 use super::accept::Failure;
 use super::arriving::{Arriving, Origin};
 use super::state::{AcceptMode, Lifecycle, State};
-use super::{Changes, Engine, Host, proxy, tls};
+use super::{Changes, Engine, Host, credentials, proxy, tls};
 use crate::connection::{self, Guard};
 use crate::log::{LOG_DOMAIN, debug};
 use crate::socket_settings::Resolved;
@@ -30,6 +30,7 @@ struct Serving {
 /// The stages of a connection's way to `incoming`, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Stage {
+    Credentials,
     ProxyHeader,
     Tls,
     Incoming,
@@ -179,10 +180,11 @@ impl Engine {
             peer,
             source_object: source_object.clone().map(SendObject::new),
             proxy_info: None,
+            credentials: None,
             settings: serving.resolved.clone(),
             origin: serving.origin.clone(),
         };
-        Self::advance(host, arriving, Stage::ProxyHeader);
+        Self::advance(host, arriving, Stage::Credentials);
         Changes {
             n_connections: true,
             n_accepted: true,
@@ -192,8 +194,18 @@ impl Engine {
 
     /// Takes `arriving` through `stage`, or, where the service has nothing to do there, on to
     /// the next; a stage that waits (for a header, a handshake) comes back here when done.
-    pub(super) fn advance<H: Host>(host: &H, arriving: Arriving, stage: Stage) {
+    pub(super) fn advance<H: Host>(host: &H, mut arriving: Arriving, stage: Stage) {
         match stage {
+            Stage::Credentials => match credentials::check(host, &arriving) {
+                Ok(credentials) => {
+                    arriving.credentials = credentials;
+                    Self::advance(host, arriving, Stage::ProxyHeader)
+                }
+                Err(refusal) => {
+                    let _ = arriving.connection.close(gio::Cancellable::NONE);
+                    Self::accept_failed(host, refusal, Failure::Transient);
+                }
+            },
             Stage::ProxyHeader => {
                 match proxy::expectation(&arriving.settings.proxy, arriving.peer) {
                     Some((expect, timeout)) => {
@@ -234,6 +246,9 @@ impl Engine {
                 }
                 if let Some(info) = &arriving.proxy_info {
                     info.attach(&arriving.connection);
+                }
+                if let Some(credentials) = arriving.credentials.take() {
+                    credentials::attach(&arriving.connection, credentials);
                 }
                 arriving
                     .origin

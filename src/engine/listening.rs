@@ -6,8 +6,11 @@ use std::sync::Arc;
 
 use gio::prelude::*;
 
-use crate::log::LOG_DOMAIN;
-use crate::socket_settings::{Resolved, SocketSettings, TcpSettings};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::PathBuf;
+
+use crate::log::{LOG_DOMAIN, debug};
+use crate::socket_settings::{Resolved, SocketSettings, TcpSettings, UnixSettings};
 use crate::sys::{self, SendObject};
 
 /// A listening socket and, while the service accepts on it, the source watching it.
@@ -22,6 +25,8 @@ pub(super) struct Listening {
     pub most: usize,
     /// The name it was passed with (`LISTEN_FDNAMES`), if any.
     pub name: Option<String>,
+    /// The file of a Unix socket the service made at a path, to remove when done with it.
+    unix_file: Option<UnixFile>,
     /// The settings it was given; `None` for its service's.
     settings: Option<SendObject<SocketSettings>>,
     /// What its connections are served with, resolved from the versions of its settings and its
@@ -33,15 +38,9 @@ pub(super) struct Listening {
 impl Listening {
     /// A socket newly served with `settings` (`None`: the service's, `defaults`), its TCP
     /// options applied.
-    pub fn new(
-        id: u32,
-        socket: gio::Socket,
-        settings: Option<SendObject<SocketSettings>>,
-        name: Option<String>,
-        defaults: &SocketSettings,
-    ) -> Self {
+    pub fn new(id: u32, socket: gio::Socket, adding: Adding, defaults: &SocketSettings) -> Self {
         let backlog = usize::try_from(socket.listen_backlog()).unwrap_or(0);
-        let (resolved, versions) = resolve(settings.as_deref(), defaults);
+        let (resolved, versions) = resolve(adding.settings.as_deref(), defaults);
         tune(&socket, &TcpSettings::default(), &resolved.tcp);
         // As GLib ≥ 2.80 sets on every TCP socket it makes: no delay for small writes. Set here
         // once, the socket's connections inherit it, at no cost per accept.
@@ -54,8 +53,9 @@ impl Listening {
             source: None,
             waiting: VecDeque::new(),
             most: backlog.max(super::ACCEPT_BATCH),
-            name,
-            settings,
+            name: adding.name,
+            unix_file: adding.unix_file,
+            settings: adding.settings,
             resolved,
             versions,
         }
@@ -70,6 +70,11 @@ impl Listening {
             (self.resolved, self.versions) = resolve(self.settings.as_deref(), defaults);
             if self.resolved.tcp != tcp {
                 tune(&self.socket, &tcp, &self.resolved.tcp);
+            }
+            if let Some(file) = &self.unix_file
+                && let Err(error) = file.apply(&self.resolved.unix)
+            {
+                glib::g_warning!(LOG_DOMAIN, "{}", error.message());
             }
         }
         &self.resolved
@@ -95,6 +100,84 @@ impl Listening {
         self.versions = (u64::MAX, u64::MAX);
         self.resolved(defaults);
         previous
+    }
+}
+
+impl Drop for Listening {
+    /// The service is done with the socket: the file it made for it goes, if it is still the
+    /// one it bound.
+    fn drop(&mut self) {
+        if let Some(file) = &self.unix_file {
+            file.remove_if_ours();
+        }
+    }
+}
+
+/// What the sockets added by an `add_*()` call are served with.
+#[derive(Clone, Default)]
+pub(crate) struct Adding {
+    /// Their settings; `None` for the service's.
+    pub settings: Option<SendObject<SocketSettings>>,
+    /// Their name, for sockets passed to the process.
+    pub name: Option<String>,
+    /// The file of a Unix socket the service made at a path.
+    pub unix_file: Option<UnixFile>,
+}
+
+/// The file of a Unix socket the service made at a path: which file it is (its device and
+/// inode), so that the service never removes or changes one that another process put there
+/// since.
+#[derive(Clone, Debug)]
+pub(crate) struct UnixFile {
+    path: PathBuf,
+    device: u64,
+    inode: u64,
+}
+
+impl UnixFile {
+    pub(crate) fn new(path: PathBuf, device: u64, inode: u64) -> Self {
+        Self {
+            path,
+            device,
+            inode,
+        }
+    }
+
+    /// Whether the file at the path is still the one the service bound.
+    fn is_ours(&self) -> bool {
+        std::fs::symlink_metadata(&self.path)
+            .is_ok_and(|file| (file.dev(), file.ino()) == (self.device, self.inode))
+    }
+
+    /// Removes the file, if it is still the one the service bound.
+    pub(crate) fn remove_if_ours(&self) {
+        if self.is_ours() {
+            debug!("removing {}", self.path.display());
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+
+    /// Gives the file, if it is still the one the service bound, the mode, owner and group
+    /// `unix` sets.
+    pub(crate) fn apply(&self, unix: &UnixSettings) -> Result<(), glib::Error> {
+        if !self.is_ours() {
+            return Ok(());
+        }
+        let failed = |what: &str, error: std::io::Error| {
+            glib::Error::new(
+                gio::io_error_from_errno(error.raw_os_error().unwrap_or(0)),
+                &format!("Cannot {what} {}: {error}", self.path.display()),
+            )
+        };
+        if unix.owner.is_some() || unix.group.is_some() {
+            std::os::unix::fs::chown(&self.path, unix.owner, unix.group)
+                .map_err(|error| failed("change the owner of", error))?;
+        }
+        if let Some(mode) = unix.mode {
+            std::fs::set_permissions(&self.path, std::fs::Permissions::from_mode(mode))
+                .map_err(|error| failed("change the mode of", error))?;
+        }
+        Ok(())
     }
 }
 

@@ -44,6 +44,7 @@ mod accept;
 mod arriving;
 mod backoff;
 mod controls;
+mod credentials;
 mod dispatch;
 mod listening;
 mod proxy;
@@ -60,8 +61,10 @@ use crate::connection::CloseSink;
 use crate::log::debug;
 use crate::socket_settings::{SocketSettings, Watcher};
 use crate::sys::{SendObject, SendWeak, Wakeup};
+pub(crate) use credentials::checked as checked_credentials;
+pub(crate) use listening::{Adding, UnixFile};
+pub(crate) use state::Lifecycle;
 use state::{AcceptMode, Home, State};
-pub(crate) use state::{Adding, Lifecycle};
 
 /// The most connections taken in from one socket in one main-loop dispatch is this, or the
 /// socket's listen backlog when larger (as asyncio does): one dispatch can then empty a full
@@ -84,6 +87,18 @@ pub(crate) trait Host: IsA<gio::SocketListener> + IsA<glib::Object> {
         connection: &gio::TlsConnection,
         peer_certificate: &gio::TlsCertificate,
         errors: gio::TlsCertificateFlags,
+    ) -> bool;
+
+    /// Whether `accept-credentials` has something to decide: a handler, or a class handler of
+    /// a subclass.
+    fn decides_credentials(&self) -> bool;
+
+    /// Emits `accept-credentials`: whether the application accepts the peer whose process has
+    /// `credentials`.
+    fn accept_credentials(
+        &self,
+        connection: &gio::SocketConnection,
+        credentials: &gio::Credentials,
     ) -> bool;
 
     /// Notifies the properties in `changes`, if anyone listens.

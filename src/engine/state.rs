@@ -8,7 +8,7 @@ use gio::prelude::*;
 
 use super::accept::{Failure, Outcome, accept};
 use super::backoff::Backoff;
-use super::listening::{self, Listening};
+use super::listening::{self, Adding, Listening};
 use super::proxy::{self, Proxy};
 use super::registry::{Registry, refusal};
 use super::tls::Tls;
@@ -77,15 +77,6 @@ pub(crate) enum Backlog {
 struct Announced {
     socket: SendWeak<gio::Socket>,
     adding: Adding,
-}
-
-/// What the sockets added by an `add_*()` call are served with.
-#[derive(Clone, Default)]
-pub(crate) struct Adding {
-    /// Their settings; `None` for the service's.
-    pub settings: Option<SendObject<SocketSettings>>,
-    /// Their name, for sockets passed to the process.
-    pub name: Option<String>,
 }
 
 /// What happened off the service's context, for it to act on in its next iteration.
@@ -373,6 +364,9 @@ impl State {
                 .find(|(named, _)| named == name)
                 .map(|(_, settings)| settings.clone());
         }
+        // Announced again (by the `event` signal of a socket the service made, then as its
+        // own), the last announcement says how it is served.
+        self.forget_announced(socket);
         self.announced.push(Announced {
             socket: SendWeak::new(socket),
             adding,
@@ -477,13 +471,7 @@ impl State {
                     socket.listen_backlog()
                 );
                 self.next_id += 1;
-                let listening = Listening::new(
-                    self.next_id,
-                    socket,
-                    adding.settings,
-                    adding.name,
-                    &self.defaults,
-                );
+                let listening = Listening::new(self.next_id, socket, adding, &self.defaults);
                 self.sockets.push(listening);
             }
         }
@@ -508,11 +496,11 @@ impl State {
         }
     }
 
-    fn release_listening(&mut self, listening: Listening) {
-        if let Some(source) = listening.source {
+    fn release_listening(&mut self, mut listening: Listening) {
+        if let Some(source) = listening.source.take() {
             source.destroy();
         }
-        for client in listening.waiting {
+        for client in listening.waiting.drain(..) {
             self.registry.release(client.peer);
         }
     }

@@ -10,7 +10,10 @@ use crate::engine::{Adding, Changes, Engine, Host};
 use crate::ffi;
 use crate::glib_property::{DescribedAsGlibs, glib_property};
 use crate::log::LOG_DOMAIN;
-use crate::signals::{accept_certificate_args, accept_error_args, connection_signal, true_handled};
+use crate::signals::{
+    accept_certificate_args, accept_credentials_args, accept_error_args, all_agree,
+    connection_signal, true_handled,
+};
 use crate::socket_settings::{ProxySettings, TlsSettings};
 use crate::subclass::socket_listener::{SocketListenerImpl, SocketListenerImplExt};
 use crate::sys::SendWeak;
@@ -191,6 +194,7 @@ ffi::impl_structs!(
 const SIGNAL_INCOMING: usize = 0;
 const SIGNAL_ACCEPT_ERROR: usize = 1;
 const SIGNAL_ACCEPT_CERTIFICATE: usize = 2;
+const SIGNAL_ACCEPT_CREDENTIALS: usize = 3;
 
 static SIGNALS: LazyLock<Vec<Signal>> = LazyLock::new(|| {
     vec![
@@ -227,6 +231,27 @@ static SIGNALS: LazyLock<Vec<Signal>> = LazyLock::new(|| {
                 Some(accepted.to_value())
             })
             .accumulator(true_handled)
+            .build(),
+        Signal::builder("accept-credentials")
+            .run_last()
+            .param_types([
+                gio::SocketConnection::static_type(),
+                gio::Credentials::static_type(),
+            ])
+            .return_type::<bool>()
+            .class_handler(|args| {
+                let accepted = accept_credentials_args::<super::SocketService>(args).is_none_or(
+                    |(service, connection, credentials)| {
+                        ffi::call_accept_credentials::<SocketService>(
+                            service,
+                            connection,
+                            credentials,
+                        )
+                    },
+                );
+                Some(accepted.to_value())
+            })
+            .accumulator(all_agree)
             .build(),
     ]
 });
@@ -267,6 +292,10 @@ impl ffi::SocketServiceClassHandlers for SocketService {
         _: gio::TlsCertificateFlags,
     ) -> bool {
         false
+    }
+
+    fn accept_credentials(&self, _: &gio::SocketConnection, _: &gio::Credentials) -> bool {
+        true
     }
 }
 
@@ -393,6 +422,26 @@ impl Host for super::SocketService {
         self.emit(
             SIGNALS[SIGNAL_ACCEPT_CERTIFICATE].signal_id(),
             &[connection, peer_certificate, &errors],
+        )
+    }
+
+    fn decides_credentials(&self) -> bool {
+        glib::signal::signal_has_handler_pending(
+            self,
+            SIGNALS[SIGNAL_ACCEPT_CREDENTIALS].signal_id(),
+            None,
+            false,
+        ) || ffi::overrides_accept_credentials::<SocketService>(self)
+    }
+
+    fn accept_credentials(
+        &self,
+        connection: &gio::SocketConnection,
+        credentials: &gio::Credentials,
+    ) -> bool {
+        self.emit(
+            SIGNALS[SIGNAL_ACCEPT_CREDENTIALS].signal_id(),
+            &[connection, credentials],
         )
     }
 

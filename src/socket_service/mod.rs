@@ -2,7 +2,7 @@
 
 mod activation;
 pub(crate) mod imp;
-mod reuse_port;
+mod own_socket;
 mod stream;
 
 /// The accessors of [`SocketService`]'s properties, for it and its subclasses: a getter each
@@ -15,12 +15,16 @@ pub use stream::IncomingStream;
 
 use std::pin::Pin;
 
-use gio::prelude::{CancellableExt, SocketExt, SocketListenerExt};
+use gio::prelude::{
+    CancellableExt, SocketConnectionExt, SocketExt, SocketListenerExt, UnixSocketAddressExtManual,
+};
 use glib::{prelude::*, signal::SignalHandlerId, subclass::prelude::*};
 
 use crate::SocketSettings;
 use crate::engine::{Adding, Engine, Host};
-use crate::signals::{accept_certificate_args, accept_error_args, connection_handler};
+use crate::signals::{
+    accept_certificate_args, accept_credentials_args, accept_error_args, connection_handler,
+};
 use crate::sys::SendWeak;
 
 glib::wrapper! {
@@ -78,6 +82,21 @@ glib::wrapper! {
 impl SocketService {
     /// No service, for the `Option<&impl IsA<SocketService>>` arguments of generic code.
     pub const NONE: Option<&'static SocketService> = None;
+
+    /// The credentials of the process at the other end of `connection`, a Unix-domain
+    /// connection: those the service checked at its accept (`allowed-users`,
+    /// `allowed-groups`, `accept-credentials`), or, if it did not, those the socket gives now
+    /// (`g_socket_get_credentials()`). Fails for a connection without credentials (TCP).
+    #[doc(alias = "usher_socket_service_get_peer_credentials")]
+    pub fn peer_credentials(
+        connection: &impl IsA<gio::SocketConnection>,
+    ) -> Result<gio::Credentials, glib::Error> {
+        let connection = connection.as_ref();
+        match crate::engine::checked_credentials(connection) {
+            Some(credentials) => Ok(credentials),
+            None => connection.socket().credentials(),
+        }
+    }
 
     /// The listening socket `connection` came through, if a service handed it out and knows
     /// (it does not for one accepted through the listener, after the listener's
@@ -242,7 +261,7 @@ pub trait SocketServiceExt: IsA<SocketService> + 'static {
         source_object: Option<&impl IsA<glib::Object>>,
     ) -> Result<gio::SocketAddress, glib::Error> {
         let service = self.as_ref();
-        let socket = reuse_port::listen(service, address.as_ref())?;
+        let socket = own_socket::listen_reuse_port(service, address.as_ref())?;
         let effective = socket.local_address()?;
         service.imp().add_own_socket(
             &socket,
@@ -325,8 +344,8 @@ pub trait SocketServiceExt: IsA<SocketService> + 'static {
         for (socket, name) in &sockets {
             let source_object = source_object_for(name);
             let adding = Adding {
-                settings: None,
                 name: Some(name.clone()),
+                ..Adding::default()
             };
             service
                 .imp()
@@ -371,6 +390,30 @@ pub trait SocketServiceExt: IsA<SocketService> + 'static {
         settings: Option<&SocketSettings>,
     ) -> Result<gio::SocketAddress, glib::Error> {
         let service = self.upcast_ref::<SocketService>();
+        if let Some(unix) = address.as_ref().downcast_ref::<gio::UnixSocketAddress>()
+            && matches!(
+                unix.path(),
+                Some(gio::prelude::UnixSocketAddressPath::Path(_))
+            )
+            && type_ == gio::SocketType::Stream
+        {
+            let resolved = service.engine().resolve(settings);
+            let (socket, unix_file) = own_socket::listen_unix_path(service, unix, &resolved.unix)?;
+            let effective = socket.local_address()?;
+            let adding = Adding {
+                unix_file: Some(unix_file.clone()),
+                ..adding(settings)
+            };
+            let added = service.imp().add_own_socket(
+                &socket,
+                source_object.map(|object| object.as_ref()),
+                adding,
+            );
+            if added.is_err() {
+                unix_file.remove_if_ours();
+            }
+            return added.map(|()| effective);
+        }
         service.engine().adding(adding(settings), || {
             service.add_address(address, type_, protocol, source_object)
         })
@@ -566,6 +609,45 @@ pub trait SocketServiceExt: IsA<SocketService> + 'static {
             Some(accepted.to_value())
         })
     }
+
+    /// Connects to `accept-credentials`, emitted on the service's context for each connection
+    /// on a Unix-domain socket, after its accept and before anything else (its PROXY header,
+    /// its TLS handshake, `incoming`), with the credentials of the peer's process
+    /// (`SO_PEERCRED`: its user, group and process ids). Return `false` to refuse the
+    /// connection, which is closed and reported with `accept-error`
+    /// ([`gio::IOErrorEnum::PermissionDenied`], naming the peer's uid and pid); every handler
+    /// must return `true` for it to be served. It is emitted for the peers the socket's
+    /// `allowed-users` and `allowed-groups` let in, and, once a handler is connected, costs
+    /// one system call per connection.
+    ///
+    /// ```no_run
+    /// use gio::prelude::*;
+    /// use usher::prelude::*;
+    ///
+    /// let service = usher::SocketService::new();
+    /// // Only processes of this user, or root.
+    /// let me = gio::Credentials::new().unix_user()?;
+    /// service.connect_accept_credentials(move |_, _connection, credentials| {
+    ///     credentials.unix_user().is_ok_and(|uid| uid == me || uid == 0)
+    /// });
+    /// # Ok::<(), glib::Error>(())
+    /// ```
+    #[doc(alias = "accept-credentials")]
+    fn connect_accept_credentials<F>(&self, f: F) -> SignalHandlerId
+    where
+        F: Fn(&Self, &gio::SocketConnection, &gio::Credentials) -> bool + 'static,
+    {
+        self.connect_local("accept-credentials", false, move |args| {
+            let accepted = accept_credentials_args::<SocketService>(args).is_some_and(
+                |(service, connection, credentials)| {
+                    service
+                        .downcast_ref::<Self>()
+                        .is_some_and(|service| f(service, connection, credentials))
+                },
+            );
+            Some(accepted.to_value())
+        })
+    }
 }
 
 impl<O: IsA<SocketService>> SocketServiceExt for O {}
@@ -574,7 +656,7 @@ impl<O: IsA<SocketService>> SocketServiceExt for O {}
 fn adding(settings: Option<&SocketSettings>) -> Adding {
     Adding {
         settings: settings.cloned().map(crate::sys::SendObject::new),
-        name: None,
+        ..Adding::default()
     }
 }
 

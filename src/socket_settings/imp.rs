@@ -10,7 +10,7 @@ use super::Watcher;
 use super::values::{ProxySettings, TlsSettings, Values};
 use crate::log::LOG_DOMAIN;
 use crate::proxy_protocol::PeerRange;
-use crate::sys::SendObject;
+use crate::sys::{self, SendObject};
 
 #[derive(Default, glib::Properties)]
 #[properties(wrapper_type = super::SocketSettings)]
@@ -70,13 +70,8 @@ pub struct SocketSettings {
     #[property(name = "proxy-protocol-peers", type = glib::StrV,
         get = |imp: &Self| imp.get(|v| &v.proxy_protocol_peers).unwrap_or_default().iter()
             .map(|range| glib::GString::from(range.to_string())).collect(),
-        set = |imp: &Self, value: glib::StrV| {
-            let peers: Vec<&str> = value.iter().map(|peer| peer.as_str()).collect();
-            if let Err(error) = imp.try_set_proxy_protocol_peers(&peers) {
-                glib::g_critical!(LOG_DOMAIN, "proxy-protocol-peers left as it was: {}",
-                    error.message());
-            }
-        },
+        set = |imp: &Self, value: glib::StrV|
+            imp.set_or_complain("proxy-protocol-peers", value, Self::try_set_proxy_protocol_peers),
         explicit_notify, nick = "PROXY protocol peers",
         blurb = "The balancers trusted to send a PROXY protocol header (none: no PROXY protocol)")]
     /// Whether a trusted peer (`proxy-protocol-peers`) must send a PROXY protocol header: with
@@ -160,6 +155,49 @@ pub struct SocketSettings {
             |v| &mut v.tcp_defer_accept, value),
         explicit_notify, maximum = i32::MAX as u32, nick = "TCP deferred accept",
         blurb = "Seconds to hold a new connection until its client sends data (0: none)")]
+    /// The permission bits (`0o660`, at most `0o7777`) of the file of a Unix socket the service
+    /// makes at a path, set between its `bind()` and its `listen()`, before any client can
+    /// connect; by default, what the process's umask gives.
+    #[property(name = "unix-mode", type = u32,
+        get = |imp: &Self| imp.get(|v| &v.unix_mode).unwrap_or(0o777),
+        set = |imp: &Self, value| imp.set("unix-mode", |v| &mut v.unix_mode, value),
+        explicit_notify, maximum = 0o7777, default = 0o777, nick = "Unix socket mode",
+        blurb = "The permission bits of a Unix socket's file")]
+    /// The user id owning the file of a Unix socket the service makes at a path, set before
+    /// any client can connect (changing it takes privileges); by default, the process's.
+    #[property(name = "unix-owner", type = u32,
+        get = |imp: &Self| imp.get(|v| &v.unix_owner).unwrap_or(u32::MAX),
+        set = |imp: &Self, value| imp.set("unix-owner", |v| &mut v.unix_owner, value),
+        explicit_notify, default = u32::MAX, nick = "Unix socket owner",
+        blurb = "The user id owning a Unix socket's file")]
+    /// The group id of the file of a Unix socket the service makes at a path, set before any
+    /// client can connect; by default, the process's.
+    #[property(name = "unix-group", type = u32,
+        get = |imp: &Self| imp.get(|v| &v.unix_group).unwrap_or(u32::MAX),
+        set = |imp: &Self, value| imp.set("unix-group", |v| &mut v.unix_group, value),
+        explicit_notify, default = u32::MAX, nick = "Unix socket group",
+        blurb = "The group id of a Unix socket's file")]
+    /// The users who may connect, by the credentials of the peer's process (`SO_PEERCRED`,
+    /// read at the accept, before anything else): user ids or names (`"0"`, `"root"`), names
+    /// resolved when set. A peer whose user is not here and whose group is not in
+    /// `allowed-groups` is refused, and so is every connection without credentials (TCP).
+    /// Unset (the default), with `allowed-groups` unset too, anyone may connect. Set through
+    /// the property, an entry that is neither an id nor a known name logs a critical and
+    /// leaves the list as it was; `try_set_allowed_users()` returns the error instead.
+    #[property(name = "allowed-users", type = glib::StrV,
+        get = |imp: &Self| ids_to_strv(imp.get(|v| &v.allowed_users)),
+        set = |imp: &Self, value: glib::StrV|
+            imp.set_or_complain("allowed-users", value, Self::try_set_allowed_users),
+        explicit_notify, nick = "Allowed users",
+        blurb = "The users who may connect (none set: anyone)")]
+    /// The groups whose members may connect, by the primary group of the peer's process: group
+    /// ids or names (`"0"`, `"wheel"`), as `allowed-users` takes users.
+    #[property(name = "allowed-groups", type = glib::StrV,
+        get = |imp: &Self| ids_to_strv(imp.get(|v| &v.allowed_groups)),
+        set = |imp: &Self, value: glib::StrV|
+            imp.set_or_complain("allowed-groups", value, Self::try_set_allowed_groups),
+        explicit_notify, nick = "Allowed groups",
+        blurb = "The groups whose members may connect (none set: anyone)")]
     values: Mutex<Values>,
     /// Bumped at every change, so that a service knows when what it resolved is stale.
     version: AtomicU64,
@@ -258,6 +296,38 @@ impl SocketSettings {
         Ok(())
     }
 
+    pub(crate) fn try_set_allowed_users<S: AsRef<str>>(
+        &self,
+        users: &[S],
+    ) -> Result<(), glib::Error> {
+        let ids = ids("user", users, sys::user_id)?;
+        self.set("allowed-users", |v| &mut v.allowed_users, ids);
+        Ok(())
+    }
+
+    pub(crate) fn try_set_allowed_groups<S: AsRef<str>>(
+        &self,
+        groups: &[S],
+    ) -> Result<(), glib::Error> {
+        let ids = ids("group", groups, sys::group_id)?;
+        self.set("allowed-groups", |v| &mut v.allowed_groups, ids);
+        Ok(())
+    }
+
+    /// Sets the list setting `name` with `try_set`, or logs a critical saying why not, as a
+    /// property's setter must.
+    fn set_or_complain(
+        &self,
+        name: &str,
+        value: glib::StrV,
+        try_set: fn(&Self, &[String]) -> Result<(), glib::Error>,
+    ) {
+        let entries: Vec<String> = value.iter().map(|entry| entry.to_string()).collect();
+        if let Err(error) = try_set(self, &entries) {
+            glib::g_critical!(LOG_DOMAIN, "{name} left as it was: {}", error.message());
+        }
+    }
+
     /// Whether the setting `name` is set; `None` if there is no such setting.
     pub(crate) fn is_set(&self, name: &str) -> Option<bool> {
         self.values().is_set(name)
@@ -279,4 +349,38 @@ impl SocketSettings {
         }
         Some(())
     }
+}
+
+/// The ids of `entries`, each an id or a name `lookup` knows, or why one is neither.
+fn ids<S: AsRef<str>>(
+    kind: &str,
+    entries: &[S],
+    lookup: fn(&str) -> Option<u32>,
+) -> Result<Vec<u32>, glib::Error> {
+    entries
+        .iter()
+        .map(|entry| {
+            let entry = entry.as_ref();
+            // (uid_t)-1 means "no change" to chown(2): no id.
+            let id = match entry.parse::<u32>() {
+                Ok(id) if id != u32::MAX => Some(id),
+                Ok(_) => None,
+                Err(_) => lookup(entry),
+            };
+            id.ok_or_else(|| {
+                glib::Error::new(
+                    gio::IOErrorEnum::InvalidArgument,
+                    &format!("{entry:?} is neither a {kind} id nor a known {kind} name"),
+                )
+            })
+        })
+        .collect()
+}
+
+/// A list of ids as strings, as the property gives them.
+fn ids_to_strv(ids: Option<Vec<u32>>) -> glib::StrV {
+    ids.unwrap_or_default()
+        .iter()
+        .map(|id| glib::GString::from(id.to_string()))
+        .collect()
 }

@@ -7,7 +7,7 @@ use gio::prelude::*;
 use glib::subclass::prelude::*;
 
 use crate::sys::{DataKey, SendObject, SendWeak};
-pub(crate) use values::{ProxySettings, Resolved, TcpSettings, TlsSettings, Values};
+pub(crate) use values::{ProxySettings, Resolved, TcpSettings, TlsSettings, UnixSettings, Values};
 
 glib::wrapper! {
     /// The settings of a listening socket: whether it serves TLS and with which certificate,
@@ -112,6 +112,20 @@ impl SocketSettings {
         peers: &[S],
     ) -> Result<(), glib::Error> {
         self.imp().try_set_proxy_protocol_peers(peers)
+    }
+
+    /// Sets `allowed-users` from user ids and names (`"0"`, `"root"`), or returns why one of
+    /// them is neither (and leaves the setting as it was).
+    #[doc(alias = "usher_socket_settings_try_set_allowed_users")]
+    pub fn try_set_allowed_users<S: AsRef<str>>(&self, users: &[S]) -> Result<(), glib::Error> {
+        self.imp().try_set_allowed_users(users)
+    }
+
+    /// Sets `allowed-groups` from group ids and names (`"0"`, `"wheel"`), or returns why one
+    /// of them is neither (and leaves the setting as it was).
+    #[doc(alias = "usher_socket_settings_try_set_allowed_groups")]
+    pub fn try_set_allowed_groups<S: AsRef<str>>(&self, groups: &[S]) -> Result<(), glib::Error> {
+        self.imp().try_set_allowed_groups(groups)
     }
 
     /// The settings in force for the listening socket `connection` came through, if a

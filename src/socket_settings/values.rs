@@ -58,6 +58,46 @@ pub(crate) struct TcpSettings {
     pub defer_accept: Option<u32>,
 }
 
+/// The file of a Unix socket the service made at a path: the `unix-*` settings, `None` where
+/// no settings set them, and the file keeps what it has.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct UnixSettings {
+    /// `unix-mode`: the file's permission bits.
+    pub mode: Option<u32>,
+    /// `unix-owner` and `unix-group`: the file's user and group ids.
+    pub owner: Option<u32>,
+    pub group: Option<u32>,
+}
+
+/// Who may connect, by the credentials of the peer process (`SO_PEERCRED`): the
+/// `allowed-users` and `allowed-groups` settings. With neither set, anyone.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct CredentialsPolicy {
+    pub users: Option<Vec<u32>>,
+    pub groups: Option<Vec<u32>>,
+}
+
+impl CredentialsPolicy {
+    /// Whether the policy restricts anything: the peer's credentials are then needed.
+    pub(crate) fn restricts(&self) -> bool {
+        self.users.is_some() || self.groups.is_some()
+    }
+
+    /// Whether a peer running as `uid` with primary group `gid` may connect: its user or its
+    /// group is allowed.
+    pub(crate) fn allows(&self, uid: u32, gid: u32) -> bool {
+        !self.restricts()
+            || self
+                .users
+                .as_ref()
+                .is_some_and(|users| users.contains(&uid))
+            || self
+                .groups
+                .as_ref()
+                .is_some_and(|groups| groups.contains(&gid))
+    }
+}
+
 /// What one `SocketSettings` sets: `None` where it sets nothing, and the socket takes its
 /// service's value (or, for the service's own settings, the default).
 #[derive(Clone, Default)]
@@ -77,75 +117,11 @@ pub(crate) struct Values {
     pub tcp_keepalive_count: Option<u32>,
     pub tcp_user_timeout: Option<u32>,
     pub tcp_defer_accept: Option<u32>,
-}
-
-/// Visits each setting of [`Values`] by its property's name, for what works on any of them.
-macro_rules! each_setting {
-    ($values:expr, $name:expr, |$field:ident| $body:expr) => {
-        match $name {
-            "tls-certificate" => Some({
-                let $field = &mut $values.tls_certificate;
-                $body
-            }),
-            "tls-database" => Some({
-                let $field = &mut $values.tls_database;
-                $body
-            }),
-            "tls-authentication-mode" => Some({
-                let $field = &mut $values.tls_authentication_mode;
-                $body
-            }),
-            "tls-advertised-protocols" => Some({
-                let $field = &mut $values.tls_advertised_protocols;
-                $body
-            }),
-            "tls-handshake-timeout" => Some({
-                let $field = &mut $values.tls_handshake_timeout;
-                $body
-            }),
-            "proxy-protocol-peers" => Some({
-                let $field = &mut $values.proxy_protocol_peers;
-                $body
-            }),
-            "proxy-protocol-required" => Some({
-                let $field = &mut $values.proxy_protocol_required;
-                $body
-            }),
-            "proxy-protocol-timeout" => Some({
-                let $field = &mut $values.proxy_protocol_timeout;
-                $body
-            }),
-            "timeout" => Some({
-                let $field = &mut $values.timeout;
-                $body
-            }),
-            "tcp-keepalive" => Some({
-                let $field = &mut $values.tcp_keepalive;
-                $body
-            }),
-            "tcp-keepalive-idle" => Some({
-                let $field = &mut $values.tcp_keepalive_idle;
-                $body
-            }),
-            "tcp-keepalive-interval" => Some({
-                let $field = &mut $values.tcp_keepalive_interval;
-                $body
-            }),
-            "tcp-keepalive-count" => Some({
-                let $field = &mut $values.tcp_keepalive_count;
-                $body
-            }),
-            "tcp-user-timeout" => Some({
-                let $field = &mut $values.tcp_user_timeout;
-                $body
-            }),
-            "tcp-defer-accept" => Some({
-                let $field = &mut $values.tcp_defer_accept;
-                $body
-            }),
-            _ => None,
-        }
-    };
+    pub unix_mode: Option<u32>,
+    pub unix_owner: Option<u32>,
+    pub unix_group: Option<u32>,
+    pub allowed_users: Option<Vec<u32>>,
+    pub allowed_groups: Option<Vec<u32>>,
 }
 
 /// A setting of any type, to ask whether it is set or to unset it.
@@ -166,15 +142,42 @@ impl<T> Setting for Option<T> {
 }
 
 impl Values {
+    /// The setting of the property `name`, if there is one.
+    fn setting(&mut self, name: &str) -> Option<&mut dyn Setting> {
+        Some(match name {
+            "tls-certificate" => &mut self.tls_certificate,
+            "tls-database" => &mut self.tls_database,
+            "tls-authentication-mode" => &mut self.tls_authentication_mode,
+            "tls-advertised-protocols" => &mut self.tls_advertised_protocols,
+            "tls-handshake-timeout" => &mut self.tls_handshake_timeout,
+            "proxy-protocol-peers" => &mut self.proxy_protocol_peers,
+            "proxy-protocol-required" => &mut self.proxy_protocol_required,
+            "proxy-protocol-timeout" => &mut self.proxy_protocol_timeout,
+            "timeout" => &mut self.timeout,
+            "tcp-keepalive" => &mut self.tcp_keepalive,
+            "tcp-keepalive-idle" => &mut self.tcp_keepalive_idle,
+            "tcp-keepalive-interval" => &mut self.tcp_keepalive_interval,
+            "tcp-keepalive-count" => &mut self.tcp_keepalive_count,
+            "tcp-user-timeout" => &mut self.tcp_user_timeout,
+            "tcp-defer-accept" => &mut self.tcp_defer_accept,
+            "unix-mode" => &mut self.unix_mode,
+            "unix-owner" => &mut self.unix_owner,
+            "unix-group" => &mut self.unix_group,
+            "allowed-users" => &mut self.allowed_users,
+            "allowed-groups" => &mut self.allowed_groups,
+            _ => return None,
+        })
+    }
+
     /// Whether the setting of the property `name` is set; `None` if no setting has that name.
     pub(crate) fn is_set(&mut self, name: &str) -> Option<bool> {
-        each_setting!(self, name, |field| Setting::is_set(field))
+        self.setting(name).map(|setting| setting.is_set())
     }
 
     /// Unsets the setting of the property `name`; whether it was set, `None` if no setting has
     /// that name.
     pub(crate) fn unset(&mut self, name: &str) -> Option<bool> {
-        each_setting!(self, name, |field| Setting::unset(field))
+        self.setting(name).map(|setting| setting.unset())
     }
 }
 
@@ -187,6 +190,8 @@ pub(crate) struct Resolved {
     /// `timeout`: the I/O timeout of every accepted socket, in seconds; 0 for none.
     pub timeout: u32,
     pub tcp: TcpSettings,
+    pub unix: UnixSettings,
+    pub credentials: CredentialsPolicy,
 }
 
 impl Resolved {
@@ -230,6 +235,15 @@ impl Resolved {
                 keepalive_count: pick_set!(tcp_keepalive_count),
                 user_timeout: pick_set!(tcp_user_timeout),
                 defer_accept: pick_set!(tcp_defer_accept),
+            },
+            unix: UnixSettings {
+                mode: pick_set!(unix_mode),
+                owner: pick_set!(unix_owner),
+                group: pick_set!(unix_group),
+            },
+            credentials: CredentialsPolicy {
+                users: pick_set!(allowed_users),
+                groups: pick_set!(allowed_groups),
             },
         }
     }
