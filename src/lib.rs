@@ -42,6 +42,8 @@ mod socket_settings;
 pub mod subclass;
 mod sys;
 mod threaded_socket_service;
+#[allow(dead_code)] // Read by the engine in the next commit.
+mod tls_hello;
 
 pub use proxy_info::{ProxyCommand, ProxyInfo};
 pub use socket_service::{
