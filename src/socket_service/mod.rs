@@ -24,6 +24,7 @@ use crate::SocketSettings;
 use crate::engine::{Adding, Engine, Host};
 use crate::signals::{
     accept_certificate_args, accept_credentials_args, accept_error_args, connection_handler,
+    select_certificate_args,
 };
 use crate::sys::SendWeak;
 
@@ -646,6 +647,46 @@ pub trait SocketServiceExt: IsA<SocketService> + 'static {
                 },
             );
             Some(accepted.to_value())
+        })
+    }
+
+    /// Connects to `select-certificate`, emitted on the service's context for each TLS
+    /// connection, before its handshake, with what its ClientHello asked for (the server name,
+    /// the ALPN protocols offered): return the certificate to serve it with, or `None` for its
+    /// socket's settings to choose (the name's certificate in `tls-certificate-names`, else
+    /// `tls-certificate`). The first handler that returns a certificate ends the emission. For
+    /// names learned at run time: a certificate made or fetched for a name, a cache of them.
+    ///
+    /// Once a handler is connected, the service reads the ClientHello of every TLS connection
+    /// before its handshake, a peek at the bytes, which stay for the TLS library. The handler
+    /// runs on the service's context and must not block; it decides on TLS sockets only (one
+    /// with neither `tls-certificate` nor names serves plain TCP). The connection is the
+    /// accepted one, before TLS (its `ProxyInfo` is there, if a balancer sent a header).
+    ///
+    /// ```no_run
+    /// use usher::prelude::*;
+    ///
+    /// # fn certificate_for(_: &str) -> Option<gio::TlsCertificate> { None }
+    /// let service = usher::SocketService::new();
+    /// service.connect_select_certificate(|_, _connection, hello| {
+    ///     hello.server_name().and_then(|name| certificate_for(&name))
+    /// });
+    /// ```
+    #[doc(alias = "select-certificate")]
+    fn connect_select_certificate<F>(&self, f: F) -> SignalHandlerId
+    where
+        F: Fn(&Self, &gio::SocketConnection, &crate::ClientHello) -> Option<gio::TlsCertificate>
+            + 'static,
+    {
+        self.connect_local("select-certificate", false, move |args| {
+            let certificate = select_certificate_args::<SocketService>(args).and_then(
+                |(service, connection, client_hello)| {
+                    service
+                        .downcast_ref::<Self>()
+                        .and_then(|service| f(service, connection, client_hello))
+                },
+            );
+            Some(certificate.to_value())
         })
     }
 }
