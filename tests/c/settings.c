@@ -975,6 +975,55 @@ test_misuse_of_the_settings (void)
                      (GSocketConnection *) object)));
 }
 
+/* A setter given a value beyond its property's maximum is a critical naming the function, and
+ * sets nothing, as GObject refuses such a value; the maximum itself is taken. In a subprocess:
+ * the library must not abort. */
+static void
+test_out_of_range_is_a_critical (void)
+{
+  static const struct
+  {
+    const char *name;
+    void (*set) (UsherSocketSettings *, guint);
+    guint (*get) (UsherSocketSettings *);
+    guint maximum;
+  } bounded[] = {
+    { "tcp-keepalive-idle", usher_socket_settings_set_tcp_keepalive_idle,
+      usher_socket_settings_get_tcp_keepalive_idle, 32767 },
+    { "tcp-keepalive-interval", usher_socket_settings_set_tcp_keepalive_interval,
+      usher_socket_settings_get_tcp_keepalive_interval, 32767 },
+    { "tcp-keepalive-count", usher_socket_settings_set_tcp_keepalive_count,
+      usher_socket_settings_get_tcp_keepalive_count, 127 },
+    { "tcp-user-timeout", usher_socket_settings_set_tcp_user_timeout,
+      usher_socket_settings_get_tcp_user_timeout, G_MAXINT },
+    { "tcp-defer-accept", usher_socket_settings_set_tcp_defer_accept,
+      usher_socket_settings_get_tcp_defer_accept, G_MAXINT },
+  };
+
+  if (!g_test_subprocess ())
+    {
+      g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+      g_test_trap_assert_passed ();
+      return;
+    }
+  for (gsize i = 0; i < G_N_ELEMENTS (bounded); i++)
+    {
+      g_autoptr(UsherSocketSettings) settings = usher_socket_settings_new ();
+      g_autofree char *setter = g_strdelimit (g_strdup_printf ("*usher_socket_settings_set_%s*",
+                                                               bounded[i].name),
+                                              "-", '_');
+      GParamSpec *pspec =
+        g_object_class_find_property (G_OBJECT_GET_CLASS (settings), bounded[i].name);
+
+      g_assert_cmpuint (G_PARAM_SPEC_UINT (pspec)->maximum, ==, bounded[i].maximum);
+      g_test_message ("%s beyond %u", bounded[i].name, bounded[i].maximum);
+      EXPECT_CRITICAL (setter, bounded[i].set (settings, bounded[i].maximum + 1));
+      g_assert_false (usher_socket_settings_is_set (settings, bounded[i].name));
+      bounded[i].set (settings, bounded[i].maximum);
+      g_assert_cmpuint (bounded[i].get (settings), ==, bounded[i].maximum);
+    }
+}
+
 /* A GSocketListener::event handler that counts the events. */
 static void
 count_events (GSocketListener *listener, GSocketListenerEvent event, GSocket *socket,
@@ -1127,6 +1176,7 @@ main (int argc, char **argv)
   g_test_add_func ("/settings/where-a-connection-came-from", test_where_a_connection_came_from);
   g_test_add_func ("/settings/misuse-of-the-settings", test_misuse_of_the_settings);
   g_test_add_func ("/settings/misuse-of-the-service", test_misuse_of_the_service);
+  g_test_add_func ("/settings/out-of-range-is-a-critical", test_out_of_range_is_a_critical);
   g_test_add_func ("/settings/tcp-options-of-inet-port-sockets",
                    test_tcp_options_of_inet_port_sockets);
   status = g_test_run ();
