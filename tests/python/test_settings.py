@@ -184,6 +184,17 @@ class Settings(unittest.TestCase):
         self.assertEqual((made.get_tcp_keepalive_count(), made.is_set("tcp-keepalive-count")),
                          (5, True))
 
+    def test_a_value_out_of_range_is_refused_without_aborting(self):
+        # The method is the C setter: beyond the property's maximum, a critical and nothing set.
+        # In a child without G_DEBUG=fatal-warnings, for the critical not to abort it.
+        env = {name: value for name, value in os.environ.items() if name != "G_DEBUG"}
+        env["RUST_BACKTRACE"] = "0"
+        child = subprocess.run([sys.executable, __file__, "--out-of-range"], env=env,
+                               capture_output=True, text=True, timeout=DEADLINE)
+        self.assertEqual(child.returncode, 0, child.stderr[:1000])
+        self.assertEqual(child.stdout, "set False, 0\n")
+        self.assertIn("usher_socket_settings_set_tcp_keepalive_idle", child.stderr)
+
     def test_try_set_proxy_protocol_peers_raises_glib_error(self):
         settings = Usher.SocketSettings()
         self.assertTrue(settings.try_set_proxy_protocol_peers(["127.0.0.1", "fd00::/8"]))
@@ -413,5 +424,9 @@ class Activated(unittest.TestCase):
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--serve"]:
         serve_activated(sys.argv[2])
+    elif sys.argv[1:] == ["--out-of-range"]:
+        beyond = Usher.SocketSettings()
+        beyond.set_tcp_keepalive_idle(40000)
+        print(f"set {beyond.is_set('tcp-keepalive-idle')}, {beyond.props.tcp_keepalive_idle}")
     else:
         unittest.main(verbosity=2)
