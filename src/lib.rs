@@ -22,11 +22,12 @@
 //! Import [`prelude`] for the methods, and [`subclass::prelude`] to subclass.
 
 // The layers, each importing only from those below it: `sys` and `ffi`; `log`, `signals`,
-// `glib_property`, `connection`, `proxy_protocol` and `tls_hello`; `proxy_info`, `client_hello`
-// and `socket_settings`;
+// `glib_property`, `connection`, `proxy_protocol`, `tls_hello` and `admission`; `proxy_info`,
+// `client_hello` and `socket_settings`;
 // `engine`; the listener's
 // subclassing support (`subclass::socket_listener`); `socket_service`; the service's
 // subclassing support; `threaded_socket_service` and its subclassing support; `capi`.
+mod admission;
 #[cfg(feature = "capi")]
 mod capi;
 mod client_hello;
@@ -37,6 +38,7 @@ mod glib_property;
 mod log;
 mod proxy_info;
 mod proxy_protocol;
+mod refusal;
 mod signals;
 mod socket_service;
 mod socket_settings;
@@ -48,6 +50,7 @@ mod tls_hello;
 
 pub use client_hello::ClientHello;
 pub use proxy_info::{ProxyCommand, ProxyInfo};
+pub use refusal::Refusal;
 pub use socket_service::{
     IncomingStream, SocketService, SocketServiceExt, SocketServiceHandle,
     SocketServicePropertiesExt,

@@ -529,6 +529,33 @@ fn a_malformed_plaintext_or_slow_client_hello_is_refused_with_a_reason() {
 }
 
 #[test]
+fn a_client_hello_being_read_counts_toward_the_handshakes_of_its_peer() {
+    with_context(|context| {
+        let service = Service::new(configure_names);
+        service.settings().set_tls_handshakes_per_peer(1);
+        // Half a ClientHello holds the peer's one handshake…
+        let holder = TcpStream::connect(service.address).unwrap();
+        (&holder).write_all(&[22, 3, 1, 0, 200]).unwrap();
+        iterate_until(context, || service.service.n_accepted() == 1);
+        drain(context);
+        // …so the next is refused before anything is spent on it, and served once it is gone.
+        let refused = sni_client(context, service.address, &["--name", "a.test"]);
+        iterate_until(context, || refused.is_finished());
+        assert!(refused.join().unwrap().is_err());
+        assert_eq!(
+            service.service.n_refused(usher::Refusal::HandshakesPerPeer),
+            1
+        );
+        drop(holder);
+        iterate_until(context, || service.errors.borrow().len() == 2);
+        assert_eq!(
+            client(context, service.address, &["--name", "a.test"]),
+            [line("a", "hello a.test")]
+        );
+    })
+}
+
+#[test]
 fn a_certificate_replaced_by_a_rename_serves_from_the_next_handshake_and_none_fails() {
     with_context(|context| {
         let (_scratch, file) = watched_directory("default");

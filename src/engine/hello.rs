@@ -11,8 +11,10 @@
 //! handshake; where readiness does not honour it, the stage looks again after a growing pause.
 //! At most [`MAX_LENGTH`] bytes; the handshake's timeout (`tls-handshake-timeout`) starts here
 //! and covers the ClientHello and the handshake. A malformed ClientHello, a client that is not
-//! TLS or that leaves in its ClientHello, or one too slow, is a refused connection, reported
-//! with `accept-error`, which does not pause accepting.
+//! TLS or that leaves in its ClientHello, or one too slow, is a refused connection (`Tls`,
+//! `TlsTimeout`), reported with `refused` and `accept-error`, which does not pause accepting.
+//! The stage counts as the handshake's toward `tls-handshakes-per-peer` and
+//! `tls-handshake-rate`, from its start.
 
 use std::os::fd::AsFd;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
@@ -20,11 +22,11 @@ use std::time::{Duration, Instant};
 
 use gio::prelude::*;
 
-use super::accept::Failure;
 use super::arriving::{Arriving, Next};
 use super::{Engine, Host};
 use crate::client_hello::ClientHello;
 use crate::log::debug;
+use crate::refusal::Refusal;
 use crate::socket_settings::TlsSettings;
 use crate::sys::{self, SendObject, SendWeak};
 use crate::tls_hello::{self, Hello, MAX_LENGTH, Parsed};
@@ -36,10 +38,6 @@ pub(crate) struct Hellos {
 }
 
 impl Hellos {
-    pub(super) fn reads(&self) -> usize {
-        self.reads.len()
-    }
-
     /// Lets go of the reads, for [`abandon`]: the service is going away.
     pub(super) fn take_reads(&mut self) -> Vec<Weak<Mutex<Option<Read>>>> {
         std::mem::take(&mut self.reads)
@@ -82,6 +80,10 @@ fn lock(shared: &Shared) -> std::sync::MutexGuard<'_, Option<Read>> {
 /// Reads the ClientHello of `arriving`, then takes it on to `next` with what it said, or
 /// refuses it.
 pub(super) fn read<H: Host>(host: &H, mut arriving: Arriving, next: Next<H>) {
+    // The TLS stage begins here: counted toward the handshake limits from now on.
+    if !super::tls::admit(host, &arriving) {
+        return;
+    }
     arriving.tls_started = Some(Instant::now());
     let timeout = arriving.settings.tls.handshake_timeout;
     let mut read = Read {
@@ -303,6 +305,12 @@ fn conclude<H: Host>(host: &H, read: Read, result: Result<Hello, glib::Error>, n
             next(host, arriving);
         }
         Err(error) => {
+            super::tls::end(host, arriving.peer);
+            let reason = if error.matches(gio::IOErrorEnum::TimedOut) {
+                Refusal::TlsTimeout
+            } else {
+                Refusal::Tls
+            };
             let message = format!(
                 "Refused a connection from {}: {}",
                 super::registry::describe(arriving.peer),
@@ -317,8 +325,7 @@ fn conclude<H: Host>(host: &H, read: Read, result: Result<Hello, glib::Error>, n
                     &message,
                 ),
             };
-            let _ = arriving.connection.close(gio::Cancellable::NONE);
-            Engine::accept_failed(host, error, Failure::Transient);
+            Engine::refuse_arriving(host, &arriving, error, reason);
         }
     }
 }
@@ -332,13 +339,18 @@ fn end(shared: &Shared) -> Option<Read> {
     Some(read)
 }
 
-/// Ends the reads `take_reads` took, and closes their connections.
-pub(super) fn abandon(reads: Vec<Weak<Mutex<Option<Read>>>>) {
+/// Ends the reads `take_reads` took from `engine`, and closes their connections.
+pub(super) fn abandon(engine: &Engine, reads: Vec<Weak<Mutex<Option<Read>>>>) {
     for read in reads
         .iter()
         .filter_map(Weak::upgrade)
         .filter_map(|read| end(&read))
     {
+        {
+            let mut state = engine.state();
+            state.tls.handshakes -= 1;
+            state.gate.end_handshake(read.arriving.peer);
+        }
         let _ = read.arriving.connection.close(gio::Cancellable::NONE);
     }
 }

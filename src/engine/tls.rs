@@ -22,20 +22,20 @@ use std::time::Duration;
 
 use gio::prelude::*;
 
-use super::accept::Failure;
 use super::arriving::{Arriving, Next};
 use super::hello::Hellos;
 use super::{Engine, Host};
 use crate::connection;
 use crate::log::{LOG_DOMAIN, debug};
+use crate::refusal::Refusal;
 use crate::socket_settings::{Resolved, TlsSettings};
 use crate::sys::{self, SendObject, SendWeak};
 
 /// The TLS part of the engine's state.
 #[derive(Default)]
 pub(crate) struct Tls {
-    /// Handshakes in progress.
-    handshakes: u32,
+    /// Handshakes in progress, those whose ClientHello is being read included.
+    pub(super) handshakes: u32,
     /// ClientHellos being read, before their handshake.
     pub(super) hellos: Hellos,
 }
@@ -43,24 +43,29 @@ pub(crate) struct Tls {
 impl Tls {
     /// Handshakes in progress, those whose ClientHello is being read included.
     pub(super) fn handshakes(&self) -> u32 {
-        self.handshakes + u32::try_from(self.hellos.reads()).unwrap_or(u32::MAX)
+        self.handshakes
     }
 }
 
 /// Runs the TLS handshake of `arriving`, then takes it on to `next` as the wrapper over its TLS
 /// connection, or reports why it failed.
 pub(super) fn handshake<H: Host>(host: &H, mut arriving: Arriving, next: Next<H>) {
+    let peer = arriving.peer;
+    // Counted before anything is spent on it, unless it was as its ClientHello's read began.
+    if arriving.tls_started.is_none() && !admit(host, &arriving) {
+        return;
+    }
     // The settings the connection's socket has now, and the certificate for it.
-    let settings = current_settings(host, &arriving);
-    let settings = &settings.tls;
+    let resolved = current_settings(host, &arriving);
+    let settings = &resolved.tls;
     let tls = certificate(host, settings, &arriving).and_then(|certificate| {
         server_connection(host, settings, &certificate, &arriving.connection)
     });
     let tls = match tls {
         Ok(tls) => tls,
         Err(error) => {
-            let _ = arriving.connection.close(gio::Cancellable::NONE);
-            Engine::accept_failed(host, error, Failure::Transient);
+            end(host, peer);
+            Engine::refuse_arriving(host, &arriving, error, Refusal::Tls);
             return;
         }
     };
@@ -94,7 +99,7 @@ pub(super) fn handshake<H: Host>(host: &H, mut arriving: Arriving, next: Next<H>
             timer.destroy();
         }
         let Some(host) = weak.upgrade() else { return };
-        Engine::update(&host, |state| state.tls.handshakes -= 1);
+        end(&host, peer);
         match result {
             Ok(()) => {
                 let wrapper = connection::wrap_tls(&arriving.connection, handshaking.upcast_ref());
@@ -102,17 +107,17 @@ pub(super) fn handshake<H: Host>(host: &H, mut arriving: Arriving, next: Next<H>
                 next(&host, arriving);
             }
             Err(error) => {
-                let error = if error.matches(gio::IOErrorEnum::Cancelled) {
-                    glib::Error::new(
+                let (error, reason) = if error.matches(gio::IOErrorEnum::Cancelled) {
+                    let error = glib::Error::new(
                         gio::IOErrorEnum::TimedOut,
                         &format!("TLS handshake timed out after {timeout} s"),
-                    )
+                    );
+                    (error, Refusal::TlsTimeout)
                 } else {
-                    error
+                    (error, Refusal::Tls)
                 };
                 debug!("TLS handshake failed: {}", error.message());
-                let _ = arriving.connection.close(gio::Cancellable::NONE);
-                Engine::accept_failed(&host, error, Failure::Transient);
+                Engine::refuse_arriving(&host, &arriving, error, reason);
             }
         }
     };
@@ -121,14 +126,43 @@ pub(super) fn handshake<H: Host>(host: &H, mut arriving: Arriving, next: Next<H>
         .with_thread_default(|| sys::tls_handshake_async(tls.upcast_ref(), &cancellable, done))
     {
         Ok(()) => {
-            Engine::update(host, |state| state.tls.handshakes += 1);
             if let Some(timer) = timer {
                 timer.attach(Some(&context));
             }
         }
         // Not started: the connection went with the callback.
-        Err(_) => glib::g_critical!(LOG_DOMAIN, "Cannot acquire the service's main context"),
+        Err(_) => {
+            end(host, peer);
+            glib::g_critical!(LOG_DOMAIN, "Cannot acquire the service's main context")
+        }
     }
+}
+
+/// Counts the TLS stage of `arriving` as it begins (its handshake, or the read of its
+/// ClientHello before it), within `tls-handshakes-per-peer` and `tls-handshake-rate`: whether it
+/// may go on; a connection beyond them is refused, never queued.
+pub(super) fn admit<H: Host>(host: &H, arriving: &Arriving) -> bool {
+    let peer = arriving.peer;
+    let admission = &arriving.settings.admission;
+    let admitted = Engine::update(host, |state| {
+        state.gate.start_handshake(admission, peer)?;
+        state.tls.handshakes += 1;
+        Ok(())
+    });
+    if let Err(reason) = admitted {
+        let error = super::gate::refused(reason, peer);
+        Engine::refuse_arriving(host, arriving, error, reason);
+        return false;
+    }
+    true
+}
+
+/// A TLS stage counted for `peer` ended.
+pub(super) fn end<H: Host>(host: &H, peer: Option<std::net::IpAddr>) {
+    Engine::update(host, |state| {
+        state.tls.handshakes -= 1;
+        state.gate.end_handshake(peer);
+    });
 }
 
 /// The settings of the socket `arriving` came through as they are now, if it still serves TLS

@@ -142,6 +142,8 @@ fn pem_blocks(pem: &str) -> Result<Vec<String>, String> {
                 Some(begun) if begun == label => labels.push(label.to_owned()),
                 _ => return Err(format!("an END {label} line without its BEGIN")),
             }
+        } else if line.starts_with("-----") {
+            return Err(format!("a broken PEM line, {line:?} (half-written?)"));
         }
     }
     match open {
@@ -375,11 +377,19 @@ mod tests {
             Ok(vec!["CERTIFICATE".into(), "PRIVATE KEY".into()])
         );
         let both = format!("{certificate}{key}");
-        for cut in [30, certificate.len() + 10, both.len() - 5] {
+        for cut in [30, certificate.len() + 35, both.len() - 26] {
             assert!(
                 pem_blocks(&both[..cut])
                     .unwrap_err()
                     .contains("cut short in a"),
+                "{cut}"
+            );
+        }
+        for cut in [10, certificate.len() + 10, both.len() - 5] {
+            assert!(
+                pem_blocks(&both[..cut])
+                    .unwrap_err()
+                    .contains("a broken PEM line"),
                 "{cut}"
             );
         }
