@@ -91,7 +91,9 @@ G_DECLARE_FINAL_TYPE (UsherSocketSettings, usher_socket_settings, USHER, SOCKET_
  * The file #UsherSocketSettings:tls-certificate was loaded from, watched,
  * and reloaded from when it changes
  * (usher_socket_settings_set_tls_certificate_files()); %NULL for a
- * certificate given as an object.
+ * certificate given as an object. Part of the #UsherSocketSettings:tls-certificate
+ * setting: usher_socket_settings_is_set() tells whether it is loaded from
+ * files, usher_socket_settings_unset() unsets it.
  *
  * Since: 0.2
  */

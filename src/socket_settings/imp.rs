@@ -9,7 +9,9 @@ use glib::subclass::{Signal, prelude::*};
 
 use super::Watcher;
 use super::certificate_files::{self, LoadError, Watch};
-use super::values::{Certificate, NamedCertificate, ProxySettings, TlsSettings, Values};
+use super::values::{
+    CERTIFICATE_FILES, Certificate, NamedCertificate, ProxySettings, TlsSettings, Values,
+};
 use crate::log::{LOG_DOMAIN, debug};
 use crate::proxy_protocol::PeerRange;
 use crate::sys::{self, SendObject, SendWeak};
@@ -30,7 +32,9 @@ pub struct SocketSettings {
         explicit_notify, nick = "TLS certificate",
         blurb = "The certificate to serve TLS with (none: plain TCP)")]
     /// The file `tls-certificate` was loaded from, watched, and reloaded from when it changes
-    /// (`set_tls_certificate_files()`); `None` for a certificate given as an object.
+    /// (`set_tls_certificate_files()`); `None` for a certificate given as an object. Part of
+    /// the `tls-certificate` setting: `is_set()` tells whether it is loaded from files,
+    /// `unset()` unsets it.
     #[property(name = "tls-certificate-file", type = Option<String>,
         get = |imp: &Self| imp.watched_file(|watch| Some(&watch.certificate_file)),
         nick = "TLS certificate file",
@@ -738,16 +742,25 @@ impl SocketSettings {
     /// Unsets the setting `name`, and notifies its property if it was set; `None` if there is
     /// no such setting.
     pub(crate) fn unset(&self, name: &str) -> Option<()> {
-        let was_set = {
+        let certificate = name == "tls-certificate" || CERTIFICATE_FILES.contains(&name);
+        let (was_set, files) = {
             let mut values = self.values();
+            // The files go with the certificate, and are let go of unlocked.
+            let files = values.tls_certificate_files.take_if(|_| certificate);
             let was_set = values.unset(name)?;
             if was_set {
                 self.version.fetch_add(1, Ordering::AcqRel);
             }
-            was_set
+            (was_set, files)
         };
+        let watched = files.is_some();
+        drop(files);
         if was_set {
-            self.changed(name);
+            self.changed(if certificate { "tls-certificate" } else { name });
+        }
+        if watched {
+            self.obj().notify("tls-certificate-file");
+            self.obj().notify("tls-key-file");
         }
         Some(())
     }

@@ -260,20 +260,35 @@ impl Values {
     }
 
     /// Whether the setting of the property `name` is set; `None` if no setting has that name.
+    /// The files `tls-certificate` was loaded from are part of that setting: set while it is
+    /// loaded from them.
     pub(crate) fn is_set(&mut self, name: &str) -> Option<bool> {
-        self.setting(name).map(|setting| setting.is_set())
+        match name {
+            "tls-certificate-file" => Some(self.tls_certificate_files.is_some()),
+            "tls-key-file" => Some(
+                self.tls_certificate_files
+                    .as_ref()
+                    .is_some_and(|files| files.key_file.is_some()),
+            ),
+            _ => self.setting(name).map(|setting| setting.is_set()),
+        }
     }
 
     /// Unsets the setting of the property `name`; whether it was set, `None` if no setting has
-    /// that name.
+    /// that name. Unsetting the files of `tls-certificate` unsets it; the caller takes the
+    /// watch of its files out first, to let go of it unlocked.
     pub(crate) fn unset(&mut self, name: &str) -> Option<bool> {
-        if name == "tls-certificate" {
-            // The files it was loaded from are no longer watched.
-            self.tls_certificate_files = None;
-        }
+        let name = if CERTIFICATE_FILES.contains(&name) {
+            "tls-certificate"
+        } else {
+            name
+        };
         self.setting(name).map(|setting| setting.unset())
     }
 }
+
+/// The properties of the files `tls-certificate` was loaded from, part of that setting.
+pub(crate) const CERTIFICATE_FILES: [&str; 2] = ["tls-certificate-file", "tls-key-file"];
 
 /// What a listening socket's connections are served with: its own settings where it has them,
 /// its service's elsewhere, the defaults where neither sets anything.
@@ -412,5 +427,17 @@ mod tests {
         assert_eq!(values.unset("tls-certificate"), Some(true));
         assert_eq!(values.unset("tls-certificate"), Some(false));
         assert_eq!(values.is_set("no-such-setting"), None);
+        // The certificates by name are a setting; the files of tls-certificate, part of it.
+        assert_eq!(values.is_set("tls-certificate-names"), Some(false));
+        values.tls_certificate_names = Some(Vec::new());
+        assert_eq!(values.is_set("tls-certificate-names"), Some(true));
+        assert_eq!(values.is_set("tls-certificate-file"), Some(false));
+        values.tls_certificate = Some(None);
+        assert_eq!(
+            values.unset("tls-key-file"),
+            Some(true),
+            "unsets tls-certificate"
+        );
+        assert_eq!(values.is_set("tls-certificate"), Some(false));
     }
 }
