@@ -93,10 +93,18 @@ impl SocketService {
         connection: &impl IsA<gio::SocketConnection>,
     ) -> Result<gio::Credentials, glib::Error> {
         let connection = connection.as_ref();
-        match crate::engine::checked_credentials(connection) {
-            Some(credentials) => Ok(credentials),
-            None => connection.socket().credentials(),
+        if let Some(credentials) = crate::engine::checked_credentials(connection) {
+            return Ok(credentials);
         }
+        let socket = connection.socket();
+        // Linux answers SO_PEERCRED on a TCP socket too, with no user (uid -1): not credentials.
+        if socket.family() != gio::SocketFamily::Unix {
+            return Err(glib::Error::new(
+                gio::IOErrorEnum::NotSupported,
+                "Only a Unix-domain connection has its peer's process credentials",
+            ));
+        }
+        socket.credentials()
     }
 
     /// The listening socket `connection` came through, if a service handed it out and knows
