@@ -563,6 +563,71 @@ test_service_rate (void)
     g_clear_object (&clients[i]);
 }
 
+/* Refusals of other stages are told apart: the per-peer cap (PEER_CAP), a PROXY header from a
+ * peer not trusted to send one (PROXY_HEADER); a pause at max-connections is counted
+ * (MAX_CONNECTIONS), once per pause, and refuses nobody. */
+static void
+test_every_refusal_told_apart (void)
+{
+  g_autoptr(UsherSocketService) service = usher_socket_service_new ();
+  g_autoptr(UsherSocketSettings) settings = usher_socket_settings_new ();
+  g_autoptr(GPtrArray) held = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr(GPtrArray) refusals = g_ptr_array_new_with_free_func ((GDestroyNotify) refusal_free);
+  g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func ((GDestroyNotify) g_error_free);
+  g_autoptr(GSocketConnection) first = NULL;
+  g_autoptr(GSocketConnection) beyond = NULL;
+  g_autoptr(GSocketConnection) forger = NULL;
+  g_autoptr(GSocketConnection) waiting = NULL;
+  g_autoptr(GError) error = NULL;
+  const char *balancers[] = { "127.0.0.9", NULL };
+  static const char header[] = "PROXY TCP4 192.0.2.1 192.0.2.2 5555 80\r\n";
+  guint16 port;
+
+  g_signal_connect (service, "incoming", G_CALLBACK (hold_all), held);
+  g_signal_connect (service, "refused", G_CALLBACK (keep_refusal), refusals);
+  g_signal_connect (service, "accept-error", G_CALLBACK (keep_error), errors);
+  usher_socket_service_set_max_connections_per_peer (service, 1);
+  g_assert_true (usher_socket_settings_try_set_proxy_protocol_peers (settings, balancers,
+                                                                     &error));
+  port = listen_with (service, settings);
+
+  first = connected_from ("127.0.0.2", port);
+  WAIT_UNTIL (held->len == 1);
+  beyond = connected_from ("127.0.0.2", port);
+  wait_closed (beyond);
+  WAIT_UNTIL (refusals->len == 1);
+  g_assert_cmpstr (REFUSAL (refusals, 0)->peer, ==, "127.0.0.2");
+  g_assert_cmpint (REFUSAL (refusals, 0)->reason, ==, USHER_REFUSAL_PEER_CAP);
+  g_assert_cmpuint (usher_socket_service_get_n_refused (service, USHER_REFUSAL_PEER_CAP), ==, 1);
+
+  forger = connected_from ("127.0.0.3", port);
+  g_output_stream_write_all (g_io_stream_get_output_stream (G_IO_STREAM (forger)), header,
+                             strlen (header), NULL, NULL, &error);
+  g_assert_no_error (error);
+  wait_closed (forger);
+  WAIT_UNTIL (refusals->len == 2);
+  g_assert_cmpstr (REFUSAL (refusals, 1)->peer, ==, "127.0.0.3");
+  g_assert_cmpint (REFUSAL (refusals, 1)->reason, ==, USHER_REFUSAL_PROXY_HEADER);
+  g_assert_error (REFUSAL (refusals, 1)->error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
+  g_assert_cmpuint (usher_socket_service_get_n_refused (service, USHER_REFUSAL_PROXY_HEADER), ==,
+                    1);
+  g_assert_cmpuint (errors->len, ==, 2);
+
+  /* At max-connections, accepting pauses: counted, nobody refused, the client waits. */
+  g_assert_cmpuint (usher_socket_service_get_n_refused (service, USHER_REFUSAL_MAX_CONNECTIONS),
+                    ==, 0);
+  usher_socket_service_set_max_connections (service, 1);
+  waiting = connected_from ("127.0.0.4", port);
+  iterate_pending ();
+  g_assert_cmpuint (held->len, ==, 1);
+  g_assert_cmpuint (usher_socket_service_get_n_refused (service, USHER_REFUSAL_MAX_CONNECTIONS),
+                    ==, 1);
+  g_io_stream_close (G_IO_STREAM (held->pdata[0]), NULL, NULL);
+  WAIT_UNTIL (held->len == 2);
+  g_assert_cmpuint (refusals->len, ==, 2);
+  g_assert_cmpuint (usher_socket_service_get_n_refused (service, USHER_REFUSAL_DENIED), ==, 0);
+}
+
 /* A GSocketListener::event handler that keeps the listening socket. */
 static void
 keep_listening_socket (GSocketListener *listener, GSocketListenerEvent event, GSocket *socket,
@@ -835,6 +900,7 @@ main (int argc, char **argv)
   g_test_add_func ("/admission/deny-and-allow-lists", test_deny_and_allow_lists);
   g_test_add_func ("/admission/peer-rate", test_peer_rate);
   g_test_add_func ("/admission/service-rate", test_service_rate);
+  g_test_add_func ("/admission/every-refusal-told-apart", test_every_refusal_told_apart);
   g_test_add_func ("/admission/memory-pressure-pauses-accepting",
                    test_memory_pressure_pauses_accepting);
   g_test_add_func ("/admission/descriptor-margin-pauses-accepting",

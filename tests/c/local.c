@@ -285,8 +285,9 @@ test_the_file_has_its_mode_owner_and_group (void)
   g_assert_cmpstr (greeting, ==, GREETING);
   g_assert_cmpuint (held->len, ==, 1);
 
-  /* Changed while serving, the file follows. */
+  /* Changed while serving, the file follows at once. */
   usher_socket_settings_set_unix_mode (settings, 0600);
+  g_assert_cmpuint (stat_of (path).st_mode & 07777, ==, 0600);
   g_clear_pointer (&greeting, g_free);
   greeting = visit (path);
   g_assert_cmpstr (greeting, ==, GREETING);

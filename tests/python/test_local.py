@@ -124,10 +124,10 @@ class Local(unittest.TestCase):
         self.assertEqual((status.st_uid, status.st_gid), expected)
         self.assertEqual(visit(path), GREETING)
 
-        # Changed while serving, the file follows.
+        # Changed while serving, the file follows at once.
         settings.props.unix_mode = 0o600
-        self.assertEqual(visit(path), GREETING)
         self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o600)
+        self.assertEqual(visit(path), GREETING)
 
         # Shut down, the service removes its file at once.
         self.held.clear()
