@@ -767,6 +767,57 @@ test_descriptor_margin_pauses_accepting (void)
   g_assert_false (g_array_index (overloaded, gboolean, 1));
 }
 
+/* The limit that counts is the process's now: raised after the margin was set (as a program
+ * may raise its soft limit once it has made its services), a descriptor far from the new limit
+ * pauses nothing. In a subprocess. (It fails now: the service compares with the limit it read
+ * when the margin was set, pauses, and resumes only at its next check, up to a second later.) */
+static void
+test_descriptor_limit_raised_later (void)
+{
+  g_autoptr(UsherSocketService) service = NULL;
+  g_autoptr(GPtrArray) held = NULL;
+  g_autoptr(GArray) fillers = NULL;
+  g_autoptr(GSocketConnection) first = NULL;
+  struct rlimit limit = { 0 };
+  guint16 port;
+
+  if (!g_test_subprocess ())
+    {
+      g_test_trap_subprocess (NULL, 0, G_TEST_SUBPROCESS_INHERIT_STDERR);
+      g_test_trap_assert_passed ();
+      return;
+    }
+  g_assert_cmpint (getrlimit (RLIMIT_NOFILE, &limit), ==, 0);
+  if (limit.rlim_max != RLIM_INFINITY && limit.rlim_max < 1024)
+    {
+      g_test_skip ("a hard descriptor limit below 1024");
+      return;
+    }
+  limit.rlim_cur = 64;
+  g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &limit), ==, 0);
+  service = usher_socket_service_new ();
+  held = g_ptr_array_new_with_free_func (g_object_unref);
+  fillers = g_array_new (FALSE, FALSE, sizeof (int));
+  g_signal_connect (service, "incoming", G_CALLBACK (hold_all), held);
+  g_signal_connect (service, "accept-error", G_CALLBACK (no_accept_error), NULL);
+  usher_socket_service_set_descriptor_margin (service, 16);
+  port = listen_loopback (G_SOCKET_LISTENER (service), NULL);
+
+  /* Raised to 1024: a descriptor about 48 is far from it. */
+  limit.rlim_cur = 1024;
+  g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &limit), ==, 0);
+  for (int fd = open ("/dev/null", O_RDONLY | O_CLOEXEC); fd >= 0 && fd < 45;
+       fd = open ("/dev/null", O_RDONLY | O_CLOEXEC))
+    g_array_append_val (fillers, fd);
+  first = connected_from ("127.0.0.1", port);
+  WAIT_UNTIL (held->len == 1);
+  g_assert_cmpint (g_socket_get_fd (g_socket_connection_get_socket (held->pdata[0])), >=, 48);
+  g_assert_false (usher_socket_service_get_overloaded (service));
+  g_assert_cmpuint (usher_socket_service_get_n_refused (service, USHER_REFUSAL_OVERLOAD), ==, 0);
+  for (guint i = 0; i < fillers->len; i++)
+    close (g_array_index (fillers, int, i));
+}
+
 /* Misuse of the new functions is a critical naming the function and the check, changes
  * nothing, and leaves a GError already set as it was. */
 static void
@@ -906,5 +957,8 @@ main (int argc, char **argv)
   g_test_add_func ("/admission/descriptor-margin-pauses-accepting",
                    test_descriptor_margin_pauses_accepting);
   g_test_add_func ("/admission/misuse", test_misuse);
+  /* Last: it fails now, and a failure ends the program. */
+  g_test_add_func ("/admission/descriptor-limit-raised-later",
+                   test_descriptor_limit_raised_later);
   return g_test_run ();
 }
