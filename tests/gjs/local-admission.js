@@ -1,11 +1,13 @@
 // Local services and admission control from JavaScript: a Unix socket service with settings (its
 // file's mode read back, a live path refused with ADDRESS_IN_USE), accept-credentials refusing
 // then accepting with the refused signal and get_peer_credentials(), the file removed at
-// shutdown; then a TCP port with a deny list, a client from 127.0.0.2 refused (the refused
-// signal's peer, reason and error) and one from 127.0.0.3 served, get_n_refused(), and
-// try_set_denied_peers() throwing.
+// shutdown; a subclass overriding vfunc_accept_credentials; then a TCP port with a deny list, a
+// client from 127.0.0.2 refused (the refused signal's peer, reason and error) and one from
+// 127.0.0.3 served, get_n_refused(), try_set_denied_peers() throwing; and a memory monitor
+// written in JavaScript whose warnings set overloaded.
 
 import GLib from 'gi://GLib';
+import GObject from 'gi://GObject';
 import Gio from 'gi://Gio';
 import Usher from 'gi://Usher?version=1';
 
@@ -151,6 +153,33 @@ service.shutdown_async(null, (_service, result) => {
 if (GLib.file_test(path, GLib.FileTest.EXISTS))
     fail('the socket file is still there after the shutdown began');
 until(() => shutDown, 'the shutdown');
+
+// A subclass decides in its class handler.
+const Gatekeeper = GObject.registerClass(class Gatekeeper extends Usher.SocketService {
+    vfunc_accept_credentials(_connection, credentials) {
+        this.asked = (this.asked ?? 0) + 1;
+        return credentials.get_unix_pid() !== ownPid;
+    }
+});
+refusals.length = 0;
+errors.length = 0;
+const gatekeeper = new Gatekeeper();
+watch(gatekeeper);
+const gatePath = GLib.build_filenamev([directory, 'gate.sock']);
+gatekeeper.add_address_full(Gio.UnixSocketAddress.new(gatePath), Gio.SocketType.STREAM,
+    Gio.SocketProtocol.DEFAULT, null, null);
+const kept = visit(Gio.UnixSocketAddress.new(gatePath));
+until(() => kept.read !== undefined && refusals.length === 1, 'the refusal of the subclass');
+if (kept.read !== '' || gatekeeper.asked !== 1 || refusals[0].reason !== Usher.Refusal.CREDENTIALS)
+    fail(`the subclass was asked ${gatekeeper.asked} times, refused ${refusals[0].reason}`);
+let gateShutDown = false;
+gatekeeper.shutdown_async(null, (_service, result) => {
+    gateShutDown = gatekeeper.shutdown_finish(result);
+    wake();
+});
+until(() => gateShutDown, 'the shutdown of the subclass');
+if (GLib.file_test(gatePath, GLib.FileTest.EXISTS))
+    fail('gate.sock is still there after the shutdown');
 GLib.rmdir(directory);
 
 // A TCP port with a deny list.
@@ -191,7 +220,30 @@ try {
 }
 if (denying.denied_peers.join() !== '127.0.0.2,192.0.2.0/24')
     fail(`a failed try_set_denied_peers() left ${denying.denied_peers}`);
+
+// A memory monitor of JavaScript's: MEDIUM sets overloaded, LOW clears it.
+const FakeMonitor = GObject.registerClass({
+    Implements: [Gio.Initable, Gio.MemoryMonitor],
+}, class FakeMonitor extends GObject.Object {
+    vfunc_init(_cancellable) {
+        return true;
+    }
+});
+const monitor = new FakeMonitor();
+web.memory_monitor = monitor;
+const overloaded = [];
+web.connect('notify::overloaded', () => {
+    overloaded.push(web.overloaded);
+    wake();
+});
+monitor.emit('low-memory-warning', Gio.MemoryMonitorWarningLevel.MEDIUM);
+until(() => overloaded.length === 1, 'overloaded');
+monitor.emit('low-memory-warning', Gio.MemoryMonitorWarningLevel.LOW);
+until(() => overloaded.length === 2, 'overloaded no more');
+if (overloaded.join() !== 'true,false' || web.get_n_refused(Usher.Refusal.OVERLOAD) !== 1)
+    fail(`overloaded went ${overloaded}, ${web.get_n_refused(Usher.Refusal.OVERLOAD)} pauses`);
+
 served.connection.close(null);
 web.stop();
 web.close();
-print('gjs local-admission: a Unix socket with settings and credentials, a deny list');
+print('gjs local-admission: a Unix socket with settings and credentials, a subclass, a deny list, memory pressure');
