@@ -41,14 +41,14 @@ apt_source_versions() {
     local versions version sorted=() i
     versions=$(apt-cache "${apt_options[@]}" showsrc "$1" 2>/dev/null | sed -n 's/^Version: //p' |
         sort -u) || true
-    for version in $versions; do # an insertion sort with dpkg's comparison
+    for version in $versions; do # an insertion sort, newest first, with dpkg's comparison
         for ((i = ${#sorted[@]}; i > 0; i--)); do
             dpkg --compare-versions "${sorted[i - 1]}" lt "$version" || break
             sorted[i]=${sorted[i - 1]}
         done
         sorted[i]=$version
     done
-    for ((i = ${#sorted[@]} - 1; i >= 0; i--)); do echo "${sorted[i]}"; done
+    if [ ${#sorted[@]} -gt 0 ]; then printf '%s\n' "${sorted[@]}"; fi
 }
 
 # The renames from GLib's names to Usher's, and back: the types, the functions, the type, cast
@@ -102,7 +102,7 @@ run_logged() {
     fi
     cat "$log.out" "$log.err" >&2
     [ $status -ne 0 ] || return 0
-    last=$(grep -E '^(not )?ok ' "$log.out" | tail -n 1) || true
+    last=$(grep -E '^(not )?ok ' "$log.out" | grep -v '# SKIP by request' | tail -n 1) || true # not the tests skipped with -s
     why=$(cat "$log.out" "$log.err" | grep -m 1 -E '^Bail out!|ERROR:' | tr -d '#') || true # a # starts a TAP directive
     case $status in
         124 | 137) echo "timed out after $timeout s after '${last:-nothing}'" ;;
