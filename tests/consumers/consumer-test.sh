@@ -42,10 +42,11 @@ source "$(dirname "$0")/../foreign-tests.sh"
 consumer=$1 cache=$2 usher_builddir=$3 archives=$4
 shift 4 # the rest is the C compiler
 
-# Per consumer: its source package and the release to take where Debian's is not served; the
-# file that uses the service and the #include line after which Usher's header goes; the
-# meson.build line (an extended regex) of each target that compiles that file, where
-# `+ [dependency('usher-1')]` goes after the match, and how many; meson's options; the tests.
+# Per consumer: the release to take where Debian's source is not served; the file that uses
+# the service and the #include line after which Usher's header goes; the meson.build line (an
+# extended regex) of each target that compiles that file, where `+ [dependency('usher-1')]`
+# goes after the match, and how many; meson's options; meson's tests to run; each run's
+# timeout (empty: meson's) and how many runs a test that hangs gets.
 case $consumer in
     glib-networking)
         release=2.74.0
@@ -76,12 +77,14 @@ case $consumer in
         options=(-Dgtk=false -Dintrospection=false -Dgtk_doc=false -Dsystemd=disabled)
         tests=(service)
         # Its setup() waits for the server thread's g_cond_signal() with g_cond_wait() and no
-        # predicate: when the thread signals first, the wait never ends. Measured on GLib
-        # 2.74.6: one run in ten of a single test hangs so, before the test begins. Such a
-        # hang is run again, on GLib and on Usher alike, up to three runs in all; a test
-        # that hangs three times fails. Its 15 tests take half a second: 10 s, not meson's
-        # 30, is ample, and bounds the cost of each hang.
-        timeout=10 hang_attempts=3
+        # predicate: when the thread signals first, the wait never ends, before the test
+        # begins. Measured on this project's machine (2 cores), a quarter of the runs of the 15
+        # tests in one process hang so, on GLib 2.74.6 as on Usher (gdb: the main thread in
+        # setup()'s g_cond_wait(), the server thread idle in its loop). Such a hang is run
+        # again, on GLib and on Usher alike, up to five runs in all; a test that hangs five
+        # times fails. The 15 tests take half a second: 10 s, not meson's 30, is ample, and
+        # bounds the cost of each hang.
+        timeout=10 hang_attempts=5
         ;;
     *) die "unknown consumer $consumer" ;;
 esac
@@ -90,6 +93,7 @@ timeout_override=${CONSUMER_TEST_TIMEOUT:-$timeout}
 glib=$(pkg-config --modversion gio-2.0) || die "no gio-2.0"
 glib_label="GLib $glib"
 usher_builddir=$(cd "$usher_builddir" && pwd)
+archives=$(realpath -m "$archives")
 [ -f "$usher_builddir/meson-uninstalled/usher-1-uninstalled.pc" ] ||
     die "no usher-1-uninstalled.pc in $usher_builddir/meson-uninstalled"
 
