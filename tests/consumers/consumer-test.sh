@@ -28,13 +28,14 @@
 # GLib and Usher build directory, so that a later run only runs ninja, which rebuilds what
 # Usher's headers changed.
 #
-# Its tests run as meson runs them (the command and environment of its `meson introspect
-# --tests`), all of a program's tests in one process, with --tap and meson's timeout
-# ($CONSUMER_TEST_TIMEOUT overrides it). A test that crashes or hangs the process fails, and the
-# run goes on in a new process with the tests done so far skipped (-s), until every test has a
-# result. The results are TAP on stdout, two lines per test, GLib's and Usher's: a test that
-# fails on GLib itself is TODO and does not fail the suite; one that passes on GLib must pass on
-# Usher. The programs' own output goes to stderr.
+# The first TAP line says whether Usher's headers compile without a diagnostic under the
+# consumer's own warning flags. Then its tests run as meson runs them (the command and
+# environment of its `meson introspect --tests`), all of a program's tests in one process, with
+# --tap and meson's timeout ($CONSUMER_TEST_TIMEOUT overrides it). A test that crashes or hangs
+# the process fails, and the run goes on in a new process with the tests done so far skipped
+# (-s), until every test has a result. The results are TAP on stdout, two lines per test,
+# GLib's and Usher's: a test that fails on GLib itself is TODO and does not fail the suite; one
+# that passes on GLib must pass on Usher. The programs' own output goes to stderr.
 set -euo pipefail
 # shellcheck source=tests/foreign-tests.sh
 source "$(dirname "$0")/../foreign-tests.sh"
@@ -228,6 +229,48 @@ for object in "${on_usher[@]}"; do
     ldd "$object" | grep -F "libusher-1.so.0 => $usher_builddir/libusher-1.so.0 " >/dev/null ||
         die "$object does not load $usher_builddir/libusher-1.so.0"
 done
+
+# Usher's headers compile without a diagnostic under the consumer's own flags (xdg-dbus-proxy's
+# -Werror list, glib-networking's GLIB_VERSION_MIN_REQUIRED, warning_level=2): the renamed file
+# compiled again with the command of each target that compiles it, the object thrown away (not
+# -fsyntax-only, which skips some warnings); a warning or error located in one of Usher's
+# headers fails. Done at each run, since the build compiles the file only once.
+header_diagnostics=''
+header_dirs=$(PKG_CONFIG_PATH=$usher_builddir/meson-uninstalled pkg-config --cflags-only-I usher-1 |
+    tr ' ' '\n' | sed -n 's/^-I//p' | while read -r dir; do
+        if [ -d "$dir/usher" ]; then echo "$dir/usher/"; fi
+    done) || die "pkg-config knows no usher-1 in $usher_builddir"
+[ -n "$header_dirs" ] || die "pkg-config's usher-1 has no directory with Usher's headers"
+rm -f "$scratch"/compile.*
+/usr/bin/python3 - "$usher_build" "$file" "$scratch/compile" <<'EOF' || die "no compile command of $file"
+import json, shlex, sys
+builddir, file, output = sys.argv[1:]
+with open(f"{builddir}/compile_commands.json") as f:
+    commands = [c for c in json.load(f) if c["file"].endswith("/" + file)]
+assert commands
+for n, command in enumerate(commands):  # its object to /dev/null, without -MD's depfile
+    words, argv = shlex.split(command["command"]), []
+    while words:
+        word = words.pop(0)
+        if word in ("-o", "-MQ", "-MF"):
+            words.pop(0)
+        elif word != "-MD" and not word.startswith("-fdiagnostics-color"):
+            argv.append(word)
+    argv += ["-o", "/dev/null", "-fdiagnostics-color=never"]
+    with open(f"{output}.{n}", "w") as f:  # the directory, then the command
+        f.write("".join(word + "\0" for word in [command["directory"]] + argv))
+EOF
+for command in "$scratch"/compile.*; do
+    mapfile -d '' -t compile <"$command"
+    (cd "${compile[0]}" && "${compile[@]:1}") >/dev/null 2>"$scratch/compile.err" ||
+        die "the renamed $file does not compile again: $(cat "$scratch/compile.err")"
+    cat "$scratch/compile.err" >&2
+    while IFS= read -r dir; do
+        header_diagnostics+=$(grep -F "$dir" "$scratch/compile.err" |
+            grep -E ':[0-9]+(:[0-9]+)?: (warning|error)' | tr -d '#') || true
+    done <<<"$header_dirs"
+done
+
 # The tests run unlocked: a daemon a test leaves running would hold the lock.
 exec 9>&-
 
@@ -325,8 +368,13 @@ for name in "${tests[@]}"; do
 done
 total=0
 for name in "${plan[@]}"; do total=$((total + $(echo "${paths_of[$name]}" | wc -l))); done
-echo "1..$((2 * total))"
-tap_n=0
+echo "1..$((2 * total + 1))"
+tap_n=1
+if [ -z "$header_diagnostics" ]; then
+    echo "ok 1 Usher's headers: no diagnostic in $file, renamed, with $consumer's flags"
+else
+    echo "not ok 1 Usher's headers: in $file, renamed, with $consumer's flags: $header_diagnostics"
+fi
 for name in "${plan[@]}"; do
     mapfile -t paths <<<"${paths_of[$name]}"
     for flavour in glib usher; do
