@@ -210,7 +210,7 @@ build "$renamed_tree" "$usher_build" -Dpkg_config_path="$usher_builddir/meson-un
 stage "the build against Usher"
 # Builds of other keys not used for a week go: a GLib upgrade makes new ones.
 find "$builds" -mindepth 1 -maxdepth 1 -type d ! -name "glib-$key" ! -name "usher-$usher_key" \
-    ! -newermt '-7 days' -exec rm -rf {} + 2>/dev/null || true
+    ! -newermt '7 days ago' -exec rm -rf {} + 2>/dev/null || true
 
 # What links libusher-1: something in the renamed build, from USHER_BUILDDIR; nothing in the
 # control.
