@@ -95,7 +95,7 @@ mod socket_service;
 mod socket_settings;
 mod threaded_socket_service;
 
-use properties::CValue;
+use properties::{CValue, is_valid};
 
 /// `error == NULL || *error == NULL`: GLib's rule for the `GError **` of a call.
 fn error_is_unset(error: *mut *mut glib::ffi::GError) -> bool {
