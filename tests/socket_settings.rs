@@ -231,7 +231,10 @@ fn the_sockets_of_add_inet_port_get_their_tcp_options() {
         iterate_until(context, || kept.borrow().len() == 1);
         let connection = kept.borrow()[0].clone();
         assert_eq!(option(&connection, libc::SOL_SOCKET, libc::SO_KEEPALIVE), 1);
-        assert_eq!(option(&connection, libc::IPPROTO_TCP, libc::TCP_USER_TIMEOUT), 2345);
+        assert_eq!(
+            option(&connection, libc::IPPROTO_TCP, libc::TCP_USER_TIMEOUT),
+            2345
+        );
         assert_eq!(option(&connection, libc::IPPROTO_TCP, libc::TCP_NODELAY), 1);
     })
 }
