@@ -92,10 +92,18 @@ impl SocketService {
         connection: &impl IsA<gio::SocketConnection>,
     ) -> Result<gio::Credentials, glib::Error> {
         let connection = connection.as_ref();
-        match crate::engine::checked_credentials(connection) {
-            Some(credentials) => Ok(credentials),
-            None => connection.socket().credentials(),
+        if let Some(credentials) = crate::engine::checked_credentials(connection) {
+            return Ok(credentials);
         }
+        let socket = connection.socket();
+        // Linux answers SO_PEERCRED on a TCP socket too, with no user (uid -1): not credentials.
+        if socket.family() != gio::SocketFamily::Unix {
+            return Err(glib::Error::new(
+                gio::IOErrorEnum::NotSupported,
+                "Only a Unix-domain connection has its peer's process credentials",
+            ));
+        }
+        socket.credentials()
     }
 
     /// The listening socket `connection` came through, if a service handed it out and knows
@@ -507,6 +515,37 @@ pub trait SocketServiceExt: IsA<SocketService> + 'static {
     #[doc(alias = "usher_socket_service_set_named_socket_settings")]
     fn set_named_socket_settings(&self, name: &str, settings: Option<&SocketSettings>) {
         self.as_ref().engine().set_named_settings(name, settings)
+    }
+
+    /// How many connections the service refused for `reason` since it was created (for
+    /// [`Refusal::MaxConnections`](crate::Refusal::MaxConnections) and
+    /// [`Refusal::Overload`](crate::Refusal::Overload), how many times it paused
+    /// accepting). Every refusal is also reported with `refused` and `accept-error`.
+    #[doc(alias = "usher_socket_service_get_n_refused")]
+    fn n_refused(&self, reason: crate::Refusal) -> u64 {
+        self.as_ref().engine().n_refused(reason)
+    }
+
+    /// Connects to `refused`, emitted on the service's context for every connection refused
+    /// after its accept, with its peer's address (`None` for a peer without one, Unix-domain),
+    /// the reason, and the error `accept-error` reports it with too. The refusals are counted
+    /// per reason ([`n_refused()`](Self::n_refused)); nothing is made for the signal while no
+    /// handler is connected.
+    #[doc(alias = "refused")]
+    fn connect_refused<F>(&self, f: F) -> SignalHandlerId
+    where
+        F: Fn(&Self, Option<&gio::InetAddress>, crate::Refusal, &glib::Error) + 'static,
+    {
+        self.connect_local("refused", false, move |args| {
+            let service = args[0].get::<&SocketService>().ok()?;
+            let peer = args[1].get::<Option<gio::InetAddress>>().ok()?;
+            let reason = args[2].get::<crate::Refusal>().ok()?;
+            let error = args[3].get::<&glib::Error>().ok()?;
+            if let Some(service) = service.downcast_ref::<Self>() {
+                f(service, peer.as_ref(), reason, error);
+            }
+            None
+        })
     }
 
     /// Sets `proxy-protocol-peers`, the load balancers trusted to send a PROXY protocol

@@ -30,7 +30,10 @@ SETTINGS = ["tls-certificate", "tls-database", "tls-authentication-mode",
             "tls-advertised-protocols", "tls-handshake-timeout", "proxy-protocol-peers",
             "proxy-protocol-required", "proxy-protocol-timeout", "timeout", "tcp-keepalive",
             "tcp-keepalive-idle", "tcp-keepalive-interval", "tcp-keepalive-count",
-            "tcp-user-timeout", "tcp-defer-accept"]
+            "tcp-user-timeout", "tcp-defer-accept", "unix-mode", "unix-owner", "unix-group",
+            "allowed-users", "allowed-groups", "peer-rate", "peer-rate-burst", "rate",
+            "rate-burst", "tls-handshakes-per-peer", "tls-handshake-rate", "allowed-peers",
+            "denied-peers"]
 
 
 def setUpModule():
