@@ -310,9 +310,48 @@ fn start_and_stop_from_other_threads_lose_no_client() {
 }
 
 #[test]
+fn a_service_started_on_a_thread_with_its_own_context_accepts_there() {
+    // GLib's start() accepts on the caller's thread-default context; so does Usher's where the
+    // caller pushed one of its own (gcr's SSH agent runs its service so). The creating thread
+    // does not run its context meanwhile: only the starting thread's can accept.
+    with_context(|_creating_threads| {
+        let service = usher::SocketService::new();
+        service.stop();
+        let address = listen_loopback(&service, None);
+        let handle = service.handle();
+        let server = std::thread::spawn(move || {
+            with_context(|context| {
+                handle.start();
+                let accepted = Arc::new(AtomicBool::new(false));
+                let client = {
+                    let (accepted, context) = (accepted.clone(), context.clone());
+                    std::thread::spawn(move || {
+                        let mut client = TcpStream::connect(address).unwrap();
+                        client.set_read_timeout(Some(DEADLINE)).unwrap();
+                        // No handler: the service closes the connection it accepted, as GLib's.
+                        let end = client.read(&mut [0; 1]);
+                        accepted.store(matches!(end, Ok(0)), Ordering::SeqCst);
+                        context.wakeup();
+                    })
+                };
+                iterate_until(context, || client.is_finished());
+                assert!(
+                    accepted.load(Ordering::SeqCst),
+                    "accepted on the starting thread's context"
+                );
+                handle.stop();
+            })
+        });
+        server.join().unwrap();
+        assert!(!service.is_active());
+    })
+}
+
+#[test]
 fn a_service_accepts_on_the_context_of_the_thread_that_created_it() {
-    // Started again from another thread, it keeps accepting on its own private context,
-    // where GLib would move to the caller's (bug B7).
+    // Started again from a thread with no thread-default context of its own, it keeps
+    // accepting on its own private context, where GLib would move to the global default
+    // context (bug B7).
     let (handle_sender, handle_receiver) = std::sync::mpsc::channel();
     let (address_sender, address_receiver) = std::sync::mpsc::channel();
     let (restarted_sender, restarted_receiver) = std::sync::mpsc::channel::<()>();
@@ -540,20 +579,44 @@ fn a_socket_added_with_add_socket_is_served() {
 }
 
 #[test]
-fn a_socket_added_with_add_socket_is_served_on_the_services_context() {
-    // The fallback accept starts on the service's context even when the thread adding the
-    // socket has another thread-default context (GLib follows the caller: bug B7).
+fn a_first_socket_added_under_another_thread_default_context_is_served_there() {
+    // As GLib: the thread that begins the accepting, here by adding the first socket to an
+    // active service, accepts on its thread-default context, for the fallback accept through
+    // the listener as for the service's own sockets. Only `other` is iterated: a service that
+    // stayed on the creating context would never accept.
     with_context(|context| {
-        let service = usher::SocketService::new();
-        serve_echo(&service);
-        let (socket, address) = listening_socket();
         let other = glib::MainContext::new();
-        other
-            .with_thread_default(|| service.add_socket(&socket, None::<&glib::Object>))
-            .unwrap()
-            .unwrap();
-        assert_echoed(context, address, "here");
-        assert!(!other.pending(), "nothing was left for the other context");
+        for add_socket in [true, false] {
+            let service = usher::SocketService::new();
+            let seen = Rc::new(Cell::new(0));
+            service.connect_incoming({
+                let seen = seen.clone();
+                move |_, _, _| {
+                    seen.set(seen.get() + 1);
+                    false
+                }
+            });
+            let address = other
+                .with_thread_default(|| {
+                    if add_socket {
+                        let (socket, address) = listening_socket();
+                        service.add_socket(&socket, None::<&glib::Object>).unwrap();
+                        address
+                    } else {
+                        listen_loopback(&service, None)
+                    }
+                })
+                .unwrap();
+            let _first = TcpStream::connect(address).unwrap();
+            iterate_until(&other, || seen.get() == 1);
+
+            // A socket added while it accepts is served where it accepts (GLib restarts its
+            // outstanding accept in its own context), whichever thread adds it.
+            let second = listen_loopback(&service, None);
+            let _second = TcpStream::connect(second).unwrap();
+            iterate_until(&other, || seen.get() == 2);
+            assert!(!context.pending(), "nothing for the creating context");
+        }
     })
 }
 

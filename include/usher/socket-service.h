@@ -26,8 +26,13 @@ G_BEGIN_DECLS
  * #UsherSocketService and set `incoming` in the class structure. Either way the
  * handler must not block; see #UsherThreadedSocketService for handlers that do.
  *
- * The service accepts on the thread-default #GMainContext of the thread that
- * created it, always. usher_socket_service_start() and
+ * The service accepts, and emits its signals, on the thread-default
+ * #GMainContext of the thread that created it, until a thread that pushed a
+ * thread-default context of its own begins its accepting, by adding the first
+ * socket to the active service or by starting it: from then on it accepts on
+ * that thread's context, as #GSocketService does. A thread with no context of
+ * its own (a worker) moves nothing, where #GSocketService would move accepting
+ * to the global default context. usher_socket_service_start() and
  * usher_socket_service_stop() may be called from any thread; the rest of the
  * API, as with #GSocketListener, from the service's thread.
  *
@@ -386,8 +391,12 @@ UsherSocketService *usher_socket_service_new (void);
  * @service: a #UsherSocketService
  *
  * Starts accepting connections again after usher_socket_service_stop(). New
- * services are already active. Safe from any thread: accepting happens on the
- * context the service was created in, whichever thread calls this.
+ * services are already active. Safe from any thread. Called from a thread that
+ * pushed a thread-default context of its own
+ * (g_main_context_push_thread_default()), the service accepts on that context
+ * from then on, as #GSocketService does; from a thread without one (a worker),
+ * it accepts where it did, where #GSocketService would move to the global
+ * default context.
  *
  * Since: 0.1
  */

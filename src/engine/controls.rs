@@ -17,11 +17,15 @@ impl Engine {
     }
 
     /// `start()` and `stop()`: safe from any thread. A service whose listener is closed stays
-    /// inactive. Notifies `active` in the calling thread on a change, as GLib does.
+    /// inactive. Notifies `active` in the calling thread on a change, as GLib does. A start
+    /// accepts on the caller's context, where the caller has one.
     pub(crate) fn set_active<H: Host>(host: &H, active: bool) {
         let changed = Self::update(host, |state| {
             state.lifecycle = match (state.lifecycle, active) {
-                (Lifecycle::Stopped, true) => Lifecycle::Active,
+                (Lifecycle::Stopped, true) => {
+                    Self::follow_caller(host, state);
+                    Lifecycle::Active
+                }
                 (Lifecycle::Active, false) => Lifecycle::Stopped,
                 _ => return false,
             };
@@ -162,9 +166,24 @@ impl Engine {
         self.state().forget_announced(socket);
     }
 
-    /// The listener's set of sockets changed (its `changed` vfunc).
+    /// The listener's set of sockets changed (its `changed` vfunc). If that begins the
+    /// service's accepting, it accepts on the caller's context, where the caller has one.
     pub(crate) fn changed<H: Host>(host: &H) {
-        Self::update(host, |state| state.adopt_announced());
+        Self::update(host, |state| {
+            let accepting = state.accepting();
+            state.adopt_announced();
+            if !accepting && state.accepting() {
+                Self::follow_caller(host, state);
+            }
+            // As GLib's service: an accept through the listener watches the sockets it had when
+            // it began; cancelled, it begins again, on its context, with every socket.
+            if let AcceptMode::Listener {
+                in_flight: Some(cancellable),
+            } = &state.mode
+            {
+                cancellable.cancel();
+            }
+        });
     }
 
     /// Makes this the engine of a threaded service, whose jobs run in at most `limit` threads
@@ -222,10 +241,13 @@ impl Engine {
     /// in the context's next iteration, where the connections are closed, so that no socket is
     /// shut down after its owner closed it and its descriptor went to a new connection.
     pub(crate) fn close_connections(&self) {
-        if !self.context.is_owner() {
-            self.state().mail.close_connections = true;
-            self.wake_mailbox();
-            return;
+        {
+            let mut state = self.state();
+            if !state.home.context.is_owner() {
+                state.mail.close_connections = true;
+                state.home.wake();
+                return;
+            }
         }
         // Those still in their PROXY protocol header are closed, not handed out dead.
         let reads = self.state().proxy.take_reads();

@@ -26,8 +26,14 @@ pub(super) enum Stage {
 }
 
 impl Engine {
-    /// A source on the service's context that serves the listening socket `id` when readable.
-    pub(super) fn watch<H: Host>(host: &H, id: u32, socket: &gio::Socket) -> glib::Source {
+    /// A source on `context`, the service's, that serves the listening socket `id` when
+    /// readable.
+    pub(super) fn watch<H: Host>(
+        host: &H,
+        context: &glib::MainContext,
+        id: u32,
+        socket: &gio::Socket,
+    ) -> glib::Source {
         let weak = SendWeak::new(host);
         let source = SocketExtManual::create_source(
             socket,
@@ -43,7 +49,7 @@ impl Engine {
                 None => glib::ControlFlow::Break,
             },
         );
-        source.attach(Some(&host.engine().context));
+        source.attach(Some(context));
         source
     }
 
@@ -96,15 +102,15 @@ impl Engine {
 
         Self::update(host, |state| {
             if state.has_waiting_on(id) && state.may_hand_out() && state.resume.is_none() {
-                state.resume = Some(Self::resume(host));
+                state.resume = Some(Self::resume(host, &state.home.context));
             }
         });
         host.notify_changes(changes);
     }
 
-    /// A source that serves, in the next iteration of the service's context, every socket with
-    /// clients taken in and not yet handed out.
-    pub(super) fn resume<H: Host>(host: &H) -> glib::Source {
+    /// A source that serves, in the next iteration of `context`, the service's, every socket
+    /// with clients taken in and not yet handed out.
+    pub(super) fn resume<H: Host>(host: &H, context: &glib::MainContext) -> glib::Source {
         let weak = SendWeak::new(host);
         let resume = glib::idle_source_new(
             Some("[usher] hand out"),
@@ -123,7 +129,7 @@ impl Engine {
                 glib::ControlFlow::Break
             },
         );
-        resume.attach(Some(&host.engine().context));
+        resume.attach(Some(context));
         resume
     }
 
@@ -224,7 +230,7 @@ impl Engine {
         if failure == Failure::Persistent {
             let delay = state.backoff.next_delay();
             debug!("accepting paused for {delay:?}: {}", error.message());
-            state.backoff.timer = Some(Self::backoff_timer(host, delay));
+            state.backoff.timer = Some(Self::backoff_timer(host, &state.home.context, delay));
         } else {
             debug!("{}", error.message());
         }
@@ -239,7 +245,11 @@ impl Engine {
         host.accept_error(error);
     }
 
-    fn backoff_timer<H: Host>(host: &H, delay: Duration) -> glib::Source {
+    fn backoff_timer<H: Host>(
+        host: &H,
+        context: &glib::MainContext,
+        delay: Duration,
+    ) -> glib::Source {
         let weak = SendWeak::new(host);
         let timer = glib::timeout_source_new(
             delay,
@@ -252,7 +262,7 @@ impl Engine {
                 glib::ControlFlow::Break
             },
         );
-        timer.attach(Some(&host.engine().context));
+        timer.attach(Some(context));
         timer
     }
 
@@ -261,8 +271,8 @@ impl Engine {
     pub(super) fn accept_through_listener<H: Host>(host: &H, cancellable: gio::Cancellable) {
         let weak = SendWeak::new(host);
         let listener = SendObject::new(host.upcast_ref::<gio::SocketListener>().clone());
-        let context = host.engine().context.clone();
-        host.engine().context.invoke(move || {
+        let context = host.engine().context();
+        context.clone().invoke(move || {
             let accepting = cancellable.clone();
             // `invoke()` runs here when this thread owns the context, which need not be its
             // thread-default one, where the accept's sources go.

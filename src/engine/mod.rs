@@ -12,17 +12,23 @@
 //!
 //! * GLib keeps one `g_socket_listener_accept_async()` in flight and accepts one connection per
 //!   main-loop turn. The engine learns the listening sockets from `GSocketListener`'s `event`
-//!   vfunc (`LISTENED`) and watches each with its own `GSocketSource` on the context the service
-//!   was created in, taking every waiting client in per readiness, until `accept()` finds the
+//!   vfunc (`LISTENED`) and watches each with its own `GSocketSource` on the service's context,
+//!   taking every waiting client in per readiness, until `accept()` finds the
 //!   backlog empty or the service has no more room (at most the socket's backlog, or 64, per
 //!   dispatch).
 //! * Every change of the state goes through [`Engine::update`]: lock, change, [reconcile]
 //!   (attach or destroy the sources, take or release the self-reference), unlock, then run what
 //!   must wait for the unlock (notifications). Stopping destroys the sources before any
 //!   `accept()` can run, and clients already taken in wait for `start()`, so a waiting client is
-//!   never lost (GLib can drop one: bug B6). Sources are always attached to the creating
-//!   thread's context (GLib follows the calling thread: bug B7), and a service started before it
-//!   has any socket starts accepting when one is added (GLib wedges: bug B5).
+//!   never lost (GLib can drop one: bug B6). A service started before it has any socket starts
+//!   accepting when one is added (GLib wedges: bug B5).
+//! * Which context accepts is GLib's rule, but for one guard: the service accepts on the
+//!   thread-default context of the thread that created it, until a thread that pushed a
+//!   thread-default context of its own begins its accepting (adds the first socket to an active
+//!   service, or starts a stopped one with sockets, or with none yet): from then on it accepts
+//!   and emits there, as GLib does ([`Engine::follow_caller`]). A thread with no context of its
+//!   own (a worker, whose thread-default context is the global default) moves nothing, where
+//!   GLib moves accepting to the global default context (bug B7).
 //! * What happens off the service's context, or inside another object's finalization (a
 //!   connection closed or finalized, a threaded job ended, the self-reference let go), is posted
 //!   to the engine's mailbox and acted on in a later iteration of the service's context: no
@@ -44,7 +50,7 @@ mod registry;
 mod state;
 mod tls;
 
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::task::Waker;
 
 use gio::prelude::*;
@@ -54,7 +60,7 @@ use crate::log::debug;
 use crate::sys::{SendObject, SendWeak, Wakeup};
 pub(crate) use proxy::ProxySettings;
 pub(crate) use state::Lifecycle;
-use state::{AcceptMode, State};
+use state::{AcceptMode, Home, State};
 pub(crate) use tls::TlsSettings;
 
 /// The most connections taken in from one socket in one main-loop dispatch is this, or the
@@ -113,17 +119,12 @@ impl Changes {
 /// A pending shutdown: called on the service's context once nothing is left to wait for.
 pub(crate) type Waiter = Box<dyn FnOnce() + Send>;
 
-/// A service's accept engine: its state, and the context everything happens on.
+/// A service's accept engine: its state, with the context everything happens on.
 ///
 /// It is shared with the connections the service handed out, which report their close to it
 /// from any thread, and outlives the service while they live.
 pub(crate) struct Engine {
-    /// The thread-default main context of the thread that created the service: every accept,
-    /// `incoming` and `accept-error` runs here.
-    context: glib::MainContext,
     state: Mutex<State>,
-    /// Brings the engine to its context to act on what happened elsewhere.
-    mailbox: OnceLock<Wakeup>,
 }
 
 /// What a change of state leaves to do once the lock is released.
@@ -136,8 +137,6 @@ pub(super) struct Effects {
     listener_accept: Option<gio::Cancellable>,
     /// Readers of an `IncomingStream` to wake: the listener is closed.
     wake: Vec<Waker>,
-    /// The mailbox has something.
-    mail: bool,
 }
 
 impl Effects {
@@ -145,7 +144,6 @@ impl Effects {
         self.changes.merge(other.changes);
         self.listener_accept = self.listener_accept.take().or(other.listener_accept);
         self.wake.extend(other.wake);
-        self.mail |= other.mail;
     }
 }
 
@@ -153,19 +151,22 @@ impl Engine {
     /// An engine for a service created now, on this thread's thread-default context.
     pub(crate) fn new() -> Arc<Self> {
         Arc::new(Self {
-            context: glib::MainContext::ref_thread_default(),
-            state: Mutex::new(State::new()),
-            mailbox: OnceLock::new(),
+            state: Mutex::new(State::new(glib::MainContext::ref_thread_default())),
         })
     }
 
     /// Binds the engine to the service it serves, once the service is constructed.
     pub(crate) fn bind<H: Host>(host: &H) {
-        let engine = host.engine();
-        let weak_engine: Weak<Engine> = Arc::downgrade(engine);
+        let mut state = host.engine().state();
+        state.home.mailbox = Some(Self::mailbox(host, &state.home.context));
+    }
+
+    /// A mailbox on `context` that makes the engine read its mail there.
+    fn mailbox<H: Host>(host: &H, context: &glib::MainContext) -> Wakeup {
+        let weak_engine: Weak<Engine> = Arc::downgrade(host.engine());
         let weak_host = SendWeak::new(host);
-        let mailbox = Wakeup::new(
-            &engine.context,
+        Wakeup::new(
+            context,
             c"[usher] service",
             glib::Priority::DEFAULT,
             move || {
@@ -173,12 +174,12 @@ impl Engine {
                     engine.read_mail(weak_host.upgrade().as_ref());
                 }
             },
-        );
-        let _ = engine.mailbox.set(mailbox);
+        )
     }
 
-    pub(crate) fn context(&self) -> &glib::MainContext {
-        &self.context
+    /// The main context the service accepts and emits on now.
+    pub(crate) fn context(&self) -> glib::MainContext {
+        self.state().home.context.clone()
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -187,9 +188,52 @@ impl Engine {
     }
 
     fn wake_mailbox(&self) {
-        if let Some(mailbox) = self.mailbox.get() {
-            mailbox.wake();
+        self.state().home.wake();
+    }
+
+    /// GLib's service accepts on the thread-default context of the thread that begins its
+    /// accepting (`do_accept()` in the thread that adds a socket or starts it): call this where
+    /// the service begins accepting. If the calling thread pushed a thread-default context of
+    /// its own, the service moves there: its sources, its mailbox, and so the emissions of
+    /// `incoming` for the connections accepted from then on (those already in a stage, their
+    /// PROXY header or TLS handshake, finish on the context they started on). A thread with no
+    /// context of its own moves nothing: it would move accepting to the global default context,
+    /// which such a service's application may never run (GLib's bug B7).
+    fn follow_caller<H: Host>(host: &H, state: &mut State) {
+        let Some(caller) = glib::MainContext::thread_default() else {
+            return;
+        };
+        if caller == state.home.context {
+            return;
         }
+        debug!("accepting on the thread-default context of the thread that began accepting");
+        // The reconcile that follows watches the sockets and resumes anew, on the new context.
+        for listening in &mut state.sockets {
+            if let Some(source) = listening.source.take() {
+                source.destroy();
+            }
+        }
+        if let Some(resume) = state.resume.take() {
+            resume.destroy();
+        }
+        // A pause for exhausted descriptors would end on the old context: try again now.
+        state.backoff.expire();
+        if let AcceptMode::Listener { in_flight } = &mut state.mode
+            && let Some(cancellable) = in_flight.take()
+        {
+            cancellable.cancel();
+        }
+        let mailbox = Self::mailbox(host, &caller);
+        let previous = std::mem::replace(
+            &mut state.home,
+            Home {
+                context: caller,
+                mailbox: Some(mailbox),
+            },
+        );
+        // Mail posted to the old context is read on the new one.
+        state.home.wake();
+        drop(previous);
     }
 
     /// Locks the state, applies `change`, brings the sources, the fallback accept and the
@@ -238,7 +282,12 @@ impl Engine {
             let listening = &mut state.sockets[index];
             match (listening.source.is_some(), watched) {
                 (false, true) => {
-                    listening.source = Some(Self::watch(host, listening.id, &listening.socket))
+                    listening.source = Some(Self::watch(
+                        host,
+                        &state.home.context,
+                        listening.id,
+                        &listening.socket,
+                    ))
                 }
                 (true, false) => {
                     if let Some(source) = listening.source.take() {
@@ -255,7 +304,7 @@ impl Engine {
                 resume.destroy();
             }
         } else if state.has_waiting() && state.resume.is_none() {
-            state.resume = Some(Self::resume(host));
+            state.resume = Some(Self::resume(host, &state.home.context));
         }
 
         let mut accepting_through_listener = false;
@@ -274,12 +323,7 @@ impl Engine {
 
         // Like GLib's pending accept, an active service with sockets keeps itself alive. While an
         // accept through the listener is in flight its `GTask` holds that reference, as in GLib.
-        let keep_alive = state.lifecycle == Lifecycle::Active
-            && !accepting_through_listener
-            && match state.mode {
-                AcceptMode::Own => !state.sockets.is_empty(),
-                AcceptMode::Listener { .. } => true,
-            };
+        let keep_alive = state.accepting() && !accepting_through_listener;
         match (&state.keep_alive, keep_alive) {
             (None, true) => {
                 state.keep_alive = Some(SendObject::new(host.clone().upcast::<glib::Object>()))
@@ -288,7 +332,7 @@ impl Engine {
                 // Let go of it from the service's context, after the notifications: the
                 // reference may be the last one, and no call may finalize the service.
                 state.mail.release.extend(state.keep_alive.take());
-                effects.mail = true;
+                state.home.wake();
             }
             _ => {}
         }
@@ -296,15 +340,11 @@ impl Engine {
     }
 
     fn run<H: Host>(host: &H, effects: Effects) {
-        let engine = host.engine();
         if let Some(cancellable) = effects.listener_accept {
             Self::accept_through_listener(host, cancellable);
         }
         for waker in effects.wake {
             waker.wake();
-        }
-        if effects.mail {
-            engine.wake_mailbox();
         }
         if effects.changes != Changes::default() {
             host.notify_changes(effects.changes);
@@ -364,11 +404,11 @@ impl CloseSink for Engine {
         let socket = {
             let mut state = self.state();
             state.mail.closed.push(key);
+            state.home.wake();
             state.registry.let_go(key)
         };
         // Now, not with the count: a connection finalized without a close closes its descriptor
         // in its finalization, as GLib's does (its socket runs no callbacks of ours).
         drop(socket);
-        self.wake_mailbox();
     }
 }

@@ -177,7 +177,7 @@ pub(super) fn read<H: Host>(
         }
         return;
     }
-    let context = host.engine().context().clone();
+    let context = host.engine().context();
     let mut sources = vec![readable_source(host, &socket, &shared, next)];
     if timeout != 0 {
         let weak = SendWeak::new(host);
@@ -267,7 +267,7 @@ fn look<H: Host>(weak: &SendWeak<H>, shared: &Shared, next: Next<H>) -> glib::Co
                             .map(|read| read.arriving.connection.socket());
                         if let (Some(host), Some(socket)) = (weak.upgrade(), socket) {
                             let source = readable_source(&host, &socket, &shared, next);
-                            source.attach(Some(host.engine().context()));
+                            source.attach(Some(&host.engine().context()));
                             if let Some(read) = lock(&shared).as_mut() {
                                 // The sources of earlier looks are done with.
                                 read.sources.retain(|source| !source.is_destroyed());
@@ -278,7 +278,7 @@ fn look<H: Host>(weak: &SendWeak<H>, shared: &Shared, next: Next<H>) -> glib::Co
                     }
                 },
             );
-            timer.attach(Some(host.engine().context()));
+            timer.attach(Some(&host.engine().context()));
             if let Some(read) = lock(shared).as_mut() {
                 read.sources.push(timer);
             }

@@ -13,7 +13,7 @@ use super::registry::{Registry, refusal};
 use super::tls::Tls;
 use super::{Changes, Waiter};
 use crate::log::{WarningLimiter, debug};
-use crate::sys::{self, SendObject, SendWeak};
+use crate::sys::{self, SendObject, SendWeak, Wakeup};
 
 /// Where the service is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,8 +107,31 @@ pub(super) struct Intake {
     pub failures: Vec<(glib::Error, Failure)>,
 }
 
+/// The main context the service accepts and emits on, and its mailbox there.
+///
+/// It is the thread-default context of the thread that created the service, until a thread
+/// that pushed a thread-default context of its own begins the service's accepting there (see
+/// [`Engine::follow_caller`](super::Engine)).
+pub(super) struct Home {
+    pub context: glib::MainContext,
+    /// Brings the engine to its context to act on what happened elsewhere; `None` until the
+    /// service is constructed.
+    pub mailbox: Option<Wakeup>,
+}
+
+impl Home {
+    /// Makes the engine read its mail in a later iteration of its context; safe from any
+    /// thread, and under the state's lock (it calls nothing of the engine's).
+    pub fn wake(&self) {
+        if let Some(mailbox) = &self.mailbox {
+            mailbox.wake();
+        }
+    }
+}
+
 pub(crate) struct State {
     pub lifecycle: Lifecycle,
+    pub(super) home: Home,
     pub(super) mode: AcceptMode,
     /// Sockets announced by the `event` vfunc, waiting for the `changed` that adds them.
     announced: Vec<SendWeak<gio::Socket>>,
@@ -136,10 +159,14 @@ pub(crate) struct State {
 }
 
 impl State {
-    pub(super) fn new() -> Self {
+    pub(super) fn new(context: glib::MainContext) -> Self {
         Self {
             // GLib's services are active from `init`; the `active` construct property may change it.
             lifecycle: Lifecycle::Active,
+            home: Home {
+                context,
+                mailbox: None,
+            },
             mode: AcceptMode::Own,
             announced: Vec::new(),
             sockets: Vec::new(),
@@ -164,6 +191,16 @@ impl State {
     /// Whether nothing the service handed out is still alive: a shutdown may complete.
     pub(super) fn drained(&self) -> bool {
         self.registry.live() == 0 && self.jobs.is_none_or(|jobs| jobs.running == 0)
+    }
+
+    /// Whether the service has begun accepting: it is active and has a socket to accept on
+    /// (GLib's service then has an accept outstanding).
+    pub(super) fn accepting(&self) -> bool {
+        self.lifecycle == Lifecycle::Active
+            && match self.mode {
+                AcceptMode::Own => !self.sockets.is_empty(),
+                AcceptMode::Listener { .. } => true,
+            }
     }
 
     /// Whether the service hands out the clients it has taken in.

@@ -148,7 +148,7 @@ pub(super) fn handshake<H: Host>(
         Ok(()) => {
             Engine::update(host, |state| state.tls.handshakes += 1);
             if let Some(timer) = timer {
-                timer.attach(Some(context));
+                timer.attach(Some(&context));
             }
         }
         // Not started: the connection went with the callback.

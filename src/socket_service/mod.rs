@@ -28,8 +28,8 @@ glib::wrapper! {
     ///
     /// It behaves as GLib's [`gio::SocketService`], of which it is a re-implementation, and
     /// does more: it takes every waiting client off the backlog when a socket is readable (up to
-    /// the socket's listen backlog per main-loop turn), never loses a client to `stop()`, always
-    /// accepts on the thread-default [`glib::MainContext`] of the thread that created it, backs
+    /// the socket's listen backlog per main-loop turn), never loses a client to `stop()`, never
+    /// moves its accepting to the global default context from a worker thread, backs
     /// off instead of spinning when the process runs out of file descriptors, can cap its live
     /// connections, overall and per peer, time out idle I/O, serve TLS, read the PROXY
     /// protocol header of a load balancer it trusts, and shut down gracefully.
@@ -41,6 +41,15 @@ glib::wrapper! {
     ///
     /// A new service is active: it accepts as soon as a socket is added with the listener's
     /// `add_*()` methods and its context runs.
+    ///
+    /// # Which context accepts
+    ///
+    /// The service accepts, and emits its signals, on the thread-default [`glib::MainContext`]
+    /// of the thread that created it, until a thread that pushed a thread-default context of its
+    /// own begins its accepting, by adding the first socket to the active service or by
+    /// starting it: from then on it accepts on that thread's context, as GLib's does. A thread
+    /// with no context of its own (a worker) moves nothing, where GLib would move accepting to
+    /// the global default context. Adding more sockets while it accepts does not move it.
     ///
     /// ```no_run
     /// use gio::prelude::*;
@@ -87,8 +96,10 @@ impl Default for SocketService {
 pub trait SocketServiceExt: IsA<SocketService> + 'static {
     /// Starts accepting connections again after [`stop`](Self::stop). Safe from any thread.
     ///
-    /// New services are already active. Accepting happens on the context the service was
-    /// created in, whichever thread calls this. A service whose listener was closed
+    /// New services are already active. A stopped service started from a thread that pushed a
+    /// thread-default context of its own accepts on that context from then on, as GLib's does;
+    /// from any other thread, it accepts where it did (see [which context
+    /// accepts](SocketService#which-context-accepts)). A service whose listener was closed
     /// (`close()`, a shutdown) can never accept again: it stays inactive.
     #[doc(alias = "usher_socket_service_start")]
     fn start(&self) {

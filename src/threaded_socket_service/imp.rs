@@ -10,7 +10,7 @@
 //!   finishes, which moves later accepts to that worker's context (bug B7) and undoes a `stop()`
 //!   the application made meanwhile. Usher's engine counts the jobs instead, and takes in no
 //!   more clients than it has threads for: `active` keeps the application's word, and accepts
-//!   stay on the creating thread's context.
+//!   stay on the service's context.
 //! * `max-threads = 0` makes GLib's pool run nothing, ever (bug B11); here it means one thread
 //!   per processor.
 //! * A failed push into the pool releases its slot (GLib leaks it: bug B10).

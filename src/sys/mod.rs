@@ -1,0 +1,30 @@
+//! Safe wrappers over the calls that neither std nor gio-rs offer safely, a file per concern:
+//! GObject references that cross threads (`refs`), system calls on sockets and descriptors
+//! (`socket`), GLib's logging state (`log`), a source woken from any thread (`wakeup`), GIO
+//! asynchronous calls whose callback may run on another thread (`gio_async`), typed object data
+//! (`object_data`), registering a type that reports its close (`close_reporting`) and a
+//! `GThreadPool` (`thread_pool`).
+//!
+//! Outside the C ABI (`ffi.rs`, `capi/`) and `subclass/`, this module is the only place with
+//! `unsafe`. Its files import nothing of the crate but each other: it is the lowest layer.
+
+mod close_reporting;
+mod gio_async;
+mod log;
+mod object_data;
+mod refs;
+mod socket;
+mod thread_pool;
+mod wakeup;
+
+pub(crate) use close_reporting::register_close_reporting_type;
+pub(crate) use gio_async::{accept_socket_async, tls_handshake_async};
+pub(crate) use log::log_debug_enabled;
+pub(crate) use object_data::{DataKey, listener_source_object};
+pub(crate) use refs::{SendObject, SendWeak};
+pub(crate) use socket::{
+    Accepted, accept, bind, canonical_ip, close_passed_descriptor, duplicate_descriptor,
+    errno_error, is_listening_stream, receive, remote_address,
+};
+pub(crate) use thread_pool::ThreadPool;
+pub(crate) use wakeup::Wakeup;
