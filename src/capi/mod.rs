@@ -6,8 +6,8 @@
 //! `libusher-1.so` compiles this module (feature `capi`).
 //!
 //! A file per type of the C API, as librsvg-c has: `socket_service.rs` (with `shutdown.rs`, its
-//! asynchronous shutdown as a `GTask`), `threaded_socket_service.rs`, `proxy_info.rs`; here, the
-//! argument checks and conversions they share.
+//! asynchronous shutdown as a `GTask`), `threaded_socket_service.rs`, `proxy_info.rs`, and
+//! `version.rs`, the library's version; here, the argument checks and conversions they share.
 
 #![allow(clippy::missing_safety_doc)]
 
@@ -88,6 +88,7 @@ mod proxy_info;
 mod shutdown;
 mod socket_service;
 mod threaded_socket_service;
+mod version;
 
 /// `error == NULL || *error == NULL`: GLib's rule for the `GError **` of a call.
 fn error_is_unset(error: *mut *mut glib::ffi::GError) -> bool {
