@@ -134,7 +134,7 @@ if ! why=$("${unshare[@]}" true 2>&1); then
 fi
 
 # Cargo's target directories for the tarball, kept while Cargo.lock and rustc stay the same.
-key=$(sha256sum "$source_root/Cargo.lock" | cut -d' ' -f1)/$(rustc -vV | sed -n 's/^commit-hash: //p')
+key=$( (cat "$source_root/Cargo.lock" && rustc -vV) | sha256sum | cut -d' ' -f1)
 for target in "$cache/target" "$cache/target-dist"; do
     if [ "$(cat "$target/key" 2>/dev/null)" != "$key" ]; then
         rm -rf "$target"
