@@ -12,12 +12,14 @@ if [ "${1:-all}" != demo ]; then
     # activation test; xz-utils and patch take GLib's gio/tests/socket-service.c out of
     # Debian's glib2.0 source package; glib-networking is GIO's TLS backend, and openssl
     # makes the TLS tests' certificates and is one of their clients; HAProxy and nginx's stream
-    # module are the real load balancers the PROXY protocol tests start; git (meson dist),
-    # iproute2 (loopback in a network namespace) and flatpak-builder (which reads the Flatpak
-    # manifests) test the release tarball.
+    # module are the real load balancers the PROXY protocol tests start; iproute2 and nftables
+    # make a network namespace lose every packet, for the test of TCP_USER_TIMEOUT; git (meson
+    # dist), iproute2 (loopback in a network namespace) and flatpak-builder (which reads the
+    # Flatpak manifests) test the release tarball.
     packages="$packages meson ninja-build gcc gobject-introspection libgirepository1.0-dev
         gir1.2-glib-2.0 valac python3-gi gjs systemd gi-docgen xz-utils patch
-        glib-networking openssl haproxy nginx libnginx-mod-stream git iproute2 flatpak-builder"
+        glib-networking openssl haproxy nginx libnginx-mod-stream iproute2 nftables git
+        flatpak-builder"
 fi
 
 missing=

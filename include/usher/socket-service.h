@@ -11,6 +11,8 @@
 
 #include <gio/gio.h>
 
+#include <usher/socket-settings.h>
+
 G_BEGIN_DECLS
 
 /**
@@ -222,6 +224,18 @@ struct _UsherSocketServiceClass
  * longer fails with %G_IO_ERROR_TIMED_OUT, so that an ordinary handler closes
  * the connection and frees its slot. With TLS it applies after the handshake,
  * which has #UsherSocketService:tls-handshake-timeout.
+ *
+ * Since: 0.2
+ */
+
+/**
+ * UsherSocketService:socket-settings:
+ *
+ * The settings of every listening socket of the service that was given none
+ * of its own, and of every setting a socket's own settings leave unset: see
+ * #UsherSocketSettings. The `tls-*`, `proxy-protocol-*` and `timeout`
+ * properties of the service are views of these. Read-only: the object is the
+ * service's for its whole life; change its properties.
  *
  * Since: 0.2
  */
@@ -918,5 +932,171 @@ gboolean usher_socket_service_add_reuse_port_address (UsherSocketService  *servi
  * Since: 0.1
  */
 void usher_socket_service_close_connections (UsherSocketService *service);
+
+/**
+ * usher_socket_service_get_socket_settings:
+ * @service: a #UsherSocketService
+ *
+ * Gets #UsherSocketService:socket-settings, the service's own settings, the
+ * default of every listening socket.
+ *
+ * Returns: (transfer none): the service's settings
+ *
+ * Since: 0.2
+ */
+UsherSocketSettings *usher_socket_service_get_socket_settings (UsherSocketService *service);
+
+/**
+ * usher_socket_service_add_address_full:
+ * @service: a #UsherSocketService
+ * @address: the address to listen on
+ * @type: the #GSocketType of the socket
+ * @protocol: the #GSocketProtocol of the socket
+ * @source_object: (nullable): the source_object of the socket, or %NULL
+ * @settings: (nullable): the settings of the socket, or %NULL for the
+ *   service's (#UsherSocketService:socket-settings)
+ * @effective_address: (out) (optional) (transfer full): the address it is
+ *   bound to
+ * @error: return location for a #GError, or %NULL
+ *
+ * Listens on @address, as g_socket_listener_add_address() does, and serves
+ * the socket with @settings.
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 0.2
+ */
+gboolean usher_socket_service_add_address_full (UsherSocketService   *service,
+                                                GSocketAddress       *address,
+                                                GSocketType           type,
+                                                GSocketProtocol       protocol,
+                                                GObject              *source_object,
+                                                UsherSocketSettings  *settings,
+                                                GSocketAddress      **effective_address,
+                                                GError              **error);
+
+/**
+ * usher_socket_service_add_inet_port_full:
+ * @service: a #UsherSocketService
+ * @port: the TCP port to listen on, not 0
+ * @source_object: (nullable): the source_object of the sockets, or %NULL
+ * @settings: (nullable): the settings of the sockets, or %NULL for the
+ *   service's
+ * @error: return location for a #GError, or %NULL
+ *
+ * Listens on TCP port @port of every address, as
+ * g_socket_listener_add_inet_port() does, and serves the sockets with
+ * @settings.
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 0.2
+ */
+gboolean usher_socket_service_add_inet_port_full (UsherSocketService   *service,
+                                                  guint16               port,
+                                                  GObject              *source_object,
+                                                  UsherSocketSettings  *settings,
+                                                  GError              **error);
+
+/**
+ * usher_socket_service_add_any_inet_port_full:
+ * @service: a #UsherSocketService
+ * @source_object: (nullable): the source_object of the sockets, or %NULL
+ * @settings: (nullable): the settings of the sockets, or %NULL for the
+ *   service's
+ * @error: return location for a #GError, or %NULL
+ *
+ * Listens on a TCP port the system chooses, of every address, as
+ * g_socket_listener_add_any_inet_port() does, and serves the sockets with
+ * @settings.
+ *
+ * Returns: the port, or 0 on error
+ *
+ * Since: 0.2
+ */
+guint16 usher_socket_service_add_any_inet_port_full (UsherSocketService   *service,
+                                                     GObject              *source_object,
+                                                     UsherSocketSettings  *settings,
+                                                     GError              **error);
+
+/**
+ * usher_socket_service_add_socket_full:
+ * @service: a #UsherSocketService
+ * @socket: a listening #GSocket
+ * @source_object: (nullable): the source_object of the socket, or %NULL
+ * @settings: (nullable): the settings of the socket, or %NULL for the
+ *   service's
+ * @error: return location for a #GError, or %NULL
+ *
+ * Adds @socket, as g_socket_listener_add_socket() does, and serves it with
+ * @settings. Unlike a socket given to g_socket_listener_add_socket(), which
+ * the service accepts on through the listener, one at a time, it is served as
+ * the service's own sockets are.
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 0.2
+ */
+gboolean usher_socket_service_add_socket_full (UsherSocketService   *service,
+                                               GSocket              *socket,
+                                               GObject              *source_object,
+                                               UsherSocketSettings  *settings,
+                                               GError              **error);
+
+/**
+ * usher_socket_service_set_socket_settings:
+ * @service: a #UsherSocketService
+ * @socket: a listening socket of @service
+ * @settings: (nullable): the settings of the socket, or %NULL for the
+ *   service's
+ * @error: return location for a #GError, or %NULL
+ *
+ * Serves the listening @socket with @settings from now on: the connections
+ * accepted from then on. Fails with %G_IO_ERROR_NOT_FOUND if @socket is not
+ * one the service accepts on itself: one that came through
+ * g_socket_listener_add_socket() (use usher_socket_service_add_socket_full()),
+ * or of another service. usher_socket_service_get_listening_socket() gives a
+ * connection's; #GSocketListener::event gives each one as it is made.
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 0.2
+ */
+gboolean usher_socket_service_set_socket_settings (UsherSocketService   *service,
+                                                   GSocket              *socket,
+                                                   UsherSocketSettings  *settings,
+                                                   GError              **error);
+
+/**
+ * usher_socket_service_set_named_socket_settings:
+ * @service: a #UsherSocketService
+ * @name: a socket's name, as `LISTEN_FDNAMES` gives it
+ * @settings: (nullable): the settings of the sockets, or %NULL for the
+ *   service's
+ *
+ * Serves the listening sockets named @name with @settings, those added
+ * already and those added later: the sockets passed to the process with that
+ * name (usher_socket_service_add_activated_sockets()).
+ *
+ * Since: 0.2
+ */
+void usher_socket_service_set_named_socket_settings (UsherSocketService  *service,
+                                                     const char          *name,
+                                                     UsherSocketSettings *settings);
+
+/**
+ * usher_socket_service_get_listening_socket:
+ * @connection: a #GSocketConnection
+ *
+ * Gets the listening socket @connection came through, if a service handed it
+ * out and knows it (not for one accepted through the listener, after
+ * g_socket_listener_add_socket()) and the socket is still there. Its settings
+ * are usher_socket_settings_get_for_connection().
+ *
+ * Returns: (transfer none) (nullable): the listening socket, or %NULL
+ *
+ * Since: 0.2
+ */
+GSocket *usher_socket_service_get_listening_socket (GSocketConnection *connection);
 
 G_END_DECLS

@@ -10,12 +10,22 @@ use std::time::Duration;
 use gio::prelude::*;
 
 use super::accept::Failure;
-use super::arriving::Arriving;
+use super::arriving::{Arriving, Origin};
 use super::state::{AcceptMode, Lifecycle, State};
 use super::{Changes, Engine, Host, proxy, tls};
 use crate::connection::{self, Guard};
 use crate::log::{LOG_DOMAIN, debug};
+use crate::socket_settings::Resolved;
 use crate::sys::{self, SendObject, SendWeak};
+
+/// How a dispatch serves a listening socket's clients.
+struct Serving {
+    /// The most clients to hand out per dispatch.
+    most: usize,
+    /// What the socket's connections are served with.
+    resolved: Arc<Resolved>,
+    origin: Origin,
+}
 
 /// The stages of a connection's way to `incoming`, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,7 +70,7 @@ impl Engine {
     /// rest of the context runs in between.
     fn serve<H: Host>(host: &H, id: u32) {
         let engine = host.engine();
-        let Some((socket, most)) = engine.state().listening(id) else {
+        let Some(serving) = engine.state().listening(id) else {
             return;
         };
         // Under the lock, so that `stop()` from another thread is strictly before or after.
@@ -75,18 +85,27 @@ impl Engine {
             Self::accept_failed(host, error, failure);
         }
 
-        let source_object = sys::listener_source_object(&socket);
+        let socket = serving
+            .origin
+            .listening
+            .as_deref()
+            .expect("a listening socket");
+        let source_object = sys::listener_source_object(socket);
         let mut changes = Changes::default();
         let mut handed_out = 0;
-        while handed_out < most {
+        while handed_out < serving.most {
             let Some(client) = engine.state().next_waiting(id) else {
                 break;
             };
             handed_out += 1;
             match gio::Socket::from_fd(client.fd) {
-                Ok(socket) => {
-                    changes.merge(Self::hand_out(host, socket, client.peer, &source_object))
-                }
+                Ok(socket) => changes.merge(Self::hand_out(
+                    host,
+                    socket,
+                    client.peer,
+                    &source_object,
+                    &serving,
+                )),
                 Err(error) => {
                     engine.state().registry.release(client.peer);
                     Self::accept_failed(host, error, Failure::Transient);
@@ -133,13 +152,14 @@ impl Engine {
         resume
     }
 
-    /// Wraps a new client in a counted connection and takes it on its way to `incoming`.
-    /// Returns the properties that changed.
+    /// Wraps a new client in a counted connection and takes it on its way to `incoming`, to
+    /// be served as `serving` says. Returns the properties that changed.
     fn hand_out<H: Host>(
         host: &H,
         socket: gio::Socket,
         peer: Option<IpAddr>,
         source_object: &Option<glib::Object>,
+        serving: &Serving,
     ) -> Changes {
         let engine = host.engine();
         let key = {
@@ -147,8 +167,9 @@ impl Engine {
             state.n_accepted += 1;
             state.registry.insert(SendObject::new(socket.clone()), peer)
         };
-        if peer.is_some() {
-            // As GLib ≥ 2.80 does for every TCP socket: no delay for small writes.
+        if peer.is_some() && serving.origin.listening.is_none() {
+            // As GLib ≥ 2.80 does for every TCP socket: no delay for small writes. (A socket the
+            // service accepts on itself has it, and its connections inherit it.)
             let _ = socket.set_option(libc::IPPROTO_TCP, libc::TCP_NODELAY, 1);
         }
         let sink: Arc<dyn connection::CloseSink> = engine.clone();
@@ -158,6 +179,8 @@ impl Engine {
             peer,
             source_object: source_object.clone().map(SendObject::new),
             proxy_info: None,
+            settings: serving.resolved.clone(),
+            origin: serving.origin.clone(),
         };
         Self::advance(host, arriving, Stage::ProxyHeader);
         Changes {
@@ -172,8 +195,7 @@ impl Engine {
     pub(super) fn advance<H: Host>(host: &H, arriving: Arriving, stage: Stage) {
         match stage {
             Stage::ProxyHeader => {
-                let expectation = host.engine().state().proxy.expectation(arriving.peer);
-                match expectation {
+                match proxy::expectation(&arriving.settings.proxy, arriving.peer) {
                     Some((expect, timeout)) => {
                         proxy::read(host, expect, timeout, arriving, |host, arriving| {
                             Self::advance(host, arriving, Stage::Tls)
@@ -183,21 +205,19 @@ impl Engine {
                 }
             }
             Stage::Tls => {
-                let server = host.engine().state().tls.server();
-                match server {
-                    Some(settings) => tls::handshake(host, settings, arriving, |host, arriving| {
+                if arriving.settings.tls.certificate.is_some() {
+                    tls::handshake(host, arriving, |host, arriving| {
                         Self::advance(host, arriving, Stage::Incoming)
-                    }),
-                    None => Self::advance(host, arriving, Stage::Incoming),
+                    })
+                } else {
+                    Self::advance(host, arriving, Stage::Incoming)
                 }
             }
             Stage::Incoming => {
-                let (timeout, shutting_down) = {
-                    let state = host.engine().state();
-                    let shutting_down =
-                        matches!(state.lifecycle, Lifecycle::ShuttingDown | Lifecycle::Closed);
-                    (state.limits.timeout, shutting_down)
-                };
+                let shutting_down = matches!(
+                    host.engine().state().lifecycle,
+                    Lifecycle::ShuttingDown | Lifecycle::Closed
+                );
                 // The application asked to shut down while the connection was in a stage: it
                 // gets no new connection.
                 if shutting_down {
@@ -206,10 +226,19 @@ impl Engine {
                     return;
                 }
                 // The I/O timeout starts now: the stages have their own.
-                arriving.connection.socket().set_timeout(timeout);
+                if arriving.settings.timeout != 0 {
+                    arriving
+                        .connection
+                        .socket()
+                        .set_timeout(arriving.settings.timeout);
+                }
                 if let Some(info) = &arriving.proxy_info {
                     info.attach(&arriving.connection);
                 }
+                arriving
+                    .origin
+                    .settings
+                    .attach(&arriving.connection, arriving.origin.listening.as_deref());
                 host.incoming(&arriving.connection, arriving.source_object.as_deref());
             }
         }
@@ -328,12 +357,21 @@ impl Engine {
         let admitted = Self::update(host, |state| {
             state.end_listener_accept(cancellable);
             state.backoff.reset();
-            let max = state.proxy.cap_at_accept(peer, state.limits.max_per_peer);
-            state.registry.admit(peer, max)
+            let resolved = state.fallback();
+            let max = proxy::cap_at_accept(&resolved.proxy, peer, state.limits.max_per_peer);
+            let serving = Serving {
+                most: 1,
+                resolved,
+                origin: Origin {
+                    listening: None,
+                    settings: state.defaults.clone(),
+                },
+            };
+            state.registry.admit(peer, max).map(|()| serving)
         });
         match admitted {
-            Ok(()) => {
-                let changes = Self::hand_out(host, socket, peer, &source_object);
+            Ok(serving) => {
+                let changes = Self::hand_out(host, socket, peer, &source_object, &serving);
                 host.notify_changes(changes);
             }
             Err(count) => {
@@ -358,12 +396,20 @@ impl State {
         }
     }
 
-    /// Socket `id` and the most clients to serve from it per dispatch, if the service serves it.
-    fn listening(&self, id: u32) -> Option<(SendObject<gio::Socket>, usize)> {
+    /// How to serve socket `id` now, if the service serves it.
+    fn listening(&mut self, id: u32) -> Option<Serving> {
         (self.lifecycle != Lifecycle::Closed).then_some(())?;
-        self.sockets
-            .iter()
-            .find(|listening| listening.id == id)
-            .map(|listening| (listening.socket.clone(), listening.most))
+        let Self {
+            sockets, defaults, ..
+        } = self;
+        let listening = sockets.iter_mut().find(|listening| listening.id == id)?;
+        Some(Serving {
+            most: listening.most,
+            resolved: listening.resolved(defaults).clone(),
+            origin: Origin {
+                listening: Some(listening.socket.clone()),
+                settings: listening.settings_in_force(defaults),
+            },
+        })
     }
 }
