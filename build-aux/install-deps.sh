@@ -16,12 +16,14 @@ if [ "${1:-all}" != demo ]; then
     # make a network namespace lose every packet, for the test of TCP_USER_TIMEOUT. The tests
     # of real GNOME programs (tests/consumers/) build them: dpkg-dev unpacks Debian's source
     # packages; glib-networking needs GnuTLS, gcr libsecret, libgcrypt, p11-kit, gpg and
-    # OpenSSH's ssh-agent and ssh-add, xdg-dbus-proxy's test the D-Bus daemon.
+    # OpenSSH's ssh-agent and ssh-add, xdg-dbus-proxy's test the D-Bus daemon. git (meson
+    # dist), iproute2 (loopback in a network namespace) and flatpak-builder (which reads the
+    # Flatpak manifests) test the release tarball.
     packages="$packages meson ninja-build gcc gobject-introspection libgirepository1.0-dev
         gir1.2-glib-2.0 valac python3-gi gjs systemd gi-docgen xz-utils patch
         glib-networking openssl haproxy nginx libnginx-mod-stream iproute2 nftables
         dpkg-dev libgnutls28-dev libsecret-1-dev libgcrypt20-dev libp11-kit-dev gpg
-        openssh-client dbus-daemon"
+        openssh-client dbus-daemon git flatpak-builder"
 fi
 
 missing=

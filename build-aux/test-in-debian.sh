@@ -129,10 +129,12 @@ if [ -d /usr/local/share/ca-certificates ]; then
     cp -r /usr/local/share/ca-certificates/. "$root/usr/local/share/ca-certificates/"
 fi
 
+# USHER_IN_DEBIAN_ROOT lets test-tarball.sh skip, saying so, where the root cannot make a network
+# namespace; on the machine itself it must.
 in_root() {
     chroot "$root" /usr/bin/env -i PATH="$path" HOME=/root LANG=C.UTF-8 TERM=dumb \
         DEBIAN_FRONTEND=noninteractive CARGO_HOME=/var/cache/usher/cargo-home \
-        CARGO_TARGET_DIR=/var/cache/usher/target "$@"
+        CARGO_TARGET_DIR=/var/cache/usher/target USHER_IN_DEBIAN_ROOT="$suite" "$@"
 }
 
 # The checkout, as git lists it (with uncommitted changes; files deleted in the work tree are

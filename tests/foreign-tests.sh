@@ -16,7 +16,9 @@ die() {
 
 # apt_source_setup DIR: a private apt configuration in DIR whose sources are the machine's apt
 # sources turned into deb-src ones, so that the system's apt state is left alone; sets
-# apt_options, the options that make apt-get and apt-cache use it, and updates its lists.
+# apt_options, the options that make apt-get and apt-cache use it, and updates its lists; sets
+# apt_no_network to why, where there is no network (a Flatpak or distribution builder,
+# `unshare -n`): apt-get update then succeeds with warnings, with no source index.
 apt_source_setup() {
     local dir=$1 list sources
     mkdir -p "$dir/sources.list.d" "$dir/lists/partial" "$dir/cache/archives/partial"
@@ -32,7 +34,22 @@ apt_source_setup() {
         -o Dir::State::Lists="$dir/lists" -o Dir::Cache="$dir/cache"
         -o APT::Sandbox::User="$(id -un)" -o Acquire::Check-Valid-Until=false)
     # A source without deb-src fails here but the others may serve: apt-get source decides.
-    apt-get "${apt_options[@]}" update >&2 || echo "$0: apt-get update failed; trying anyway" >&2
+    local log=$dir/update.log unreachable
+    apt-get "${apt_options[@]}" update >"$log" 2>&1 || echo "$0: apt-get update failed; trying anyway" >>"$log"
+    cat "$log" >&2
+    unreachable='Temporary failure resolving|Could not resolve|Could not connect|Network is unreachable|No route to host|Connection timed out|Connection refused'
+    apt_no_network=
+    if ! ls "$dir/lists/"*Sources* >/dev/null 2>&1; then
+        apt_no_network=$(grep -m 1 -oE "($unreachable)[^]]*" "$log") || apt_no_network=
+    fi
+}
+
+# skip REASON: a TAP plan of no tests, which meson reports as a skip with the reason (under
+# protocol 'tap', meson counts any exit status but 0 as an error, 77 included).
+skip() {
+    echo "1..0 # SKIP $*"
+    echo "$0: skipped: $*" >&2
+    exit 0
 }
 
 # apt_source_versions PACKAGE: the versions of source package PACKAGE that the mirror lists,

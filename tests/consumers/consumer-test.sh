@@ -143,6 +143,10 @@ if [ -z "$tree" ]; then
     archive=$archives/$package-$release.tar.xz
     dir=$cache/$consumer/upstream-$release
     if [ ! -f "$dir/complete" ]; then
+        if [ ! -f "$archive" ] && [ -n "$apt_no_network" ]; then
+            # A release tarball built offline (a Flatpak or distribution builder).
+            skip "no network to fetch Debian's $package ($apt_no_network), and no $archive"
+        fi
         [ -f "$archive" ] ||
             die "no source of $package: $source_note, and no $archive (see README's Real code on Usher)"
         rm -rf "$dir" && mkdir -p "$dir/glib"
