@@ -7,7 +7,7 @@ use std::os::fd::{AsRawFd as _, FromRawFd as _, OwnedFd, RawFd};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::clients::write_fd;
+use crate::os::write_fd;
 
 /// Listens on 127.0.0.1 with `backlog` and serves until the eventfd given to `started` is
 /// written to.

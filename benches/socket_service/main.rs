@@ -67,148 +67,21 @@
 
 mod clients;
 mod floor;
+mod os;
 mod server;
 mod table;
 mod tls;
+mod workload;
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use clients::Prefix;
 use server::{Config, Kind, Server};
-
-const BURST_CLIENTS: usize = 5000;
-/// How long the untuned burst may take: with GLib's backlog of 10, the clients the kernel drops
-/// retry after 1, 3, 7, 15, 31… s, and the last would be echoed minutes later.
-const UNTUNED_DEADLINE: Duration = Duration::from_secs(10);
-const CHURN_CONCURRENCY: usize = 32;
-const CHURN_LIMIT: usize = 20_000;
-const CHURN_TIME: Duration = Duration::from_secs(2);
-const IDLE_CONNECTIONS: usize = 1000;
-const IDLE_WINDOW: Duration = Duration::from_secs(2);
-const HELD_CONNECTIONS: usize = 2000;
-const TLS_CONCURRENCY: usize = 8;
-const TLS_TIME: Duration = Duration::from_secs(2);
-const TLS_BURST_CLIENTS: usize = 500;
-/// The longest a workload may take before the benchmark gives up on it.
-const DEADLINE: Duration = Duration::from_secs(60);
-/// The listen backlog of the tuned workloads unless `--backlog` says otherwise: the kernel's
-/// default `net.core.somaxconn` since Linux 5.4, which caps it.
-const DEFAULT_BACKLOG: i32 = 4096;
-
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-enum Workload {
-    Burst,
-    Untuned,
-    Churn,
-    Idle,
-    Memory,
-    TlsRate,
-    TlsBurst,
-    ProxyBurst,
-    ProxyChurn,
-}
-
-impl Workload {
-    const ALL: [Workload; 9] = [
-        Workload::Burst,
-        Workload::Untuned,
-        Workload::Churn,
-        Workload::Idle,
-        Workload::Memory,
-        Workload::TlsRate,
-        Workload::TlsBurst,
-        Workload::ProxyBurst,
-        Workload::ProxyChurn,
-    ];
-
-    fn name(self) -> &'static str {
-        match self {
-            Workload::Burst => "burst",
-            Workload::Untuned => "untuned",
-            Workload::Churn => "churn",
-            Workload::Idle => "idle",
-            Workload::Memory => "memory",
-            Workload::TlsRate => "tls-rate",
-            Workload::TlsBurst => "tls-burst",
-            Workload::ProxyBurst => "proxy-burst",
-            Workload::ProxyChurn => "proxy-churn",
-        }
-    }
-
-    fn tls(self) -> bool {
-        matches!(self, Workload::TlsRate | Workload::TlsBurst)
-    }
-
-    /// Whether the clients send a PROXY protocol header, to Usher alone.
-    fn proxy(self) -> bool {
-        matches!(self, Workload::ProxyBurst | Workload::ProxyChurn)
-    }
-}
-
-/// The CPUs of `--pin`.
-const CLIENT_CPU: usize = 0;
-const SERVER_CPU: usize = 1;
-
-struct Options {
-    rounds: usize,
-    backlog: i32,
-    processes: bool,
-    /// With `processes`: the clients keep to CPU 0 and each server to CPU 1, so that the
-    /// scheduler's placement of the threads does not swing the measures from round to round.
-    pin: bool,
-    workloads: Vec<Workload>,
-    /// Print each server's CPU time after each workload.
-    verbose: bool,
-}
-
-impl Options {
-    fn parse(mut args: impl Iterator<Item = String>) -> Options {
-        let mut options = Options {
-            rounds: 5,
-            backlog: DEFAULT_BACKLOG,
-            processes: false,
-            pin: false,
-            workloads: Workload::ALL.to_vec(),
-            verbose: false,
-        };
-        while let Some(arg) = args.next() {
-            let mut value = |name: &str| {
-                args.next()
-                    .unwrap_or_else(|| panic!("{name} needs a value"))
-            };
-            match arg.as_str() {
-                "--rounds" => options.rounds = value("--rounds").parse().expect("--rounds N"),
-                "--backlog" => options.backlog = value("--backlog").parse().expect("--backlog N"),
-                "--processes" => options.processes = true,
-                "--pin" => options.pin = true,
-                "--verbose" => options.verbose = true,
-                "--workloads" => {
-                    let list = value("--workloads");
-                    options.workloads = list
-                        .split(',')
-                        .map(|name| {
-                            *Workload::ALL
-                                .iter()
-                                .find(|workload| workload.name() == name)
-                                .unwrap_or_else(|| panic!("no workload {name:?}"))
-                        })
-                        .collect();
-                }
-                _ => {} // cargo bench passes `--bench`
-            }
-        }
-        assert!(options.rounds > 0, "--rounds must be at least 1");
-        assert!(
-            !options.pin || options.processes,
-            "--pin keeps server processes apart from the clients: it needs --processes"
-        );
-        options
-    }
-}
-
-/// The samples of one measure of one server, over the rounds.
-type Samples = HashMap<(Kind, &'static str), Vec<f64>>;
+use table::Samples;
+use workload::{
+    BURST_CLIENTS, CLIENT_CPU, DEADLINE, Options, SERVER_CPU, UNTUNED_DEADLINE, Workload,
+};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -217,9 +90,9 @@ fn main() {
     }
     let options = Options::parse(args.into_iter());
     if options.pin {
-        server::pin_to(CLIENT_CPU);
+        os::pin_to(CLIENT_CPU);
     }
-    server::raise_descriptor_limit(2 * BURST_CLIENTS + 200);
+    os::raise_descriptor_limit(2 * BURST_CLIENTS + 200);
     let certificates = options
         .workloads
         .iter()
@@ -258,7 +131,7 @@ fn main() {
                 if matches!(workload, Workload::Burst | Workload::Untuned) {
                     backlogs
                         .entry((kind, workload == Workload::Burst))
-                        .or_insert_with(|| server::listen_backlog(server.address.port()));
+                        .or_insert_with(|| os::listen_backlog(server.address.port()));
                 }
                 let mut record = |name, value| samples.entry((kind, name)).or_default().push(value);
                 let prefix = if workload.proxy() {

@@ -15,6 +15,7 @@ use gio::prelude::*;
 use usher::prelude::*;
 
 use crate::floor;
+use crate::os::{self, task_context_switches, thread_cpu_time};
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum Kind {
@@ -295,15 +296,6 @@ impl Server {
     }
 }
 
-fn task_context_switches(task: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("{task}/status")).unwrap_or_default();
-    status
-        .lines()
-        .filter(|line| line.contains("ctxt_switches"))
-        .filter_map(|line| line.split_whitespace().last()?.parse::<u64>().ok())
-        .sum()
-}
-
 /// What stops a server, from any thread.
 pub enum Stop {
     Loop(glib::MainLoop),
@@ -316,7 +308,7 @@ impl Stop {
         match self {
             Stop::Loop(main_loop) => main_loop.quit(),
             Stop::Floor(fd) => {
-                crate::clients::write_fd(fd.as_raw_fd(), &1u64.to_ne_bytes());
+                os::write_fd(fd.as_raw_fd(), &1u64.to_ne_bytes());
             }
         }
     }
@@ -334,9 +326,10 @@ pub fn serve_from_arguments(arguments: &[String]) {
     };
     let config = Config::from_arguments(&arguments[1..]);
     if let Some(cpu) = config.cpu {
-        pin_to(cpu);
+        os::pin_to(cpu);
     }
-    raise_descriptor_limit(crate::BURST_CLIENTS + 200);
+    // As many as it may have: the benchmark's process, with the same limit, warns if too few.
+    os::raise_descriptor_limit(0);
     // The answers go to the original standard output, and everything else to standard error:
     // GLib prints debug messages (`G_MESSAGES_DEBUG`) on standard output.
     let mut answers = unsafe {
@@ -378,7 +371,7 @@ fn serve(
 ) {
     if kind == Kind::Floor {
         assert!(config.tls.is_none(), "the floor serves no TLS");
-        let backlog = config.backlog.unwrap_or_else(somaxconn);
+        let backlog = config.backlog.unwrap_or_else(os::somaxconn);
         return floor::serve(backlog, accepted, |address, stop| {
             started(address, Stop::Floor(stop))
         });
@@ -498,72 +491,4 @@ fn echo_once(connection: impl IsA<gio::IOStream>) {
             }
         },
     );
-}
-
-/// The CPU time the thread `/proc/{task}` used so far, in seconds, to the nanosecond (its
-/// `schedstat`); `thread-self` is the calling thread.
-pub fn thread_cpu_time(task: &str) -> f64 {
-    let schedstat = std::fs::read_to_string(format!("/proc/{task}/schedstat")).unwrap_or_default();
-    let nanoseconds = schedstat
-        .split_whitespace()
-        .next()
-        .and_then(|field| field.parse::<f64>().ok())
-        .unwrap_or(f64::NAN);
-    nanoseconds / 1e9
-}
-
-/// `net.core.somaxconn`: the most any listen backlog is, and what a tuned server asks for.
-fn somaxconn() -> i32 {
-    std::fs::read_to_string("/proc/sys/net/core/somaxconn")
-        .ok()
-        .and_then(|maximum| maximum.trim().parse().ok())
-        .unwrap_or(4096)
-}
-
-/// The backlog the socket listening on 127.0.0.1:`port` has, as `ss` shows it (its `Send-Q`);
-/// `None` without `ss`.
-pub fn listen_backlog(port: u16) -> Option<u32> {
-    let output = Command::new("ss")
-        .args(["-Hltn", &format!("sport = :{port}")])
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
-    let output = String::from_utf8_lossy(&output.stdout);
-    output
-        .lines()
-        .next()?
-        .split_whitespace()
-        .nth(2)?
-        .parse()
-        .ok()
-}
-
-pub fn raise_descriptor_limit(needed: usize) {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    unsafe {
-        libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
-        limit.rlim_cur = limit.rlim_max;
-        libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
-    }
-    if (limit.rlim_cur as usize) < needed {
-        eprintln!("warning: only {} file descriptors", limit.rlim_cur);
-    }
-}
-
-/// Keeps this thread, and the threads it starts from now on, to `cpu`.
-pub fn pin_to(cpu: usize) {
-    // SAFETY: a zeroed cpu_set_t is an empty set, and the calls only read it.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(cpu, &mut set);
-        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
-            panic!(
-                "cannot keep to CPU {cpu}: {}",
-                std::io::Error::last_os_error()
-            );
-        }
-    }
 }

@@ -1,7 +1,12 @@
 //! The table of medians, in the Markdown README.md has.
 
+use std::collections::HashMap;
+
 use crate::server::Kind;
-use crate::{BURST_CLIENTS, Options, Samples, UNTUNED_DEADLINE, Workload};
+use crate::workload::{BURST_CLIENTS, Options, UNTUNED_DEADLINE, Workload};
+
+/// The samples of one measure of one server, over the rounds.
+pub type Samples = HashMap<(Kind, &'static str), Vec<f64>>;
 
 #[derive(Clone, Copy)]
 enum Unit {
