@@ -44,7 +44,7 @@ struct Client {
 }
 
 /// The clients' side: non-blocking sockets on one epoll.
-struct Clients {
+pub struct Clients {
     epoll: OwnedFd,
     clients: HashMap<RawFd, Client>,
     /// Connections refused or reset before their echo.
@@ -282,7 +282,7 @@ pub fn churn(address: SocketAddr, prefix: Prefix) -> Churn {
 }
 
 /// Opens `count` connections that send nothing, and waits until the server has accepted them.
-fn hold(server: &mut Server, count: usize) -> Clients {
+pub fn hold(server: &mut Server, count: usize) -> Clients {
     let before = server.accepted();
     let mut clients = Clients::new(Prefix::None);
     for _ in 0..count {

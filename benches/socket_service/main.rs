@@ -51,7 +51,18 @@
 //! * TLS burst: 500 clients do the same once, all at once: the time until every echo is back;
 //! * PROXY burst and PROXY churn: Usher alone, trusting 127.0.0.0/8 to send a PROXY protocol
 //!   header, with clients that send a v1 header before their line, as HAProxy's `send-proxy`
-//!   does; measured as burst and churn are, and shown against them in a table of their own.
+//!   does; measured as burst and churn are, and shown against them in a table of their own;
+//! * scale, in two modes, run only when named (`scale-keep`, `scale-read`: minutes each): after
+//!   64 connections held as a warm-up, 18 steps of 1,000 more connections held open, up to
+//!   18,000, each server in a process of its own (a server's and its clients' descriptors would
+//!   not fit in one process's 20,000). The clients connect from the 64 source addresses, send
+//!   nothing and stay. At each step: the server's CPU time over the step per connection
+//!   accepted (all its threads but the one that answers the benchmark), and the growth of its
+//!   resident memory since the warm-up per connection held. `scale-keep`'s handler only keeps a
+//!   reference to each connection, so that only the service's own work counts; `scale-read`'s
+//!   starts the echo's read, which stays pending (the floor watches each connection with its
+//!   epoll; in `scale-keep`, it only holds them). A table gives every step, another the first
+//!   and last and how much each grew.
 //!
 //! For TLS, a self-signed ECDSA P-256 certificate for `localhost` and 127.0.0.1 is made with the
 //! `openssl` command in a temporary directory, removed afterwards; the clients trust it alone.
@@ -62,12 +73,14 @@
 //! Each workload runs `--rounds` times (default 5) per server, a different server first each
 //! round; the table shows medians, in the Markdown README.md has. `--workloads` runs some only:
 //! a comma-separated list of `burst`, `untuned`, `churn`, `idle`, `memory`, `tls-rate`,
-//! `tls-burst`, `proxy-burst` and `proxy-churn`. `--verbose` prints each measure, and the CPU time of the server (its thread,
+//! `tls-burst`, `proxy-burst` and `proxy-churn` (the default: all of them), `scale-keep` and
+//! `scale-read`. `--verbose` prints each measure, and the CPU time of the server (its thread,
 //! or its process) that made it.
 
 mod clients;
 mod floor;
 mod os;
+mod scale;
 mod server;
 mod table;
 mod tls;
@@ -78,9 +91,10 @@ use std::time::Duration;
 
 use clients::Prefix;
 use server::{Config, Kind, Server};
-use table::Samples;
+use table::{Samples, ScaleSamples};
 use workload::{
-    BURST_CLIENTS, CLIENT_CPU, DEADLINE, Options, SERVER_CPU, UNTUNED_DEADLINE, Workload,
+    BURST_CLIENTS, CLIENT_CPU, DEADLINE, Options, SCALE_STEP, SCALE_STEPS, SCALE_WARM_UP,
+    SERVER_CPU, UNTUNED_DEADLINE, Workload,
 };
 
 fn main() {
@@ -92,7 +106,13 @@ fn main() {
     if options.pin {
         os::pin_to(CLIENT_CPU);
     }
-    os::raise_descriptor_limit(2 * BURST_CLIENTS + 200);
+    let scale_held = SCALE_WARM_UP + SCALE_STEPS * SCALE_STEP;
+    let needed = if options.workloads.iter().any(|workload| workload.scale()) {
+        scale_held.max(2 * BURST_CLIENTS)
+    } else {
+        2 * BURST_CLIENTS
+    };
+    os::raise_descriptor_limit(needed + 200);
     let certificates = options
         .workloads
         .iter()
@@ -100,6 +120,7 @@ fn main() {
         .then(tls::Certificates::new);
 
     let mut samples = Samples::new();
+    let mut scales = ScaleSamples::new();
     // The listen backlog each server really listens with, as `ss` reports it: tuned, untuned.
     let mut backlogs: HashMap<(Kind, bool), Option<u32>> = HashMap::new();
     for round in 1..=options.rounds {
@@ -125,8 +146,11 @@ fn main() {
                         .map(|certificates| certificates.files()),
                     cpu: options.pin.then_some(SERVER_CPU),
                     proxy: workload.proxy(),
+                    keep: workload == Workload::ScaleKeep,
                 };
-                let process = options.processes || workload == Workload::Memory;
+                // The scale workload's server and clients would not fit in one process's
+                // descriptors.
+                let process = options.processes || workload == Workload::Memory || workload.scale();
                 let mut server = Server::start(kind, &config, process);
                 if matches!(workload, Workload::Burst | Workload::Untuned) {
                     backlogs
@@ -195,8 +219,29 @@ fn main() {
                         "tls-burst",
                         tls::burst(server.address, certificates.as_ref().unwrap()),
                     ),
+                    Workload::ScaleKeep | Workload::ScaleRead => scales
+                        .entry((kind, workload))
+                        .or_default()
+                        .push(scale::scale(&mut server)),
                 }
-                if options.verbose {
+                if options.verbose && workload.scale() {
+                    let steps = scales[&(kind, workload)].last().unwrap();
+                    let cpu: Vec<String> = steps
+                        .iter()
+                        .map(|step| format!("{:.1}", step.cpu_per_accept * 1e6))
+                        .collect();
+                    let memory: Vec<String> = steps
+                        .iter()
+                        .map(|step| format!("{:.0}", step.memory_per_connection))
+                        .collect();
+                    eprintln!(
+                        "  {} {}: µs per accept {}; B per connection {}",
+                        workload.name(),
+                        kind.label(),
+                        cpu.join(" "),
+                        memory.join(" ")
+                    );
+                } else if options.verbose {
                     let name = prefixed(match workload {
                         Workload::ProxyBurst => "burst",
                         Workload::ProxyChurn => "churn",
@@ -220,11 +265,23 @@ fn main() {
 
     println!();
     println!("{}", header(&options, &backlogs));
-    println!();
-    print!("{}", table::markdown(&options, &samples));
+    if options.workloads.iter().any(|workload| !workload.scale()) {
+        println!();
+        print!("{}", table::markdown(&options, &samples));
+    }
     if let Some(proxy) = table::proxy_markdown(&options, &samples) {
         println!();
         print!("{proxy}");
+    }
+    for workload in [Workload::ScaleKeep, Workload::ScaleRead] {
+        if options.workloads.contains(&workload) {
+            println!();
+            print!("{}", table::scale_steps_markdown(workload, &scales));
+        }
+    }
+    if let Some(summary) = table::scale_markdown(&scales) {
+        println!();
+        print!("{summary}");
     }
 }
 

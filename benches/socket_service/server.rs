@@ -69,6 +69,9 @@ pub struct Config {
     pub tls: Option<(PathBuf, PathBuf)>,
     /// Usher only: every client on loopback sends a PROXY protocol header first.
     pub proxy: bool,
+    /// The handler keeps each connection and does nothing with it, instead of echoing: only
+    /// the service's own work is measured (the scale workload's keep-only mode).
+    pub keep: bool,
 }
 
 impl Config {
@@ -88,6 +91,9 @@ impl Config {
         if self.proxy {
             arguments.push("--proxy".to_owned());
         }
+        if self.keep {
+            arguments.push("--keep".to_owned());
+        }
         arguments
     }
 
@@ -103,6 +109,7 @@ impl Config {
                 }
                 "--cpu" => config.cpu = arguments.next().and_then(|n| n.parse().ok()),
                 "--proxy" => config.proxy = true,
+                "--keep" => config.keep = true,
                 other => panic!("unknown server argument {other:?}"),
             }
         }
@@ -128,6 +135,8 @@ enum Runner {
     /// Serves until its standard input closes; answers `accepted` with its count.
     Process {
         child: Child,
+        /// The thread that answers on standard input: not the server's work.
+        control: i32,
         stdin: ChildStdin,
         stdout: BufReader<ChildStdout>,
     },
@@ -180,14 +189,17 @@ impl Server {
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let mut line = String::new();
         stdout.read_line(&mut line).unwrap();
-        let port: u16 = line
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("the {kind:?} server process announces its port"));
+        let announced: Option<(u16, i32)> = line
+            .split_once(' ')
+            .and_then(|(port, tid)| Some((port.parse().ok()?, tid.trim().parse().ok()?)));
+        let (port, control) = announced.unwrap_or_else(|| {
+            panic!("the {kind:?} server process announces its port and its control thread")
+        });
         Server {
             address: SocketAddr::from(([127, 0, 0, 1], port)),
             runner: Runner::Process {
                 child,
+                control,
                 stdin,
                 stdout,
             },
@@ -245,12 +257,12 @@ impl Server {
     }
 
     /// The CPU time the server used so far, in seconds: its thread's, or its process's with all
-    /// its threads (its CPU-time clock); to the nanosecond, where `/proc/PID/stat` counts in
-    /// ticks of 10 ms.
+    /// its threads (its CPU-time clock) but the one that answers `accepted`; to the nanosecond,
+    /// where `/proc/PID/stat` counts in ticks of 10 ms.
     pub fn cpu_time(&self) -> f64 {
         match &self.runner {
             Runner::Thread { tid, .. } => thread_cpu_time(&format!("self/task/{tid}")),
-            Runner::Process { child, .. } => {
+            Runner::Process { child, control, .. } => {
                 let mut clock: libc::clockid_t = 0;
                 let mut time = libc::timespec {
                     tv_sec: 0,
@@ -263,7 +275,8 @@ impl Server {
                 if failed {
                     return f64::NAN;
                 }
-                time.tv_sec as f64 + time.tv_nsec as f64 / 1e9
+                let control = thread_cpu_time(&format!("{}/task/{control}", child.id()));
+                time.tv_sec as f64 + time.tv_nsec as f64 / 1e9 - control
             }
         }
     }
@@ -278,6 +291,7 @@ impl Server {
                 mut child,
                 stdin,
                 stdout,
+                ..
             } => {
                 drop(stdin);
                 drop(stdout);
@@ -314,9 +328,10 @@ impl Stop {
     }
 }
 
-/// The hidden server mode: `--serve floor|glib|usher [--backlog N] [--tls CERT KEY]`. Serves on
-/// this thread; prints the port once listening, then answers `accepted` on standard input with
-/// the connections accepted so far, and stops when standard input closes.
+/// The hidden server mode: `--serve floor|glib|usher [--backlog N] [--tls CERT KEY] [--cpu N]
+/// [--proxy] [--keep]`. Serves on this thread; prints the port and the id of the thread that
+/// answers once listening, then answers `accepted` on standard input with the connections
+/// accepted so far, and stops when standard input closes.
 pub fn serve_from_arguments(arguments: &[String]) {
     let kind = match arguments.first().map(String::as_str) {
         Some("floor") => Kind::Floor,
@@ -343,7 +358,8 @@ pub fn serve_from_arguments(arguments: &[String]) {
         let accepted = accepted.clone();
         move || {
             let (address, stop) = ready.recv().unwrap();
-            writeln!(answers, "{}", address.port()).unwrap();
+            let tid = unsafe { libc::gettid() };
+            writeln!(answers, "{} {tid}", address.port()).unwrap();
             for line in std::io::stdin().lines() {
                 match line.as_deref() {
                     Ok("accepted") => {
@@ -372,7 +388,7 @@ fn serve(
     if kind == Kind::Floor {
         assert!(config.tls.is_none(), "the floor serves no TLS");
         let backlog = config.backlog.unwrap_or_else(os::somaxconn);
-        return floor::serve(backlog, accepted, |address, stop| {
+        return floor::serve(backlog, config.keep, accepted, |address, stop| {
             started(address, Stop::Floor(stop))
         });
     }
@@ -427,6 +443,7 @@ fn glib_service(kind: Kind, config: &Config, accepted: &Arc<AtomicUsize>) -> gio
         gio::TlsCertificate::from_files(certificate, key).expect("the benchmark's certificate")
     });
     let accepted = accepted.clone();
+    let handle = handler(config.keep);
     match kind {
         Kind::Usher => {
             let service = usher::SocketService::new();
@@ -440,7 +457,7 @@ fn glib_service(kind: Kind, config: &Config, accepted: &Arc<AtomicUsize>) -> gio
             }
             service.connect_incoming(move |_, connection, _| {
                 accepted.fetch_add(1, Ordering::Relaxed);
-                echo_once(connection.clone());
+                handle(connection);
                 false
             });
             service.upcast()
@@ -450,7 +467,7 @@ fn glib_service(kind: Kind, config: &Config, accepted: &Arc<AtomicUsize>) -> gio
             gio::prelude::SocketServiceExt::connect_incoming(&service, move |_, connection, _| {
                 accepted.fetch_add(1, Ordering::Relaxed);
                 match &certificate {
-                    None => echo_once(connection.clone()),
+                    None => handle(connection),
                     Some(certificate) => {
                         let tls = gio::TlsServerConnection::new(connection, Some(certificate))
                             .expect("a TLS backend (glib-networking)");
@@ -466,6 +483,19 @@ fn glib_service(kind: Kind, config: &Config, accepted: &Arc<AtomicUsize>) -> gio
             service.upcast()
         }
         Kind::Floor => unreachable!(),
+    }
+}
+
+/// The plain handler: echoes once, or, with `keep`, keeps every connection until the server
+/// stops, doing nothing with it. A service's handler runs on its context's thread.
+fn handler(keep: bool) -> impl Fn(&gio::SocketConnection) {
+    let kept = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    move |connection| {
+        if keep {
+            kept.borrow_mut().push(connection.clone());
+        } else {
+            echo_once(connection.clone());
+        }
     }
 }
 

@@ -21,6 +21,14 @@ pub const DEADLINE: Duration = Duration::from_secs(60);
 /// The listen backlog of the tuned workloads unless `--backlog` says otherwise: the kernel's
 /// default `net.core.somaxconn` since Linux 5.4, which caps it.
 pub const DEFAULT_BACKLOG: i32 = 4096;
+/// The scale workload holds connections open in steps of this many…
+pub const SCALE_STEP: usize = 1000;
+/// …up to this many steps: 18,000 connections, a server's and its clients' descriptors each
+/// within a `RLIMIT_NOFILE` of 20,000.
+pub const SCALE_STEPS: usize = 18;
+/// Connections held before the first step, so that what a server does once (its first
+/// connection's types and classes, a peer's first connection) is not counted.
+pub const SCALE_WARM_UP: usize = 64;
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum Workload {
@@ -33,10 +41,13 @@ pub enum Workload {
     TlsBurst,
     ProxyBurst,
     ProxyChurn,
+    ScaleKeep,
+    ScaleRead,
 }
 
 impl Workload {
-    pub const ALL: [Workload; 9] = [
+    /// What a run without `--workloads` runs: all but the scale workload, which takes minutes.
+    pub const DEFAULT: [Workload; 9] = [
         Workload::Burst,
         Workload::Untuned,
         Workload::Churn,
@@ -46,6 +57,20 @@ impl Workload {
         Workload::TlsBurst,
         Workload::ProxyBurst,
         Workload::ProxyChurn,
+    ];
+
+    pub const ALL: [Workload; 11] = [
+        Workload::Burst,
+        Workload::Untuned,
+        Workload::Churn,
+        Workload::Idle,
+        Workload::Memory,
+        Workload::TlsRate,
+        Workload::TlsBurst,
+        Workload::ProxyBurst,
+        Workload::ProxyChurn,
+        Workload::ScaleKeep,
+        Workload::ScaleRead,
     ];
 
     pub fn name(self) -> &'static str {
@@ -59,6 +84,8 @@ impl Workload {
             Workload::TlsBurst => "tls-burst",
             Workload::ProxyBurst => "proxy-burst",
             Workload::ProxyChurn => "proxy-churn",
+            Workload::ScaleKeep => "scale-keep",
+            Workload::ScaleRead => "scale-read",
         }
     }
 
@@ -69,6 +96,11 @@ impl Workload {
     /// Whether the clients send a PROXY protocol header, to Usher alone.
     pub fn proxy(self) -> bool {
         matches!(self, Workload::ProxyBurst | Workload::ProxyChurn)
+    }
+
+    /// Whether it is the scale workload, in one of its modes.
+    pub fn scale(self) -> bool {
+        matches!(self, Workload::ScaleKeep | Workload::ScaleRead)
     }
 }
 
@@ -95,7 +127,7 @@ impl Options {
             backlog: DEFAULT_BACKLOG,
             processes: false,
             pin: false,
-            workloads: Workload::ALL.to_vec(),
+            workloads: Workload::DEFAULT.to_vec(),
             verbose: false,
         };
         while let Some(arg) = args.next() {
