@@ -30,6 +30,13 @@ pub(super) enum Outcome {
     Failed(glib::Error, Failure),
 }
 
+/// Whether a client waits in the backlog of `listening`. An `accept4()` that finds the backlog
+/// empty costs as much as one that takes a client (Linux makes the new socket and its file
+/// before it looks: 3 µs on this project's machine), `poll()` a tenth of that.
+pub(super) fn client_waits(listening: &gio::Socket) -> bool {
+    sys::readable_now(listening.as_fd())
+}
+
 /// Accepts one connection from `listening` without blocking.
 pub(super) fn accept(listening: &gio::Socket) -> Outcome {
     if listening.is_closed() {

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use gio::prelude::*;
 
-use super::accept::{Failure, Outcome, accept};
+use super::accept::{Failure, Outcome, accept, client_waits};
 use super::backoff::Backoff;
 use super::proxy::Proxy;
 use super::registry::{Registry, refusal};
@@ -278,7 +278,14 @@ impl State {
         let wanted = listening.most.min(room);
         let mut intake = Intake::default();
         // Refusals and failures count too: a flood of either cannot hold the dispatch.
-        for _ in 0..wanted {
+        for attempt in 0..wanted {
+            // The first accept() is the one the socket's readiness called for. If no other
+            // client waits now, as when clients come one at a time, stop without an accept()
+            // that finds the backlog empty (see `client_waits`); if one does, this is a burst,
+            // taken until empty.
+            if attempt == 1 && !client_waits(&listening.socket) {
+                break;
+            }
             match accept(&listening.socket) {
                 Outcome::Client(client) => {
                     let max = proxy.cap_at_accept(client.peer, max_per_peer);
