@@ -147,10 +147,6 @@ impl Engine {
             state.n_accepted += 1;
             state.registry.insert(SendObject::new(socket.clone()), peer)
         };
-        if peer.is_some() {
-            // As GLib ≥ 2.80 does for every TCP socket: no delay for small writes.
-            let _ = socket.set_option(libc::IPPROTO_TCP, libc::TCP_NODELAY, 1);
-        }
         let sink: Arc<dyn connection::CloseSink> = engine.clone();
         let arriving = Arriving {
             connection: SendObject::new(connection::new_tracked(&socket, Guard::new(sink, key))),
@@ -325,6 +321,11 @@ impl Engine {
             .ok()
             .and_then(|address| address.downcast::<gio::InetSocketAddress>().ok())
             .map(|address| sys::canonical_ip(IpAddr::from(address.address())));
+        if peer.is_some() && !super::accept::glib_sets_no_delay() {
+            // As GLib ≥ 2.80 does for every TCP socket: no delay for small writes. The service's
+            // own sockets pass it on (see `accept::pass_on_no_delay`); these are not its own.
+            let _ = socket.set_option(libc::IPPROTO_TCP, libc::TCP_NODELAY, 1);
+        }
         let admitted = Self::update(host, |state| {
             state.end_listener_accept(cancellable);
             state.backoff.reset();

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use gio::prelude::*;
 
-use super::accept::{Failure, Outcome, accept, client_waits};
+use super::accept::{Failure, Outcome, accept, client_waits, pass_on_no_delay};
 use super::backoff::Backoff;
 use super::proxy::Proxy;
 use super::registry::{Registry, refusal};
@@ -48,6 +48,9 @@ pub(super) struct Listening {
     /// The most clients to take in, and to hand out, per dispatch: the socket's backlog, or
     /// more.
     pub most: usize,
+    /// Whether each client taken in needs `TCP_NODELAY` set: those queued before the socket
+    /// had it to pass on (see `accept::pass_on_no_delay`), until the backlog is seen empty.
+    pub no_delay_each: bool,
 }
 
 /// The work of a threaded service's pool.
@@ -284,9 +287,10 @@ impl State {
             // that finds the backlog empty (see `client_waits`); if one does, this is a burst,
             // taken until empty.
             if attempt == 1 && !client_waits(&listening.socket) {
+                listening.no_delay_each = false;
                 break;
             }
-            match accept(&listening.socket) {
+            match accept(&listening.socket, listening.no_delay_each) {
                 Outcome::Client(client) => {
                     let max = proxy.cap_at_accept(client.peer, max_per_peer);
                     if let Err(count) = registry.admit(client.peer, max) {
@@ -298,7 +302,10 @@ impl State {
                     listening.waiting.push_back(client);
                     intake.taken += 1;
                 }
-                Outcome::Empty => break,
+                Outcome::Empty => {
+                    listening.no_delay_each = false;
+                    break;
+                }
                 Outcome::Closed => {
                     intake.closed = true;
                     break;
@@ -388,12 +395,14 @@ impl State {
                     describe(&socket)
                 );
                 self.next_id += 1;
+                let no_delay_each = pass_on_no_delay(&socket);
                 self.sockets.push(Listening {
                     id: self.next_id,
                     socket: SendObject::new(socket),
                     source: None,
                     waiting: VecDeque::new(),
                     most: backlog.max(super::ACCEPT_BATCH),
+                    no_delay_each,
                 });
             }
         }

@@ -24,7 +24,7 @@ pub(crate) use object_data::{DataKey, listener_source_object};
 pub(crate) use refs::{SendObject, SendWeak};
 pub(crate) use socket::{
     Accepted, accept, bind, canonical_ip, close_passed_descriptor, duplicate_descriptor,
-    errno_error, is_listening_stream, readable_now, receive, remote_address,
+    errno_error, is_listening_stream, readable_now, receive, remote_address, set_no_delay,
 };
 pub(crate) use thread_pool::ThreadPool;
 pub(crate) use wakeup::Wakeup;

@@ -45,6 +45,21 @@ pub(crate) fn accept(listening: BorrowedFd<'_>) -> Result<Accepted, i32> {
     }
 }
 
+/// Sets `TCP_NODELAY` on a TCP socket; an error (a socket of another kind) changes nothing.
+pub(crate) fn set_no_delay(socket: BorrowedFd<'_>) {
+    let on: libc::c_int = 1;
+    // SAFETY: setsockopt() only reads the int it is given.
+    unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_NODELAY,
+            &on as *const libc::c_int as *const libc::c_void,
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
+}
+
 /// Whether `socket` is readable now, by `poll(2)` without waiting: for a listening socket,
 /// whether a client waits in its backlog. `true` when `poll()` fails: the next call on the
 /// socket tells.
