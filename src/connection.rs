@@ -17,7 +17,7 @@ use std::sync::{Arc, LazyLock};
 use gio::prelude::*;
 use glib::translate::IntoGlib;
 
-use crate::sys::{DataKey, register_close_reporting_type};
+use crate::sys::{DataKey, new_connection, register_close_reporting_type};
 
 /// Where connections report their close: the service's accept engine.
 pub(crate) trait CloseSink: Send + Sync {
@@ -77,18 +77,14 @@ fn register_tracked_type(parent: glib::Type, name: &'static std::ffi::CStr) -> g
 pub(crate) fn new_tracked(socket: &gio::Socket, guard: Guard) -> gio::SocketConnection {
     let factory_type = gio::SocketConnection::factory_lookup_type(
         socket.family(),
-        SocketExt::type_(socket),
+        socket.socket_type(),
         socket.protocol().into_glib(),
     );
     let connection = match TRACKED_TYPES
         .iter()
         .find(|(parent, _)| *parent == factory_type)
     {
-        Some((_, tracked)) => glib::Object::builder_with_type(*tracked)
-            .property("socket", socket)
-            .build()
-            .downcast::<gio::SocketConnection>()
-            .expect("tracked connection types derive from GSocketConnection"),
+        Some((_, tracked)) => new_connection(*tracked, socket),
         // A type registered by a third party: its close goes unseen, its finalization is not.
         None => socket.connection_factory_create_connection(),
     };

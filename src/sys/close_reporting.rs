@@ -1,9 +1,34 @@
-//! Registering a `GIOStream` subclass that reports its close.
+//! Registering a `GIOStream` subclass that reports its close, and making connections of such a
+//! type.
 
 use std::ffi::CStr;
 
 use gio::prelude::*;
 use glib::translate::*;
+
+/// A new connection of `connection_type`, a `GSocketConnection` subclass, over `socket`:
+/// `g_object_new (connection_type, "socket", socket, NULL)`, as GLib's connection factory makes
+/// it. glib-rs's `ObjectBuilder` would look the property up and check the value's type once
+/// more, at every accept.
+pub(crate) fn new_connection(
+    connection_type: glib::Type,
+    socket: &gio::Socket,
+) -> gio::SocketConnection {
+    assert!(connection_type.is_a(gio::SocketConnection::static_type()));
+    let mut value = socket.to_value();
+    let name = c"socket";
+    // SAFETY: a `GSocketConnection` subclass has a construct property `socket` of type
+    // `GSocket`, and `value` holds one; the new object is returned with a reference of ours.
+    unsafe {
+        let object = glib::gobject_ffi::g_object_new_with_properties(
+            connection_type.into_glib(),
+            1,
+            &mut name.as_ptr(),
+            value.to_glib_none_mut().0 as *const glib::gobject_ffi::GValue,
+        );
+        from_glib_full(object as *mut gio::ffi::GSocketConnection)
+    }
+}
 
 /// Registers `name`, a subclass of the `GIOStream` subclass `parent` that calls `report` after
 /// every close (`close_fn` and `close_finish`, after the parent's), whatever its outcome:
