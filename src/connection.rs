@@ -7,17 +7,20 @@
 //! `GUnixConnection` or `GSocketConnection`) whose close reports itself. A connection is thus
 //! still a `GTcpConnection` for every caller; only its exact type differs.
 //!
-//! The report is a [`Guard`] stored on the connection: closing takes it out and drops it, and so
-//! does finalization if the connection was never closed, so it reports exactly once either way.
+//! The report is a [`Guard`] stored in the connection's instance (its private data: no
+//! allocation of its own): closing takes it out and drops it, and so does finalization if the
+//! connection was never closed, so it reports exactly once either way.
 //! It may report on any thread, inside the connection's finalization among others: its
 //! [`CloseSink`] only records the close, and acts on it later, on the service's own context.
 
-use std::sync::{Arc, LazyLock};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
 use gio::prelude::*;
 use glib::translate::IntoGlib;
 
-use crate::sys::{DataKey, new_connection, register_close_reporting_type};
+use crate::sys::{
+    CloseReporting, CloseReportingType, DataKey, new_connection, register_close_reporting_type,
+};
 
 /// Where connections report their close: the service's accept engine.
 pub(crate) trait CloseSink: Send + Sync {
@@ -45,32 +48,51 @@ impl Drop for Guard {
     }
 }
 
+/// The guard of a connection of one of our types, in its instance.
+#[derive(Default)]
+struct Tracked(Mutex<Option<Guard>>);
+
+impl Tracked {
+    fn take(&self) -> Option<Guard> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
+    }
+
+    fn set(&self, guard: Guard) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(guard);
+    }
+}
+
+impl CloseReporting for Tracked {
+    fn closed(&self) {
+        // Unlocked: the report may let go of the last reference to the socket.
+        drop(self.take())
+    }
+}
+
+/// The guard of a connection of a type registered by a third party, which has no room for it.
 static GUARD: DataKey<Guard> = DataKey::new("usher-connection-close-guard");
 
 /// Our subclasses of the three types GLib's factory picks from, keyed by parent type.
-static TRACKED_TYPES: LazyLock<[(glib::Type, glib::Type); 3]> = LazyLock::new(|| {
-    [
-        (gio::TcpConnection::static_type(), c"UsherTcpConnection"),
-        (gio::UnixConnection::static_type(), c"UsherUnixConnection"),
-        (
-            gio::SocketConnection::static_type(),
-            c"UsherSocketConnection",
-        ),
-    ]
-    .map(|(parent, name)| (parent, register_tracked_type(parent, name)))
-});
+static TRACKED_TYPES: LazyLock<[(glib::Type, CloseReportingType<Tracked>); 3]> =
+    LazyLock::new(|| {
+        [
+            (gio::TcpConnection::static_type(), c"UsherTcpConnection"),
+            (gio::UnixConnection::static_type(), c"UsherUnixConnection"),
+            (
+                gio::SocketConnection::static_type(),
+                c"UsherSocketConnection",
+            ),
+        ]
+        .map(|(parent, name)| (parent, register_close_reporting_type(parent, name)))
+    });
 
 /// Our subclass of `GTcpWrapperConnection`, for connections over TLS.
-static TRACKED_WRAPPER_TYPE: LazyLock<glib::Type> = LazyLock::new(|| {
-    register_tracked_type(
+static TRACKED_WRAPPER_TYPE: LazyLock<CloseReportingType<Tracked>> = LazyLock::new(|| {
+    register_close_reporting_type(
         gio::TcpWrapperConnection::static_type(),
         c"UsherTcpWrapperConnection",
     )
 });
-
-fn register_tracked_type(parent: glib::Type, name: &'static std::ffi::CStr) -> glib::Type {
-    register_close_reporting_type(parent, name, |stream| drop(GUARD.take(stream)))
-}
 
 /// Wraps an accepted socket in a connection of the type GLib would pick, made to drop `guard`
 /// when it is closed or finalized.
@@ -80,16 +102,25 @@ pub(crate) fn new_tracked(socket: &gio::Socket, guard: Guard) -> gio::SocketConn
         socket.socket_type(),
         socket.protocol().into_glib(),
     );
-    let connection = match TRACKED_TYPES
+    match TRACKED_TYPES
         .iter()
         .find(|(parent, _)| *parent == factory_type)
     {
-        Some((_, tracked)) => new_connection(*tracked, socket),
+        Some((_, tracked)) => {
+            let connection = new_connection(tracked.type_(), socket);
+            tracked
+                .data(&connection)
+                .expect("an instance of the type just made")
+                .set(guard);
+            connection
+        }
         // A type registered by a third party: its close goes unseen, its finalization is not.
-        None => socket.connection_factory_create_connection(),
-    };
-    GUARD.set(&connection, guard);
-    connection
+        None => {
+            let connection = socket.connection_factory_create_connection();
+            GUARD.set(&connection, guard);
+            connection
+        }
+    }
 }
 
 /// Wraps `tls`, the TLS connection over `base`, a connection made by [`new_tracked`], in the
@@ -100,14 +131,18 @@ pub(crate) fn wrap_tls(
     base: &gio::SocketConnection,
     tls: &gio::TlsConnection,
 ) -> gio::SocketConnection {
-    let wrapper = glib::Object::builder_with_type(*TRACKED_WRAPPER_TYPE)
+    let wrapper = glib::Object::builder_with_type(TRACKED_WRAPPER_TYPE.type_())
         .property("base-io-stream", tls)
         .property("socket", base.socket())
         .build()
         .downcast::<gio::SocketConnection>()
         .expect("GTcpWrapperConnection derives from GSocketConnection");
-    if let Some(guard) = GUARD.take(base) {
-        GUARD.set(&wrapper, guard);
+    let guard = TRACKED_TYPES
+        .iter()
+        .find_map(|(_, tracked)| tracked.data(base))
+        .map_or_else(|| GUARD.take(base), Tracked::take);
+    if let (Some(guard), Some(data)) = (guard, TRACKED_WRAPPER_TYPE.data(&wrapper)) {
+        data.set(guard);
     }
     wrapper
 }

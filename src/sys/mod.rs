@@ -17,7 +17,9 @@ mod socket;
 mod thread_pool;
 mod wakeup;
 
-pub(crate) use close_reporting::{new_connection, register_close_reporting_type};
+pub(crate) use close_reporting::{
+    CloseReporting, CloseReportingType, new_connection, register_close_reporting_type,
+};
 pub(crate) use gio_async::{accept_socket_async, tls_handshake_async};
 pub(crate) use log::log_debug_enabled;
 pub(crate) use object_data::{DataKey, listener_source_object};
