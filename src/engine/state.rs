@@ -324,6 +324,17 @@ impl State {
         Some(intake)
     }
 
+    /// Counts connections per peer while `max-connections-per-peer` is set, and only then:
+    /// starts, counting those live and taken in, or stops.
+    pub(super) fn count_peers(&mut self) {
+        let counted = self.limits.max_per_peer != 0;
+        let waiting = self
+            .sockets
+            .iter()
+            .flat_map(|listening| listening.waiting.iter().map(|client| client.peer));
+        self.registry.count_peers(counted.then_some(waiting));
+    }
+
     /// The refusal of a connection counted under `peer`, if that puts the peer beyond its
     /// `max-connections-per-peer`.
     pub(super) fn over_cap(&self, peer: Option<IpAddr>) -> Option<glib::Error> {
