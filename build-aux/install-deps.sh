@@ -12,10 +12,11 @@ if [ "${1:-all}" != demo ]; then
     # activation test; xz-utils and patch take GLib's gio/tests/socket-service.c out of
     # Debian's glib2.0 source package; glib-networking is GIO's TLS backend, and openssl
     # makes the TLS tests' certificates and is one of their clients; HAProxy and nginx's stream
-    # module are the real load balancers the PROXY protocol tests start.
+    # module are the real load balancers the PROXY protocol tests start; iproute2 and nftables
+    # make a network namespace lose every packet, for the test of TCP_USER_TIMEOUT.
     packages="$packages meson ninja-build gcc gobject-introspection libgirepository1.0-dev
         gir1.2-glib-2.0 valac python3-gi gjs systemd gi-docgen xz-utils patch
-        glib-networking openssl haproxy nginx libnginx-mod-stream"
+        glib-networking openssl haproxy nginx libnginx-mod-stream iproute2 nftables"
 fi
 
 missing=

@@ -41,8 +41,16 @@ pub struct UsherSocketServiceClass {
             errors: gio::ffi::GTlsCertificateFlags,
         ) -> gboolean,
     >,
+    /// Class handler of `::accept-credentials`, in GLib's third reserved slot.
+    pub accept_credentials: Option<
+        unsafe extern "C" fn(
+            service: *mut UsherSocketService,
+            connection: *mut GSocketConnection,
+            credentials: *mut gio::ffi::GCredentials,
+        ) -> gboolean,
+    >,
     /// Room for more virtual methods, keeping the size of `GSocketServiceClass`.
-    pub padding: [gpointer; 4],
+    pub padding: [gpointer; 3],
 }
 
 /// `UsherThreadedSocketService`: the instance structure. It has no public fields.
@@ -146,6 +154,12 @@ pub(crate) trait SocketServiceClassHandlers: ObjectSubclass {
         peer_certificate: &gio::TlsCertificate,
         errors: gio::TlsCertificateFlags,
     ) -> bool;
+
+    fn accept_credentials(
+        &self,
+        connection: &gio::SocketConnection,
+        credentials: &gio::Credentials,
+    ) -> bool;
 }
 
 /// Points the slots of `klass` to `T`'s class handlers.
@@ -191,9 +205,27 @@ pub(crate) fn set_socket_service_slots<T: SocketServiceClassHandlers>(
                 .into_glib()
         }
     }
+    unsafe extern "C" fn accept_credentials<T: SocketServiceClassHandlers>(
+        service: *mut UsherSocketService,
+        connection: *mut GSocketConnection,
+        credentials: *mut gio::ffi::GCredentials,
+    ) -> gboolean {
+        // SAFETY: as above.
+        unsafe {
+            let instance = &*(service as *mut T::Instance);
+            instance
+                .imp()
+                .accept_credentials(
+                    &from_glib_borrow(connection),
+                    &from_glib_borrow(credentials),
+                )
+                .into_glib()
+        }
+    }
     klass.incoming = Some(incoming::<T>);
     klass.accept_error = Some(accept_error::<T>);
     klass.accept_certificate = Some(accept_certificate::<T>);
+    klass.accept_credentials = Some(accept_credentials::<T>);
 }
 
 /// What the `run` slot of `UsherThreadedSocketService` calls, for Rust subclasses.
@@ -281,6 +313,48 @@ where
             connection.to_glib_none().0,
             peer_certificate.to_glib_none().0,
             errors.into_glib(),
+        ))
+    }
+}
+
+/// Whether the class of `service`, a subclass of `T`'s type, has an `accept_credentials` of
+/// its own.
+pub(crate) fn overrides_accept_credentials<T>(service: &T::Type) -> bool
+where
+    T: ObjectSubclass<Instance = UsherSocketService, Class = UsherSocketServiceClass>,
+{
+    // SAFETY: the class of `T`'s type is initialized once it has an instance, and lives as
+    // long as the process.
+    let base = unsafe {
+        &*(glib::gobject_ffi::g_type_class_peek(T::type_().into_glib()) as *const T::Class)
+    };
+    match (
+        class_of::<T>(service).accept_credentials,
+        base.accept_credentials,
+    ) {
+        (Some(own), Some(base)) => !std::ptr::fn_addr_eq(own, base),
+        (own, base) => own.is_some() != base.is_some(),
+    }
+}
+
+/// Calls the `accept_credentials` slot of `service`'s class, if it has one.
+pub(crate) fn call_accept_credentials<T>(
+    service: &T::Type,
+    connection: &gio::SocketConnection,
+    credentials: &gio::Credentials,
+) -> bool
+where
+    T: ObjectSubclass<Instance = UsherSocketService, Class = UsherSocketServiceClass>,
+{
+    let Some(accept_credentials) = class_of::<T>(service).accept_credentials else {
+        return true;
+    };
+    // SAFETY: the slot of `service`'s own class, with its instance and the signal's arguments.
+    unsafe {
+        from_glib(accept_credentials(
+            service.as_ptr() as *mut _,
+            connection.to_glib_none().0,
+            credentials.to_glib_none().0,
         ))
     }
 }

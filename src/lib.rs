@@ -22,7 +22,8 @@
 //! Import [`prelude`] for the methods, and [`subclass::prelude`] to subclass.
 
 // The layers, each importing only from those below it: `sys` and `ffi`; `log`, `signals`,
-// `glib_property`, `connection` and `proxy_protocol`; `proxy_info`; `engine`; the listener's
+// `glib_property`, `connection` and `proxy_protocol`; `proxy_info` and `socket_settings`;
+// `engine`; the listener's
 // subclassing support (`subclass::socket_listener`); `socket_service`; the service's
 // subclassing support; `threaded_socket_service` and its subclassing support; `capi`.
 #[cfg(feature = "capi")]
@@ -36,6 +37,7 @@ mod proxy_info;
 mod proxy_protocol;
 mod signals;
 mod socket_service;
+mod socket_settings;
 #[path = "../subclass/mod.rs"]
 pub mod subclass;
 mod sys;
@@ -46,6 +48,7 @@ pub use socket_service::{
     IncomingStream, SocketService, SocketServiceExt, SocketServiceHandle,
     SocketServicePropertiesExt,
 };
+pub use socket_settings::SocketSettings;
 pub use threaded_socket_service::{
     ThreadedSocketService, ThreadedSocketServiceExt, ThreadedSocketServicePropertiesExt,
 };

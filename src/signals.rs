@@ -118,3 +118,31 @@ where
         args[3].get().ok()?,
     ))
 }
+
+/// The arguments of `accept-credentials`, emitted on a `B`.
+pub(crate) fn accept_credentials_args<B>(
+    args: &[glib::Value],
+) -> Option<(&B, &gio::SocketConnection, &gio::Credentials)>
+where
+    for<'a> &'a B: glib::value::FromValue<'a>,
+{
+    Some((
+        args[0].get::<&B>().ok()?,
+        args[1].get().ok()?,
+        args[2].get().ok()?,
+    ))
+}
+
+/// The accumulator of a signal whose every handler must agree: the emission stops, refusing, at
+/// the first handler that returns `false`.
+pub(crate) fn all_agree(
+    _hint: &SignalInvocationHint,
+    _accumulated: glib::Value,
+    handler_return: &glib::Value,
+) -> ControlFlow<glib::Value, glib::Value> {
+    if handler_return.get::<bool>().unwrap_or(false) {
+        ControlFlow::Continue(handler_return.clone())
+    } else {
+        ControlFlow::Break(handler_return.clone())
+    }
+}

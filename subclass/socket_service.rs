@@ -86,6 +86,18 @@ pub trait SocketServiceImpl: SocketListenerImpl + ObjectSubclass<Type: IsA<Socke
     ) -> bool {
         self.parent_accept_certificate(connection, peer_certificate, errors)
     }
+
+    /// Class handler of
+    /// [`accept-credentials`](crate::SocketServiceExt::connect_accept_credentials), run after
+    /// the connected handlers if each of them returned `true`: whether the peer whose process
+    /// has `credentials` may connect. The default accepts it.
+    fn accept_credentials(
+        &self,
+        connection: &gio::SocketConnection,
+        credentials: &gio::Credentials,
+    ) -> bool {
+        self.parent_accept_credentials(connection, credentials)
+    }
 }
 
 /// Calls into the parent class's implementation of [`SocketServiceImpl`].
@@ -137,6 +149,24 @@ pub trait SocketServiceImplExt: SocketServiceImpl {
             }
         }
     }
+
+    /// Chains up to the parent class's `accept_credentials`.
+    fn parent_accept_credentials(
+        &self,
+        connection: &gio::SocketConnection,
+        credentials: &gio::Credentials,
+    ) -> bool {
+        unsafe {
+            match (*parent_class::<Self>()).accept_credentials {
+                Some(f) => from_glib(f(
+                    self.obj().unsafe_cast_ref::<SocketService>().as_ptr(),
+                    connection.to_glib_none().0,
+                    credentials.to_glib_none().0,
+                )),
+                None => true,
+            }
+        }
+    }
 }
 
 impl<T: SocketServiceImpl> SocketServiceImplExt for T {}
@@ -179,6 +209,14 @@ impl<T: SocketServiceImpl> ffi::SocketServiceClassHandlers for T {
         errors: gio::TlsCertificateFlags,
     ) -> bool {
         SocketServiceImpl::accept_certificate(self, connection, peer_certificate, errors)
+    }
+
+    fn accept_credentials(
+        &self,
+        connection: &gio::SocketConnection,
+        credentials: &gio::Credentials,
+    ) -> bool {
+        SocketServiceImpl::accept_credentials(self, connection, credentials)
     }
 }
 

@@ -12,6 +12,7 @@ use std::os::fd::{IntoRawFd, RawFd};
 use std::time::{Duration, Instant};
 
 use common::*;
+use gio::prelude::*;
 use usher::prelude::*;
 
 /// The descriptors a launcher passes start at 3 (`SD_LISTEN_FDS_START`).
@@ -101,18 +102,31 @@ fn snapshot() -> Snapshot {
     }
 }
 
-/// Calls `add_activated_sockets()` on a fresh service; returns the result, the names the
-/// callback was given, how long it took and by how much the peak RSS grew (KiB).
-fn activate(
-    source_object_for: impl Fn(&str) -> Option<glib::Object>,
-) -> (
+/// What [`activate()`] returns: the service, the result, the names the callback was given, how
+/// long it took and by how much the peak RSS grew (KiB).
+type Activated = (
     usher::SocketService,
     Result<u32, glib::Error>,
     Vec<String>,
     Duration,
     i64,
-) {
+);
+
+/// Calls `add_activated_sockets()` on a fresh service.
+fn activate(source_object_for: impl Fn(&str) -> Option<glib::Object>) -> Activated {
+    activate_named(&[], source_object_for)
+}
+
+/// Calls `add_activated_sockets()` on a fresh service, which serves the sockets named so with
+/// `named` settings.
+fn activate_named(
+    named: &[(&str, &usher::SocketSettings)],
+    source_object_for: impl Fn(&str) -> Option<glib::Object>,
+) -> Activated {
     let service = usher::SocketService::new();
+    for (name, settings) in named {
+        service.set_named_socket_settings(name, Some(settings));
+    }
     let mut names = Vec::new();
     let peak = peak_rss_kib();
     let begun = Instant::now();
@@ -199,7 +213,10 @@ fn socket_activation_refuses_lying_variables_unharmed_and_honours_true_ones() {
         // and a second call adds nothing.
         set_variables([our_pid, Some("2"), Some("web:admin")]);
         let (web, admin) = (tag(), tag());
-        let (service, result, names, _, _) = activate({
+        // The admin socket has settings of its own, given by its name before it is adopted.
+        let admin_settings = usher::SocketSettings::new();
+        admin_settings.set_timeout(5);
+        let (service, result, names, _, _) = activate_named(&[("admin", &admin_settings)], {
             let (web, admin) = (web.clone(), admin.clone());
             move |name| match name {
                 "web" => Some(web.clone()),
@@ -228,8 +245,12 @@ fn socket_activation_refuses_lying_variables_unharmed_and_honours_true_ones() {
         let sources = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
         service.connect_incoming({
             let sources = sources.clone();
-            move |_, _, source_object| {
-                sources.borrow_mut().push(source_object.cloned());
+            move |_, connection, source_object| {
+                let settings = usher::SocketSettings::for_connection(connection).unwrap();
+                let timeout = connection.socket().timeout();
+                sources
+                    .borrow_mut()
+                    .push((source_object.cloned(), settings, timeout));
                 false
             }
         });
@@ -237,6 +258,28 @@ fn socket_activation_refuses_lying_variables_unharmed_and_honours_true_ones() {
         for (address, line) in [(web_address, "web"), (admin_address, "admin")] {
             assert_echoed(context, address, line);
         }
-        assert_eq!(*sources.borrow(), [Some(web), Some(admin)]);
+        assert_eq!(
+            *sources.borrow(),
+            [
+                (Some(web.clone()), service.socket_settings(), 0),
+                (Some(admin.clone()), admin_settings.clone(), 5)
+            ]
+        );
+
+        // Named again, the sockets already served take the new settings.
+        let web_settings = usher::SocketSettings::new();
+        web_settings.set_timeout(9);
+        service.set_named_socket_settings("web", Some(&web_settings));
+        service.set_named_socket_settings("admin", None);
+        for (address, line) in [(web_address, "web"), (admin_address, "admin")] {
+            assert_echoed(context, address, line);
+        }
+        assert_eq!(
+            sources.borrow()[2..],
+            [
+                (Some(web), web_settings, 9),
+                (Some(admin), service.socket_settings(), 0)
+            ]
+        );
     })
 }

@@ -7,12 +7,11 @@ mod common;
 use std::cell::{Cell, RefCell};
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::Path;
 use std::process::{Command, Stdio};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use common::certificates::Certificates;
+use common::certificates::{Certificates, python_client};
 use common::*;
 use gio::prelude::*;
 use usher::prelude::*;
@@ -38,32 +37,6 @@ impl Errors {
     fn len(&self) -> usize {
         self.0.borrow().len()
     }
-}
-
-/// Runs `tests/tls_client.py` with `args` in a thread: its lines, or its error.
-fn python_client(
-    context: &glib::MainContext,
-    address: SocketAddr,
-    certificates: &Certificates,
-    args: &[&str],
-) -> Client<Result<Vec<String>, String>> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tls_client.py");
-    let mut command = Command::new("/usr/bin/python3");
-    command
-        .arg(script)
-        .arg(address.port().to_string())
-        .arg(certificates.path("ca.pem"))
-        .args(args);
-    spawn_client(context, move || {
-        let output = command.output().expect("python3");
-        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-        let lines = stdout.lines().map(str::to_owned).collect();
-        if output.status.success() {
-            Ok(lines)
-        } else {
-            Err(stdout)
-        }
-    })
 }
 
 fn run<T>(context: &glib::MainContext, client: Client<T>) -> T {

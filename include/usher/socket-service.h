@@ -11,6 +11,8 @@
 
 #include <gio/gio.h>
 
+#include <usher/socket-settings.h>
+
 G_BEGIN_DECLS
 
 /**
@@ -92,6 +94,9 @@ G_DECLARE_DERIVABLE_TYPE (UsherSocketService, usher_socket_service, USHER, SOCKE
  * @accept_certificate: class handler of
  *   #UsherSocketService::accept-certificate; the default refuses the
  *   certificate. Since: 0.2
+ * @accept_credentials: class handler of
+ *   #UsherSocketService::accept-credentials; the default accepts the peer.
+ *   Since: 0.2
  *
  * The class structure. It has the size of #GSocketServiceClass, with @incoming
  * at the same offset, so a subclass written for #GSocketService keeps its
@@ -112,9 +117,12 @@ struct _UsherSocketServiceClass
                                    GTlsConnection       *connection,
                                    GTlsCertificate      *peer_certificate,
                                    GTlsCertificateFlags  errors);
+  gboolean (* accept_credentials) (UsherSocketService *service,
+                                   GSocketConnection  *connection,
+                                   GCredentials       *credentials);
 
   /*< private >*/
-  gpointer padding[4];
+  gpointer padding[3];
 };
 
 /**
@@ -160,6 +168,28 @@ struct _UsherSocketServiceClass
  * second, with the number of failures folded into it.
  *
  * Since: 0.1
+ */
+
+/**
+ * UsherSocketService::accept-credentials:
+ * @service: the #UsherSocketService
+ * @connection: the connection, just accepted
+ * @credentials: the credentials of the peer's process (`SO_PEERCRED`)
+ *
+ * Emitted, on the service's context, for each connection on a Unix-domain
+ * socket, after its accept and before anything else (its PROXY protocol
+ * header, its TLS handshake, #UsherSocketService::incoming), for the peers
+ * the socket's #UsherSocketSettings:allowed-users and
+ * #UsherSocketSettings:allowed-groups let in. Return %FALSE to refuse the
+ * connection, which is closed and reported with
+ * #UsherSocketService::accept-error (%G_IO_ERROR_PERMISSION_DENIED, naming
+ * the peer's uid and pid); every handler, and the class handler, must return
+ * %TRUE for it to be served: the emission stops at the first %FALSE. Once a
+ * handler is connected, it costs one system call per connection.
+ *
+ * Returns: %TRUE to accept the peer
+ *
+ * Since: 0.2
  */
 
 /**
@@ -222,6 +252,18 @@ struct _UsherSocketServiceClass
  * longer fails with %G_IO_ERROR_TIMED_OUT, so that an ordinary handler closes
  * the connection and frees its slot. With TLS it applies after the handshake,
  * which has #UsherSocketService:tls-handshake-timeout.
+ *
+ * Since: 0.2
+ */
+
+/**
+ * UsherSocketService:socket-settings:
+ *
+ * The settings of every listening socket of the service that was given none
+ * of its own, and of every setting a socket's own settings leave unset: see
+ * #UsherSocketSettings. The `tls-*`, `proxy-protocol-*` and `timeout`
+ * properties of the service are views of these. Read-only: the object is the
+ * service's for its whole life; change its properties.
  *
  * Since: 0.2
  */
@@ -918,5 +960,189 @@ gboolean usher_socket_service_add_reuse_port_address (UsherSocketService  *servi
  * Since: 0.1
  */
 void usher_socket_service_close_connections (UsherSocketService *service);
+
+/**
+ * usher_socket_service_get_socket_settings:
+ * @service: a #UsherSocketService
+ *
+ * Gets #UsherSocketService:socket-settings, the service's own settings, the
+ * default of every listening socket.
+ *
+ * Returns: (transfer none): the service's settings
+ *
+ * Since: 0.2
+ */
+UsherSocketSettings *usher_socket_service_get_socket_settings (UsherSocketService *service);
+
+/**
+ * usher_socket_service_add_address_full:
+ * @service: a #UsherSocketService
+ * @address: the address to listen on
+ * @type: the #GSocketType of the socket
+ * @protocol: the #GSocketProtocol of the socket
+ * @source_object: (nullable): the source_object of the socket, or %NULL
+ * @settings: (nullable): the settings of the socket, or %NULL for the
+ *   service's (#UsherSocketService:socket-settings)
+ * @effective_address: (out) (optional) (transfer full): the address it is
+ *   bound to
+ * @error: return location for a #GError, or %NULL
+ *
+ * Listens on @address, as g_socket_listener_add_address() does, and serves
+ * the socket with @settings.
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 0.2
+ */
+gboolean usher_socket_service_add_address_full (UsherSocketService   *service,
+                                                GSocketAddress       *address,
+                                                GSocketType           type,
+                                                GSocketProtocol       protocol,
+                                                GObject              *source_object,
+                                                UsherSocketSettings  *settings,
+                                                GSocketAddress      **effective_address,
+                                                GError              **error);
+
+/**
+ * usher_socket_service_add_inet_port_full:
+ * @service: a #UsherSocketService
+ * @port: the TCP port to listen on, not 0
+ * @source_object: (nullable): the source_object of the sockets, or %NULL
+ * @settings: (nullable): the settings of the sockets, or %NULL for the
+ *   service's
+ * @error: return location for a #GError, or %NULL
+ *
+ * Listens on TCP port @port of every address, as
+ * g_socket_listener_add_inet_port() does, and serves the sockets with
+ * @settings.
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 0.2
+ */
+gboolean usher_socket_service_add_inet_port_full (UsherSocketService   *service,
+                                                  guint16               port,
+                                                  GObject              *source_object,
+                                                  UsherSocketSettings  *settings,
+                                                  GError              **error);
+
+/**
+ * usher_socket_service_add_any_inet_port_full:
+ * @service: a #UsherSocketService
+ * @source_object: (nullable): the source_object of the sockets, or %NULL
+ * @settings: (nullable): the settings of the sockets, or %NULL for the
+ *   service's
+ * @error: return location for a #GError, or %NULL
+ *
+ * Listens on a TCP port the system chooses, of every address, as
+ * g_socket_listener_add_any_inet_port() does, and serves the sockets with
+ * @settings.
+ *
+ * Returns: the port, or 0 on error
+ *
+ * Since: 0.2
+ */
+guint16 usher_socket_service_add_any_inet_port_full (UsherSocketService   *service,
+                                                     GObject              *source_object,
+                                                     UsherSocketSettings  *settings,
+                                                     GError              **error);
+
+/**
+ * usher_socket_service_add_socket_full:
+ * @service: a #UsherSocketService
+ * @socket: a listening #GSocket
+ * @source_object: (nullable): the source_object of the socket, or %NULL
+ * @settings: (nullable): the settings of the socket, or %NULL for the
+ *   service's
+ * @error: return location for a #GError, or %NULL
+ *
+ * Adds @socket, as g_socket_listener_add_socket() does, and serves it with
+ * @settings. Unlike a socket given to g_socket_listener_add_socket(), which
+ * the service accepts on through the listener, one at a time, it is served as
+ * the service's own sockets are.
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 0.2
+ */
+gboolean usher_socket_service_add_socket_full (UsherSocketService   *service,
+                                               GSocket              *socket,
+                                               GObject              *source_object,
+                                               UsherSocketSettings  *settings,
+                                               GError              **error);
+
+/**
+ * usher_socket_service_set_socket_settings:
+ * @service: a #UsherSocketService
+ * @socket: a listening socket of @service
+ * @settings: (nullable): the settings of the socket, or %NULL for the
+ *   service's
+ * @error: return location for a #GError, or %NULL
+ *
+ * Serves the listening @socket with @settings from now on: the connections
+ * accepted from then on. Fails with %G_IO_ERROR_NOT_FOUND if @socket is not
+ * one the service accepts on itself: one that came through
+ * g_socket_listener_add_socket() (use usher_socket_service_add_socket_full()),
+ * or of another service. usher_socket_service_get_listening_socket() gives a
+ * connection's; #GSocketListener::event gives each one as it is made.
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 0.2
+ */
+gboolean usher_socket_service_set_socket_settings (UsherSocketService   *service,
+                                                   GSocket              *socket,
+                                                   UsherSocketSettings  *settings,
+                                                   GError              **error);
+
+/**
+ * usher_socket_service_set_named_socket_settings:
+ * @service: a #UsherSocketService
+ * @name: a socket's name, as `LISTEN_FDNAMES` gives it
+ * @settings: (nullable): the settings of the sockets, or %NULL for the
+ *   service's
+ *
+ * Serves the listening sockets named @name with @settings, those added
+ * already and those added later: the sockets passed to the process with that
+ * name (usher_socket_service_add_activated_sockets()).
+ *
+ * Since: 0.2
+ */
+void usher_socket_service_set_named_socket_settings (UsherSocketService  *service,
+                                                     const char          *name,
+                                                     UsherSocketSettings *settings);
+
+/**
+ * usher_socket_service_get_listening_socket:
+ * @connection: a #GSocketConnection
+ *
+ * Gets the listening socket @connection came through, if a service handed it
+ * out and knows it (not for one accepted through the listener, after
+ * g_socket_listener_add_socket()) and the socket is still there. Its settings
+ * are usher_socket_settings_get_for_connection().
+ *
+ * Returns: (transfer none) (nullable): the listening socket, or %NULL
+ *
+ * Since: 0.2
+ */
+GSocket *usher_socket_service_get_listening_socket (GSocketConnection *connection);
+
+/**
+ * usher_socket_service_get_peer_credentials:
+ * @connection: a Unix-domain #GSocketConnection
+ * @error: return location for a #GError, or %NULL
+ *
+ * Gets the credentials of the process at the other end of @connection: those
+ * the service checked at its accept (#UsherSocketSettings:allowed-users,
+ * #UsherSocketService::accept-credentials), or, if it did not,
+ * g_socket_get_credentials() of its socket. Fails for a connection without
+ * credentials (TCP).
+ *
+ * Returns: (transfer full) (nullable): the credentials, or %NULL on error
+ *
+ * Since: 0.2
+ */
+GCredentials *usher_socket_service_get_peer_credentials (GSocketConnection  *connection,
+                                                          GError            **error);
 
 G_END_DECLS

@@ -6,7 +6,8 @@
 //! `libusher-1.so` compiles this module (feature `capi`).
 //!
 //! A file per type of the C API, as librsvg-c has: `socket_service.rs` (with `shutdown.rs`, its
-//! asynchronous shutdown as a `GTask`), `threaded_socket_service.rs`, `proxy_info.rs`; here, the
+//! asynchronous shutdown as a `GTask`), `threaded_socket_service.rs`, `socket_settings.rs`,
+//! `proxy_info.rs`; `properties.rs` makes their properties' getters and setters; here, the
 //! argument checks and conversions they share.
 
 #![allow(clippy::missing_safety_doc)]
@@ -73,6 +74,8 @@ macro_rules! type_checks {
 
 type_checks! {
     USHER_IS_SOCKET_SERVICE: SocketService,
+    USHER_IS_SOCKET_SETTINGS: crate::SocketSettings,
+    G_IS_SOCKET: gio::Socket,
     USHER_IS_PROXY_INFO: ProxyInfo,
     G_IS_ASYNC_RESULT: gio::AsyncResult,
     G_IS_CANCELLABLE: gio::Cancellable,
@@ -84,10 +87,15 @@ type_checks! {
 }
 
 // After the macros, which the modules use.
+#[macro_use]
+mod properties;
 mod proxy_info;
 mod shutdown;
 mod socket_service;
+mod socket_settings;
 mod threaded_socket_service;
+
+use properties::CValue;
 
 /// `error == NULL || *error == NULL`: GLib's rule for the `GError **` of a call.
 fn error_is_unset(error: *mut *mut glib::ffi::GError) -> bool {
@@ -98,6 +106,20 @@ fn error_is_unset(error: *mut *mut glib::ffi::GError) -> bool {
 unsafe fn set_error(error: *mut *mut glib::ffi::GError, failure: glib::Error) {
     if !error.is_null() {
         unsafe { *error = failure.into_glib_ptr() };
+    }
+}
+
+/// `TRUE`, or `FALSE` with `failure` in `error`.
+unsafe fn boolean_or_error(
+    result: Result<(), glib::Error>,
+    error: *mut *mut glib::ffi::GError,
+) -> glib::ffi::gboolean {
+    match result {
+        Ok(()) => glib::ffi::GTRUE,
+        Err(failure) => {
+            unsafe { set_error(error, failure) };
+            glib::ffi::GFALSE
+        }
     }
 }
 

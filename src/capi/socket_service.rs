@@ -5,10 +5,11 @@ use std::ffi::{CString, c_char, c_uint};
 use gio::prelude::*;
 use glib::translate::*;
 
+use super::socket_settings::UsherSocketSettings;
 use super::*;
-use crate::SocketService;
 use crate::ffi::UsherSocketService;
 use crate::prelude::*;
+use crate::{SocketService, SocketSettings};
 
 pub(super) unsafe fn service(service: *mut UsherSocketService) -> Borrowed<SocketService> {
     unsafe { SocketService::from_glib_borrow(service) }
@@ -44,241 +45,56 @@ pub unsafe extern "C" fn usher_socket_service_is_active(
     unsafe { self::service(service) }.is_active().into_glib()
 }
 
-/// How a property's Rust type crosses the C ABI: numbers as they are, `bool` as `gboolean`.
-/// (`pub(crate)` as the functions that name it in their signatures are.)
-pub(crate) trait CValue {
-    /// The C type; its default is what a getter returns when its check fails.
-    type C: Default;
-    fn into_c(self) -> Self::C;
-    fn from_c(value: Self::C) -> Self;
+property_accessors! {
+    UsherSocketService, USHER_IS_SOCKET_SERVICE, service;
+    value usher_socket_service_get_max_connections / usher_socket_service_set_max_connections:
+        max_connections / set_max_connections: c_uint;
+    value usher_socket_service_get_max_connections_per_peer
+        / usher_socket_service_set_max_connections_per_peer:
+        max_connections_per_peer / set_max_connections_per_peer: c_uint;
+    value usher_socket_service_get_timeout / usher_socket_service_set_timeout:
+        timeout / set_timeout: c_uint;
+    value usher_socket_service_get_tls_handshake_timeout
+        / usher_socket_service_set_tls_handshake_timeout:
+        tls_handshake_timeout / set_tls_handshake_timeout: c_uint;
+    value usher_socket_service_get_proxy_protocol_required
+        / usher_socket_service_set_proxy_protocol_required:
+        proxy_protocol_required / set_proxy_protocol_required: bool;
+    value usher_socket_service_get_proxy_protocol_timeout
+        / usher_socket_service_set_proxy_protocol_timeout:
+        proxy_protocol_timeout / set_proxy_protocol_timeout: c_uint;
+    value usher_socket_service_get_n_connections: n_connections: c_uint;
+    value usher_socket_service_get_n_accepted: n_accepted: u64;
+    value usher_socket_service_get_n_accept_errors: n_accept_errors: u64;
+    object usher_socket_service_get_tls_certificate / usher_socket_service_set_tls_certificate:
+        tls_certificate / set_tls_certificate: gio::TlsCertificate, G_IS_TLS_CERTIFICATE;
+    object usher_socket_service_get_tls_database / usher_socket_service_set_tls_database:
+        tls_database / set_tls_database: gio::TlsDatabase, G_IS_TLS_DATABASE;
+    authentication_mode usher_socket_service_get_tls_authentication_mode
+        / usher_socket_service_set_tls_authentication_mode:
+        tls_authentication_mode / set_tls_authentication_mode;
+    strv usher_socket_service_get_tls_advertised_protocols
+        / usher_socket_service_set_tls_advertised_protocols:
+        tls_advertised_protocols / set_tls_advertised_protocols;
+    // Through the property's setter, which logs a critical for an invalid entry.
+    strv usher_socket_service_get_proxy_protocol_peers
+        / usher_socket_service_set_proxy_protocol_peers:
+        proxy_protocol_peers / set_proxy_protocol_peers;
 }
-
-macro_rules! c_value_as_itself {
-    ($($type:ty),+) => {
-        $(
-            impl CValue for $type {
-                type C = $type;
-                fn into_c(self) -> $type {
-                    self
-                }
-                fn from_c(value: $type) -> $type {
-                    value
-                }
-            }
-        )+
-    };
-}
-
-c_value_as_itself!(u32, u64);
-
-impl CValue for bool {
-    type C = glib::ffi::gboolean;
-    fn into_c(self) -> glib::ffi::gboolean {
-        self.into_glib()
-    }
-    fn from_c(value: glib::ffi::gboolean) -> bool {
-        value != glib::ffi::GFALSE
-    }
-}
-
-/// A property's C getter, `usher_socket_service_get_$name()`, and its setter if it has one,
-/// through the Rust accessors.
-macro_rules! property_accessors {
-    ($get:ident, $name:ident: $type:ty) => {
-        #[unsafe(no_mangle)]
-        pub unsafe extern "C" fn $get(service: *mut UsherSocketService) -> <$type as CValue>::C {
-            return_if_fail! { $get => Default::default(); USHER_IS_SOCKET_SERVICE(service) }
-            unsafe { self::service(service) }.$name().into_c()
-        }
-    };
-    ($get:ident, $set:ident, $name:ident, $set_name:ident: $type:ty) => {
-        property_accessors!($get, $name: $type);
-
-        #[unsafe(no_mangle)]
-        pub unsafe extern "C" fn $set(service: *mut UsherSocketService, value: <$type as CValue>::C) {
-            return_if_fail! { $set; USHER_IS_SOCKET_SERVICE(service) }
-            unsafe { self::service(service) }.$set_name(<$type>::from_c(value))
-        }
-    };
-}
-
-property_accessors!(
-    usher_socket_service_get_max_connections,
-    usher_socket_service_set_max_connections,
-    max_connections,
-    set_max_connections: c_uint
-);
-property_accessors!(
-    usher_socket_service_get_max_connections_per_peer,
-    usher_socket_service_set_max_connections_per_peer,
-    max_connections_per_peer,
-    set_max_connections_per_peer: c_uint
-);
-property_accessors!(
-    usher_socket_service_get_timeout,
-    usher_socket_service_set_timeout,
-    timeout,
-    set_timeout: c_uint
-);
-property_accessors!(
-    usher_socket_service_get_tls_handshake_timeout,
-    usher_socket_service_set_tls_handshake_timeout,
-    tls_handshake_timeout,
-    set_tls_handshake_timeout: c_uint
-);
-
-property_accessors!(
-    usher_socket_service_get_proxy_protocol_required,
-    usher_socket_service_set_proxy_protocol_required,
-    proxy_protocol_required,
-    set_proxy_protocol_required: bool
-);
-property_accessors!(
-    usher_socket_service_get_proxy_protocol_timeout,
-    usher_socket_service_set_proxy_protocol_timeout,
-    proxy_protocol_timeout,
-    set_proxy_protocol_timeout: c_uint
-);
-
-property_accessors!(usher_socket_service_get_n_connections, n_connections: c_uint);
-property_accessors!(usher_socket_service_get_n_accepted, n_accepted: u64);
-property_accessors!(usher_socket_service_get_n_accept_errors, n_accept_errors: u64);
 
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn usher_socket_service_get_tls_certificate(
+pub unsafe extern "C" fn usher_socket_service_get_socket_settings(
     service: *mut UsherSocketService,
-) -> *mut gio::ffi::GTlsCertificate {
+) -> *mut UsherSocketSettings {
     return_if_fail! {
-        usher_socket_service_get_tls_certificate => std::ptr::null_mut();
+        usher_socket_service_get_socket_settings => std::ptr::null_mut();
         USHER_IS_SOCKET_SERVICE(service)
     }
-    // (transfer none): the service keeps its reference.
+    // (transfer none): the service keeps its settings as long as it lives.
     unsafe { self::service(service) }
-        .tls_certificate()
+        .socket_settings()
         .to_glib_none()
         .0
-}
-
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn usher_socket_service_set_tls_certificate(
-    service: *mut UsherSocketService,
-    certificate: *mut gio::ffi::GTlsCertificate,
-) {
-    return_if_fail! {
-        usher_socket_service_set_tls_certificate;
-        USHER_IS_SOCKET_SERVICE(service),
-        certificate.is_null() || G_IS_TLS_CERTIFICATE(certificate),
-    }
-    let certificate: Borrowed<Option<gio::TlsCertificate>> =
-        unsafe { from_glib_borrow(certificate) };
-    unsafe { self::service(service) }.set_tls_certificate(certificate.as_ref().as_ref())
-}
-
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn usher_socket_service_get_tls_database(
-    service: *mut UsherSocketService,
-) -> *mut gio::ffi::GTlsDatabase {
-    return_if_fail! {
-        usher_socket_service_get_tls_database => std::ptr::null_mut();
-        USHER_IS_SOCKET_SERVICE(service)
-    }
-    unsafe { self::service(service) }
-        .tls_database()
-        .to_glib_none()
-        .0
-}
-
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn usher_socket_service_set_tls_database(
-    service: *mut UsherSocketService,
-    database: *mut gio::ffi::GTlsDatabase,
-) {
-    return_if_fail! {
-        usher_socket_service_set_tls_database;
-        USHER_IS_SOCKET_SERVICE(service),
-        database.is_null() || G_IS_TLS_DATABASE(database),
-    }
-    let database: Borrowed<Option<gio::TlsDatabase>> = unsafe { from_glib_borrow(database) };
-    unsafe { self::service(service) }.set_tls_database(database.as_ref().as_ref())
-}
-
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn usher_socket_service_get_tls_authentication_mode(
-    service: *mut UsherSocketService,
-) -> gio::ffi::GTlsAuthenticationMode {
-    return_if_fail! {
-        usher_socket_service_get_tls_authentication_mode => gio::ffi::G_TLS_AUTHENTICATION_NONE;
-        USHER_IS_SOCKET_SERVICE(service)
-    }
-    unsafe { self::service(service) }
-        .tls_authentication_mode()
-        .into_glib()
-}
-
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn usher_socket_service_set_tls_authentication_mode(
-    service: *mut UsherSocketService,
-    mode: gio::ffi::GTlsAuthenticationMode,
-) {
-    return_if_fail! {
-        usher_socket_service_set_tls_authentication_mode;
-        USHER_IS_SOCKET_SERVICE(service),
-        (gio::ffi::G_TLS_AUTHENTICATION_NONE..=gio::ffi::G_TLS_AUTHENTICATION_REQUIRED)
-            .contains(&mode),
-    }
-    unsafe { self::service(service) }
-        .set_tls_authentication_mode(unsafe { gio::TlsAuthenticationMode::from_glib(mode) })
-}
-
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn usher_socket_service_get_tls_advertised_protocols(
-    service: *mut UsherSocketService,
-) -> *mut *mut c_char {
-    return_if_fail! {
-        usher_socket_service_get_tls_advertised_protocols => std::ptr::null_mut();
-        USHER_IS_SOCKET_SERVICE(service)
-    }
-    strv_or_null(unsafe { self::service(service) }.tls_advertised_protocols())
-}
-
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn usher_socket_service_set_tls_advertised_protocols(
-    service: *mut UsherSocketService,
-    protocols: *const *const c_char,
-) {
-    return_if_fail! {
-        usher_socket_service_set_tls_advertised_protocols;
-        USHER_IS_SOCKET_SERVICE(service),
-        strv_is_utf8(protocols),
-    }
-    let protocols = unsafe { strv_from_c(protocols) };
-    unsafe { self::service(service) }.set_tls_advertised_protocols(glib::StrV::from(protocols))
-}
-
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn usher_socket_service_get_proxy_protocol_peers(
-    service: *mut UsherSocketService,
-) -> *mut *mut c_char {
-    return_if_fail! {
-        usher_socket_service_get_proxy_protocol_peers => std::ptr::null_mut();
-        USHER_IS_SOCKET_SERVICE(service)
-    }
-    strv_or_null(unsafe { self::service(service) }.proxy_protocol_peers())
-}
-
-/// Through the property's setter, which logs a critical for an invalid entry.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn usher_socket_service_set_proxy_protocol_peers(
-    service: *mut UsherSocketService,
-    peers: *const *const c_char,
-) {
-    return_if_fail! {
-        usher_socket_service_set_proxy_protocol_peers;
-        USHER_IS_SOCKET_SERVICE(service),
-        strv_is_utf8(peers),
-    }
-    let peers = unsafe { strv_from_c(peers) };
-    unsafe { self::service(service) }.set_proxy_protocol_peers(glib::StrV::from(peers))
 }
 
 #[unsafe(no_mangle)]
@@ -294,13 +110,8 @@ pub unsafe extern "C" fn usher_socket_service_try_set_proxy_protocol_peers(
         error_is_unset(error),
     }
     let peers = unsafe { strv_from_c(peers) };
-    match unsafe { self::service(service) }.try_set_proxy_protocol_peers(&peers) {
-        Ok(()) => glib::ffi::GTRUE,
-        Err(failure) => {
-            unsafe { set_error(error, failure) };
-            glib::ffi::GFALSE
-        }
-    }
+    let set = unsafe { self::service(service) }.try_set_proxy_protocol_peers(&peers);
+    unsafe { boolean_or_error(set, error) }
 }
 
 #[unsafe(no_mangle)]
@@ -378,6 +189,213 @@ pub unsafe extern "C" fn usher_socket_service_add_activated_sockets(
         Err(failure) => {
             unsafe { set_error(error, failure) };
             0
+        }
+    }
+}
+
+/// `settings`, a nullable `UsherSocketSettings *`, borrowed.
+unsafe fn borrow_settings(settings: *mut UsherSocketSettings) -> Borrowed<Option<SocketSettings>> {
+    unsafe { from_glib_borrow(settings) }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn usher_socket_service_add_address_full(
+    service: *mut UsherSocketService,
+    address: *mut gio::ffi::GSocketAddress,
+    type_: gio::ffi::GSocketType,
+    protocol: gio::ffi::GSocketProtocol,
+    source_object: *mut glib::gobject_ffi::GObject,
+    settings: *mut UsherSocketSettings,
+    effective_address: *mut *mut gio::ffi::GSocketAddress,
+    error: *mut *mut glib::ffi::GError,
+) -> glib::ffi::gboolean {
+    return_if_fail! {
+        usher_socket_service_add_address_full => glib::ffi::GFALSE;
+        USHER_IS_SOCKET_SERVICE(service),
+        G_IS_SOCKET_ADDRESS(address),
+        source_object.is_null() || G_IS_OBJECT(source_object),
+        settings.is_null() || USHER_IS_SOCKET_SETTINGS(settings),
+        error_is_unset(error),
+    }
+    let address: Borrowed<gio::SocketAddress> = unsafe { from_glib_borrow(address) };
+    let source_object: Borrowed<Option<glib::Object>> = unsafe { from_glib_borrow(source_object) };
+    let settings = unsafe { borrow_settings(settings) };
+    let added = unsafe { self::service(service) }.add_address_with_settings(
+        &*address,
+        unsafe { from_glib(type_) },
+        unsafe { from_glib(protocol) },
+        source_object.as_ref().as_ref(),
+        settings.as_ref().as_ref(),
+    );
+    match added {
+        Ok(effective) => {
+            if !effective_address.is_null() {
+                unsafe { *effective_address = effective.into_glib_ptr() };
+            }
+            glib::ffi::GTRUE
+        }
+        Err(failure) => {
+            unsafe { set_error(error, failure) };
+            glib::ffi::GFALSE
+        }
+    }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn usher_socket_service_add_inet_port_full(
+    service: *mut UsherSocketService,
+    port: u16,
+    source_object: *mut glib::gobject_ffi::GObject,
+    settings: *mut UsherSocketSettings,
+    error: *mut *mut glib::ffi::GError,
+) -> glib::ffi::gboolean {
+    return_if_fail! {
+        usher_socket_service_add_inet_port_full => glib::ffi::GFALSE;
+        USHER_IS_SOCKET_SERVICE(service),
+        port != 0,
+        source_object.is_null() || G_IS_OBJECT(source_object),
+        settings.is_null() || USHER_IS_SOCKET_SETTINGS(settings),
+        error_is_unset(error),
+    }
+    let source_object: Borrowed<Option<glib::Object>> = unsafe { from_glib_borrow(source_object) };
+    let settings = unsafe { borrow_settings(settings) };
+    let added = unsafe { self::service(service) }.add_inet_port_with_settings(
+        port,
+        source_object.as_ref().as_ref(),
+        settings.as_ref().as_ref(),
+    );
+    unsafe { boolean_or_error(added, error) }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn usher_socket_service_add_any_inet_port_full(
+    service: *mut UsherSocketService,
+    source_object: *mut glib::gobject_ffi::GObject,
+    settings: *mut UsherSocketSettings,
+    error: *mut *mut glib::ffi::GError,
+) -> u16 {
+    return_if_fail! {
+        usher_socket_service_add_any_inet_port_full => 0;
+        USHER_IS_SOCKET_SERVICE(service),
+        source_object.is_null() || G_IS_OBJECT(source_object),
+        settings.is_null() || USHER_IS_SOCKET_SETTINGS(settings),
+        error_is_unset(error),
+    }
+    let source_object: Borrowed<Option<glib::Object>> = unsafe { from_glib_borrow(source_object) };
+    let settings = unsafe { borrow_settings(settings) };
+    let added = unsafe { self::service(service) }.add_any_inet_port_with_settings(
+        source_object.as_ref().as_ref(),
+        settings.as_ref().as_ref(),
+    );
+    match added {
+        Ok(port) => port,
+        Err(failure) => {
+            unsafe { set_error(error, failure) };
+            0
+        }
+    }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn usher_socket_service_add_socket_full(
+    service: *mut UsherSocketService,
+    socket: *mut gio::ffi::GSocket,
+    source_object: *mut glib::gobject_ffi::GObject,
+    settings: *mut UsherSocketSettings,
+    error: *mut *mut glib::ffi::GError,
+) -> glib::ffi::gboolean {
+    return_if_fail! {
+        usher_socket_service_add_socket_full => glib::ffi::GFALSE;
+        USHER_IS_SOCKET_SERVICE(service),
+        G_IS_SOCKET(socket),
+        source_object.is_null() || G_IS_OBJECT(source_object),
+        settings.is_null() || USHER_IS_SOCKET_SETTINGS(settings),
+        error_is_unset(error),
+    }
+    let socket: Borrowed<gio::Socket> = unsafe { from_glib_borrow(socket) };
+    let source_object: Borrowed<Option<glib::Object>> = unsafe { from_glib_borrow(source_object) };
+    let settings = unsafe { borrow_settings(settings) };
+    let added = unsafe { self::service(service) }.add_socket_with_settings(
+        &*socket,
+        source_object.as_ref().as_ref(),
+        settings.as_ref().as_ref(),
+    );
+    unsafe { boolean_or_error(added, error) }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn usher_socket_service_set_socket_settings(
+    service: *mut UsherSocketService,
+    socket: *mut gio::ffi::GSocket,
+    settings: *mut UsherSocketSettings,
+    error: *mut *mut glib::ffi::GError,
+) -> glib::ffi::gboolean {
+    return_if_fail! {
+        usher_socket_service_set_socket_settings => glib::ffi::GFALSE;
+        USHER_IS_SOCKET_SERVICE(service),
+        G_IS_SOCKET(socket),
+        settings.is_null() || USHER_IS_SOCKET_SETTINGS(settings),
+        error_is_unset(error),
+    }
+    let socket: Borrowed<gio::Socket> = unsafe { from_glib_borrow(socket) };
+    let settings = unsafe { borrow_settings(settings) };
+    let set =
+        unsafe { self::service(service) }.set_socket_settings(&*socket, settings.as_ref().as_ref());
+    unsafe { boolean_or_error(set, error) }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn usher_socket_service_set_named_socket_settings(
+    service: *mut UsherSocketService,
+    name: *const c_char,
+    settings: *mut UsherSocketSettings,
+) {
+    return_if_fail! {
+        usher_socket_service_set_named_socket_settings;
+        USHER_IS_SOCKET_SERVICE(service),
+        !name.is_null(),
+        settings.is_null() || USHER_IS_SOCKET_SETTINGS(settings),
+    }
+    let Ok(name) = unsafe { std::ffi::CStr::from_ptr(name) }.to_str() else {
+        // A name from LISTEN_FDNAMES is ASCII: no socket has this one.
+        return;
+    };
+    let settings = unsafe { borrow_settings(settings) };
+    unsafe { self::service(service) }.set_named_socket_settings(name, settings.as_ref().as_ref())
+}
+
+/// (transfer none): the listener keeps the socket while it listens.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn usher_socket_service_get_listening_socket(
+    connection: *mut gio::ffi::GSocketConnection,
+) -> *mut gio::ffi::GSocket {
+    return_if_fail! {
+        usher_socket_service_get_listening_socket => std::ptr::null_mut();
+        G_IS_SOCKET_CONNECTION(connection),
+    }
+    let connection: Borrowed<gio::SocketConnection> = unsafe { from_glib_borrow(connection) };
+    SocketService::listening_socket(&*connection)
+        .to_glib_none()
+        .0
+}
+
+/// (transfer full): a reference of the caller's.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn usher_socket_service_get_peer_credentials(
+    connection: *mut gio::ffi::GSocketConnection,
+    error: *mut *mut glib::ffi::GError,
+) -> *mut gio::ffi::GCredentials {
+    return_if_fail! {
+        usher_socket_service_get_peer_credentials => std::ptr::null_mut();
+        G_IS_SOCKET_CONNECTION(connection),
+        error_is_unset(error),
+    }
+    let connection: Borrowed<gio::SocketConnection> = unsafe { from_glib_borrow(connection) };
+    match SocketService::peer_credentials(&*connection) {
+        Ok(credentials) => credentials.into_glib_ptr(),
+        Err(failure) => {
+            unsafe { set_error(error, failure) };
+            std::ptr::null_mut()
         }
     }
 }

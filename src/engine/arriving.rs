@@ -1,8 +1,10 @@
 //! A connection on its way from its accept to `incoming`, as its stages pass it on.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use crate::proxy_info::ProxyInfo;
+use crate::socket_settings::{Resolved, SocketSettings};
 use crate::sys::SendObject;
 
 /// A connection on its way to `incoming`, between its stages.
@@ -18,6 +20,19 @@ pub(super) struct Arriving {
     pub source_object: Option<SendObject<glib::Object>>,
     /// What its PROXY protocol header said, if it had one.
     pub proxy_info: Option<SendObject<ProxyInfo>>,
+    /// The credentials of its peer's process, if they were checked.
+    pub credentials: Option<SendObject<gio::Credentials>>,
+    /// What its listening socket's settings said at its accept.
+    pub settings: Arc<Resolved>,
+    pub origin: Origin,
+}
+
+/// The listening socket a connection came through, and the settings in force for it.
+#[derive(Clone)]
+pub(super) struct Origin {
+    /// `None` for a connection accepted through the listener, which does not tell.
+    pub listening: Option<SendObject<gio::Socket>>,
+    pub settings: SendObject<SocketSettings>,
 }
 
 /// Where a stage takes a connection once done with it: the next stage.

@@ -1,14 +1,16 @@
 //! The engine's interface to its service: starting and stopping, limits and TLS settings, the
 //! listener's sockets, the threaded service's jobs, and shutting down.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock, Weak};
 use std::task::Waker;
 
 use gio::prelude::*;
 
+use super::listening::Adding;
 use super::state::{AcceptMode, Backlog, Jobs, Lifecycle};
-use super::{Changes, Engine, Host, ProxySettings, TlsSettings, Waiter};
+use super::{Changes, Engine, Host, Waiter};
 use crate::log::debug;
+use crate::socket_settings::{Resolved, SocketSettings, Watcher};
 use crate::sys::SendObject;
 
 impl Engine {
@@ -58,21 +60,12 @@ impl Engine {
         })
     }
 
-    /// Sets `timeout`; whether it changed.
-    pub(crate) fn set_timeout(&self, seconds: u32) -> bool {
-        std::mem::replace(&mut self.state().limits.timeout, seconds) != seconds
-    }
-
     pub(crate) fn max_connections(&self) -> u32 {
         self.state().limits.max_connections
     }
 
     pub(crate) fn max_connections_per_peer(&self) -> u32 {
         self.state().limits.max_per_peer
-    }
-
-    pub(crate) fn timeout(&self) -> u32 {
-        self.state().limits.timeout
     }
 
     pub(crate) fn n_connections(&self) -> u32 {
@@ -87,15 +80,61 @@ impl Engine {
         self.state().n_accept_errors
     }
 
-    /// Reads or changes the TLS settings.
-    pub(crate) fn with_tls<R>(&self, f: impl FnOnce(&mut TlsSettings) -> R) -> R {
-        f(self.state().tls.settings_mut())
+    /// Runs `add`, an `add_*()` of the listener, so that the sockets it adds are served as
+    /// `adding` says.
+    pub(crate) fn adding<R>(self: &Arc<Self>, adding: Adding, add: impl FnOnce() -> R) -> R {
+        if let Some(settings) = &adding.settings {
+            settings.watch(Arc::downgrade(self) as Weak<dyn Watcher>);
+        }
+        let previous = self.state().adding.replace(adding);
+        let result = add();
+        self.state().adding = previous;
+        result
     }
 
-    /// Reads or changes the PROXY protocol settings; a change applies to connections accepted
-    /// from then on.
-    pub(crate) fn with_proxy<R>(&self, f: impl FnOnce(&mut ProxySettings) -> R) -> R {
-        f(self.state().proxy.settings_mut())
+    /// What a socket with `settings` (`None`: the service's) would be served with now.
+    pub(crate) fn resolve(&self, settings: Option<&SocketSettings>) -> Arc<Resolved> {
+        super::listening::resolve(settings, &self.defaults).0
+    }
+
+    /// Serves the listening `socket` with `settings` from now on (`None`: the service's);
+    /// fails if the service does not accept on `socket` itself.
+    pub(crate) fn set_socket_settings(
+        self: &Arc<Self>,
+        socket: &gio::Socket,
+        settings: Option<&SocketSettings>,
+    ) -> Result<(), glib::Error> {
+        if let Some(settings) = settings {
+            settings.watch(Arc::downgrade(self) as Weak<dyn Watcher>);
+        }
+        let settings = settings.cloned().map(SendObject::new);
+        let previous = self.state().set_socket_settings(socket, settings);
+        match previous {
+            Some(previous) => {
+                // Unlocked: it may be the last reference to the application's object.
+                drop(previous);
+                Ok(())
+            }
+            None => Err(glib::Error::new(
+                gio::IOErrorEnum::NotFound,
+                "Not a listening socket the service accepts on itself",
+            )),
+        }
+    }
+
+    /// Serves the listening sockets named `name`, now and adopted later, with `settings` (`None`:
+    /// the service's).
+    pub(crate) fn set_named_settings(
+        self: &Arc<Self>,
+        name: &str,
+        settings: Option<&SocketSettings>,
+    ) {
+        if let Some(settings) = settings {
+            settings.watch(Arc::downgrade(self) as Weak<dyn Watcher>);
+        }
+        let settings = settings.cloned().map(SendObject::new);
+        let previous = self.state().set_named_settings(name, settings);
+        drop(previous);
     }
 
     /// The service is constructed: the next `listen-backlog` notification is construction's.

@@ -10,16 +10,27 @@ use std::time::Duration;
 use gio::prelude::*;
 
 use super::accept::Failure;
-use super::arriving::Arriving;
+use super::arriving::{Arriving, Origin};
 use super::state::{AcceptMode, Lifecycle, State};
-use super::{Changes, Engine, Host, proxy, tls};
+use super::{Changes, Engine, Host, credentials, proxy, tls};
 use crate::connection::{self, Guard};
 use crate::log::{LOG_DOMAIN, debug};
+use crate::socket_settings::Resolved;
 use crate::sys::{self, SendObject, SendWeak};
+
+/// How a dispatch serves a listening socket's clients.
+struct Serving {
+    /// The most clients to hand out per dispatch.
+    most: usize,
+    /// What the socket's connections are served with.
+    resolved: Arc<Resolved>,
+    origin: Origin,
+}
 
 /// The stages of a connection's way to `incoming`, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Stage {
+    Credentials,
     ProxyHeader,
     Tls,
     Incoming,
@@ -60,7 +71,7 @@ impl Engine {
     /// rest of the context runs in between.
     fn serve<H: Host>(host: &H, id: u32) {
         let engine = host.engine();
-        let Some((socket, most)) = engine.state().listening(id) else {
+        let Some(serving) = engine.state().listening(id) else {
             return;
         };
         // Under the lock, so that `stop()` from another thread is strictly before or after.
@@ -75,18 +86,27 @@ impl Engine {
             Self::accept_failed(host, error, failure);
         }
 
-        let source_object = sys::listener_source_object(&socket);
+        let socket = serving
+            .origin
+            .listening
+            .as_deref()
+            .expect("a listening socket");
+        let source_object = sys::listener_source_object(socket);
         let mut changes = Changes::default();
         let mut handed_out = 0;
-        while handed_out < most {
+        while handed_out < serving.most {
             let Some(client) = engine.state().next_waiting(id) else {
                 break;
             };
             handed_out += 1;
             match gio::Socket::from_fd(client.fd) {
-                Ok(socket) => {
-                    changes.merge(Self::hand_out(host, socket, client.peer, &source_object))
-                }
+                Ok(socket) => changes.merge(Self::hand_out(
+                    host,
+                    socket,
+                    client.peer,
+                    &source_object,
+                    &serving,
+                )),
                 Err(error) => {
                     engine.state().registry.release(client.peer);
                     Self::accept_failed(host, error, Failure::Transient);
@@ -133,13 +153,14 @@ impl Engine {
         resume
     }
 
-    /// Wraps a new client in a counted connection and takes it on its way to `incoming`.
-    /// Returns the properties that changed.
+    /// Wraps a new client in a counted connection and takes it on its way to `incoming`, to
+    /// be served as `serving` says. Returns the properties that changed.
     fn hand_out<H: Host>(
         host: &H,
         socket: gio::Socket,
         peer: Option<IpAddr>,
         source_object: &Option<glib::Object>,
+        serving: &Serving,
     ) -> Changes {
         let engine = host.engine();
         let key = {
@@ -154,8 +175,11 @@ impl Engine {
             peer,
             source_object: source_object.clone().map(SendObject::new),
             proxy_info: None,
+            credentials: None,
+            settings: serving.resolved.clone(),
+            origin: serving.origin.clone(),
         };
-        Self::advance(host, arriving, Stage::ProxyHeader);
+        Self::advance(host, arriving, Stage::Credentials);
         Changes {
             n_connections: true,
             n_accepted: true,
@@ -165,11 +189,20 @@ impl Engine {
 
     /// Takes `arriving` through `stage`, or, where the service has nothing to do there, on to
     /// the next; a stage that waits (for a header, a handshake) comes back here when done.
-    pub(super) fn advance<H: Host>(host: &H, arriving: Arriving, stage: Stage) {
+    pub(super) fn advance<H: Host>(host: &H, mut arriving: Arriving, stage: Stage) {
         match stage {
+            Stage::Credentials => match credentials::check(host, &arriving) {
+                Ok(credentials) => {
+                    arriving.credentials = credentials;
+                    Self::advance(host, arriving, Stage::ProxyHeader)
+                }
+                Err(refusal) => {
+                    let _ = arriving.connection.close(gio::Cancellable::NONE);
+                    Self::accept_failed(host, refusal, Failure::Transient);
+                }
+            },
             Stage::ProxyHeader => {
-                let expectation = host.engine().state().proxy.expectation(arriving.peer);
-                match expectation {
+                match proxy::expectation(&arriving.settings.proxy, arriving.peer) {
                     Some((expect, timeout)) => {
                         proxy::read(host, expect, timeout, arriving, |host, arriving| {
                             Self::advance(host, arriving, Stage::Tls)
@@ -179,21 +212,19 @@ impl Engine {
                 }
             }
             Stage::Tls => {
-                let server = host.engine().state().tls.server();
-                match server {
-                    Some(settings) => tls::handshake(host, settings, arriving, |host, arriving| {
+                if arriving.settings.tls.certificate.is_some() {
+                    tls::handshake(host, arriving, |host, arriving| {
                         Self::advance(host, arriving, Stage::Incoming)
-                    }),
-                    None => Self::advance(host, arriving, Stage::Incoming),
+                    })
+                } else {
+                    Self::advance(host, arriving, Stage::Incoming)
                 }
             }
             Stage::Incoming => {
-                let (timeout, shutting_down) = {
-                    let state = host.engine().state();
-                    let shutting_down =
-                        matches!(state.lifecycle, Lifecycle::ShuttingDown | Lifecycle::Closed);
-                    (state.limits.timeout, shutting_down)
-                };
+                let shutting_down = matches!(
+                    host.engine().state().lifecycle,
+                    Lifecycle::ShuttingDown | Lifecycle::Closed
+                );
                 // The application asked to shut down while the connection was in a stage: it
                 // gets no new connection.
                 if shutting_down {
@@ -202,10 +233,22 @@ impl Engine {
                     return;
                 }
                 // The I/O timeout starts now: the stages have their own.
-                arriving.connection.socket().set_timeout(timeout);
+                if arriving.settings.timeout != 0 {
+                    arriving
+                        .connection
+                        .socket()
+                        .set_timeout(arriving.settings.timeout);
+                }
                 if let Some(info) = &arriving.proxy_info {
                     info.attach(&arriving.connection);
                 }
+                if let Some(credentials) = arriving.credentials.take() {
+                    credentials::attach(&arriving.connection, credentials);
+                }
+                arriving
+                    .origin
+                    .settings
+                    .attach(&arriving.connection, arriving.origin.listening.as_deref());
                 host.incoming(&arriving.connection, arriving.source_object.as_deref());
             }
         }
@@ -329,12 +372,21 @@ impl Engine {
         let admitted = Self::update(host, |state| {
             state.end_listener_accept(cancellable);
             state.backoff.reset();
-            let max = state.proxy.cap_at_accept(peer, state.limits.max_per_peer);
-            state.registry.admit(peer, max)
+            let resolved = state.fallback();
+            let max = proxy::cap_at_accept(&resolved.proxy, peer, state.limits.max_per_peer);
+            let serving = Serving {
+                most: 1,
+                resolved,
+                origin: Origin {
+                    listening: None,
+                    settings: state.defaults.clone(),
+                },
+            };
+            state.registry.admit(peer, max).map(|()| serving)
         });
         match admitted {
-            Ok(()) => {
-                let changes = Self::hand_out(host, socket, peer, &source_object);
+            Ok(serving) => {
+                let changes = Self::hand_out(host, socket, peer, &source_object, &serving);
                 host.notify_changes(changes);
             }
             Err(count) => {
@@ -359,12 +411,20 @@ impl State {
         }
     }
 
-    /// Socket `id` and the most clients to serve from it per dispatch, if the service serves it.
-    fn listening(&self, id: u32) -> Option<(SendObject<gio::Socket>, usize)> {
+    /// How to serve socket `id` now, if the service serves it.
+    fn listening(&mut self, id: u32) -> Option<Serving> {
         (self.lifecycle != Lifecycle::Closed).then_some(())?;
-        self.sockets
-            .iter()
-            .find(|listening| listening.id == id)
-            .map(|listening| (listening.socket.clone(), listening.most))
+        let Self {
+            sockets, defaults, ..
+        } = self;
+        let listening = sockets.iter_mut().find(|listening| listening.id == id)?;
+        Some(Serving {
+            most: listening.most,
+            resolved: listening.resolved(defaults).clone(),
+            origin: Origin {
+                listening: Some(listening.socket.clone()),
+                settings: listening.settings_in_force(defaults),
+            },
+        })
     }
 }

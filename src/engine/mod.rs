@@ -44,7 +44,9 @@ mod accept;
 mod arriving;
 mod backoff;
 mod controls;
+mod credentials;
 mod dispatch;
+mod listening;
 mod proxy;
 mod registry;
 mod state;
@@ -57,11 +59,12 @@ use gio::prelude::*;
 
 use crate::connection::CloseSink;
 use crate::log::debug;
+use crate::socket_settings::{SocketSettings, Watcher};
 use crate::sys::{SendObject, SendWeak, Wakeup};
-pub(crate) use proxy::ProxySettings;
+pub(crate) use credentials::checked as checked_credentials;
+pub(crate) use listening::{Adding, UnixFile};
 pub(crate) use state::Lifecycle;
 use state::{AcceptMode, Home, State};
-pub(crate) use tls::TlsSettings;
 
 /// The most connections taken in from one socket in one main-loop dispatch is this, or the
 /// socket's listen backlog when larger (as asyncio does): one dispatch can then empty a full
@@ -84,6 +87,18 @@ pub(crate) trait Host: IsA<gio::SocketListener> + IsA<glib::Object> {
         connection: &gio::TlsConnection,
         peer_certificate: &gio::TlsCertificate,
         errors: gio::TlsCertificateFlags,
+    ) -> bool;
+
+    /// Whether `accept-credentials` has something to decide: a handler, or a class handler of
+    /// a subclass.
+    fn decides_credentials(&self) -> bool;
+
+    /// Emits `accept-credentials`: whether the application accepts the peer whose process has
+    /// `credentials`.
+    fn accept_credentials(
+        &self,
+        connection: &gio::SocketConnection,
+        credentials: &gio::Credentials,
     ) -> bool;
 
     /// Notifies the properties in `changes`, if anyone listens.
@@ -125,6 +140,8 @@ pub(crate) type Waiter = Box<dyn FnOnce() + Send>;
 /// from any thread, and outlives the service while they live.
 pub(crate) struct Engine {
     state: Mutex<State>,
+    /// The service's own settings, the default of every socket: `socket-settings`.
+    defaults: SendObject<SocketSettings>,
 }
 
 /// What a change of state leaves to do once the lock is released.
@@ -150,9 +167,23 @@ impl Effects {
 impl Engine {
     /// An engine for a service created now, on this thread's thread-default context.
     pub(crate) fn new() -> Arc<Self> {
-        Arc::new(Self {
-            state: Mutex::new(State::new(glib::MainContext::ref_thread_default())),
-        })
+        let defaults = SocketSettings::new();
+        let engine = Arc::new(Self {
+            state: Mutex::new(State::new(
+                glib::MainContext::ref_thread_default(),
+                defaults.clone(),
+            )),
+            defaults: SendObject::new(defaults),
+        });
+        engine
+            .defaults
+            .watch(Arc::downgrade(&engine) as Weak<dyn Watcher>);
+        engine
+    }
+
+    /// The service's own settings: `socket-settings`.
+    pub(crate) fn defaults(&self) -> &SocketSettings {
+        &self.defaults
     }
 
     /// Binds the engine to the service it serves, once the service is constructed.
@@ -396,6 +427,14 @@ impl Engine {
             waiter();
         }
         drop(release);
+    }
+}
+
+/// A change of the service's settings, or of a socket's: its TCP options apply to its listening
+/// sockets at once, not at their next accept.
+impl Watcher for Engine {
+    fn settings_changed(&self) {
+        self.state().settings_changed();
     }
 }
 

@@ -24,48 +24,18 @@ use super::arriving::{Arriving, Next};
 use super::{Engine, Host};
 use crate::log::debug;
 use crate::proxy_info::ProxyInfo;
-use crate::proxy_protocol::{self, Detection, Header, MAX_LENGTH, Parsed, PeerRange};
+use crate::proxy_protocol::{self, Detection, Header, MAX_LENGTH, Parsed};
+use crate::socket_settings::ProxySettings;
 use crate::sys::{self, SendObject, SendWeak};
-
-/// The PROXY protocol settings of a service: its `proxy-protocol-*` properties.
-#[derive(Debug, Clone)]
-pub(crate) struct ProxySettings {
-    /// `proxy-protocol-peers`: the balancers trusted to send a header; none, no PROXY protocol.
-    pub peers: Vec<PeerRange>,
-    /// `proxy-protocol-required`: whether a trusted peer must send a header.
-    pub required: bool,
-    /// `proxy-protocol-timeout`, in seconds: 0 for none.
-    pub timeout: u32,
-}
-
-impl ProxySettings {
-    /// A few seconds: at least the 3 of a TCP retransmission, as the specification asks.
-    pub(crate) const DEFAULT_TIMEOUT: u32 = 5;
-}
-
-impl Default for ProxySettings {
-    fn default() -> Self {
-        Self {
-            peers: Vec::new(),
-            required: true,
-            timeout: Self::DEFAULT_TIMEOUT,
-        }
-    }
-}
 
 /// The PROXY protocol part of the engine's state.
 #[derive(Default)]
 pub(crate) struct Proxy {
-    settings: ProxySettings,
     /// The headers being read: weak, as their sources hold them.
     reads: Vec<Weak<Mutex<Option<Read>>>>,
 }
 
 impl Proxy {
-    pub(super) fn settings_mut(&mut self) -> &mut ProxySettings {
-        &mut self.settings
-    }
-
     /// How many headers are being read.
     pub(super) fn reads(&self) -> usize {
         self.reads.len()
@@ -75,34 +45,43 @@ impl Proxy {
     pub(super) fn take_reads(&mut self) -> Vec<Weak<Mutex<Option<Read>>>> {
         std::mem::take(&mut self.reads)
     }
+}
 
-    /// Whether `peer` is a balancer trusted to send a header. Its connections are not held to
-    /// `max-connections-per-peer` at their accept (a burst of clients through one balancer
-    /// would be refused): each counts toward its client's once its header is read, and toward
-    /// the balancer's only while it waits for its header, or if the header names no client.
-    fn trusts(&self, peer: Option<IpAddr>) -> bool {
-        peer.is_some_and(|peer| self.settings.peers.iter().any(|range| range.contains(peer)))
-    }
+/// Whether `peer` is a balancer `settings` trust to send a header. Its connections are not held
+/// to `max-connections-per-peer` at their accept (a burst of clients through one balancer would
+/// be refused): each counts toward its client's once its header is read, and toward the
+/// balancer's only while it waits for its header, or if the header names no client.
+fn trusts(settings: &ProxySettings, peer: Option<IpAddr>) -> bool {
+    peer.is_some_and(|peer| settings.peers.iter().any(|range| range.contains(peer)))
+}
 
-    /// The `max-connections-per-peer` a connection from `peer` is held to at its accept.
-    pub(super) fn cap_at_accept(&self, peer: Option<IpAddr>, max_per_peer: u32) -> u32 {
-        if self.trusts(peer) { 0 } else { max_per_peer }
+/// The `max-connections-per-peer` a connection from `peer` is held to at its accept, on a
+/// socket with `settings`.
+pub(super) fn cap_at_accept(
+    settings: &ProxySettings,
+    peer: Option<IpAddr>,
+    max_per_peer: u32,
+) -> u32 {
+    if trusts(settings, peer) {
+        0
+    } else {
+        max_per_peer
     }
+}
 
-    /// What a connection from `peer` is to send, and the deadline; `None` when the stage does
-    /// not apply (no PROXY protocol, or a Unix-domain connection).
-    pub(super) fn expectation(&self, peer: Option<IpAddr>) -> Option<(Expect, u32)> {
-        let peer = peer?;
-        if self.settings.peers.is_empty() {
-            return None;
-        }
-        let expect = match (self.trusts(Some(peer)), self.settings.required) {
-            (true, true) => Expect::Header,
-            (true, false) => Expect::MaybeHeader,
-            (false, _) => Expect::NoHeader,
-        };
-        Some((expect, self.settings.timeout))
+/// What a connection from `peer` is to send on a socket with `settings`, and the deadline;
+/// `None` when the stage does not apply (no PROXY protocol, or a Unix-domain connection).
+pub(super) fn expectation(settings: &ProxySettings, peer: Option<IpAddr>) -> Option<(Expect, u32)> {
+    let peer = peer?;
+    if settings.peers.is_empty() {
+        return None;
     }
+    let expect = match (trusts(settings, Some(peer)), settings.required) {
+        (true, true) => Expect::Header,
+        (true, false) => Expect::MaybeHeader,
+        (false, _) => Expect::NoHeader,
+    };
+    Some((expect, settings.timeout))
 }
 
 /// What the service expects a connection to start with.

@@ -1,18 +1,20 @@
 //! The state of a service's accept engine, guarded by its one mutex, and the decisions made
 //! from it alone: how much room there is, what may be accepted, what is waiting.
 
-use std::collections::VecDeque;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use gio::prelude::*;
 
-use super::accept::{Failure, Outcome, accept, client_waits, pass_on_no_delay};
+use super::accept::{Failure, Outcome, accept, client_waits};
 use super::backoff::Backoff;
-use super::proxy::Proxy;
+use super::listening::{self, Adding, Listening};
+use super::proxy::{self, Proxy};
 use super::registry::{Registry, refusal};
 use super::tls::Tls;
 use super::{Changes, Waiter};
 use crate::log::{WarningLimiter, debug};
+use crate::socket_settings::{Resolved, SocketSettings};
 use crate::sys::{self, SendObject, SendWeak, Wakeup};
 
 /// Where the service is in its life.
@@ -38,21 +40,6 @@ pub(super) enum AcceptMode {
     Listener { in_flight: Option<gio::Cancellable> },
 }
 
-/// A listening socket and, while the service accepts on it, the source watching it.
-pub(super) struct Listening {
-    pub id: u32,
-    pub socket: SendObject<gio::Socket>,
-    pub source: Option<glib::Source>,
-    /// Clients taken off the kernel's backlog and not yet handed out, oldest first.
-    pub waiting: VecDeque<sys::Accepted>,
-    /// The most clients to take in, and to hand out, per dispatch: the socket's backlog, or
-    /// more.
-    pub most: usize,
-    /// Whether each client taken in needs `TCP_NODELAY` set: those queued before the socket
-    /// had it to pass on (see `accept::pass_on_no_delay`), until the backlog is seen empty.
-    pub no_delay_each: bool,
-}
-
 /// The work of a threaded service's pool.
 #[derive(Debug, Default, Clone, Copy)]
 pub(super) struct Jobs {
@@ -68,8 +55,6 @@ pub(super) struct Limits {
     pub max_connections: u32,
     /// `max-connections-per-peer`: 0 for no limit.
     pub max_per_peer: u32,
-    /// `timeout`, in seconds, of every accepted socket: 0 for none.
-    pub timeout: u32,
     /// Who chose the listener's `listen-backlog`.
     pub backlog: Backlog,
 }
@@ -86,6 +71,12 @@ pub(crate) enum Backlog {
     Constructed,
     /// The application set the property.
     Chosen,
+}
+
+/// A socket the listener announced, to adopt with its settings and name.
+struct Announced {
+    socket: SendWeak<gio::Socket>,
+    adding: Adding,
 }
 
 /// What happened off the service's context, for it to act on in its next iteration.
@@ -137,7 +128,16 @@ pub(crate) struct State {
     pub(super) home: Home,
     pub(super) mode: AcceptMode,
     /// Sockets announced by the `event` vfunc, waiting for the `changed` that adds them.
-    announced: Vec<SendWeak<gio::Socket>>,
+    announced: Vec<Announced>,
+    /// The settings of the sockets an `add_*()` in progress adds, and their name.
+    pub(super) adding: Option<Adding>,
+    /// The settings of the sockets named so, for those adopted later.
+    named: Vec<(String, SendObject<SocketSettings>)>,
+    /// The service's own settings, the default of every socket.
+    pub(super) defaults: SendObject<SocketSettings>,
+    /// What connections accepted through the listener are served with (their socket is not
+    /// known), resolved from the versions of the service's settings given.
+    fallback: (Arc<Resolved>, (u64, u64)),
     pub(super) sockets: Vec<Listening>,
     next_id: u32,
     /// Brings the service back, in the next main-loop iteration, to hand out clients it took
@@ -162,7 +162,8 @@ pub(crate) struct State {
 }
 
 impl State {
-    pub(super) fn new(context: glib::MainContext) -> Self {
+    pub(super) fn new(context: glib::MainContext, defaults: SocketSettings) -> Self {
+        let fallback = listening::resolve(None, &defaults);
         Self {
             // GLib's services are active from `init`; the `active` construct property may change it.
             lifecycle: Lifecycle::Active,
@@ -172,6 +173,10 @@ impl State {
             },
             mode: AcceptMode::Own,
             announced: Vec::new(),
+            adding: None,
+            named: Vec::new(),
+            defaults: SendObject::new(defaults),
+            fallback,
             sockets: Vec::new(),
             next_id: 0,
             resume: None,
@@ -271,13 +276,14 @@ impl State {
         let Self {
             sockets,
             registry,
-            proxy,
+            defaults,
             ..
         } = self;
         // Only a socket the service watches: one it stopped watching is not served now.
         let listening = sockets
             .iter_mut()
             .find(|listening| listening.id == id && listening.source.is_some())?;
+        let resolved = listening.resolved(defaults).clone();
         let wanted = listening.most.min(room);
         let mut intake = Intake::default();
         // Refusals and failures count too: a flood of either cannot hold the dispatch.
@@ -292,7 +298,7 @@ impl State {
             }
             match accept(&listening.socket, listening.no_delay_each) {
                 Outcome::Client(client) => {
-                    let max = proxy.cap_at_accept(client.peer, max_per_peer);
+                    let max = proxy::cap_at_accept(&resolved.proxy, client.peer, max_per_peer);
                     if let Err(count) = registry.admit(client.peer, max) {
                         intake
                             .failures
@@ -367,23 +373,104 @@ impl State {
             .any(|listening| listening.id == id && !listening.waiting.is_empty())
     }
 
+    /// The listener put `socket` to listening: it is adopted, with the settings of the
+    /// `add_*()` in progress, at the next change.
     pub(super) fn announce(&mut self, socket: &gio::Socket) {
-        self.announced.push(SendWeak::new(socket));
+        let mut adding = self.adding.clone().unwrap_or_default();
+        if adding.settings.is_none()
+            && let Some(name) = &adding.name
+        {
+            adding.settings = self
+                .named
+                .iter()
+                .find(|(named, _)| named == name)
+                .map(|(_, settings)| settings.clone());
+        }
+        // Announced again (by the `event` signal of a socket the service made, then as its
+        // own), the last announcement says how it is served.
+        self.forget_announced(socket);
+        self.announced.push(Announced {
+            socket: SendWeak::new(socket),
+            adding,
+        });
     }
 
     pub(super) fn forget_announced(&mut self, socket: &gio::Socket) {
         self.announced
-            .retain(|announced| announced.upgrade().as_ref() != Some(socket));
+            .retain(|announced| announced.socket.upgrade().as_ref() != Some(socket));
+    }
+
+    /// What connections accepted through the listener are served with now.
+    pub(super) fn fallback(&mut self) -> Arc<Resolved> {
+        let defaults = &self.defaults;
+        if self.fallback.1 != (0, defaults.version()) {
+            self.fallback = listening::resolve(None, defaults);
+        }
+        self.fallback.0.clone()
+    }
+
+    /// Serves the listening `socket` with `settings` from now on (`None`: the service's);
+    /// returns those it had, to let go of unlocked, or `None` if the service does not serve
+    /// the socket itself.
+    pub(super) fn set_socket_settings(
+        &mut self,
+        socket: &gio::Socket,
+        settings: Option<SendObject<SocketSettings>>,
+    ) -> Option<Option<SendObject<SocketSettings>>> {
+        let Self {
+            sockets, defaults, ..
+        } = self;
+        let listening = sockets
+            .iter_mut()
+            .find(|listening| *listening.socket == *socket)?;
+        Some(listening.set_settings(settings, defaults))
+    }
+
+    /// Serves the listening sockets named `name` with `settings` from now on (`None`: the
+    /// service's), and returns those they had, to let go of unlocked.
+    pub(super) fn set_named_settings(
+        &mut self,
+        name: &str,
+        settings: Option<SendObject<SocketSettings>>,
+    ) -> Vec<SendObject<SocketSettings>> {
+        let mut previous: Vec<_> = self
+            .named
+            .extract_if(.., |(named, _)| named == name)
+            .map(|(_, settings)| settings)
+            .collect();
+        if let Some(settings) = &settings {
+            self.named.push((name.to_owned(), settings.clone()));
+        }
+        let Self {
+            sockets, defaults, ..
+        } = self;
+        previous.extend(
+            sockets
+                .iter_mut()
+                .filter(|listening| listening.name.as_deref() == Some(name))
+                .filter_map(|listening| listening.set_settings(settings.clone(), defaults)),
+        );
+        previous
+    }
+
+    /// Settings changed: resolves the sockets' again, and applies their TCP options.
+    pub(super) fn settings_changed(&mut self) {
+        let Self {
+            sockets, defaults, ..
+        } = self;
+        for listening in sockets {
+            listening.resolved(defaults);
+        }
     }
 
     /// The listener's set of sockets changed: take in the sockets announced since the last
     /// change. If there are none, a socket came through `g_socket_listener_add_socket()`.
     pub(super) fn adopt_announced(&mut self) {
         // A socket a failed `add_*()` announced and then dropped is gone by now.
-        let announced: Vec<gio::Socket> = self
+        let announced: Vec<(gio::Socket, Adding)> = self
             .announced
             .drain(..)
-            .filter_map(|socket| socket.upgrade())
+            .filter_map(|announced| Some((announced.socket.upgrade()?, announced.adding)))
             .collect();
         if announced.is_empty() {
             // The listener accepts from all its sockets from now on; clients taken in from
@@ -394,27 +481,20 @@ impl State {
             }
             return;
         }
-        for socket in announced {
+        for (socket, adding) in announced {
             let known = self
                 .sockets
                 .iter()
                 .any(|listening| *listening.socket == socket);
             if !known && matches!(self.mode, AcceptMode::Own) {
-                let backlog = usize::try_from(socket.listen_backlog()).unwrap_or(0);
                 debug!(
-                    "serving {}, listening with a backlog of {backlog}",
-                    describe(&socket)
+                    "serving {}, listening with a backlog of {}",
+                    describe(&socket),
+                    socket.listen_backlog()
                 );
                 self.next_id += 1;
-                let no_delay_each = pass_on_no_delay(&socket);
-                self.sockets.push(Listening {
-                    id: self.next_id,
-                    socket: SendObject::new(socket),
-                    source: None,
-                    waiting: VecDeque::new(),
-                    most: backlog.max(super::ACCEPT_BATCH),
-                    no_delay_each,
-                });
+                let listening = Listening::new(self.next_id, socket, adding, &self.defaults);
+                self.sockets.push(listening);
             }
         }
     }
@@ -438,11 +518,11 @@ impl State {
         }
     }
 
-    fn release_listening(&mut self, listening: Listening) {
-        if let Some(source) = listening.source {
+    fn release_listening(&mut self, mut listening: Listening) {
+        if let Some(source) = listening.source.take() {
             source.destroy();
         }
-        for client in listening.waiting {
+        for client in listening.waiting.drain(..) {
             self.registry.release(client.peer);
         }
     }

@@ -19,60 +19,17 @@ use super::arriving::{Arriving, Next};
 use super::{Engine, Host};
 use crate::connection;
 use crate::log::{LOG_DOMAIN, debug};
+use crate::socket_settings::TlsSettings;
 use crate::sys::{self, SendObject, SendWeak};
-
-/// The TLS settings of a service: its `tls-*` properties.
-#[derive(Clone)]
-pub(crate) struct TlsSettings {
-    /// `tls-certificate`: with none, the service serves plain TCP.
-    pub certificate: Option<SendObject<gio::TlsCertificate>>,
-    /// `tls-database`: how client certificates are verified (none: the backend's default).
-    pub database: Option<SendObject<gio::TlsDatabase>>,
-    /// `tls-authentication-mode`: whether client certificates are asked for.
-    pub authentication_mode: gio::TlsAuthenticationMode,
-    /// `tls-advertised-protocols`: ALPN, empty for none.
-    pub advertised_protocols: Vec<glib::GString>,
-    /// `tls-handshake-timeout`, in seconds: 0 for none.
-    pub handshake_timeout: u32,
-}
-
-impl TlsSettings {
-    pub(crate) const DEFAULT_HANDSHAKE_TIMEOUT: u32 = 10;
-}
-
-impl Default for TlsSettings {
-    fn default() -> Self {
-        Self {
-            certificate: None,
-            database: None,
-            authentication_mode: gio::TlsAuthenticationMode::None,
-            advertised_protocols: Vec::new(),
-            handshake_timeout: Self::DEFAULT_HANDSHAKE_TIMEOUT,
-        }
-    }
-}
 
 /// The TLS part of the engine's state.
 #[derive(Default)]
 pub(crate) struct Tls {
-    settings: TlsSettings,
     /// Handshakes in progress.
     handshakes: u32,
 }
 
 impl Tls {
-    pub(super) fn settings_mut(&mut self) -> &mut TlsSettings {
-        &mut self.settings
-    }
-
-    /// The settings to serve a new connection with, if the service serves TLS.
-    pub(super) fn server(&self) -> Option<TlsSettings> {
-        self.settings
-            .certificate
-            .is_some()
-            .then(|| self.settings.clone())
-    }
-
     pub(super) fn handshakes(&self) -> u32 {
         self.handshakes
     }
@@ -80,13 +37,11 @@ impl Tls {
 
 /// Runs the TLS handshake of `arriving`, then takes it on to `next` as the wrapper over its TLS
 /// connection, or reports why it failed.
-pub(super) fn handshake<H: Host>(
-    host: &H,
-    settings: TlsSettings,
-    mut arriving: Arriving,
-    next: Next<H>,
-) {
-    let tls = match server_connection(host, &settings, &arriving.connection) {
+pub(super) fn handshake<H: Host>(host: &H, mut arriving: Arriving, next: Next<H>) {
+    // The settings the connection's socket had at its accept.
+    let settings = arriving.settings.clone();
+    let settings = &settings.tls;
+    let tls = match server_connection(host, settings, &arriving.connection) {
         Ok(tls) => tls,
         Err(error) => {
             let _ = arriving.connection.close(gio::Cancellable::NONE);

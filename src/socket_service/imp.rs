@@ -6,14 +6,17 @@ use std::sync::{Arc, LazyLock};
 use gio::prelude::*;
 use glib::subclass::{Signal, prelude::*};
 
-use crate::engine::{Changes, Engine, Host, ProxySettings, TlsSettings};
+use crate::engine::{Adding, Changes, Engine, Host};
 use crate::ffi;
 use crate::glib_property::{DescribedAsGlibs, glib_property};
 use crate::log::LOG_DOMAIN;
-use crate::proxy_protocol::PeerRange;
-use crate::signals::{accept_certificate_args, accept_error_args, connection_signal, true_handled};
+use crate::signals::{
+    accept_certificate_args, accept_credentials_args, accept_error_args, all_agree,
+    connection_signal, true_handled,
+};
+use crate::socket_settings::{ProxySettings, TlsSettings};
 use crate::subclass::socket_listener::{SocketListenerImpl, SocketListenerImplExt};
-use crate::sys::SendObject;
+use crate::sys::SendWeak;
 
 #[derive(glib::Properties)]
 #[properties(wrapper_type = super::SocketService, ext_trait = SocketServicePropertiesExt)]
@@ -48,10 +51,11 @@ pub struct SocketService {
     /// The I/O timeout, in seconds, of every accepted socket (`g_socket_set_timeout()`), as
     /// `GSocketClient:timeout` is for clients; 0 (the default) for none. A read or write that
     /// waits longer fails with `G_IO_ERROR_TIMED_OUT`. With TLS it applies after the
-    /// handshake, which has `tls-handshake-timeout`.
-    #[property(name = "timeout", type = u32, get = |imp: &Self| imp.engine.timeout(),
-        set = Self::set_timeout, explicit_notify, nick = "Timeout",
-        blurb = "The I/O timeout of accepted sockets, in seconds (0: none)")]
+    /// handshake, which has `tls-handshake-timeout`. A view of the service's
+    /// [`socket-settings`](crate::SocketSettings): a socket's own settings may set another.
+    #[property(name = "timeout", type = u32, get = |imp: &Self| imp.defaults().timeout(),
+        set = |imp: &Self, value: u32| imp.defaults().set_timeout(value), explicit_notify,
+        nick = "Timeout", blurb = "The I/O timeout of accepted sockets, in seconds (0: none)")]
     /// The connections the service accepted and that are not yet closed or finalized, those in
     /// their TLS handshake included. Notified on the service's context.
     #[property(name = "n-connections", type = u32, get = |imp: &Self| imp.engine.n_connections(),
@@ -66,40 +70,54 @@ pub struct SocketService {
     #[property(name = "n-accept-errors", type = u64,
         get = |imp: &Self| imp.engine.n_accept_errors(), nick = "Accept errors",
         blurb = "The failed accepts since the service was created")]
+    /// The settings of every listening socket of the service that was given none of its own,
+    /// and of every setting a socket's own settings leave unset: see
+    /// [`SocketSettings`](crate::SocketSettings). The `tls-*`, `proxy-protocol-*` and
+    /// `timeout` properties of the service are views of these.
+    #[property(name = "socket-settings", type = crate::SocketSettings,
+        get = |imp: &Self| imp.defaults().clone(), nick = "Socket settings",
+        blurb = "The settings of the listening sockets that set none of their own")]
     /// The certificate, with its private key, the service serves TLS with; `None` (the
     /// default) for plain TCP. With one, every connection is taken through its TLS handshake
     /// before `incoming`, and handed out as a `GTcpWrapperConnection` whose base stream is the
     /// `GTlsServerConnection`.
     #[property(name = "tls-certificate", type = Option<gio::TlsCertificate>, nullable,
-        get = |imp: &Self| imp.engine.with_tls(|tls| tls.certificate.as_deref().cloned()),
-        set = Self::set_tls_certificate, explicit_notify, nick = "TLS certificate",
+        get = |imp: &Self| imp.defaults().tls_certificate(),
+        set = |imp: &Self, value: Option<gio::TlsCertificate>|
+            imp.defaults().set_tls_certificate(value.as_ref()),
+        explicit_notify, nick = "TLS certificate",
         blurb = "The certificate to serve TLS with (none: plain TCP)")]
     /// The database client certificates are verified with; `None` (the default) for the TLS
     /// backend's default database.
     #[property(name = "tls-database", type = Option<gio::TlsDatabase>, nullable,
-        get = |imp: &Self| imp.engine.with_tls(|tls| tls.database.as_deref().cloned()),
-        set = Self::set_tls_database, explicit_notify, nick = "TLS database",
+        get = |imp: &Self| imp.defaults().tls_database(),
+        set = |imp: &Self, value: Option<gio::TlsDatabase>|
+            imp.defaults().set_tls_database(value.as_ref()),
+        explicit_notify, nick = "TLS database",
         blurb = "The database to verify client certificates with (none: the default)")]
     /// Whether the service asks clients for a certificate: `None` (the default), `Requested`
     /// or `Required`.
     #[property(name = "tls-authentication-mode", type = gio::TlsAuthenticationMode,
-        get = |imp: &Self| imp.engine.with_tls(|tls| tls.authentication_mode),
-        set = Self::set_tls_authentication_mode, explicit_notify,
+        get = |imp: &Self| imp.defaults().tls_authentication_mode(),
+        set = |imp: &Self, value: gio::TlsAuthenticationMode| imp.defaults().set_tls_authentication_mode(value),
+        explicit_notify,
         builder(gio::TlsAuthenticationMode::None)
             .nick("TLS authentication mode")
             .blurb("Whether to ask clients for a certificate"))]
     /// The application protocols the service offers with ALPN (`"http/1.1"`, …), in order of
     /// preference; empty (the default) for no ALPN.
     #[property(name = "tls-advertised-protocols", type = glib::StrV,
-        get = |imp: &Self| imp.engine.with_tls(|tls| tls.advertised_protocols.iter().cloned().collect()),
-        set = Self::set_tls_advertised_protocols, explicit_notify,
-        nick = "TLS advertised protocols", blurb = "The protocols to offer with ALPN")]
+        get = |imp: &Self| imp.defaults().tls_advertised_protocols(),
+        set = |imp: &Self, value: glib::StrV| imp.defaults().set_tls_advertised_protocols(value),
+        explicit_notify, nick = "TLS advertised protocols",
+        blurb = "The protocols to offer with ALPN")]
     /// The most seconds a client may take to complete its TLS handshake; 0 for no limit. The
     /// default is 10.
     #[property(name = "tls-handshake-timeout", type = u32,
-        get = |imp: &Self| imp.engine.with_tls(|tls| tls.handshake_timeout),
-        set = Self::set_tls_handshake_timeout, explicit_notify,
-        default = TlsSettings::DEFAULT_HANDSHAKE_TIMEOUT, nick = "TLS handshake timeout",
+        get = |imp: &Self| imp.defaults().tls_handshake_timeout(),
+        set = |imp: &Self, value: u32| imp.defaults().set_tls_handshake_timeout(value),
+        explicit_notify, default = TlsSettings::DEFAULT_HANDSHAKE_TIMEOUT,
+        nick = "TLS handshake timeout",
         blurb = "The most seconds a TLS handshake may take (0: no limit)")]
     /// The load balancers trusted to send a PROXY protocol header (HAProxy's `send-proxy`,
     /// nginx's `proxy_protocol on`): IPv4 and IPv6 addresses and CIDR ranges (`127.0.0.1`,
@@ -114,20 +132,18 @@ pub struct SocketService {
     /// address nor a range logs a critical and leaves the list as it was;
     /// `try_set_proxy_protocol_peers()` returns the error instead.
     #[property(name = "proxy-protocol-peers", type = glib::StrV,
-        get = |imp: &Self| imp.engine.with_proxy(|proxy| {
-            proxy.peers.iter().map(|range| glib::GString::from(range.to_string())).collect()
-        }),
-        set = Self::set_proxy_protocol_peers, explicit_notify,
-        nick = "PROXY protocol peers",
+        get = |imp: &Self| imp.defaults().proxy_protocol_peers(),
+        set = |imp: &Self, value: glib::StrV| imp.defaults().set_proxy_protocol_peers(value),
+        explicit_notify, nick = "PROXY protocol peers",
         blurb = "The balancers trusted to send a PROXY protocol header (none: no PROXY protocol)")]
     /// Whether a trusted peer (`proxy-protocol-peers`) must send a PROXY protocol header: with
     /// this on (the default), as the specification asks, a connection from one without a header
     /// is refused. Off, a connection from a trusted peer that does not start with a header is
     /// served as it is, with its own addresses, for a balancer whose health checks send none.
     #[property(name = "proxy-protocol-required", type = bool,
-        get = |imp: &Self| imp.engine.with_proxy(|proxy| proxy.required),
-        set = Self::set_proxy_protocol_required, explicit_notify, default = true,
-        nick = "PROXY protocol required",
+        get = |imp: &Self| imp.defaults().proxy_protocol_required(),
+        set = |imp: &Self, value: bool| imp.defaults().set_proxy_protocol_required(value),
+        explicit_notify, default = true, nick = "PROXY protocol required",
         blurb = "Whether a trusted peer must send a PROXY protocol header")]
     /// The most seconds a connection may take to send its PROXY protocol header, from its
     /// accept, however slowly the bytes trickle in; 0 for no limit. The default is 5. A
@@ -135,9 +151,9 @@ pub struct SocketService {
     /// `proxy-protocol-required` off) waits as long for its first bytes before it is handed
     /// out (with 0, until it sends some).
     #[property(name = "proxy-protocol-timeout", type = u32,
-        get = |imp: &Self| imp.engine.with_proxy(|proxy| proxy.timeout),
-        set = Self::set_proxy_protocol_timeout, explicit_notify,
-        default = ProxySettings::DEFAULT_TIMEOUT, nick = "PROXY protocol timeout",
+        get = |imp: &Self| imp.defaults().proxy_protocol_timeout(),
+        set = |imp: &Self, value: u32| imp.defaults().set_proxy_protocol_timeout(value),
+        explicit_notify, default = ProxySettings::DEFAULT_TIMEOUT, nick = "PROXY protocol timeout",
         blurb = "The most seconds a PROXY protocol header may take (0: no limit)")]
     pub(crate) engine: Arc<Engine>,
 }
@@ -178,6 +194,7 @@ ffi::impl_structs!(
 const SIGNAL_INCOMING: usize = 0;
 const SIGNAL_ACCEPT_ERROR: usize = 1;
 const SIGNAL_ACCEPT_CERTIFICATE: usize = 2;
+const SIGNAL_ACCEPT_CREDENTIALS: usize = 3;
 
 static SIGNALS: LazyLock<Vec<Signal>> = LazyLock::new(|| {
     vec![
@@ -214,6 +231,27 @@ static SIGNALS: LazyLock<Vec<Signal>> = LazyLock::new(|| {
                 Some(accepted.to_value())
             })
             .accumulator(true_handled)
+            .build(),
+        Signal::builder("accept-credentials")
+            .run_last()
+            .param_types([
+                gio::SocketConnection::static_type(),
+                gio::Credentials::static_type(),
+            ])
+            .return_type::<bool>()
+            .class_handler(|args| {
+                let accepted = accept_credentials_args::<super::SocketService>(args).is_none_or(
+                    |(service, connection, credentials)| {
+                        ffi::call_accept_credentials::<SocketService>(
+                            service,
+                            connection,
+                            credentials,
+                        )
+                    },
+                );
+                Some(accepted.to_value())
+            })
+            .accumulator(all_agree)
             .build(),
     ]
 });
@@ -255,6 +293,10 @@ impl ffi::SocketServiceClassHandlers for SocketService {
     ) -> bool {
         false
     }
+
+    fn accept_credentials(&self, _: &gio::SocketConnection, _: &gio::Credentials) -> bool {
+        true
+    }
 }
 
 #[glib::derived_properties]
@@ -267,6 +309,15 @@ impl ObjectImpl for SocketService {
         self.parent_constructed();
         Engine::bind(&*self.obj());
         self.engine.backlog_constructed();
+        // The service's properties that are views of its settings change with them.
+        let service = SendWeak::new(&*self.obj());
+        self.defaults().connect_notify(None, move |_, pspec| {
+            if let Some(service) = service.upgrade()
+                && let Some(pspec) = service.find_property(pspec.name())
+            {
+                service.notify_by_pspec(&pspec);
+            }
+        });
     }
 
     fn dispose(&self) {
@@ -319,148 +370,29 @@ impl SocketService {
         }
     }
 
-    fn set_timeout(&self, seconds: u32) {
-        if self.engine.set_timeout(seconds) {
-            self.obj().notify_timeout();
-        }
+    /// The service's own settings, of which its `tls-*`, `proxy-protocol-*` and `timeout`
+    /// properties are views.
+    fn defaults(&self) -> &crate::SocketSettings {
+        self.engine.defaults()
     }
 
-    /// Changes one TLS setting, and notifies its property if it changed.
-    fn set_tls<T: PartialEq>(
-        &self,
-        field: impl FnOnce(&mut TlsSettings) -> &mut T,
-        value: T,
-        notify: impl FnOnce(&super::SocketService),
-    ) {
-        let (changed, previous) = self.engine.with_tls(|tls| {
-            let field = field(tls);
-            (*field != value, std::mem::replace(field, value))
-        });
-        // The previous value goes here, unlocked: it may hold the last reference to an
-        // application's object.
-        drop(previous);
-        if changed {
-            notify(&self.obj());
-        }
-    }
-
-    fn set_tls_certificate(&self, certificate: Option<gio::TlsCertificate>) {
-        self.set_tls(
-            |tls| &mut tls.certificate,
-            certificate.map(SendObject::new),
-            |obj| obj.notify_tls_certificate(),
-        );
-    }
-
-    fn set_tls_database(&self, database: Option<gio::TlsDatabase>) {
-        self.set_tls(
-            |tls| &mut tls.database,
-            database.map(SendObject::new),
-            |obj| obj.notify_tls_database(),
-        );
-    }
-
-    fn set_tls_authentication_mode(&self, mode: gio::TlsAuthenticationMode) {
-        self.set_tls(
-            |tls| &mut tls.authentication_mode,
-            mode,
-            |obj| obj.notify_tls_authentication_mode(),
-        );
-    }
-
-    fn set_tls_advertised_protocols(&self, protocols: glib::StrV) {
-        self.set_tls(
-            |tls| &mut tls.advertised_protocols,
-            protocols
-                .iter()
-                .map(|protocol| protocol.as_str().into())
-                .collect(),
-            |obj| obj.notify_tls_advertised_protocols(),
-        );
-    }
-
-    fn set_tls_handshake_timeout(&self, seconds: u32) {
-        self.set_tls(
-            |tls| &mut tls.handshake_timeout,
-            seconds,
-            |obj| obj.notify_tls_handshake_timeout(),
-        );
-    }
-
-    /// Sets `proxy-protocol-peers` from its text; notifies it if it changed.
-    pub(crate) fn try_set_proxy_protocol_peers<S: AsRef<str>>(
-        &self,
-        peers: &[S],
-    ) -> Result<(), glib::Error> {
-        let ranges = peers
-            .iter()
-            .map(|peer| PeerRange::parse(peer.as_ref()))
-            .collect::<Result<Vec<_>, String>>()
-            .map_err(|error| glib::Error::new(gio::IOErrorEnum::InvalidArgument, &error))?;
-        let previous = self
-            .engine
-            .with_proxy(|proxy| std::mem::replace(&mut proxy.peers, ranges.clone()));
-        if previous != ranges {
-            self.obj().notify_proxy_protocol_peers();
-        }
-        Ok(())
-    }
-
-    fn set_proxy_protocol_peers(&self, peers: glib::StrV) {
-        let peers: Vec<&str> = peers.iter().map(|peer| peer.as_str()).collect();
-        if let Err(error) = self.try_set_proxy_protocol_peers(&peers) {
-            glib::g_critical!(
-                LOG_DOMAIN,
-                "proxy-protocol-peers left as it was: {}",
-                error.message()
-            );
-        }
-    }
-
-    /// Changes one PROXY protocol setting, and notifies its property if it changed.
-    fn set_proxy<T: PartialEq + Copy>(
-        &self,
-        field: impl FnOnce(&mut ProxySettings) -> &mut T,
-        value: T,
-        notify: impl FnOnce(&super::SocketService),
-    ) {
-        let previous = self
-            .engine
-            .with_proxy(|proxy| std::mem::replace(field(proxy), value));
-        if previous != value {
-            notify(&self.obj());
-        }
-    }
-
-    fn set_proxy_protocol_required(&self, required: bool) {
-        self.set_proxy(
-            |proxy| &mut proxy.required,
-            required,
-            |obj| obj.notify_proxy_protocol_required(),
-        );
-    }
-
-    fn set_proxy_protocol_timeout(&self, seconds: u32) {
-        self.set_proxy(
-            |proxy| &mut proxy.timeout,
-            seconds,
-            |obj| obj.notify_proxy_protocol_timeout(),
-        );
-    }
-
-    /// Adds a socket Usher made itself (activation, `SO_REUSEPORT`), announcing it first so that
-    /// it is served like the listener's own.
+    /// Adds a socket the service accepts on itself (one Usher made, for activation or
+    /// `SO_REUSEPORT`, or one given with settings), announcing it first so that it is served
+    /// like the listener's own, as `adding` says.
     pub(crate) fn add_own_socket(
         &self,
         socket: &gio::Socket,
         source_object: Option<&glib::Object>,
+        adding: Adding,
     ) -> Result<(), glib::Error> {
-        self.engine.announce(socket);
-        let added = self.obj().add_socket(socket, source_object);
-        if added.is_err() {
-            self.engine.forget_announced(socket);
-        }
-        added
+        self.engine.adding(adding, || {
+            self.engine.announce(socket);
+            let added = self.obj().add_socket(socket, source_object);
+            if added.is_err() {
+                self.engine.forget_announced(socket);
+            }
+            added
+        })
     }
 }
 
@@ -490,6 +422,26 @@ impl Host for super::SocketService {
         self.emit(
             SIGNALS[SIGNAL_ACCEPT_CERTIFICATE].signal_id(),
             &[connection, peer_certificate, &errors],
+        )
+    }
+
+    fn decides_credentials(&self) -> bool {
+        glib::signal::signal_has_handler_pending(
+            self,
+            SIGNALS[SIGNAL_ACCEPT_CREDENTIALS].signal_id(),
+            None,
+            false,
+        ) || ffi::overrides_accept_credentials::<SocketService>(self)
+    }
+
+    fn accept_credentials(
+        &self,
+        connection: &gio::SocketConnection,
+        credentials: &gio::Credentials,
+    ) -> bool {
+        self.emit(
+            SIGNALS[SIGNAL_ACCEPT_CREDENTIALS].signal_id(),
+            &[connection, credentials],
         )
     }
 

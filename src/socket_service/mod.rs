@@ -2,7 +2,7 @@
 
 mod activation;
 pub(crate) mod imp;
-mod reuse_port;
+mod own_socket;
 mod stream;
 
 /// The accessors of [`SocketService`]'s properties, for it and its subclasses: a getter each
@@ -15,11 +15,16 @@ pub use stream::IncomingStream;
 
 use std::pin::Pin;
 
-use gio::prelude::{CancellableExt, SocketExt};
+use gio::prelude::{
+    CancellableExt, SocketConnectionExt, SocketExt, SocketListenerExt, UnixSocketAddressExtManual,
+};
 use glib::{prelude::*, signal::SignalHandlerId, subclass::prelude::*};
 
-use crate::engine::{Engine, Host};
-use crate::signals::{accept_certificate_args, accept_error_args, connection_handler};
+use crate::SocketSettings;
+use crate::engine::{Adding, Engine, Host};
+use crate::signals::{
+    accept_certificate_args, accept_credentials_args, accept_error_args, connection_handler,
+};
 use crate::sys::SendWeak;
 
 glib::wrapper! {
@@ -77,6 +82,29 @@ glib::wrapper! {
 impl SocketService {
     /// No service, for the `Option<&impl IsA<SocketService>>` arguments of generic code.
     pub const NONE: Option<&'static SocketService> = None;
+
+    /// The credentials of the process at the other end of `connection`, a Unix-domain
+    /// connection: those the service checked at its accept (`allowed-users`,
+    /// `allowed-groups`, `accept-credentials`), or, if it did not, those the socket gives now
+    /// (`g_socket_get_credentials()`). Fails for a connection without credentials (TCP).
+    #[doc(alias = "usher_socket_service_get_peer_credentials")]
+    pub fn peer_credentials(
+        connection: &impl IsA<gio::SocketConnection>,
+    ) -> Result<gio::Credentials, glib::Error> {
+        let connection = connection.as_ref();
+        match crate::engine::checked_credentials(connection) {
+            Some(credentials) => Ok(credentials),
+            None => connection.socket().credentials(),
+        }
+    }
+
+    /// The listening socket `connection` came through, if a service handed it out and knows
+    /// (it does not for one accepted through the listener, after the listener's
+    /// `add_socket()`). Its settings are [`SocketSettings::for_connection()`].
+    #[doc(alias = "usher_socket_service_get_listening_socket")]
+    pub fn listening_socket(connection: &impl IsA<gio::SocketConnection>) -> Option<gio::Socket> {
+        SocketSettings::listening_socket_of(connection)
+    }
 
     /// Creates a new, active service with no sockets.
     #[doc(alias = "usher_socket_service_new")]
@@ -233,11 +261,13 @@ pub trait SocketServiceExt: IsA<SocketService> + 'static {
         source_object: Option<&impl IsA<glib::Object>>,
     ) -> Result<gio::SocketAddress, glib::Error> {
         let service = self.as_ref();
-        let socket = reuse_port::listen(service, address.as_ref())?;
+        let socket = own_socket::listen_reuse_port(service, address.as_ref())?;
         let effective = socket.local_address()?;
-        service
-            .imp()
-            .add_own_socket(&socket, source_object.map(|object| object.as_ref()))?;
+        service.imp().add_own_socket(
+            &socket,
+            source_object.map(|object| object.as_ref()),
+            Adding::default(),
+        )?;
         Ok(effective)
     }
 
@@ -313,12 +343,170 @@ pub trait SocketServiceExt: IsA<SocketService> + 'static {
             .collect::<Result<Vec<_>, glib::Error>>()?;
         for (socket, name) in &sockets {
             let source_object = source_object_for(name);
+            let adding = Adding {
+                name: Some(name.clone()),
+                ..Adding::default()
+            };
             service
                 .imp()
-                .add_own_socket(socket, source_object.as_ref())?;
+                .add_own_socket(socket, source_object.as_ref(), adding)?;
         }
         passed.adopted();
         Ok(sockets.len() as u32)
+    }
+
+    /// Listens on `address`, as the listener's
+    /// [`add_address()`](gio::prelude::SocketListenerExt::add_address) does, and serves the
+    /// socket with `settings` (`None`: the service's own,
+    /// [`socket_settings()`](SocketServicePropertiesExt::socket_settings)). Returns the address
+    /// it is bound to.
+    ///
+    /// ```no_run
+    /// use gio::prelude::*;
+    /// use usher::prelude::*;
+    ///
+    /// // A port behind HAProxy, which sends a PROXY protocol header, and a direct one.
+    /// let service = usher::SocketService::new();
+    /// let behind_haproxy = usher::SocketSettings::new();
+    /// behind_haproxy.try_set_proxy_protocol_peers(&["10.0.0.2"])?;
+    /// let any = gio::InetSocketAddress::new(&gio::InetAddress::new_any(gio::SocketFamily::Ipv6), 8080);
+    /// service.add_address_with_settings(
+    ///     &any,
+    ///     gio::SocketType::Stream,
+    ///     gio::SocketProtocol::Tcp,
+    ///     None::<&glib::Object>,
+    ///     Some(&behind_haproxy),
+    /// )?;
+    /// service.add_inet_port(8081, None::<&glib::Object>)?;
+    /// # Ok::<(), glib::Error>(())
+    /// ```
+    #[doc(alias = "usher_socket_service_add_address_full")]
+    fn add_address_with_settings(
+        &self,
+        address: &impl IsA<gio::SocketAddress>,
+        type_: gio::SocketType,
+        protocol: gio::SocketProtocol,
+        source_object: Option<&impl IsA<glib::Object>>,
+        settings: Option<&SocketSettings>,
+    ) -> Result<gio::SocketAddress, glib::Error> {
+        let service = self.upcast_ref::<SocketService>();
+        if let Some(unix) = address.as_ref().downcast_ref::<gio::UnixSocketAddress>()
+            && matches!(
+                unix.path(),
+                Some(gio::prelude::UnixSocketAddressPath::Path(_))
+            )
+            && type_ == gio::SocketType::Stream
+        {
+            let resolved = service.engine().resolve(settings);
+            let (socket, unix_file) = own_socket::listen_unix_path(service, unix, &resolved.unix)?;
+            let effective = socket.local_address()?;
+            let adding = Adding {
+                unix_file: Some(unix_file.clone()),
+                ..adding(settings)
+            };
+            let added = service.imp().add_own_socket(
+                &socket,
+                source_object.map(|object| object.as_ref()),
+                adding,
+            );
+            if added.is_err() {
+                unix_file.remove_if_ours();
+            }
+            return added.map(|()| effective);
+        }
+        service.engine().adding(adding(settings), || {
+            service.add_address(address, type_, protocol, source_object)
+        })
+    }
+
+    /// Listens on TCP port `port` of every address, as the listener's
+    /// [`add_inet_port()`](gio::prelude::SocketListenerExt::add_inet_port) does, and serves
+    /// the sockets with `settings` (`None`: the service's own).
+    #[doc(alias = "usher_socket_service_add_inet_port_full")]
+    fn add_inet_port_with_settings(
+        &self,
+        port: u16,
+        source_object: Option<&impl IsA<glib::Object>>,
+        settings: Option<&SocketSettings>,
+    ) -> Result<(), glib::Error> {
+        let service = self.upcast_ref::<SocketService>();
+        service.engine().adding(adding(settings), || {
+            service.add_inet_port(port, source_object)
+        })
+    }
+
+    /// Listens on a TCP port the system chooses, of every address, as the listener's
+    /// [`add_any_inet_port()`](gio::prelude::SocketListenerExt::add_any_inet_port) does, and
+    /// serves the sockets with `settings` (`None`: the service's own). Returns the port.
+    #[doc(alias = "usher_socket_service_add_any_inet_port_full")]
+    fn add_any_inet_port_with_settings(
+        &self,
+        source_object: Option<&impl IsA<glib::Object>>,
+        settings: Option<&SocketSettings>,
+    ) -> Result<u16, glib::Error> {
+        let service = self.upcast_ref::<SocketService>();
+        service.engine().adding(adding(settings), || {
+            service.add_any_inet_port(source_object)
+        })
+    }
+
+    /// Adds `socket`, a listening socket, as the listener's
+    /// [`add_socket()`](gio::prelude::SocketListenerExt::add_socket) does, and serves it
+    /// with `settings` (`None`: the service's own). Unlike a socket given to `add_socket()`,
+    /// which the service accepts on through the listener, one at a time, it is served as the
+    /// service's own sockets are.
+    #[doc(alias = "usher_socket_service_add_socket_full")]
+    fn add_socket_with_settings(
+        &self,
+        socket: &impl IsA<gio::Socket>,
+        source_object: Option<&impl IsA<glib::Object>>,
+        settings: Option<&SocketSettings>,
+    ) -> Result<(), glib::Error> {
+        self.as_ref().imp().add_own_socket(
+            socket.as_ref(),
+            source_object.map(|object| object.as_ref()),
+            adding(settings),
+        )
+    }
+
+    /// Serves the listening `socket` with `settings` from now on (`None`: the service's own):
+    /// the connections accepted from then on. Fails with [`gio::IOErrorEnum::NotFound`] if
+    /// `socket` is not one the service accepts on itself: one that came through the
+    /// listener's `add_socket()` (use
+    /// [`add_socket_with_settings()`](Self::add_socket_with_settings)), or of another service.
+    /// A connection's listening socket is [`SocketService::listening_socket()`]; the listener's
+    /// `event` signal gives each one as it is made.
+    #[doc(alias = "usher_socket_service_set_socket_settings")]
+    fn set_socket_settings(
+        &self,
+        socket: &impl IsA<gio::Socket>,
+        settings: Option<&SocketSettings>,
+    ) -> Result<(), glib::Error> {
+        self.as_ref()
+            .engine()
+            .set_socket_settings(socket.as_ref(), settings)
+    }
+
+    /// Serves the listening sockets named `name` with `settings` (`None`: the service's own),
+    /// those added already and those added later: the sockets passed to the process with that
+    /// name ([`add_activated_sockets()`](Self::add_activated_sockets), `LISTEN_FDNAMES`).
+    ///
+    /// ```no_run
+    /// use gio::prelude::*;
+    /// use usher::prelude::*;
+    ///
+    /// # fn certificate() -> gio::TlsCertificate { unimplemented!() }
+    /// // A unit with `FileDescriptorName=https` and one with `FileDescriptorName=http`.
+    /// let service = usher::SocketService::new();
+    /// let https = usher::SocketSettings::new();
+    /// https.set_tls_certificate(Some(&certificate()));
+    /// service.set_named_socket_settings("https", Some(&https));
+    /// service.add_activated_sockets(|_name| None)?;
+    /// # Ok::<(), glib::Error>(())
+    /// ```
+    #[doc(alias = "usher_socket_service_set_named_socket_settings")]
+    fn set_named_socket_settings(&self, name: &str, settings: Option<&SocketSettings>) {
+        self.as_ref().engine().set_named_settings(name, settings)
     }
 
     /// Sets `proxy-protocol-peers`, the load balancers trusted to send a PROXY protocol
@@ -339,7 +527,9 @@ pub trait SocketServiceExt: IsA<SocketService> + 'static {
     /// ```
     #[doc(alias = "usher_socket_service_try_set_proxy_protocol_peers")]
     fn try_set_proxy_protocol_peers<S: AsRef<str>>(&self, peers: &[S]) -> Result<(), glib::Error> {
-        self.as_ref().imp().try_set_proxy_protocol_peers(peers)
+        self.as_ref()
+            .socket_settings()
+            .try_set_proxy_protocol_peers(peers)
     }
 
     /// The connections the service hands out from now on, as a
@@ -419,9 +609,56 @@ pub trait SocketServiceExt: IsA<SocketService> + 'static {
             Some(accepted.to_value())
         })
     }
+
+    /// Connects to `accept-credentials`, emitted on the service's context for each connection
+    /// on a Unix-domain socket, after its accept and before anything else (its PROXY header,
+    /// its TLS handshake, `incoming`), with the credentials of the peer's process
+    /// (`SO_PEERCRED`: its user, group and process ids). Return `false` to refuse the
+    /// connection, which is closed and reported with `accept-error`
+    /// ([`gio::IOErrorEnum::PermissionDenied`], naming the peer's uid and pid); every handler
+    /// must return `true` for it to be served. It is emitted for the peers the socket's
+    /// `allowed-users` and `allowed-groups` let in, and, once a handler is connected, costs
+    /// one system call per connection.
+    ///
+    /// ```no_run
+    /// use gio::prelude::*;
+    /// use usher::prelude::*;
+    ///
+    /// let service = usher::SocketService::new();
+    /// // Only processes of this user, or root.
+    /// let me = gio::Credentials::new().unix_user()?;
+    /// service.connect_accept_credentials(move |_, _connection, credentials| {
+    ///     credentials.unix_user().is_ok_and(|uid| uid == me || uid == 0)
+    /// });
+    /// # Ok::<(), glib::Error>(())
+    /// ```
+    #[doc(alias = "accept-credentials")]
+    fn connect_accept_credentials<F>(&self, f: F) -> SignalHandlerId
+    where
+        F: Fn(&Self, &gio::SocketConnection, &gio::Credentials) -> bool + 'static,
+    {
+        self.connect_local("accept-credentials", false, move |args| {
+            let accepted = accept_credentials_args::<SocketService>(args).is_some_and(
+                |(service, connection, credentials)| {
+                    service
+                        .downcast_ref::<Self>()
+                        .is_some_and(|service| f(service, connection, credentials))
+                },
+            );
+            Some(accepted.to_value())
+        })
+    }
 }
 
 impl<O: IsA<SocketService>> SocketServiceExt for O {}
+
+/// The sockets an `add_*_with_settings()` adds are served with `settings`.
+fn adding(settings: Option<&SocketSettings>) -> Adding {
+    Adding {
+        settings: settings.cloned().map(crate::sys::SendObject::new),
+        ..Adding::default()
+    }
+}
 
 /// Starts and stops a [`SocketService`] from any thread.
 ///

@@ -2,8 +2,8 @@
 //! GObject references that cross threads (`refs`), system calls on sockets and descriptors
 //! (`socket`), GLib's logging state (`log`), a source woken from any thread (`wakeup`), GIO
 //! asynchronous calls whose callback may run on another thread (`gio_async`), typed object data
-//! (`object_data`), registering a type that reports its close (`close_reporting`) and a
-//! `GThreadPool` (`thread_pool`).
+//! (`object_data`), registering a type that reports its close (`close_reporting`), a
+//! `GThreadPool` (`thread_pool`) and user and group names (`users`).
 //!
 //! Outside the C ABI (`ffi.rs`, `capi/`) and `subclass/`, this module is the only place with
 //! `unsafe`. Its files import nothing of the crate but each other: it is the lowest layer.
@@ -15,6 +15,7 @@ mod object_data;
 mod refs;
 mod socket;
 mod thread_pool;
+mod users;
 mod wakeup;
 
 pub(crate) use close_reporting::{
@@ -25,8 +26,10 @@ pub(crate) use log::log_debug_enabled;
 pub(crate) use object_data::{DataKey, listener_source_object};
 pub(crate) use refs::{SendObject, SendWeak};
 pub(crate) use socket::{
-    Accepted, accept, bind, canonical_ip, close_passed_descriptor, duplicate_descriptor,
-    errno_error, is_listening_stream, readable_now, receive, remote_address, set_no_delay,
+    Accepted, accept, bind, canonical_ip, close_passed_descriptor, credential_ids,
+    duplicate_descriptor, errno_error, is_listening_stream, readable_now, receive, remote_address,
+    set_no_delay,
 };
 pub(crate) use thread_pool::ThreadPool;
+pub(crate) use users::{group_id, user_id};
 pub(crate) use wakeup::Wakeup;

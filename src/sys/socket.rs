@@ -241,6 +241,23 @@ pub(crate) fn bind(socket: &gio::Socket, address: &gio::SocketAddress) -> Result
     Ok(())
 }
 
+/// The user id, primary group id and process id in `credentials`, a peer's as
+/// `g_socket_get_credentials()` read them (`SO_PEERCRED`): `GCredentials` gives the group only
+/// through its native structure.
+pub(crate) fn credential_ids(credentials: &gio::Credentials) -> Option<(u32, u32, i32)> {
+    // SAFETY: on Linux, GCredentials holds a `struct ucred`, which this returns a pointer to,
+    // alive while `credentials` is.
+    unsafe {
+        let native = gio::ffi::g_credentials_get_native(
+            credentials.to_glib_none().0,
+            gio::ffi::G_CREDENTIALS_TYPE_LINUX_UCRED,
+        ) as *const libc::ucred;
+        native
+            .as_ref()
+            .map(|ucred| (ucred.uid, ucred.gid, ucred.pid))
+    }
+}
+
 /// The `GError` GSocket would set for `errno` while doing `what` ("Error accepting connection").
 pub(crate) fn errno_error(errno: i32, what: &str) -> glib::Error {
     // SAFETY: g_strerror() returns a string owned by GLib that lives forever.

@@ -1,10 +1,12 @@
-//! Certificates for the TLS tests, made by `openssl`.
+//! Certificates for the TLS tests, made by `openssl`, and a TLS client not written with Usher.
 
+use std::net::SocketAddr;
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use gio::prelude::*;
 
-use super::Scratch;
+use super::{Client, Scratch, spawn_client};
 
 /// A certificate authority, a server certificate for localhost and 127.0.0.1, and a client
 /// certificate, all made by `openssl` in a directory removed afterwards.
@@ -104,4 +106,30 @@ impl Certificates {
             .unwrap()
             .upcast()
     }
+}
+
+/// Runs `tests/tls_client.py` with `args` in a thread: its lines, or its error.
+pub fn python_client(
+    context: &glib::MainContext,
+    address: SocketAddr,
+    certificates: &Certificates,
+    args: &[&str],
+) -> Client<Result<Vec<String>, String>> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tls_client.py");
+    let mut command = Command::new("/usr/bin/python3");
+    command
+        .arg(script)
+        .arg(address.port().to_string())
+        .arg(certificates.path("ca.pem"))
+        .args(args);
+    spawn_client(context, move || {
+        let output = command.output().expect("python3");
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        let lines = stdout.lines().map(str::to_owned).collect();
+        if output.status.success() {
+            Ok(lines)
+        } else {
+            Err(stdout)
+        }
+    })
 }

@@ -2,6 +2,7 @@
 //! iteration that waits for events (with a deadline that fails the test instead of hanging).
 #![allow(dead_code)]
 
+pub mod balancers;
 pub mod certificates;
 
 use std::io::{BufRead, BufReader, Read, Write};

@@ -1,0 +1,138 @@
+//! The C getters and setters of properties, for every type of the C API: one macro makes the
+//! pair of a property from its kind, so that each type lists its properties, nothing more.
+
+use glib::translate::*;
+
+/// How a property's Rust type crosses the C ABI: numbers as they are, `bool` as `gboolean`.
+/// (`pub(crate)` as the functions that name it in their signatures are.)
+pub(crate) trait CValue {
+    /// The C type; its default is what a getter returns when its check fails.
+    type C: Default;
+    fn into_c(self) -> Self::C;
+    fn from_c(value: Self::C) -> Self;
+}
+
+macro_rules! c_value_as_itself {
+    ($($type:ty),+) => {
+        $(
+            impl CValue for $type {
+                type C = $type;
+                fn into_c(self) -> $type {
+                    self
+                }
+                fn from_c(value: $type) -> $type {
+                    value
+                }
+            }
+        )+
+    };
+}
+
+c_value_as_itself!(u32, u64);
+
+impl CValue for bool {
+    type C = glib::ffi::gboolean;
+    fn into_c(self) -> glib::ffi::gboolean {
+        self.into_glib()
+    }
+    fn from_c(value: glib::ffi::gboolean) -> bool {
+        value != glib::ffi::GFALSE
+    }
+}
+
+/// The C getters and setters of the properties of a type: the instance's C type, its check and
+/// how to borrow it; then, for each property, its kind, its C getter (and setter, after `/`),
+/// and the Rust getter (and setter) they call:
+///
+/// * `value`: a number or a boolean ([`CValue`]);
+/// * `object`: an object, or `NULL`, of a type and its check, `(transfer none)` when read;
+/// * `strv`: a list of strings, `NULL` for none, `(transfer full)` when read;
+/// * `authentication_mode`: a `GTlsAuthenticationMode`.
+macro_rules! property_accessors {
+    ($instance:ty, $check:ident, $borrow:path;) => {};
+    ($instance:ty, $check:ident, $borrow:path;
+        value $get:ident $(/ $set:ident)?: $name:ident $(/ $set_name:ident)?: $type:ty;
+        $($rest:tt)*) => {
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn $get(instance: *mut $instance) -> <$type as CValue>::C {
+            return_if_fail! { $get => Default::default(); $check(instance) }
+            unsafe { $borrow(instance) }.$name().into_c()
+        }
+        $(
+            #[unsafe(no_mangle)]
+            pub unsafe extern "C" fn $set(instance: *mut $instance, value: <$type as CValue>::C) {
+                return_if_fail! { $set; $check(instance) }
+                unsafe { $borrow(instance) }.$set_name(<$type>::from_c(value))
+            }
+        )?
+        property_accessors!($instance, $check, $borrow; $($rest)*);
+    };
+    ($instance:ty, $check:ident, $borrow:path;
+        object $get:ident / $set:ident: $name:ident / $set_name:ident: $type:ty, $is:ident;
+        $($rest:tt)*) => {
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn $get(
+            instance: *mut $instance,
+        ) -> *mut <$type as glib::object::ObjectType>::GlibType {
+            return_if_fail! { $get => std::ptr::null_mut(); $check(instance) }
+            // (transfer none): the instance keeps its reference.
+            unsafe { $borrow(instance) }.$name().to_glib_none().0
+        }
+
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn $set(
+            instance: *mut $instance,
+            value: *mut <$type as glib::object::ObjectType>::GlibType,
+        ) {
+            return_if_fail! { $set; $check(instance), value.is_null() || $is(value) }
+            let value: Borrowed<Option<$type>> = unsafe { from_glib_borrow(value) };
+            unsafe { $borrow(instance) }.$set_name(value.as_ref().as_ref())
+        }
+        property_accessors!($instance, $check, $borrow; $($rest)*);
+    };
+    ($instance:ty, $check:ident, $borrow:path;
+        strv $get:ident / $set:ident: $name:ident / $set_name:ident;
+        $($rest:tt)*) => {
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn $get(instance: *mut $instance) -> *mut *mut std::ffi::c_char {
+            return_if_fail! { $get => std::ptr::null_mut(); $check(instance) }
+            strv_or_null(unsafe { $borrow(instance) }.$name())
+        }
+
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn $set(
+            instance: *mut $instance,
+            value: *const *const std::ffi::c_char,
+        ) {
+            return_if_fail! { $set; $check(instance), strv_is_utf8(value) }
+            let value = unsafe { strv_from_c(value) };
+            unsafe { $borrow(instance) }.$set_name(glib::StrV::from(value))
+        }
+        property_accessors!($instance, $check, $borrow; $($rest)*);
+    };
+    ($instance:ty, $check:ident, $borrow:path;
+        authentication_mode $get:ident / $set:ident: $name:ident / $set_name:ident;
+        $($rest:tt)*) => {
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn $get(instance: *mut $instance) -> gio::ffi::GTlsAuthenticationMode {
+            return_if_fail! { $get => gio::ffi::G_TLS_AUTHENTICATION_NONE; $check(instance) }
+            unsafe { $borrow(instance) }.$name().into_glib()
+        }
+
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn $set(
+            instance: *mut $instance,
+            value: gio::ffi::GTlsAuthenticationMode,
+        ) {
+            return_if_fail! {
+                $set;
+                $check(instance),
+                (gio::ffi::G_TLS_AUTHENTICATION_NONE..=gio::ffi::G_TLS_AUTHENTICATION_REQUIRED)
+                    .contains(&value),
+            }
+            unsafe { $borrow(instance) }
+                .$set_name(unsafe { gio::TlsAuthenticationMode::from_glib(value) })
+        }
+        property_accessors!($instance, $check, $borrow; $($rest)*);
+    };
+}

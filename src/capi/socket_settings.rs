@@ -1,0 +1,169 @@
+//! `UsherSocketSettings`: its constructor, which settings are set, its property accessors
+//! (`socket-settings.h`).
+
+use std::ffi::{CStr, c_char, c_uint};
+
+use gio::prelude::*;
+use glib::translate::*;
+
+use super::*;
+use crate::SocketSettings;
+
+/// `UsherSocketSettings`: the instance structure, opaque to C (`G_DECLARE_FINAL_TYPE`).
+pub(super) type UsherSocketSettings = <SocketSettings as ObjectType>::GlibType;
+
+unsafe fn settings(settings: *mut UsherSocketSettings) -> Borrowed<SocketSettings> {
+    unsafe { SocketSettings::from_glib_borrow(settings) }
+}
+
+/// Whether `name` is the name of a setting (`"tls-certificate"`, …).
+fn is_a_setting(name: *const c_char) -> bool {
+    setting_name(name).is_some()
+}
+
+/// `name`, the name of a setting, if it is one.
+fn setting_name<'a>(name: *const c_char) -> Option<&'a str> {
+    if name.is_null() {
+        return None;
+    }
+    let name = unsafe { CStr::from_ptr(name) }.to_str().ok()?;
+    SocketSettings::has_setting(name).then_some(name)
+}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn usher_socket_settings_get_type() -> glib::ffi::GType {
+    SocketSettings::static_type().into_glib()
+}
+
+#[unsafe(no_mangle)]
+pub extern "C" fn usher_socket_settings_new() -> *mut UsherSocketSettings {
+    SocketSettings::new().into_glib_ptr()
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn usher_socket_settings_is_set(
+    settings: *mut UsherSocketSettings,
+    name: *const c_char,
+) -> glib::ffi::gboolean {
+    return_if_fail! {
+        usher_socket_settings_is_set => glib::ffi::GFALSE;
+        USHER_IS_SOCKET_SETTINGS(settings),
+        is_a_setting(name),
+    }
+    let name = setting_name(name).unwrap_or_default();
+    unsafe { self::settings(settings) }.is_set(name).into_glib()
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn usher_socket_settings_unset(
+    settings: *mut UsherSocketSettings,
+    name: *const c_char,
+) {
+    return_if_fail! {
+        usher_socket_settings_unset;
+        USHER_IS_SOCKET_SETTINGS(settings),
+        is_a_setting(name),
+    }
+    let name = setting_name(name).unwrap_or_default();
+    let _ = unsafe { self::settings(settings) }.unset(name);
+}
+
+/// (transfer none): the connection keeps them.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn usher_socket_settings_get_for_connection(
+    connection: *mut gio::ffi::GSocketConnection,
+) -> *mut UsherSocketSettings {
+    return_if_fail! {
+        usher_socket_settings_get_for_connection => std::ptr::null_mut();
+        G_IS_SOCKET_CONNECTION(connection),
+    }
+    let connection: Borrowed<gio::SocketConnection> = unsafe { from_glib_borrow(connection) };
+    SocketSettings::for_connection(&*connection)
+        .to_glib_none()
+        .0
+}
+
+property_accessors! {
+    UsherSocketSettings, USHER_IS_SOCKET_SETTINGS, settings;
+    object usher_socket_settings_get_tls_certificate / usher_socket_settings_set_tls_certificate:
+        tls_certificate / set_tls_certificate: gio::TlsCertificate, G_IS_TLS_CERTIFICATE;
+    object usher_socket_settings_get_tls_database / usher_socket_settings_set_tls_database:
+        tls_database / set_tls_database: gio::TlsDatabase, G_IS_TLS_DATABASE;
+    authentication_mode usher_socket_settings_get_tls_authentication_mode
+        / usher_socket_settings_set_tls_authentication_mode:
+        tls_authentication_mode / set_tls_authentication_mode;
+    strv usher_socket_settings_get_tls_advertised_protocols
+        / usher_socket_settings_set_tls_advertised_protocols:
+        tls_advertised_protocols / set_tls_advertised_protocols;
+    value usher_socket_settings_get_tls_handshake_timeout
+        / usher_socket_settings_set_tls_handshake_timeout:
+        tls_handshake_timeout / set_tls_handshake_timeout: c_uint;
+    // Through the property's setter, which logs a critical for an invalid entry.
+    strv usher_socket_settings_get_proxy_protocol_peers
+        / usher_socket_settings_set_proxy_protocol_peers:
+        proxy_protocol_peers / set_proxy_protocol_peers;
+    value usher_socket_settings_get_proxy_protocol_required
+        / usher_socket_settings_set_proxy_protocol_required:
+        proxy_protocol_required / set_proxy_protocol_required: bool;
+    value usher_socket_settings_get_proxy_protocol_timeout
+        / usher_socket_settings_set_proxy_protocol_timeout:
+        proxy_protocol_timeout / set_proxy_protocol_timeout: c_uint;
+    value usher_socket_settings_get_timeout / usher_socket_settings_set_timeout:
+        timeout / set_timeout: c_uint;
+    value usher_socket_settings_get_tcp_keepalive / usher_socket_settings_set_tcp_keepalive:
+        tcp_keepalive / set_tcp_keepalive: bool;
+    value usher_socket_settings_get_tcp_keepalive_idle
+        / usher_socket_settings_set_tcp_keepalive_idle:
+        tcp_keepalive_idle / set_tcp_keepalive_idle: c_uint;
+    value usher_socket_settings_get_tcp_keepalive_interval
+        / usher_socket_settings_set_tcp_keepalive_interval:
+        tcp_keepalive_interval / set_tcp_keepalive_interval: c_uint;
+    value usher_socket_settings_get_tcp_keepalive_count
+        / usher_socket_settings_set_tcp_keepalive_count:
+        tcp_keepalive_count / set_tcp_keepalive_count: c_uint;
+    value usher_socket_settings_get_tcp_user_timeout / usher_socket_settings_set_tcp_user_timeout:
+        tcp_user_timeout / set_tcp_user_timeout: c_uint;
+    value usher_socket_settings_get_tcp_defer_accept / usher_socket_settings_set_tcp_defer_accept:
+        tcp_defer_accept / set_tcp_defer_accept: c_uint;
+    value usher_socket_settings_get_unix_mode / usher_socket_settings_set_unix_mode:
+        unix_mode / set_unix_mode: c_uint;
+    value usher_socket_settings_get_unix_owner / usher_socket_settings_set_unix_owner:
+        unix_owner / set_unix_owner: c_uint;
+    value usher_socket_settings_get_unix_group / usher_socket_settings_set_unix_group:
+        unix_group / set_unix_group: c_uint;
+    // Through the properties' setters, which log a critical for an invalid entry.
+    strv usher_socket_settings_get_allowed_users / usher_socket_settings_set_allowed_users:
+        allowed_users / set_allowed_users;
+    strv usher_socket_settings_get_allowed_groups / usher_socket_settings_set_allowed_groups:
+        allowed_groups / set_allowed_groups;
+}
+
+/// The `try_set_*()` of a list setting: its entries, or the error saying which is wrong.
+macro_rules! try_set_list {
+    ($($function:ident: $method:ident;)+) => {
+        $(
+            #[unsafe(no_mangle)]
+            pub unsafe extern "C" fn $function(
+                settings: *mut UsherSocketSettings,
+                entries: *const *const c_char,
+                error: *mut *mut glib::ffi::GError,
+            ) -> glib::ffi::gboolean {
+                return_if_fail! {
+                    $function => glib::ffi::GFALSE;
+                    USHER_IS_SOCKET_SETTINGS(settings),
+                    strv_is_utf8(entries),
+                    error_is_unset(error),
+                }
+                let entries = unsafe { strv_from_c(entries) };
+                let set = unsafe { self::settings(settings) }.$method(&entries);
+                unsafe { boolean_or_error(set, error) }
+            }
+        )+
+    };
+}
+
+try_set_list! {
+    usher_socket_settings_try_set_proxy_protocol_peers: try_set_proxy_protocol_peers;
+    usher_socket_settings_try_set_allowed_users: try_set_allowed_users;
+    usher_socket_settings_try_set_allowed_groups: try_set_allowed_groups;
+}

@@ -1,0 +1,285 @@
+//! A listening socket the service accepts on: the source watching it, the clients taken off its
+//! backlog, and its settings, resolved against the service's and applied to the socket.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use gio::prelude::*;
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::PathBuf;
+
+use crate::log::{LOG_DOMAIN, debug};
+use crate::socket_settings::{Resolved, SocketSettings, TcpSettings, UnixSettings};
+use crate::sys::{self, SendObject};
+
+/// A listening socket and, while the service accepts on it, the source watching it.
+pub(super) struct Listening {
+    pub id: u32,
+    pub socket: SendObject<gio::Socket>,
+    pub source: Option<glib::Source>,
+    /// Clients taken off the kernel's backlog and not yet handed out, oldest first.
+    pub waiting: VecDeque<sys::Accepted>,
+    /// The most clients to take in, and to hand out, per dispatch: the socket's backlog, or
+    /// more.
+    pub most: usize,
+    /// Whether each client taken in needs `TCP_NODELAY` set: those queued before the socket
+    /// had it to pass on (see `accept::pass_on_no_delay`), until the backlog is seen empty.
+    pub no_delay_each: bool,
+    /// The name it was passed with (`LISTEN_FDNAMES`), if any.
+    pub name: Option<String>,
+    /// The file of a Unix socket the service made at a path, to remove when done with it.
+    unix_file: Option<UnixFile>,
+    /// The settings it was given; `None` for its service's.
+    settings: Option<SendObject<SocketSettings>>,
+    /// What its connections are served with, resolved from the versions of its settings and its
+    /// service's given.
+    resolved: Arc<Resolved>,
+    versions: (u64, u64),
+}
+
+impl Listening {
+    /// A socket newly served with `settings` (`None`: the service's, `defaults`), its TCP
+    /// options applied.
+    pub fn new(id: u32, socket: gio::Socket, adding: Adding, defaults: &SocketSettings) -> Self {
+        let backlog = usize::try_from(socket.listen_backlog()).unwrap_or(0);
+        let (resolved, versions) = resolve(adding.settings.as_deref(), defaults);
+        tune(&socket, &TcpSettings::default(), &resolved.tcp);
+        let no_delay_each = super::accept::pass_on_no_delay(&socket);
+        Self {
+            id,
+            socket: SendObject::new(socket),
+            source: None,
+            waiting: VecDeque::new(),
+            most: backlog.max(super::ACCEPT_BATCH),
+            no_delay_each,
+            name: adding.name,
+            unix_file: adding.unix_file,
+            settings: adding.settings,
+            resolved,
+            versions,
+        }
+    }
+
+    /// What the socket's connections are served with now: resolved again if its settings or
+    /// its service's changed since (two atomic reads otherwise).
+    pub fn resolved(&mut self, defaults: &SocketSettings) -> &Arc<Resolved> {
+        let versions = versions(self.settings.as_deref(), defaults);
+        if versions != self.versions {
+            let tcp = self.resolved.tcp;
+            (self.resolved, self.versions) = resolve(self.settings.as_deref(), defaults);
+            if self.resolved.tcp != tcp {
+                tune(&self.socket, &tcp, &self.resolved.tcp);
+            }
+            if let Some(file) = &self.unix_file
+                && let Err(error) = file.apply(&self.resolved.unix)
+            {
+                glib::g_warning!(LOG_DOMAIN, "{}", error.message());
+            }
+        }
+        &self.resolved
+    }
+
+    /// The settings in force for the socket: its own, or its service's.
+    pub fn settings_in_force(
+        &self,
+        defaults: &SendObject<SocketSettings>,
+    ) -> SendObject<SocketSettings> {
+        self.settings.as_ref().unwrap_or(defaults).clone()
+    }
+
+    /// Serves the socket with `settings` from now on (`None`: its service's); returns those
+    /// it had, to let go of unlocked.
+    pub fn set_settings(
+        &mut self,
+        settings: Option<SendObject<SocketSettings>>,
+        defaults: &SocketSettings,
+    ) -> Option<SendObject<SocketSettings>> {
+        let previous = std::mem::replace(&mut self.settings, settings);
+        // Resolved again at once, so that the TCP options apply now.
+        self.versions = (u64::MAX, u64::MAX);
+        self.resolved(defaults);
+        previous
+    }
+}
+
+impl Drop for Listening {
+    /// The service is done with the socket: the file it made for it goes, if it is still the
+    /// one it bound.
+    fn drop(&mut self) {
+        if let Some(file) = &self.unix_file {
+            file.remove_if_ours();
+        }
+    }
+}
+
+/// What the sockets added by an `add_*()` call are served with.
+#[derive(Clone, Default)]
+pub(crate) struct Adding {
+    /// Their settings; `None` for the service's.
+    pub settings: Option<SendObject<SocketSettings>>,
+    /// Their name, for sockets passed to the process.
+    pub name: Option<String>,
+    /// The file of a Unix socket the service made at a path.
+    pub unix_file: Option<UnixFile>,
+}
+
+/// The file of a Unix socket the service made at a path: which file it is (its device and
+/// inode), so that the service never removes or changes one that another process put there
+/// since.
+#[derive(Clone, Debug)]
+pub(crate) struct UnixFile {
+    path: PathBuf,
+    device: u64,
+    inode: u64,
+}
+
+impl UnixFile {
+    pub(crate) fn new(path: PathBuf, device: u64, inode: u64) -> Self {
+        Self {
+            path,
+            device,
+            inode,
+        }
+    }
+
+    /// Whether the file at the path is still the one the service bound.
+    fn is_ours(&self) -> bool {
+        std::fs::symlink_metadata(&self.path)
+            .is_ok_and(|file| (file.dev(), file.ino()) == (self.device, self.inode))
+    }
+
+    /// Removes the file, if it is still the one the service bound.
+    pub(crate) fn remove_if_ours(&self) {
+        if self.is_ours() {
+            debug!("removing {}", self.path.display());
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+
+    /// Gives the file, if it is still the one the service bound, the mode, owner and group
+    /// `unix` sets.
+    pub(crate) fn apply(&self, unix: &UnixSettings) -> Result<(), glib::Error> {
+        if !self.is_ours() {
+            return Ok(());
+        }
+        let failed = |what: &str, error: std::io::Error| {
+            glib::Error::new(
+                gio::io_error_from_errno(error.raw_os_error().unwrap_or(0)),
+                &format!("Cannot {what} {}: {error}", self.path.display()),
+            )
+        };
+        if unix.owner.is_some() || unix.group.is_some() {
+            std::os::unix::fs::chown(&self.path, unix.owner, unix.group)
+                .map_err(|error| failed("change the owner of", error))?;
+        }
+        if let Some(mode) = unix.mode {
+            std::fs::set_permissions(&self.path, std::fs::Permissions::from_mode(mode))
+                .map_err(|error| failed("change the mode of", error))?;
+        }
+        Ok(())
+    }
+}
+
+/// The versions of a socket's settings and of its service's.
+fn versions(settings: Option<&SocketSettings>, defaults: &SocketSettings) -> (u64, u64) {
+    (
+        settings.map_or(0, SocketSettings::version),
+        defaults.version(),
+    )
+}
+
+/// What a socket with `settings` (`None`: its service's, `defaults`) serves connections with,
+/// and the versions it was resolved from.
+pub(super) fn resolve(
+    settings: Option<&SocketSettings>,
+    defaults: &SocketSettings,
+) -> (Arc<Resolved>, (u64, u64)) {
+    let own = settings.map(SocketSettings::snapshot);
+    let (service, service_version) = defaults.snapshot();
+    let resolved = Resolved::new(own.as_ref().map(|(values, _)| values), &service);
+    let versions = (own.map_or(0, |(_, version)| version), service_version);
+    (Arc::new(resolved), versions)
+}
+
+/// Applies to the listening `socket`, if it is a TCP one, the TCP options `tcp` sets, and the
+/// system's value of those that `previous` set and `tcp` no longer does: Linux copies them into
+/// every connection it makes for the socket, so that they cost nothing per accept. An option
+/// nobody set is left as the socket has it (an application's socket keeps its own). An option
+/// the system refuses is reported, and the others are applied all the same.
+pub(super) fn tune(socket: &gio::Socket, previous: &TcpSettings, tcp: &TcpSettings) {
+    if socket.protocol() != gio::SocketProtocol::Tcp {
+        return;
+    }
+    // Each option: its level and name, what `previous` and `tcp` set it to, and the sysctl
+    // whose value 0 stands for (setsockopt() does not take 0 for these).
+    type Setting = fn(&TcpSettings) -> Option<u32>;
+    let options: [(i32, i32, &str, Setting, Option<&str>); 6] = [
+        (
+            libc::SOL_SOCKET,
+            libc::SO_KEEPALIVE,
+            "SO_KEEPALIVE",
+            |tcp: &TcpSettings| tcp.keepalive.map(u32::from),
+            None,
+        ),
+        (
+            libc::IPPROTO_TCP,
+            libc::TCP_KEEPIDLE,
+            "TCP_KEEPIDLE",
+            |tcp: &TcpSettings| tcp.keepalive_idle,
+            Some("tcp_keepalive_time"),
+        ),
+        (
+            libc::IPPROTO_TCP,
+            libc::TCP_KEEPINTVL,
+            "TCP_KEEPINTVL",
+            |tcp: &TcpSettings| tcp.keepalive_interval,
+            Some("tcp_keepalive_intvl"),
+        ),
+        (
+            libc::IPPROTO_TCP,
+            libc::TCP_KEEPCNT,
+            "TCP_KEEPCNT",
+            |tcp: &TcpSettings| tcp.keepalive_count,
+            Some("tcp_keepalive_probes"),
+        ),
+        (
+            libc::IPPROTO_TCP,
+            libc::TCP_USER_TIMEOUT,
+            "TCP_USER_TIMEOUT",
+            |tcp: &TcpSettings| tcp.user_timeout,
+            None,
+        ),
+        (
+            libc::IPPROTO_TCP,
+            libc::TCP_DEFER_ACCEPT,
+            "TCP_DEFER_ACCEPT",
+            |tcp: &TcpSettings| tcp.defer_accept,
+            None,
+        ),
+    ];
+    for (level, option, name, setting, system) in options {
+        let value = match (setting(previous), setting(tcp)) {
+            (None, None) => continue,
+            // No longer set: back to the system's.
+            (Some(_), None) => 0,
+            (_, Some(value)) => value,
+        };
+        let value = match (value, system) {
+            (0, Some(sysctl)) => std::fs::read_to_string(format!("/proc/sys/net/ipv4/{sysctl}"))
+                .ok()
+                .and_then(|value| value.trim().parse().ok()),
+            (value, _) => Some(value),
+        };
+        let Some(value) = value.and_then(|value: u32| i32::try_from(value).ok()) else {
+            continue;
+        };
+        if let Err(error) = socket.set_option(level, option, value) {
+            glib::g_warning!(
+                LOG_DOMAIN,
+                "Cannot set {name} to {value} on a listening socket: {}",
+                error.message()
+            );
+        }
+    }
+}

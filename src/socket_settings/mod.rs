@@ -1,0 +1,193 @@
+//! [`SocketSettings`]: the settings of a service's listening sockets.
+
+mod imp;
+mod values;
+
+use gio::prelude::*;
+use glib::subclass::prelude::*;
+
+use crate::sys::{DataKey, SendObject, SendWeak};
+pub(crate) use values::{ProxySettings, Resolved, TcpSettings, TlsSettings, UnixSettings, Values};
+
+glib::wrapper! {
+    /// The settings of a listening socket: whether it serves TLS and with which certificate,
+    /// which load balancers it trusts to send a PROXY protocol header, the I/O timeout of its
+    /// connections, and its TCP options (keepalive, `TCP_USER_TIMEOUT`, `TCP_DEFER_ACCEPT`).
+    ///
+    /// Each setting is *set* or not. A socket given settings takes each setting they set, and
+    /// its service's for the others: the service's own settings
+    /// ([`socket_settings()`](crate::SocketServicePropertiesExt::socket_settings), of which
+    /// its `tls-*`, `proxy-protocol-*` and `timeout` properties are views) are the default of
+    /// every socket; a setting set nowhere has its property's default. Setting a property
+    /// sets it, to `None` too: a socket whose `tls-certificate` is set to `None` serves plain
+    /// TCP whatever the service's certificate. [`unset()`](Self::unset) makes the socket take
+    /// its service's value again.
+    ///
+    /// Settings are given when sockets are added
+    /// ([`add_inet_port_with_settings()`](crate::SocketServiceExt::add_inet_port_with_settings)
+    /// and the other `add_*_with_settings()`), or later, to a socket of the service
+    /// ([`set_socket_settings()`](crate::SocketServiceExt::set_socket_settings)). One settings
+    /// object may serve several sockets, of several services. A change, from any thread,
+    /// applies to the connections accepted from then on: the TCP options at once to the
+    /// listening sockets, whose new connections inherit them; the others to each connection
+    /// as it is accepted.
+    ///
+    /// ```no_run
+    /// use gio::prelude::*;
+    /// use usher::prelude::*;
+    ///
+    /// # fn certificate() -> gio::TlsCertificate { unimplemented!() }
+    /// let service = usher::SocketService::new();
+    /// service.set_tls_certificate(Some(&certificate())); // every socket serves TLS…
+    /// service.add_inet_port(8443, None::<&glib::Object>)?;
+    ///
+    /// let plain = usher::SocketSettings::new();
+    /// plain.set_tls_certificate(None::<&gio::TlsCertificate>); // …but this one
+    /// plain.set_tcp_keepalive(true);
+    /// plain.set_tcp_keepalive_idle(60);
+    /// service.add_inet_port_with_settings(8080, None::<&glib::Object>, Some(&plain))?;
+    ///
+    /// service.connect_incoming(|_, connection, _| {
+    ///     let settings = usher::SocketSettings::for_connection(connection);
+    ///     println!("plain: {}", settings.is_some_and(|settings| settings.tls_certificate().is_none()));
+    ///     false
+    /// });
+    /// # Ok::<(), glib::Error>(())
+    /// ```
+    ///
+    /// GObject type: `UsherSocketSettings`. It may be read and changed from any thread.
+    #[doc(alias = "UsherSocketSettings")]
+    pub struct SocketSettings(ObjectSubclass<imp::SocketSettings>);
+}
+
+/// Where a connection came from, attached to the connection the service hands out.
+#[derive(Clone)]
+struct Origin {
+    /// `None` for a connection the service accepted through its listener, which does not say.
+    /// Weak: a connection does not keep its listening socket open.
+    listening: Option<SendWeak<gio::Socket>>,
+    settings: SendObject<SocketSettings>,
+}
+
+static ORIGIN: DataKey<Origin> = DataKey::new("usher-connection-origin");
+
+impl SocketSettings {
+    /// New settings that set nothing: a socket given them takes its service's settings until
+    /// some are set.
+    #[doc(alias = "usher_socket_settings_new")]
+    pub fn new() -> SocketSettings {
+        glib::Object::new()
+    }
+
+    /// Whether the setting of the property `name` (`"tls-certificate"`, `"tcp-keepalive"`, …)
+    /// is set; `false` for a name that is no setting's.
+    #[doc(alias = "usher_socket_settings_is_set")]
+    pub fn is_set(&self, name: &str) -> bool {
+        self.imp().is_set(name).unwrap_or(false)
+    }
+
+    /// Unsets the setting of the property `name`: a socket given these settings takes its
+    /// service's value again. Fails for a name that is no setting's.
+    #[doc(alias = "usher_socket_settings_unset")]
+    pub fn unset(&self, name: &str) -> Result<(), glib::Error> {
+        self.imp().unset(name).ok_or_else(|| {
+            glib::Error::new(
+                gio::IOErrorEnum::InvalidArgument,
+                &format!("UsherSocketSettings has no setting named {name:?}"),
+            )
+        })
+    }
+
+    /// Whether `name` is the name of a setting.
+    #[cfg(feature = "capi")]
+    pub(crate) fn has_setting(name: &str) -> bool {
+        Values::default().is_set(name).is_some()
+    }
+
+    /// Sets `proxy-protocol-peers` from addresses and CIDR ranges, or returns why one of them
+    /// is neither (and leaves the setting as it was).
+    #[doc(alias = "usher_socket_settings_try_set_proxy_protocol_peers")]
+    pub fn try_set_proxy_protocol_peers<S: AsRef<str>>(
+        &self,
+        peers: &[S],
+    ) -> Result<(), glib::Error> {
+        self.imp().try_set_proxy_protocol_peers(peers)
+    }
+
+    /// Sets `allowed-users` from user ids and names (`"0"`, `"root"`), or returns why one of
+    /// them is neither (and leaves the setting as it was).
+    #[doc(alias = "usher_socket_settings_try_set_allowed_users")]
+    pub fn try_set_allowed_users<S: AsRef<str>>(&self, users: &[S]) -> Result<(), glib::Error> {
+        self.imp().try_set_allowed_users(users)
+    }
+
+    /// Sets `allowed-groups` from group ids and names (`"0"`, `"wheel"`), or returns why one
+    /// of them is neither (and leaves the setting as it was).
+    #[doc(alias = "usher_socket_settings_try_set_allowed_groups")]
+    pub fn try_set_allowed_groups<S: AsRef<str>>(&self, groups: &[S]) -> Result<(), glib::Error> {
+        self.imp().try_set_allowed_groups(groups)
+    }
+
+    /// The settings in force for the listening socket `connection` came through, if a
+    /// [`SocketService`](crate::SocketService) handed it out: those the socket was given, or,
+    /// for a socket given none, its service's
+    /// ([`socket_settings()`](crate::SocketServicePropertiesExt::socket_settings)).
+    #[doc(alias = "usher_socket_settings_get_for_connection")]
+    pub fn for_connection(connection: &impl IsA<gio::SocketConnection>) -> Option<SocketSettings> {
+        ORIGIN
+            .get(connection.as_ref())
+            .map(|origin| origin.settings.into_inner())
+    }
+
+    /// The listening socket `connection` came through, if a service handed it out and the
+    /// socket is still there.
+    pub(crate) fn listening_socket_of(
+        connection: &impl IsA<gio::SocketConnection>,
+    ) -> Option<gio::Socket> {
+        ORIGIN
+            .get(connection.as_ref())
+            .and_then(|origin| origin.listening?.upgrade())
+    }
+
+    /// Records on `connection` that it came through `listening`, whose settings are `self`.
+    pub(crate) fn attach(
+        &self,
+        connection: &gio::SocketConnection,
+        listening: Option<&gio::Socket>,
+    ) {
+        ORIGIN.set(
+            connection,
+            Origin {
+                listening: listening.map(SendWeak::new),
+                settings: SendObject::new(self.clone()),
+            },
+        );
+    }
+
+    /// Tells `watcher` of every change from now on, until it is gone.
+    pub(crate) fn watch(&self, watcher: std::sync::Weak<dyn Watcher>) {
+        self.imp().watch(watcher)
+    }
+
+    /// What is set, and the version it is: bumped at every change.
+    pub(crate) fn snapshot(&self) -> (Values, u64) {
+        self.imp().snapshot()
+    }
+
+    /// The version of what is set: bumped at every change.
+    pub(crate) fn version(&self) -> u64 {
+        self.imp().version()
+    }
+}
+
+/// What is told of every change of the settings it watches, after the change, on the thread
+/// that made it.
+pub(crate) trait Watcher: Send + Sync {
+    fn settings_changed(&self);
+}
+
+impl Default for SocketSettings {
+    fn default() -> Self {
+        Self::new()
+    }
+}
