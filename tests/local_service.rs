@@ -50,9 +50,11 @@ fn say(context: &glib::MainContext, path: &Path, line: &str) -> String {
     let client = spawn_client(context, move || {
         let mut stream = UnixStream::connect(&path).expect("connect");
         stream.set_read_timeout(Some(DEADLINE)).unwrap();
-        stream.write_all(format!("{line}\n").as_bytes()).unwrap();
+        // A refused connection may be closed before the line is written.
         let mut reply = String::new();
-        let _ = BufReader::new(stream).read_line(&mut reply);
+        if stream.write_all(format!("{line}\n").as_bytes()).is_ok() {
+            let _ = BufReader::new(stream).read_line(&mut reply);
+        }
         reply
     });
     iterate_until(context, || client.is_finished());
