@@ -13,7 +13,8 @@
 //! It may report on any thread, inside the connection's finalization among others: its
 //! [`CloseSink`] only records the close, and acts on it later, on the service's own context.
 
-use std::sync::{Arc, LazyLock, Mutex, PoisonError};
+use std::any::Any;
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError};
 
 use gio::prelude::*;
 use glib::translate::IntoGlib;
@@ -48,17 +49,25 @@ impl Drop for Guard {
     }
 }
 
-/// The guard of a connection of one of our types, in its instance.
+/// What the service records on a connection it hands out, for the application to read later
+/// (where it came from): shared by many connections, opaque here.
+pub(crate) type Origin = Arc<dyn Any + Send + Sync>;
+
+/// The guard and the origin of a connection of one of our types, in its instance.
 #[derive(Default)]
-struct Tracked(Mutex<Option<Guard>>);
+struct Tracked(Mutex<(Option<Guard>, Option<Origin>)>);
 
 impl Tracked {
+    fn lock(&self) -> MutexGuard<'_, (Option<Guard>, Option<Origin>)> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn take(&self) -> Option<Guard> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
+        self.lock().0.take()
     }
 
     fn set(&self, guard: Guard) {
-        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(guard);
+        self.lock().0 = Some(guard);
     }
 }
 
@@ -69,8 +78,42 @@ impl CloseReporting for Tracked {
     }
 }
 
-/// The guard of a connection of a type registered by a third party, which has no room for it.
+/// The guard and the origin of a connection of a type registered by a third party, which has
+/// no room for them.
 static GUARD: DataKey<Guard> = DataKey::new("usher-connection-close-guard");
+static ORIGIN: DataKey<Origin> = DataKey::new("usher-connection-origin");
+
+/// The instance data of `connection`, if it is of one of our types.
+fn tracked(connection: &gio::SocketConnection) -> Option<&Tracked> {
+    TRACKED_TYPES
+        .iter()
+        .find_map(|(_, tracked)| tracked.data(connection))
+        .or_else(|| {
+            // Not made before a TLS connection needs it.
+            let wrapper = gio::TcpWrapperConnection::static_type();
+            connection
+                .type_()
+                .is_a(wrapper)
+                .then(|| TRACKED_WRAPPER_TYPE.data(connection))
+                .flatten()
+        })
+}
+
+/// Records where `connection`, which the service hands out, came from.
+pub(crate) fn set_origin(connection: &gio::SocketConnection, origin: Origin) {
+    match tracked(connection) {
+        Some(tracked) => tracked.lock().1 = Some(origin),
+        None => ORIGIN.set(connection, origin),
+    }
+}
+
+/// Where `connection` came from, if a service handed it out.
+pub(crate) fn origin(connection: &gio::SocketConnection) -> Option<Origin> {
+    match tracked(connection) {
+        Some(tracked) => tracked.lock().1.clone(),
+        None => ORIGIN.get(connection),
+    }
+}
 
 /// Our subclasses of the three types GLib's factory picks from, keyed by parent type.
 static TRACKED_TYPES: LazyLock<[(glib::Type, CloseReportingType<Tracked>); 3]> =

@@ -4,7 +4,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::proxy_info::ProxyInfo;
-use crate::socket_settings::{Resolved, SocketSettings};
+use crate::socket_settings::{Origin, Resolved};
 use crate::sys::SendObject;
 
 /// A connection on its way to `incoming`, between its stages.
@@ -24,15 +24,8 @@ pub(super) struct Arriving {
     pub credentials: Option<SendObject<gio::Credentials>>,
     /// What its listening socket's settings said at its accept.
     pub settings: Arc<Resolved>,
-    pub origin: Origin,
-}
-
-/// The listening socket a connection came through, and the settings in force for it.
-#[derive(Clone)]
-pub(super) struct Origin {
-    /// `None` for a connection accepted through the listener, which does not tell.
-    pub listening: Option<SendObject<gio::Socket>>,
-    pub settings: SendObject<SocketSettings>,
+    /// The listening socket it came through, and the settings in force for it.
+    pub origin: Arc<Origin>,
 }
 
 /// Where a stage takes a connection once done with it: the next stage.

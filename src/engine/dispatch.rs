@@ -10,12 +10,12 @@ use std::time::Duration;
 use gio::prelude::*;
 
 use super::accept::Failure;
-use super::arriving::{Arriving, Origin};
+use super::arriving::Arriving;
 use super::state::{AcceptMode, Lifecycle, State};
 use super::{Changes, Engine, Host, credentials, proxy, tls};
 use crate::connection::{self, Guard};
 use crate::log::{LOG_DOMAIN, debug};
-use crate::socket_settings::Resolved;
+use crate::socket_settings::{Origin, Resolved};
 use crate::sys::{self, SendObject, SendWeak};
 
 /// How a dispatch serves a listening socket's clients.
@@ -24,7 +24,7 @@ struct Serving {
     most: usize,
     /// What the socket's connections are served with.
     resolved: Arc<Resolved>,
-    origin: Origin,
+    origin: Arc<Origin>,
 }
 
 /// The stages of a connection's way to `incoming`, in order.
@@ -71,7 +71,7 @@ impl Engine {
     /// rest of the context runs in between.
     fn serve<H: Host>(host: &H, id: u32) {
         let engine = host.engine();
-        let Some(serving) = engine.state().listening(id) else {
+        let Some((socket, serving)) = engine.state().listening(id) else {
             return;
         };
         // Under the lock, so that `stop()` from another thread is strictly before or after.
@@ -86,12 +86,7 @@ impl Engine {
             Self::accept_failed(host, error, failure);
         }
 
-        let socket = serving
-            .origin
-            .listening
-            .as_deref()
-            .expect("a listening socket");
-        let source_object = sys::listener_source_object(socket);
+        let source_object = sys::listener_source_object(&socket);
         let mut changes = Changes::default();
         let mut handed_out = 0;
         while handed_out < serving.most {
@@ -245,10 +240,7 @@ impl Engine {
                 if let Some(credentials) = arriving.credentials.take() {
                     credentials::attach(&arriving.connection, credentials);
                 }
-                arriving
-                    .origin
-                    .settings
-                    .attach(&arriving.connection, arriving.origin.listening.as_deref());
+                arriving.origin.attach(&arriving.connection);
                 host.incoming(&arriving.connection, arriving.source_object.as_deref());
             }
         }
@@ -377,10 +369,7 @@ impl Engine {
             let serving = Serving {
                 most: 1,
                 resolved,
-                origin: Origin {
-                    listening: None,
-                    settings: state.defaults.clone(),
-                },
+                origin: Origin::new(None, &state.defaults),
             };
             state.registry.admit(peer, max).map(|()| serving)
         });
@@ -411,20 +400,18 @@ impl State {
         }
     }
 
-    /// How to serve socket `id` now, if the service serves it.
-    fn listening(&mut self, id: u32) -> Option<Serving> {
+    /// Socket `id`, and how to serve it now, if the service serves it.
+    fn listening(&mut self, id: u32) -> Option<(SendObject<gio::Socket>, Serving)> {
         (self.lifecycle != Lifecycle::Closed).then_some(())?;
         let Self {
             sockets, defaults, ..
         } = self;
         let listening = sockets.iter_mut().find(|listening| listening.id == id)?;
-        Some(Serving {
+        let serving = Serving {
             most: listening.most,
             resolved: listening.resolved(defaults).clone(),
-            origin: Origin {
-                listening: Some(listening.socket.clone()),
-                settings: listening.settings_in_force(defaults),
-            },
-        })
+            origin: listening.origin(defaults),
+        };
+        Some((listening.socket.clone(), serving))
     }
 }

@@ -10,7 +10,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::PathBuf;
 
 use crate::log::{LOG_DOMAIN, debug};
-use crate::socket_settings::{Resolved, SocketSettings, TcpSettings, UnixSettings};
+use crate::socket_settings::{Origin, Resolved, SocketSettings, TcpSettings, UnixSettings};
 use crate::sys::{self, SendObject};
 
 /// A listening socket and, while the service accepts on it, the source watching it.
@@ -36,6 +36,9 @@ pub(super) struct Listening {
     /// service's given.
     resolved: Arc<Resolved>,
     versions: (u64, u64),
+    /// Where its connections come from, shared by them; made again when the settings in force
+    /// are other ones.
+    origin: Option<Arc<Origin>>,
 }
 
 impl Listening {
@@ -58,6 +61,20 @@ impl Listening {
             settings: adding.settings,
             resolved,
             versions,
+            origin: None,
+        }
+    }
+
+    /// Where its connections come from: the socket, and the settings in force for it.
+    pub fn origin(&mut self, defaults: &SendObject<SocketSettings>) -> Arc<Origin> {
+        let settings = self.settings_in_force(defaults);
+        match &self.origin {
+            Some(origin) if origin.has_settings(&settings) => origin.clone(),
+            _ => {
+                let origin = Origin::new(Some(&self.socket), &settings);
+                self.origin = Some(origin.clone());
+                origin
+            }
         }
     }
 
