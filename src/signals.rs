@@ -1,12 +1,11 @@
-//! The signal plumbing both services share: GLib's true-handled accumulator, and signals shaped
-//! like `incoming` and `run` whose class handler is a virtual method of the class structure.
+//! The signal plumbing both services share: GLib's true-handled accumulator, the handlers of
+//! `incoming` and `run` connected from Rust, and the arguments of the signals. `incoming` and
+//! `run` themselves are registered and emitted as GLib's are (`ffi::register_incoming_signal`).
 
 use std::ops::ControlFlow;
 
 use glib::prelude::*;
-use glib::subclass::{Signal, SignalInvocationHint, prelude::*};
-
-use crate::ffi::{ConnectionVfunc, call_connection_vfunc, class_of};
+use glib::subclass::SignalInvocationHint;
 
 /// `g_signal_accumulator_true_handled`: the emission stops at the first handler returning TRUE.
 pub(crate) fn true_handled(
@@ -19,41 +18,6 @@ pub(crate) fn true_handled(
     } else {
         ControlFlow::Continue(handler_return.clone())
     }
-}
-
-/// A signal like GLib's `incoming` and `run`: `(GSocketConnection, GObject?) -> gboolean`,
-/// RUN_LAST, ended by the first handler that returns TRUE. Its class closure calls the virtual
-/// method that `vfunc` reads from the class structure of the instance, as GLib's
-/// `g_signal_type_cclosure_new()` does, so that the overrides of every language run.
-pub(crate) fn connection_signal<T: ObjectSubclass>(
-    name: &str,
-    vfunc: fn(&T::Class) -> Option<ConnectionVfunc<T::Instance>>,
-) -> Signal
-where
-    for<'a> &'a T::Type: glib::value::FromValue<'a>,
-{
-    Signal::builder(name)
-        .run_last()
-        .param_types([
-            gio::SocketConnection::static_type(),
-            glib::Object::static_type(),
-        ])
-        .return_type::<bool>()
-        .class_handler(move |args| {
-            let handled = connection_args::<T::Type>(args).is_some_and(
-                |(instance, connection, source_object)| {
-                    call_connection_vfunc::<T>(
-                        vfunc(class_of::<T>(instance)),
-                        instance,
-                        connection,
-                        source_object,
-                    )
-                },
-            );
-            Some(handled.to_value())
-        })
-        .accumulator(true_handled)
-        .build()
 }
 
 /// The closure of a handler of `incoming` or `run` (a signal of `B`) connected from Rust, which
