@@ -7,6 +7,8 @@ use std::ops::ControlFlow;
 use glib::prelude::*;
 use glib::subclass::SignalInvocationHint;
 
+use crate::sys;
+
 /// `g_signal_accumulator_true_handled`: the emission stops at the first handler returning TRUE.
 pub(crate) fn true_handled(
     _hint: &SignalInvocationHint,
@@ -20,39 +22,25 @@ pub(crate) fn true_handled(
     }
 }
 
-/// The closure of a handler of `incoming` or `run` (a signal of `B`) connected from Rust, which
-/// calls `f` with the signal's arguments, the instance as an `S`. Borrowed from the emission: the
-/// handler takes no reference of its own, as a C handler would not (GLib's tests count them).
-pub(crate) fn connection_handler<B, S>(
-    f: impl Fn(&S, &gio::SocketConnection, Option<&glib::Object>) -> bool,
-) -> impl Fn(&[glib::Value]) -> Option<glib::Value>
+/// Connects `f`, a handler of `incoming` or `run` (the signal `signal_id` of `instance`, a `B`),
+/// from Rust: it gets the instance as an `S`, borrowed from the emission (the handler takes no
+/// reference of its own, as a C handler would not: GLib's tests count them). Connected through
+/// a closure of `sys`, not glib-rs's, which would convert each argument through a `GValue`.
+pub(crate) fn connect_connection_handler<B, S>(
+    instance: &S,
+    signal_id: u32,
+    f: impl Fn(&S, &gio::SocketConnection, Option<&glib::Object>) -> bool + Send + Sync + 'static,
+) -> glib::SignalHandlerId
 where
-    B: IsA<B>,
+    B: IsA<glib::Object> + IsA<B>,
     S: IsA<B>,
-    for<'a> &'a B: glib::value::FromValue<'a>,
 {
-    move |args| {
-        let handled = connection_args::<B>(args).is_some_and(|(instance, connection, source)| {
-            instance
-                .downcast_ref::<S>()
-                .is_some_and(|instance| f(instance, connection, source))
-        });
-        Some(handled.to_value())
-    }
-}
-
-/// The arguments of a signal shaped like `incoming`, emitted on a `B`.
-fn connection_args<B>(
-    args: &[glib::Value],
-) -> Option<(&B, &gio::SocketConnection, Option<&glib::Object>)>
-where
-    for<'a> &'a B: glib::value::FromValue<'a>,
-{
-    Some((
-        args[0].get::<&B>().ok()?,
-        args[1].get().ok()?,
-        args[2].get().ok()?,
-    ))
+    sys::connect_connection_handler(instance, signal_id, move |instance, connection, source| {
+        instance
+            .downcast_ref::<B>()
+            .and_then(|instance| instance.downcast_ref::<S>())
+            .is_some_and(|instance| f(instance, connection, source))
+    })
 }
 
 /// The arguments of `accept-error`, emitted on a `B`.

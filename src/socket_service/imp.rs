@@ -194,6 +194,11 @@ ffi::impl_structs!(
 /// `ffi::register_incoming_signal`).
 static INCOMING: OnceLock<u32> = OnceLock::new();
 
+/// The id of `incoming`, once the class is initialized (an instance exists).
+pub(crate) fn incoming_signal() -> u32 {
+    *INCOMING.get().expect("the class registered incoming")
+}
+
 /// The other signals, in the order of `signals()`.
 const SIGNAL_ACCEPT_ERROR: usize = 0;
 const SIGNAL_ACCEPT_CERTIFICATE: usize = 1;
@@ -405,8 +410,7 @@ impl Host for super::SocketService {
     }
 
     fn incoming(&self, connection: &gio::SocketConnection, source_object: Option<&glib::Object>) {
-        let incoming = *INCOMING.get().expect("the class registered incoming");
-        ffi::emit_connection_signal(self, incoming, connection, source_object);
+        ffi::emit_connection_signal(self, incoming_signal(), connection, source_object);
     }
 
     fn accept_error(&self, error: &glib::Error) {

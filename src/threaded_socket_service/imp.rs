@@ -76,6 +76,11 @@ ffi::impl_structs!(
 /// `run`, registered as GLib registers it (see `ffi::register_run_signal`).
 static RUN: OnceLock<u32> = OnceLock::new();
 
+/// The id of `run`, once the class is initialized (an instance exists).
+pub(crate) fn run_signal() -> u32 {
+    *RUN.get().expect("the class registered run")
+}
+
 #[glib::derived_properties]
 impl ObjectImpl for ThreadedSocketService {
     fn constructed(&self) {
@@ -143,8 +148,7 @@ impl Job {
             source_object,
         } = self;
         let source_object = source_object.map(SendObject::into_inner);
-        let run = *RUN.get().expect("the class registered run");
-        ffi::emit_connection_signal(&*service, run, &connection, source_object.as_ref());
+        ffi::emit_connection_signal(&*service, run_signal(), &connection, source_object.as_ref());
         // Everything the job holds goes before it counts as done: a shutdown that waits for the
         // jobs then finds the connections closed too, and an application that exits once its
         // shutdown completes (Python, say) does not see the service finalized in a worker
