@@ -7,7 +7,7 @@
 //!
 //! A file per type of the C API, as librsvg-c has: `socket_service.rs` (with `shutdown.rs`, its
 //! asynchronous shutdown as a `GTask`), `threaded_socket_service.rs`, `socket_settings.rs`,
-//! `proxy_info.rs`; `properties.rs` makes their properties' getters and setters; here, the
+//! `proxy_info.rs`, `refusal.rs`; `properties.rs` makes their properties' getters and setters; here, the
 //! argument checks and conversions they share.
 
 #![allow(clippy::missing_safety_doc)]
@@ -84,18 +84,20 @@ type_checks! {
     G_IS_SOCKET_CONNECTION: gio::SocketConnection,
     G_IS_TLS_CERTIFICATE: gio::TlsCertificate,
     G_IS_TLS_DATABASE: gio::TlsDatabase,
+    G_IS_MEMORY_MONITOR: gio::MemoryMonitor,
 }
 
 // After the macros, which the modules use.
 #[macro_use]
 mod properties;
 mod proxy_info;
+mod refusal;
 mod shutdown;
 mod socket_service;
 mod socket_settings;
 mod threaded_socket_service;
 
-use properties::CValue;
+use properties::{CValue, is_valid};
 
 /// `error == NULL || *error == NULL`: GLib's rule for the `GError **` of a call.
 fn error_is_unset(error: *mut *mut glib::ffi::GError) -> bool {

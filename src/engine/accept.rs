@@ -38,15 +38,11 @@ pub(super) fn glib_sets_no_delay() -> bool {
     *SETS
 }
 
-/// Gives the clients `listening` will take `TCP_NODELAY`, as GLib ≥ 2.80 gives every TCP socket,
-/// through the listening socket: Linux copies it to each connection it makes there, so that no
-/// accept needs a `setsockopt()` of its own. Returns whether the clients already waiting in its
-/// backlog, made before, still need it: until the backlog is seen empty.
-pub(super) fn pass_on_no_delay(listening: &gio::Socket) -> bool {
-    let tcp = matches!(
-        listening.family(),
-        gio::SocketFamily::Ipv4 | gio::SocketFamily::Ipv6
-    ) && listening.socket_type() == gio::SocketType::Stream;
+/// Gives the clients `listening`, a `tcp` socket or not, will take `TCP_NODELAY`, as GLib ≥ 2.80
+/// gives every TCP socket, through the listening socket: Linux copies it to each connection it
+/// makes there, so that no accept needs a `setsockopt()` of its own. Returns whether the clients
+/// already waiting in its backlog, made before, still need it: until the backlog is seen empty.
+pub(super) fn pass_on_no_delay(listening: &gio::Socket, tcp: bool) -> bool {
     if !tcp || glib_sets_no_delay() {
         return false;
     }

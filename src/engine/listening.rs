@@ -48,7 +48,7 @@ impl Listening {
         let backlog = usize::try_from(socket.listen_backlog()).unwrap_or(0);
         let (resolved, versions) = resolve(adding.settings.as_deref(), defaults);
         tune(&socket, &TcpSettings::default(), &resolved.tcp);
-        let no_delay_each = super::accept::pass_on_no_delay(&socket);
+        let no_delay_each = super::accept::pass_on_no_delay(&socket, is_tcp(&socket));
         Self {
             id,
             socket: SendObject::new(socket),
@@ -198,6 +198,19 @@ impl UnixFile {
     }
 }
 
+/// Whether `socket` is a TCP one: an IP stream socket, made with `G_SOCKET_PROTOCOL_TCP` or, as
+/// `g_socket_listener_add_inet_port()` makes them, `G_SOCKET_PROTOCOL_DEFAULT`.
+fn is_tcp(socket: &gio::Socket) -> bool {
+    matches!(
+        socket.family(),
+        gio::SocketFamily::Ipv4 | gio::SocketFamily::Ipv6
+    ) && SocketExt::type_(socket) == gio::SocketType::Stream
+        && matches!(
+            socket.protocol(),
+            gio::SocketProtocol::Tcp | gio::SocketProtocol::Default
+        )
+}
+
 /// The versions of a socket's settings and of its service's.
 fn versions(settings: Option<&SocketSettings>, defaults: &SocketSettings) -> (u64, u64) {
     (
@@ -225,7 +238,7 @@ pub(super) fn resolve(
 /// nobody set is left as the socket has it (an application's socket keeps its own). An option
 /// the system refuses is reported, and the others are applied all the same.
 pub(super) fn tune(socket: &gio::Socket, previous: &TcpSettings, tcp: &TcpSettings) {
-    if socket.protocol() != gio::SocketProtocol::Tcp {
+    if !is_tcp(socket) {
         return;
     }
     // Each option: its level and name, what `previous` and `tcp` set it to, and the sysctl
