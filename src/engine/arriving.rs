@@ -4,7 +4,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::proxy_info::ProxyInfo;
-use crate::socket_settings::{Origin, Resolved};
+use crate::socket_settings::Resolved;
 use crate::sys::SendObject;
 
 /// A connection on its way to `incoming`, between its stages.
@@ -24,8 +24,6 @@ pub(super) struct Arriving {
     pub credentials: Option<SendObject<gio::Credentials>>,
     /// What its listening socket's settings said at its accept.
     pub settings: Arc<Resolved>,
-    /// The listening socket it came through, and the settings in force for it.
-    pub origin: Arc<Origin>,
 }
 
 /// Where a stage takes a connection once done with it: the next stage.

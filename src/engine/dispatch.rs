@@ -13,7 +13,7 @@ use super::accept::Failure;
 use super::arriving::Arriving;
 use super::state::{AcceptMode, Lifecycle, Refused, State};
 use super::{Changes, Engine, Host, credentials, gate, proxy, tls};
-use crate::connection::{self, Guard};
+use crate::connection::{self, Shared};
 use crate::log::{LOG_DOMAIN, debug};
 use crate::refusal::Refusal;
 use crate::socket_settings::{Origin, Resolved};
@@ -25,7 +25,8 @@ struct Serving {
     most: usize,
     /// What the socket's connections are served with.
     resolved: Arc<Resolved>,
-    origin: Arc<Origin>,
+    /// What they share: where they report their close, where they come from.
+    shared: Arc<Shared>,
 }
 
 /// The stages of a connection's way to `incoming`, in order.
@@ -72,7 +73,7 @@ impl Engine {
     /// rest of the context runs in between.
     fn serve<H: Host>(host: &H, id: u32) {
         let engine = host.engine();
-        let Some((socket, serving)) = engine.state().listening(id) else {
+        let Some((socket, serving)) = engine.state().listening(id, engine) else {
             return;
         };
         // Under the lock, so that `stop()` from another thread is strictly before or after.
@@ -167,16 +168,15 @@ impl Engine {
             state.n_accepted += 1;
             state.registry.insert(SendObject::new(socket.clone()), peer)
         };
-        let sink: Arc<dyn connection::CloseSink> = engine.clone();
+        let connection = connection::new_tracked(&socket, serving.shared.clone(), key);
         let arriving = Arriving {
-            connection: SendObject::new(connection::new_tracked(&socket, Guard::new(sink, key))),
+            connection: SendObject::new(connection),
             key,
             peer,
             source_object: source_object.clone().map(SendObject::new),
             proxy_info: None,
             credentials: None,
             settings: serving.resolved.clone(),
-            origin: serving.origin.clone(),
         };
         Self::advance(host, arriving, Stage::Credentials);
         Changes {
@@ -241,7 +241,6 @@ impl Engine {
                 if let Some(credentials) = arriving.credentials.take() {
                     credentials::attach(&arriving.connection, credentials);
                 }
-                arriving.origin.attach(&arriving.connection);
                 host.incoming(&arriving.connection, arriving.source_object.as_deref());
             }
         }
@@ -419,7 +418,10 @@ impl Engine {
             Ok(Serving {
                 most: 1,
                 resolved,
-                origin: Origin::new(None, &state.defaults),
+                shared: Arc::new(Shared {
+                    sink: host.engine().clone(),
+                    origin: Origin::new(None, &state.defaults),
+                }),
             })
         });
         match admitted {
@@ -452,8 +454,12 @@ impl State {
         }
     }
 
-    /// Socket `id`, and how to serve it now, if the service serves it.
-    fn listening(&mut self, id: u32) -> Option<(SendObject<gio::Socket>, Serving)> {
+    /// Socket `id`, and how to serve it now, if the service serves it; `engine` is the service's.
+    fn listening(
+        &mut self,
+        id: u32,
+        engine: &Arc<Engine>,
+    ) -> Option<(SendObject<gio::Socket>, Serving)> {
         (self.lifecycle != Lifecycle::Closed).then_some(())?;
         let Self {
             sockets, defaults, ..
@@ -462,7 +468,7 @@ impl State {
         let serving = Serving {
             most: listening.most,
             resolved: listening.resolved(defaults).clone(),
-            origin: listening.origin(defaults),
+            shared: listening.shared(defaults, || engine.clone()),
         };
         Some((listening.socket.clone(), serving))
     }

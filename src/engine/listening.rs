@@ -9,6 +9,7 @@ use gio::prelude::*;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::PathBuf;
 
+use crate::connection::{CloseSink, Shared};
 use crate::log::{LOG_DOMAIN, debug};
 use crate::socket_settings::{Origin, Resolved, SocketSettings, TcpSettings, UnixSettings};
 use crate::sys::{self, SendObject};
@@ -36,9 +37,10 @@ pub(super) struct Listening {
     /// service's given.
     resolved: Arc<Resolved>,
     versions: (u64, u64),
-    /// Where its connections come from, shared by them; made again when the settings in force
-    /// are other ones.
-    origin: Option<Arc<Origin>>,
+    /// What its connections share: where they report their close, and where they come from;
+    /// made again when the settings in force are other ones. It holds the engine, which holds
+    /// this: the engine lets go of its sockets when disposed.
+    shared: Option<(Arc<Origin>, Arc<Shared>)>,
 }
 
 impl Listening {
@@ -61,19 +63,28 @@ impl Listening {
             settings: adding.settings,
             resolved,
             versions,
-            origin: None,
+            shared: None,
         }
     }
 
-    /// Where its connections come from: the socket, and the settings in force for it.
-    pub fn origin(&mut self, defaults: &SendObject<SocketSettings>) -> Arc<Origin> {
+    /// What its connections share: `sink`, the engine's, and where they come from, the socket
+    /// and the settings in force for it.
+    pub fn shared(
+        &mut self,
+        defaults: &SendObject<SocketSettings>,
+        sink: impl FnOnce() -> Arc<dyn CloseSink>,
+    ) -> Arc<Shared> {
         let settings = self.settings_in_force(defaults);
-        match &self.origin {
-            Some(origin) if origin.has_settings(&settings) => origin.clone(),
+        match &self.shared {
+            Some((origin, shared)) if origin.has_settings(&settings) => shared.clone(),
             _ => {
                 let origin = Origin::new(Some(&self.socket), &settings);
-                self.origin = Some(origin.clone());
-                origin
+                let shared = Arc::new(Shared {
+                    sink: sink(),
+                    origin: origin.clone(),
+                });
+                self.shared = Some((origin, shared.clone()));
+                shared
             }
         }
     }

@@ -89,11 +89,6 @@ impl Origin {
         *self.settings == *settings
     }
 
-    /// Records on `connection` that it came from here.
-    pub(crate) fn attach(self: &Arc<Self>, connection: &gio::SocketConnection) {
-        crate::connection::set_origin(connection, self.clone());
-    }
-
     fn of(connection: &impl IsA<gio::SocketConnection>) -> Option<Arc<Origin>> {
         crate::connection::origin(connection.as_ref())?
             .downcast::<Origin>()
