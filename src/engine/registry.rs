@@ -7,15 +7,24 @@ use std::os::fd::AsFd;
 
 use crate::sys::{self, SendObject};
 
-/// The live connections, each under a key that is never reused: a close reported late, after
-/// `close_connections()` let go of its connection, finds nothing to remove.
+/// The live connections, each under a key, its slot, which no other connection gets before its
+/// close is reported: one that `close_connections()` let go of keeps its slot until then, so that
+/// a close reported late finds nothing to remove.
 ///
-/// A connection costs a slot of 16 bytes. Its peer is kept, and peers are counted, only while
-/// something needs them: a per-peer cap, or a PROXY protocol header that named another client
-/// than the socket's peer.
+/// A connection costs a slot of 8 bytes (its socket) and two bits. Its peer is
+/// kept, and peers are counted, only while something needs them: a per-peer cap, or a PROXY
+/// protocol header that named another client than the socket's peer.
 #[derive(Default)]
 pub(super) struct Registry {
-    slots: Vec<Slot>,
+    /// For `close_connections()`, which shuts them down; each let go of as soon as its
+    /// connection is closed or finalized, so that the service never holds a descriptor open
+    /// longer than its connection does.
+    sockets: Vec<Option<SendObject<gio::Socket>>>,
+    /// A bit per slot: whether it holds a connection, live or let go of, whose close is still to
+    /// be reported.
+    held: Bits,
+    /// A bit per slot: whether it holds a live connection.
+    live_bits: Bits,
     free: Vec<u32>,
     live: u32,
     /// The peer each connection is counted under, by slot, where it is kept (see
@@ -23,17 +32,6 @@ pub(super) struct Registry {
     peers_of: Vec<Option<IpAddr>>,
     /// Connections per peer address, taken in or live, while counted; absent when none.
     counts: Option<HashMap<IpAddr, u32>>,
-}
-
-#[derive(Default)]
-struct Slot {
-    /// For `close_connections()`, which shuts it down; let go of as soon as the connection is
-    /// closed or finalized, so that the service never holds a descriptor open longer than its
-    /// connection does.
-    socket: Option<SendObject<gio::Socket>>,
-    generation: u32,
-    /// Whether a connection holds the slot.
-    live: bool,
 }
 
 impl Registry {
@@ -76,8 +74,8 @@ impl Registry {
             return;
         }
         self.counts = Some(HashMap::new());
-        for index in 0..self.slots.len() {
-            if !self.slots[index].live {
+        for index in 0..self.sockets.len() {
+            if !self.is_live(index) {
                 continue;
             }
             let peer = self.counted_peer(index);
@@ -96,7 +94,7 @@ impl Registry {
         if let Some(peer) = self.peers_of.get(index).copied().flatten() {
             return Some(peer);
         }
-        let socket = self.slots[index].socket.as_ref()?;
+        let socket = self.sockets[index].as_ref()?;
         sys::remote_address(socket.as_fd())
             .ok()
             .map(|address| address.ip())
@@ -145,69 +143,74 @@ impl Registry {
     /// Registers a live connection from an admitted `peer`, and returns its key.
     pub fn insert(&mut self, socket: SendObject<gio::Socket>, peer: Option<IpAddr>) -> u64 {
         let index = match self.free.pop() {
-            Some(index) => index,
+            Some(index) => index as usize,
             None => {
-                self.slots.push(Slot::default());
-                (self.slots.len() - 1) as u32
+                self.sockets.push(None);
+                self.sockets.len() - 1
             }
         };
-        let slot = &mut self.slots[index as usize];
-        slot.socket = Some(socket);
-        slot.live = true;
-        let key = (u64::from(slot.generation) << 32) | u64::from(index);
+        self.sockets[index] = Some(socket);
+        self.held.set(index, true);
+        self.live_bits.set(index, true);
         self.live += 1;
         if self.counts.is_some() {
-            self.keep_peer(index as usize, peer);
+            self.keep_peer(index, peer);
         }
-        key
+        index as u64
+    }
+
+    /// Whether slot `index` holds a live connection.
+    fn is_live(&self, index: usize) -> bool {
+        self.live_bits.get(index)
     }
 
     /// Lets go of the socket of connection `key`, which its connection closed or is finalizing:
     /// the connection stays counted until [`Self::remove`]. The caller drops the socket after
     /// unlocking; if that is the last reference, it closes the descriptor.
     pub fn let_go(&mut self, key: u64) -> Option<SendObject<gio::Socket>> {
-        let index = self.index(key)?;
-        self.slots[index].socket.take()
+        self.sockets.get_mut(key as usize)?.take()
     }
 
-    /// The slot of `key`, unless the key is stale.
+    /// The slot of `key`, if it holds a live connection.
     fn index(&self, key: u64) -> Option<usize> {
-        let (index, generation) = (key as u32 as usize, (key >> 32) as u32);
-        self.slots
-            .get(index)
-            .filter(|slot| slot.live && slot.generation == generation)
-            .map(|_| index)
+        let index = key as usize;
+        self.is_live(index).then_some(index)
     }
 
-    /// The connection `key` is closed; whether it was still counted.
-    pub fn remove(&mut self, key: u64) -> bool {
-        let Some(index) = self.index(key) else {
-            return false;
-        };
-        let peer = self.peers_of.get_mut(index).and_then(Option::take);
-        let slot = &mut self.slots[index];
-        slot.live = false;
-        slot.socket = None;
-        slot.generation = slot.generation.wrapping_add(1);
-        self.free.push(index as u32);
+    /// Stops counting the live connection in slot `index`: it is closed, or let go of.
+    fn end(&mut self, index: usize) {
+        self.live_bits.set(index, false);
         self.live -= 1;
+        let peer = self.peers_of.get_mut(index).and_then(Option::take);
         self.release(peer);
-        true
     }
 
-    /// Stops counting every connection, and returns the sockets not let go of yet.
+    /// The connection `key` reported its close: its slot is free again. Whether it was still
+    /// counted (not let go of by [`Self::take_all`]).
+    pub fn remove(&mut self, key: u64) -> bool {
+        let index = key as usize;
+        if !self.held.get(index) {
+            return false;
+        }
+        self.held.set(index, false);
+        self.sockets[index] = None;
+        let counted = self.is_live(index);
+        if counted {
+            self.end(index);
+        }
+        self.free.push(index as u32);
+        counted
+    }
+
+    /// Stops counting every connection, and returns the sockets not let go of yet. Their slots
+    /// stay theirs until their closes are reported.
     pub fn take_all(&mut self) -> Vec<SendObject<gio::Socket>> {
-        let keys: Vec<u64> = self
-            .slots
-            .iter()
-            .enumerate()
-            .filter(|(_, slot)| slot.live)
-            .map(|(index, slot)| (u64::from(slot.generation) << 32) | index as u64)
-            .collect();
-        let mut sockets = Vec::with_capacity(keys.len());
-        for key in keys {
-            sockets.extend(self.let_go(key));
-            self.remove(key);
+        let mut sockets = Vec::new();
+        for index in 0..self.sockets.len() {
+            if self.is_live(index) {
+                self.end(index);
+                sockets.extend(self.sockets[index].take());
+            }
         }
         sockets
     }
@@ -215,6 +218,30 @@ impl Registry {
     /// The live connections.
     pub fn live(&self) -> u32 {
         self.live
+    }
+}
+
+/// A bit per slot.
+#[derive(Default)]
+struct Bits(Vec<u64>);
+
+impl Bits {
+    fn get(&self, index: usize) -> bool {
+        self.0
+            .get(index / 64)
+            .is_some_and(|word| word & (1 << (index % 64)) != 0)
+    }
+
+    fn set(&mut self, index: usize, on: bool) {
+        if index / 64 >= self.0.len() {
+            self.0.resize(index / 64 + 1, 0);
+        }
+        let bit = 1 << (index % 64);
+        if on {
+            self.0[index / 64] |= bit;
+        } else {
+            self.0[index / 64] &= !bit;
+        }
     }
 }
 
@@ -253,7 +280,7 @@ mod tests {
     }
 
     #[test]
-    fn keys_are_not_reused_and_peers_are_counted_until_closed() {
+    fn a_slot_is_not_reused_before_its_close_is_reported_and_peers_are_counted_until_then() {
         let mut registry = counting();
         let peer: IpAddr = "127.0.0.1".parse().unwrap();
         assert_eq!(registry.admit(Some(peer), 2), Ok(()));
@@ -268,20 +295,30 @@ mod tests {
         assert!(registry.remove(first));
         assert!(!registry.remove(first), "a second report");
         let second = registry.insert(socket(), Some(peer));
-        assert_ne!(first, second, "the slot is reused under another key");
-        assert!(!registry.remove(first));
         assert_eq!((registry.live(), registry.peer_count(peer)), (1, 1));
         assert_eq!(registry.take_all().len(), 1);
         assert_eq!((registry.live(), registry.peer_count(peer)), (0, 0));
-        assert!(!registry.remove(second), "closed after close_connections()");
-
+        // Let go of, the connection keeps its slot until its close is reported, late.
+        assert_eq!(registry.admit(Some(peer), 2), Ok(()));
         let third = registry.insert(socket(), Some(peer));
+        assert_ne!(second, third, "the slot of one let go of is not reused");
+        assert!(!registry.remove(second), "closed after close_connections()");
+        assert_eq!((registry.live(), registry.peer_count(peer)), (1, 1));
+
         assert!(registry.let_go(third).is_some());
         assert!(registry.let_go(third).is_none(), "let go of once");
         assert_eq!(registry.live(), 1, "still counted until removed");
         assert!(registry.take_all().is_empty(), "nothing left to shut down");
         assert!(!registry.remove(third));
         assert!(registry.let_go(third).is_none(), "a stale key");
+        let reused = [
+            registry.insert(socket(), None),
+            registry.insert(socket(), None),
+        ];
+        assert!(
+            reused.iter().all(|key| [second, third].contains(key)),
+            "slots reported free are reused"
+        );
     }
 
     /// An accepted TCP socket from 127.0.0.1, and its client.
