@@ -1,7 +1,8 @@
 //! Usher against GLib's `GSocketService` and a bare epoll accept loop, side by side, on loopback.
 //!
 //! ```text
-//! cargo bench --bench socket_service [-- --rounds N --backlog N --processes [--pin] --workloads LIST]
+//! cargo bench --bench socket_service [-- --rounds N --backlog N --processes [--pin] --workloads LIST
+//!                                       --max-per-peer N --verbose]
 //! ```
 //!
 //! Three servers: Usher's `SocketService` and GLib's `GSocketService` (through gio-rs) with the
@@ -74,7 +75,8 @@
 //! round; the table shows medians, in the Markdown README.md has. `--workloads` runs some only:
 //! a comma-separated list of `burst`, `untuned`, `churn`, `idle`, `memory`, `tls-rate`,
 //! `tls-burst`, `proxy-burst` and `proxy-churn` (the default: all of them), `scale-keep` and
-//! `scale-read`. `--verbose` prints each measure, and the CPU time of the server (its thread,
+//! `scale-read`. `--max-per-peer N` sets Usher's `max-connections-per-peer` in every workload, to
+//! measure what counting peers costs. `--verbose` prints each measure, and the CPU time of the server (its thread,
 //! or its process) that made it.
 
 mod clients;
@@ -147,6 +149,7 @@ fn main() {
                     cpu: options.pin.then_some(SERVER_CPU),
                     proxy: workload.proxy(),
                     keep: workload == Workload::ScaleKeep,
+                    max_per_peer: options.max_per_peer,
                 };
                 // The scale workload's server and clients would not fit in one process's
                 // descriptors.

@@ -72,6 +72,8 @@ pub struct Config {
     /// The handler keeps each connection and does nothing with it, instead of echoing: only
     /// the service's own work is measured (the scale workload's keep-only mode).
     pub keep: bool,
+    /// Usher only: its `max-connections-per-peer`, to measure what counting peers costs.
+    pub max_per_peer: u32,
 }
 
 impl Config {
@@ -94,6 +96,9 @@ impl Config {
         if self.keep {
             arguments.push("--keep".to_owned());
         }
+        if self.max_per_peer != 0 {
+            arguments.extend(["--max-per-peer".to_owned(), self.max_per_peer.to_string()]);
+        }
         arguments
     }
 
@@ -110,6 +115,12 @@ impl Config {
                 "--cpu" => config.cpu = arguments.next().and_then(|n| n.parse().ok()),
                 "--proxy" => config.proxy = true,
                 "--keep" => config.keep = true,
+                "--max-per-peer" => {
+                    config.max_per_peer = arguments
+                        .next()
+                        .and_then(|n| n.parse().ok())
+                        .expect("--max-per-peer N")
+                }
                 other => panic!("unknown server argument {other:?}"),
             }
         }
@@ -329,7 +340,7 @@ impl Stop {
 }
 
 /// The hidden server mode: `--serve floor|glib|usher [--backlog N] [--tls CERT KEY] [--cpu N]
-/// [--proxy] [--keep]`. Serves on this thread; prints the port and the id of the thread that
+/// [--proxy] [--keep] [--max-per-peer N]`. Serves on this thread; prints the port and the id of the thread that
 /// answers once listening, then answers `accepted` on standard input with the connections
 /// accepted so far, and stops when standard input closes.
 pub fn serve_from_arguments(arguments: &[String]) {
@@ -450,6 +461,7 @@ fn glib_service(kind: Kind, config: &Config, accepted: &Arc<AtomicUsize>) -> gio
             if let Some(certificate) = &certificate {
                 service.set_tls_certificate(Some(certificate));
             }
+            service.set_max_connections_per_peer(config.max_per_peer);
             if config.proxy {
                 service
                     .try_set_proxy_protocol_peers(&["127.0.0.0/8"])

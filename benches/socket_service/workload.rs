@@ -118,6 +118,9 @@ pub struct Options {
     pub workloads: Vec<Workload>,
     /// Print each server's CPU time after each workload.
     pub verbose: bool,
+    /// Usher's `max-connections-per-peer` in every workload (0: none), to measure what the cap
+    /// costs; set high enough, it refuses no client.
+    pub max_per_peer: u32,
 }
 
 impl Options {
@@ -129,6 +132,7 @@ impl Options {
             pin: false,
             workloads: Workload::DEFAULT.to_vec(),
             verbose: false,
+            max_per_peer: 0,
         };
         while let Some(arg) = args.next() {
             let mut value = |name: &str| {
@@ -141,6 +145,10 @@ impl Options {
                 "--processes" => options.processes = true,
                 "--pin" => options.pin = true,
                 "--verbose" => options.verbose = true,
+                "--max-per-peer" => {
+                    options.max_per_peer =
+                        value("--max-per-peer").parse().expect("--max-per-peer N")
+                }
                 "--workloads" => {
                     let list = value("--workloads");
                     options.workloads = list
