@@ -50,11 +50,10 @@ fn say(context: &glib::MainContext, path: &Path, line: &str) -> String {
     let client = spawn_client(context, move || {
         let mut stream = UnixStream::connect(&path).expect("connect");
         stream.set_read_timeout(Some(DEADLINE)).unwrap();
-        // A refused connection may be closed before the line is written.
+        // A refused client may find the connection closed before it writes (EPIPE).
+        let _ = stream.write_all(format!("{line}\n").as_bytes());
         let mut reply = String::new();
-        if stream.write_all(format!("{line}\n").as_bytes()).is_ok() {
-            let _ = BufReader::new(stream).read_line(&mut reply);
-        }
+        let _ = BufReader::new(stream).read_line(&mut reply);
         reply
     });
     iterate_until(context, || client.is_finished());
@@ -341,6 +340,15 @@ fn accept_credentials_decides_and_the_connection_keeps_its_credentials() {
         let connection = kept.borrow()[0].clone();
         let credentials = usher::SocketService::peer_credentials(&connection).unwrap();
         assert_eq!(credentials.unix_pid().unwrap(), std::process::id() as i32);
+
+        // A TCP connection has none (Linux answers with uid -1).
+        let tcp = usher::SocketService::new();
+        let tcp_kept = keep_incoming(&tcp);
+        let address = listen_loopback(&tcp, None);
+        let _client = std::net::TcpStream::connect(address).unwrap();
+        iterate_until(context, || tcp_kept.borrow().len() == 1);
+        let error = usher::SocketService::peer_credentials(&tcp_kept.borrow()[0]).unwrap_err();
+        assert!(error.matches(gio::IOErrorEnum::NotSupported), "{error}");
     })
 }
 

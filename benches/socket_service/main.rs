@@ -48,7 +48,11 @@
 //!   the server has accepted each and its handler waits in its read (for GLib and Usher, the
 //!   handler's `GDataInputStream`, with its 4 KiB buffer, counts);
 //! * TLS handshakes: 8 clients at a time connect, complete a TLS handshake, have one line
-//!   echoed and close, over and over for 2 s: handshakes per second;
+//!   echoed and close, over and over for 2 s: handshakes per second, and the server's CPU per
+//!   handshake;
+//! * TLS names: the same against Usher alone with the certificate chosen by the server name of
+//!   each client's ClientHello among 4 names and wildcards (the service peeks at every
+//!   ClientHello), shown against the TLS handshakes of one certificate in a table of its own;
 //! * TLS burst: 500 clients do the same once, all at once: the time until every echo is back;
 //! * PROXY burst and PROXY churn: Usher alone, trusting 127.0.0.0/8 to send a PROXY protocol
 //!   header, with clients that send a v1 header before their line, as HAProxy's `send-proxy`
@@ -74,9 +78,10 @@
 //! Each workload runs `--rounds` times (default 5) per server, a different server first each
 //! round; the table shows medians, in the Markdown README.md has. `--workloads` runs some only:
 //! a comma-separated list of `burst`, `untuned`, `churn`, `idle`, `memory`, `tls-rate`,
-//! `tls-burst`, `proxy-burst` and `proxy-churn` (the default: all of them), `scale-keep` and
-//! `scale-read`. `--max-per-peer N` sets Usher's `max-connections-per-peer` in every workload, to
-//! measure what counting peers costs. `--verbose` prints each measure, and the CPU time of the server (its thread,
+//! `tls-burst`, `tls-names`, `proxy-burst` and `proxy-churn` (the default: all of them),
+//! `scale-keep` and `scale-read`. `--max-per-peer N` sets Usher's `max-connections-per-peer` in
+//! every workload, to measure what counting peers costs. `--verbose` prints each measure, and the
+//! CPU time of the server (its thread,
 //! or its process) that made it.
 
 mod clients;
@@ -96,7 +101,7 @@ use server::{Config, Kind, Server};
 use table::{Samples, ScaleSamples};
 use workload::{
     BURST_CLIENTS, CLIENT_CPU, DEADLINE, Options, SCALE_STEP, SCALE_STEPS, SCALE_WARM_UP,
-    SERVER_CPU, UNTUNED_DEADLINE, Workload,
+    SERVER_CPU, TLS_TIME, UNTUNED_DEADLINE, Workload,
 };
 
 fn main() {
@@ -130,7 +135,7 @@ fn main() {
         for &workload in &options.workloads {
             // A fresh server for each workload, and a different server first each round, so
             // that no measure depends on what ran before it.
-            let mut order = if workload.proxy() {
+            let mut order = if workload.proxy() || workload == Workload::TlsNames {
                 vec![Kind::Usher]
             } else if workload.tls() {
                 vec![Kind::Glib, Kind::Usher]
@@ -150,6 +155,7 @@ fn main() {
                     proxy: workload.proxy(),
                     keep: workload == Workload::ScaleKeep,
                     max_per_peer: options.max_per_peer,
+                    names: workload == Workload::TlsNames,
                 };
                 // The scale workload's server and clients would not fit in one process's
                 // descriptors.
@@ -214,10 +220,22 @@ fn main() {
                     }
                     Workload::Idle => record("idle", clients::idle(&mut server)),
                     Workload::Memory => record("memory", clients::memory(&mut server)),
-                    Workload::TlsRate => record(
-                        "tls-rate",
-                        tls::handshake_rate(server.address, certificates.as_ref().unwrap()),
-                    ),
+                    Workload::TlsRate | Workload::TlsNames => {
+                        let before = server.cpu_time();
+                        let rate =
+                            tls::handshake_rate(server.address, certificates.as_ref().unwrap());
+                        let handshakes = rate * TLS_TIME.as_secs_f64();
+                        let name = workload.name();
+                        record(name, rate);
+                        record(
+                            if workload == Workload::TlsRate {
+                                "tls-rate-server"
+                            } else {
+                                "tls-names-server"
+                            },
+                            (server.cpu_time() - before) / handshakes,
+                        );
+                    }
                     Workload::TlsBurst => record(
                         "tls-burst",
                         tls::burst(server.address, certificates.as_ref().unwrap()),
@@ -275,6 +293,10 @@ fn main() {
     if let Some(proxy) = table::proxy_markdown(&options, &samples) {
         println!();
         print!("{proxy}");
+    }
+    if let Some(names) = table::names_markdown(&options, &samples) {
+        println!();
+        print!("{names}");
     }
     for workload in [Workload::ScaleKeep, Workload::ScaleRead] {
         if options.workloads.contains(&workload) {

@@ -74,7 +74,20 @@ pub struct Config {
     pub keep: bool,
     /// Usher only: its `max-connections-per-peer`, to measure what counting peers costs.
     pub max_per_peer: u32,
+    /// Usher only, with TLS: the certificate is chosen by the server name of each client's
+    /// ClientHello, among [`NAMES`].
+    pub names: bool,
 }
+
+/// The server names of the `tls-names` workload, each with the benchmark's certificate (the
+/// clients ask for `localhost`, the last, an exact name: the most names looked at), and the
+/// same certificate for the others.
+pub const NAMES: [&str; 4] = [
+    "a.example.org",
+    "*.example.org",
+    "b.example.net",
+    "localhost",
+];
 
 impl Config {
     /// As `--serve` arguments.
@@ -99,6 +112,9 @@ impl Config {
         if self.max_per_peer != 0 {
             arguments.extend(["--max-per-peer".to_owned(), self.max_per_peer.to_string()]);
         }
+        if self.names {
+            arguments.push("--names".to_owned());
+        }
         arguments
     }
 
@@ -121,6 +137,7 @@ impl Config {
                         .and_then(|n| n.parse().ok())
                         .expect("--max-per-peer N")
                 }
+                "--names" => config.names = true,
                 other => panic!("unknown server argument {other:?}"),
             }
         }
@@ -460,6 +477,14 @@ fn glib_service(kind: Kind, config: &Config, accepted: &Arc<AtomicUsize>) -> gio
             let service = usher::SocketService::new();
             if let Some(certificate) = &certificate {
                 service.set_tls_certificate(Some(certificate));
+                if config.names {
+                    let settings = service.socket_settings();
+                    for name in NAMES {
+                        settings
+                            .set_tls_certificate_for_name(name, Some(certificate))
+                            .expect("a server name");
+                    }
+                }
             }
             service.set_max_connections_per_peer(config.max_per_peer);
             if config.proxy {

@@ -39,6 +39,7 @@ pub enum Workload {
     Memory,
     TlsRate,
     TlsBurst,
+    TlsNames,
     ProxyBurst,
     ProxyChurn,
     ScaleKeep,
@@ -47,7 +48,7 @@ pub enum Workload {
 
 impl Workload {
     /// What a run without `--workloads` runs: all but the scale workload, which takes minutes.
-    pub const DEFAULT: [Workload; 9] = [
+    pub const DEFAULT: [Workload; 10] = [
         Workload::Burst,
         Workload::Untuned,
         Workload::Churn,
@@ -55,11 +56,12 @@ impl Workload {
         Workload::Memory,
         Workload::TlsRate,
         Workload::TlsBurst,
+        Workload::TlsNames,
         Workload::ProxyBurst,
         Workload::ProxyChurn,
     ];
 
-    pub const ALL: [Workload; 11] = [
+    pub const ALL: [Workload; 12] = [
         Workload::Burst,
         Workload::Untuned,
         Workload::Churn,
@@ -67,6 +69,7 @@ impl Workload {
         Workload::Memory,
         Workload::TlsRate,
         Workload::TlsBurst,
+        Workload::TlsNames,
         Workload::ProxyBurst,
         Workload::ProxyChurn,
         Workload::ScaleKeep,
@@ -82,6 +85,7 @@ impl Workload {
             Workload::Memory => "memory",
             Workload::TlsRate => "tls-rate",
             Workload::TlsBurst => "tls-burst",
+            Workload::TlsNames => "tls-names",
             Workload::ProxyBurst => "proxy-burst",
             Workload::ProxyChurn => "proxy-churn",
             Workload::ScaleKeep => "scale-keep",
@@ -90,7 +94,10 @@ impl Workload {
     }
 
     pub fn tls(self) -> bool {
-        matches!(self, Workload::TlsRate | Workload::TlsBurst)
+        matches!(
+            self,
+            Workload::TlsRate | Workload::TlsBurst | Workload::TlsNames
+        )
     }
 
     /// Whether the clients send a PROXY protocol header, to Usher alone.

@@ -31,7 +31,7 @@ pub(crate) use refs::{SendObject, SendWeak};
 pub(crate) use socket::{
     Accepted, accept, bind, canonical_ip, close_passed_descriptor, credential_ids,
     descriptor_limit, duplicate_descriptor, errno_error, is_listening_stream,
-    lowest_free_descriptor, readable_now, receive, remote_address, set_no_delay,
+    lowest_free_descriptor, peer_closed, readable_now, receive, remote_address, set_no_delay,
 };
 pub(crate) use thread_pool::ThreadPool;
 pub(crate) use users::{group_id, user_id};
