@@ -67,7 +67,8 @@
 //!   reference to each connection, so that only the service's own work counts; `scale-read`'s
 //!   starts the echo's read, which stays pending (the floor watches each connection with its
 //!   epoll; in `scale-keep`, it only holds them). A table gives every step, another the first
-//!   and last and how much each grew.
+//!   and last steps, the median CPU per accept of the first and last thirds of the steps, and
+//!   its growth between them.
 //!
 //! For TLS, a self-signed ECDSA P-256 certificate for `localhost` and 127.0.0.1 is made with the
 //! `openssl` command in a temporary directory, removed afterwards; the clients trust it alone.

@@ -320,8 +320,10 @@ pub fn scale_steps_markdown(mode: Workload, scales: &ScaleSamples) -> String {
     table
 }
 
-/// The scale workload's first and last steps, and how much each measure grew between them, if
-/// it ran.
+/// The scale workload's first and last steps, the median CPU per accept of its first and last
+/// thirds and how much it grew between them, if it ran. (A single step can come cheaper to every
+/// server, the floor too, when the clients' `connect()`s come quicker and the servers find more
+/// clients waiting per wakeup: the thirds' medians tell growth from that.)
 pub fn scale_markdown(scales: &ScaleSamples) -> Option<String> {
     let mut table = String::from(
         "| scale | floor | GLib | Usher | Usher / GLib |\n\
@@ -336,11 +338,13 @@ pub fn scale_markdown(scales: &ScaleSamples) -> Option<String> {
         any = true;
         let held = |steps: usize| thousands((steps * SCALE_STEP) as f64);
         let (first_held, last_held) = (held(1), held(medians.len()));
+        let third = (medians.len() / 3).max(1);
         let label = match mode {
             Workload::ScaleKeep => "keep only",
             _ => "a read pending",
         };
-        let row = |name: String, values: [Option<Value>; 3], unit: Option<Unit>| {
+        let row = |name: String, values: [Option<f64>; 3], unit: Option<Unit>| {
+            let values = values.map(|value| value.map(Value::Exact));
             let cell = |value: Option<Value>| match (value, unit) {
                 (None, _) => "–".to_owned(),
                 (Some(value), Some(unit)) => format(value, unit),
@@ -355,15 +359,28 @@ pub fn scale_markdown(scales: &ScaleSamples) -> Option<String> {
             )
         };
         let pick = |step: &[Option<(f64, f64)>; 3], measure: fn((f64, f64)) -> f64| {
-            step.map(|step| step.map(|step| Value::Exact(measure(step))))
+            step.map(|step| step.map(measure))
         };
-        let growth = |measure: fn((f64, f64)) -> f64| {
-            let (from, to) = (pick(first, measure), pick(last, measure));
-            [0, 1, 2].map(|index| match (from[index], to[index]) {
-                (Some(from), Some(to)) => Some(Value::Exact(to.bound() / from.bound())),
-                _ => None,
+        // The median CPU per accept of each server over `steps`.
+        let cpu_over = |steps: &[[Option<(f64, f64)>; 3]]| {
+            [0, 1, 2].map(|server| {
+                let mut values: Vec<f64> = steps
+                    .iter()
+                    .filter_map(|step| step[server].map(|(cpu, _)| cpu))
+                    .collect();
+                values.sort_by(f64::total_cmp);
+                values.get(values.len() / 2).copied()
             })
         };
+        let (early, late) = (
+            cpu_over(&medians[..third]),
+            cpu_over(&medians[medians.len() - third..]),
+        );
+        let growth = [0, 1, 2].map(|server| Some(late[server]? / early[server]?));
+        let (early_held, late_held) = (
+            format!("{first_held}–{}", held(third)),
+            format!("{}–{last_held}", held(medians.len() - third + 1)),
+        );
         let cpu = |step: (f64, f64)| step.0;
         let memory = |step: (f64, f64)| step.1;
         table += &row(
@@ -377,8 +394,18 @@ pub fn scale_markdown(scales: &ScaleSamples) -> Option<String> {
             Some(Unit::Microseconds),
         );
         table += &row(
-            format!("CPU per accept, growth from {first_held} to {last_held}"),
-            growth(cpu),
+            format!("CPU per accept, median of the steps {early_held}"),
+            early,
+            Some(Unit::Microseconds),
+        );
+        table += &row(
+            format!("CPU per accept, median of the steps {late_held}"),
+            late,
+            Some(Unit::Microseconds),
+        );
+        table += &row(
+            format!("CPU per accept, growth from {early_held} to {late_held}"),
+            growth,
             None,
         );
         table += &row(
