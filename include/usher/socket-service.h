@@ -1091,7 +1091,13 @@ UsherSocketSettings *usher_socket_service_get_socket_settings (UsherSocketServic
  * @error: return location for a #GError, or %NULL
  *
  * Listens on @address, as g_socket_listener_add_address() does, and serves
- * the socket with @settings.
+ * the socket with @settings. A #GUnixSocketAddress path is made right: where a
+ * server answers, it fails with %G_IO_ERROR_ADDRESS_IN_USE (to tell, it
+ * connects to the path once: the server sees a client that hangs up at once);
+ * a stale socket file is replaced, a file that is not a socket never touched;
+ * the file gets #UsherSocketSettings:unix-mode, #UsherSocketSettings:unix-owner
+ * and #UsherSocketSettings:unix-group before any client can connect, and is
+ * removed with the socket if it is still the one bound.
  *
  * Returns: %TRUE on success
  *

@@ -7,9 +7,9 @@
 //!
 //! A file per type of the C API, as librsvg-c has: `socket_service.rs` (with `shutdown.rs`, its
 //! asynchronous shutdown as a `GTask`), `threaded_socket_service.rs`, `socket_settings.rs`,
-//! `proxy_info.rs`, `refusal.rs`, `client_hello.rs`; `properties.rs` makes their properties'
-//! getters and setters; here, the
-//! argument checks and conversions they share.
+//! `proxy_info.rs`, `refusal.rs`, `client_hello.rs`, `version.rs` (the library's version);
+//! `properties.rs` makes their properties' getters and setters; here, the argument checks and
+//! conversions they share.
 
 #![allow(clippy::missing_safety_doc)]
 
@@ -99,6 +99,7 @@ mod shutdown;
 mod socket_service;
 mod socket_settings;
 mod threaded_socket_service;
+mod version;
 
 use properties::{CValue, is_valid};
 

@@ -370,6 +370,13 @@ pub trait SocketServiceExt: IsA<SocketService> + 'static {
     /// [`socket_settings()`](SocketServicePropertiesExt::socket_settings)). Returns the address
     /// it is bound to.
     ///
+    /// A [`gio::UnixSocketAddress`] path is made right: where a server answers, it fails with
+    /// [`gio::IOErrorEnum::AddressInUse`] (to tell, it connects to the path once: the server
+    /// sees a client that hangs up at once); a stale socket file is replaced, a file that is
+    /// not a socket never touched; the file gets the settings' `unix-mode`, `unix-owner` and
+    /// `unix-group` before any client can connect, and is removed with the socket if it is
+    /// still the one bound.
+    ///
     /// ```no_run
     /// use gio::prelude::*;
     /// use usher::prelude::*;
