@@ -4,16 +4,18 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, Ipv6Addr, TcpListener, TcpStream};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 
 use common::{DEADLINE, Reaped, example, lines_of, wait_for_line};
 
-/// Two ports free right now on 127.0.0.1.
+/// Two ports free right now on every address of both families.
 fn free_ports() -> (u16, u16) {
-    let first = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-    let second = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    // On [::], dual-stack, as the demos listen (`add_inet_port()`): a port free on 127.0.0.1
+    // alone may be another demo's, running beside, on [::].
+    let first = TcpListener::bind((Ipv6Addr::UNSPECIFIED, 0)).unwrap();
+    let second = TcpListener::bind((Ipv6Addr::UNSPECIFIED, 0)).unwrap();
     (
         first.local_addr().unwrap().port(),
         second.local_addr().unwrap().port(),

@@ -172,13 +172,13 @@ fn current_settings<H: Host>(host: &H, arriving: &Arriving) -> Arc<Resolved> {
     let engine = host.engine();
     let mut state = engine.state();
     let state = &mut *state;
-    let now = match arriving.origin.listening.as_deref() {
-        Some(socket) => {
+    let now = match arriving.listening {
+        Some(id) => {
             let defaults = &state.defaults;
             state
                 .sockets
                 .iter_mut()
-                .find(|listening| *listening.socket == *socket)
+                .find(|listening| listening.id == id)
                 .map(|listening| listening.resolved(defaults).clone())
         }
         None => Some(state.fallback()),
