@@ -12,7 +12,8 @@ use gio::prelude::*;
 
 use super::accept::Failure;
 use super::arriving::Arriving;
-use super::state::{AcceptMode, Lifecycle, Refused, State};
+use super::gate::Refused;
+use super::state::{AcceptMode, Lifecycle, State};
 use super::{Changes, Engine, Host, credentials, gate, hello, proxy, tls};
 use crate::connection::{self, Shared};
 use crate::log::{LOG_DOMAIN, debug};

@@ -20,7 +20,7 @@ use std::time::Duration;
 use gio::prelude::*;
 
 use super::arriving::{Arriving, Next};
-use super::state::Refused;
+use super::gate::Refused;
 use super::{Engine, Host};
 use crate::log::debug;
 use crate::proxy_info::ProxyInfo;

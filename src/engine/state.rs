@@ -8,7 +8,7 @@ use gio::prelude::*;
 
 use super::accept::{Failure, Outcome, accept, client_waits};
 use super::backoff::Backoff;
-use super::gate::{Descriptors, Gate, refused};
+use super::gate::{Descriptors, Gate, Refused, refused};
 use super::listening::{self, Adding, Listening};
 use super::proxy::{self, Proxy};
 use super::registry::{Registry, refusal};
@@ -115,13 +115,6 @@ pub(super) struct Pauses {
     pub descriptor_check: Option<glib::Source>,
     /// Ends the memory pressure when no warning came for a while.
     pub memory_quiet: Option<glib::Source>,
-}
-
-/// A connection refused: why, and from whom.
-pub(super) struct Refused {
-    pub error: glib::Error,
-    pub reason: Refusal,
-    pub peer: Option<IpAddr>,
 }
 
 /// The main context the service accepts and emits on, and its mailbox there.
