@@ -136,13 +136,14 @@ fn main() {
         for &workload in &options.workloads {
             // A fresh server for each workload, and a different server first each round, so
             // that no measure depends on what ran before it.
-            let mut order = if workload.proxy() || workload == Workload::TlsNames {
-                vec![Kind::Usher]
-            } else if workload.tls() {
-                vec![Kind::Glib, Kind::Usher]
-            } else {
-                Kind::ALL.to_vec()
-            };
+            let mut order =
+                if workload.proxy() || workload.admission() || workload == Workload::TlsNames {
+                    vec![Kind::Usher]
+                } else if workload.tls() {
+                    vec![Kind::Glib, Kind::Usher]
+                } else {
+                    Kind::ALL.to_vec()
+                };
             let turn = round % order.len();
             order.rotate_left(turn);
             for kind in order {
@@ -157,6 +158,7 @@ fn main() {
                     keep: workload == Workload::ScaleKeep,
                     max_per_peer: options.max_per_peer,
                     names: workload == Workload::TlsNames,
+                    admission: workload.admission(),
                 };
                 // The scale workload's server and clients would not fit in one process's
                 // descriptors.
@@ -173,17 +175,21 @@ fn main() {
                 } else {
                     Prefix::None
                 };
-                // The PROXY workloads' measures are named as the others', after `proxy-`.
+                // The PROXY and admission workloads' measures are named as the others', after
+                // `proxy-` or `admission-`.
                 let prefixed = |name: &'static str| -> &'static str {
-                    match (workload.proxy(), name) {
-                        (false, _) => name,
-                        (true, "burst") => "proxy-burst",
-                        (true, "p50") => "proxy-p50",
-                        (true, "p99") => "proxy-p99",
-                        (true, "churn") => "proxy-churn",
-                        (true, "churn-server") => "proxy-churn-server",
-                        (true, "churn-clients") => "proxy-churn-clients",
-                        (true, other) => unreachable!("no PROXY measure {other}"),
+                    match (workload.proxy(), workload.admission(), name) {
+                        (false, false, _) => name,
+                        (true, _, "burst") => "proxy-burst",
+                        (true, _, "p50") => "proxy-p50",
+                        (true, _, "p99") => "proxy-p99",
+                        (true, _, "churn") => "proxy-churn",
+                        (true, _, "churn-server") => "proxy-churn-server",
+                        (true, _, "churn-clients") => "proxy-churn-clients",
+                        (_, true, "churn") => "admission-churn",
+                        (_, true, "churn-server") => "admission-churn-server",
+                        (_, true, "churn-clients") => "admission-churn-clients",
+                        (_, _, other) => unreachable!("no such measure {other}"),
                     }
                 };
                 match workload {
@@ -208,7 +214,7 @@ fn main() {
                         record("untuned", seconds(burst.total));
                         record("untuned-echoed", burst.echoed as f64);
                     }
-                    Workload::Churn | Workload::ProxyChurn => {
+                    Workload::Churn | Workload::ProxyChurn | Workload::AdmissionChurn => {
                         let before = server.cpu_time();
                         let churn = clients::churn(server.address, prefix);
                         let per_connection = |seconds: f64| seconds / churn.completed as f64;
@@ -266,7 +272,7 @@ fn main() {
                 } else if options.verbose {
                     let name = prefixed(match workload {
                         Workload::ProxyBurst => "burst",
-                        Workload::ProxyChurn => "churn",
+                        Workload::ProxyChurn | Workload::AdmissionChurn => "churn",
                         other => other.name(),
                     });
                     eprintln!(
@@ -294,6 +300,10 @@ fn main() {
     if let Some(proxy) = table::proxy_markdown(&options, &samples) {
         println!();
         print!("{proxy}");
+    }
+    if let Some(admission) = table::admission_markdown(&options, &samples) {
+        println!();
+        print!("{admission}");
     }
     if let Some(names) = table::names_markdown(&options, &samples) {
         println!();

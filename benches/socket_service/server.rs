@@ -77,6 +77,9 @@ pub struct Config {
     /// Usher only, with TLS: the certificate is chosen by the server name of each client's
     /// ClientHello, among [`NAMES`].
     pub names: bool,
+    /// Usher only: every admission check on, with limits that refuse none of the benchmark's
+    /// clients, to measure what the checks cost.
+    pub admission: bool,
 }
 
 /// The server names of the `tls-names` workload, each with the benchmark's certificate (the
@@ -115,6 +118,9 @@ impl Config {
         if self.names {
             arguments.push("--names".to_owned());
         }
+        if self.admission {
+            arguments.push("--admission".to_owned());
+        }
         arguments
     }
 
@@ -138,6 +144,7 @@ impl Config {
                         .expect("--max-per-peer N")
                 }
                 "--names" => config.names = true,
+                "--admission" => config.admission = true,
                 other => panic!("unknown server argument {other:?}"),
             }
         }
@@ -463,6 +470,22 @@ fn serve(
         .unwrap();
 }
 
+/// Turns every admission check of `settings` on, with limits no client of the benchmark reaches:
+/// rates per peer and for the service, the TLS handshake budget, and address lists that let
+/// loopback in.
+fn admit_all(settings: &usher::SocketSettings) {
+    settings.set_peer_rate(1_000_000);
+    settings.set_rate(10_000_000);
+    settings.set_tls_handshakes_per_peer(1_000_000);
+    settings.set_tls_handshake_rate(10_000_000);
+    settings
+        .try_set_allowed_peers(&["127.0.0.0/8", "::1"])
+        .expect("addresses");
+    settings
+        .try_set_denied_peers(&["192.0.2.0/24", "2001:db8::/32"])
+        .expect("addresses");
+}
+
 /// Usher's or GLib's service, with the same echo handler. With TLS, Usher runs the handshake
 /// itself (`tls-certificate`) and the handler is unchanged; GLib's handler runs it by hand
 /// first, as a GLib application has to.
@@ -487,6 +510,9 @@ fn glib_service(kind: Kind, config: &Config, accepted: &Arc<AtomicUsize>) -> gio
                 }
             }
             service.set_max_connections_per_peer(config.max_per_peer);
+            if config.admission {
+                admit_all(&service.socket_settings());
+            }
             if config.proxy {
                 service
                     .try_set_proxy_protocol_peers(&["127.0.0.0/8"])

@@ -109,6 +109,44 @@ pub fn proxy_markdown(options: &Options, samples: &Samples) -> Option<String> {
     any.then_some(table)
 }
 
+/// Usher with every admission check off and on (limits no client reaches), if the
+/// `admission-churn` workload ran beside `churn`.
+pub fn admission_markdown(options: &Options, samples: &Samples) -> Option<String> {
+    if !options.workloads.contains(&Workload::AdmissionChurn) {
+        return None;
+    }
+    let rows = [
+        ("churn", "churn: connections/s, 32 at a time", Unit::Number),
+        (
+            "churn-server",
+            "churn: the server's CPU per connection",
+            Unit::Microseconds,
+        ),
+        (
+            "churn-clients",
+            "churn: the clients' CPU per connection",
+            Unit::Microseconds,
+        ),
+    ];
+    let mut table = String::from(
+        "| workload | Usher | Usher, every admission check on | on / off |\n\
+         |---|---|---|---|\n",
+    );
+    for (name, label, unit) in rows {
+        let value = |name: &str| median(samples, Kind::Usher, name).map(Value::Exact);
+        let (off, on) = (value(name), value(&format!("admission-{name}")));
+        let cell =
+            |value: Option<Value>| value.map_or("–".to_owned(), |value| format(value, unit));
+        table += &format!(
+            "| {label} | {} | {} | {} |\n",
+            cell(off),
+            cell(on),
+            ratio(on, off)
+        );
+    }
+    Some(table)
+}
+
 /// Usher with one certificate and with certificates chosen by server name, if the `tls-names`
 /// workload ran (beside `tls-rate`, for the one certificate).
 pub fn names_markdown(options: &Options, samples: &Samples) -> Option<String> {

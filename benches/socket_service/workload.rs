@@ -42,13 +42,14 @@ pub enum Workload {
     TlsNames,
     ProxyBurst,
     ProxyChurn,
+    AdmissionChurn,
     ScaleKeep,
     ScaleRead,
 }
 
 impl Workload {
     /// What a run without `--workloads` runs: all but the scale workload, which takes minutes.
-    pub const DEFAULT: [Workload; 10] = [
+    pub const DEFAULT: [Workload; 11] = [
         Workload::Burst,
         Workload::Untuned,
         Workload::Churn,
@@ -59,9 +60,10 @@ impl Workload {
         Workload::TlsNames,
         Workload::ProxyBurst,
         Workload::ProxyChurn,
+        Workload::AdmissionChurn,
     ];
 
-    pub const ALL: [Workload; 12] = [
+    pub const ALL: [Workload; 13] = [
         Workload::Burst,
         Workload::Untuned,
         Workload::Churn,
@@ -72,6 +74,7 @@ impl Workload {
         Workload::TlsNames,
         Workload::ProxyBurst,
         Workload::ProxyChurn,
+        Workload::AdmissionChurn,
         Workload::ScaleKeep,
         Workload::ScaleRead,
     ];
@@ -88,6 +91,7 @@ impl Workload {
             Workload::TlsNames => "tls-names",
             Workload::ProxyBurst => "proxy-burst",
             Workload::ProxyChurn => "proxy-churn",
+            Workload::AdmissionChurn => "admission-churn",
             Workload::ScaleKeep => "scale-keep",
             Workload::ScaleRead => "scale-read",
         }
@@ -103,6 +107,11 @@ impl Workload {
     /// Whether the clients send a PROXY protocol header, to Usher alone.
     pub fn proxy(self) -> bool {
         matches!(self, Workload::ProxyBurst | Workload::ProxyChurn)
+    }
+
+    /// Whether Usher alone runs it, every admission check on with limits that refuse nobody.
+    pub fn admission(self) -> bool {
+        self == Workload::AdmissionChurn
     }
 
     /// Whether it is the scale workload, in one of its modes.
