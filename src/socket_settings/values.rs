@@ -122,6 +122,7 @@ pub(crate) struct Values {
     pub unix_group: Option<u32>,
     pub allowed_users: Option<Vec<u32>>,
     pub allowed_groups: Option<Vec<u32>>,
+    pub name: Option<Option<String>>,
 }
 
 /// A setting of any type, to ask whether it is set or to unset it.
@@ -165,6 +166,7 @@ impl Values {
             "unix-group" => &mut self.unix_group,
             "allowed-users" => &mut self.allowed_users,
             "allowed-groups" => &mut self.allowed_groups,
+            "name" => &mut self.name,
             _ => return None,
         })
     }
@@ -192,6 +194,8 @@ pub(crate) struct Resolved {
     pub tcp: TcpSettings,
     pub unix: UnixSettings,
     pub credentials: CredentialsPolicy,
+    /// `name`: what the socket is called when handed to another process.
+    pub name: Option<String>,
 }
 
 impl Resolved {
@@ -245,6 +249,7 @@ impl Resolved {
                 users: pick_set!(allowed_users),
                 groups: pick_set!(allowed_groups),
             },
+            name: pick!(name, None),
         }
     }
 }

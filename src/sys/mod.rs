@@ -2,13 +2,15 @@
 //! GObject references that cross threads (`refs`), system calls on sockets and descriptors
 //! (`socket`), GLib's logging state (`log`), a source woken from any thread (`wakeup`), GIO
 //! asynchronous calls whose callback may run on another thread (`gio_async`), typed object data
-//! (`object_data`), registering a type that reports its close (`close_reporting`), a
+//! (`object_data`), registering a type that reports its close (`close_reporting`), descriptors
+//! passed between processes and a peer's credentials (`fd_passing`), a
 //! `GThreadPool` (`thread_pool`) and user and group names (`users`).
 //!
 //! Outside the C ABI (`ffi.rs`, `capi/`) and `subclass/`, this module is the only place with
 //! `unsafe`. Its files import nothing of the crate but each other: it is the lowest layer.
 
 mod close_reporting;
+mod fd_passing;
 mod gio_async;
 mod log;
 mod object_data;
@@ -19,6 +21,10 @@ mod users;
 mod wakeup;
 
 pub(crate) use close_reporting::register_close_reporting_type;
+pub(crate) use fd_passing::{
+    PeerCredentials, Received, effective_user, peer_credentials, receive_with_descriptors,
+    send_with_descriptors,
+};
 pub(crate) use gio_async::{accept_socket_async, tls_handshake_async};
 pub(crate) use log::log_debug_enabled;
 pub(crate) use object_data::{DataKey, listener_source_object};
