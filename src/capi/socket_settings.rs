@@ -136,6 +136,8 @@ property_accessors! {
         allowed_users / set_allowed_users;
     strv usher_socket_settings_get_allowed_groups / usher_socket_settings_set_allowed_groups:
         allowed_groups / set_allowed_groups;
+    // Through the property's setter, which logs a critical for an invalid name.
+    string usher_socket_settings_get_name / usher_socket_settings_set_name: name / set_name;
 }
 
 /// The `try_set_*()` of a list setting: its entries, or the error saying which is wrong.
