@@ -22,10 +22,11 @@
 //! Import [`prelude`] for the methods, and [`subclass::prelude`] to subclass.
 
 // The layers, each importing only from those below it: `sys` and `ffi`; `log`, `signals`,
-// `glib_property`, `connection` and `proxy_protocol`; `proxy_info` and `socket_settings`;
+// `glib_property`, `connection`, `proxy_protocol` and `admission`; `proxy_info` and `socket_settings`;
 // `engine`; the listener's
 // subclassing support (`subclass::socket_listener`); `socket_service`; the service's
 // subclassing support; `threaded_socket_service` and its subclassing support; `capi`.
+mod admission;
 #[cfg(feature = "capi")]
 mod capi;
 mod connection;
@@ -35,6 +36,7 @@ mod glib_property;
 mod log;
 mod proxy_info;
 mod proxy_protocol;
+mod refusal;
 mod signals;
 mod socket_service;
 mod socket_settings;
@@ -44,6 +46,7 @@ mod sys;
 mod threaded_socket_service;
 
 pub use proxy_info::{ProxyCommand, ProxyInfo};
+pub use refusal::Refusal;
 pub use socket_service::{
     IncomingStream, SocketService, SocketServiceExt, SocketServiceHandle,
     SocketServicePropertiesExt,

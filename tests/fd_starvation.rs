@@ -1,6 +1,8 @@
-//! A service that runs out of file descriptors backs off instead of spinning, reports its
-//! failures (`accept-error`, or a warning at most once a second), and serves every waiting
-//! client as soon as descriptors are free again (GLib spins and floods the log: bug B1).
+//! A service close to its descriptor limit pauses accepting before the limit
+//! (`descriptor-margin`, `overloaded`), with no failed accept; one that runs out of file
+//! descriptors all the same (no margin) backs off instead of spinning, reports its failures
+//! (`accept-error`, or a warning at most once a second); either serves every waiting client as
+//! soon as descriptors are free again (GLib spins and floods the log: bug B1).
 //!
 //! The server runs in a child process (this same binary, with `--serve`) limited to 64 file
 //! descriptors, facing 300 clients. The parent measures the child's CPU time while it is
@@ -27,20 +29,21 @@ const STARVED_WINDOW: Duration = Duration::from_secs(2);
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(position) = args.iter().position(|arg| arg == "--serve") {
-        serve(args[position + 1] == "handled");
+        let mode = Mode::ALL
+            .into_iter()
+            .find(|mode| mode.name() == args[position + 1]);
+        serve(mode.expect("a mode"));
         return;
     }
     // The test harness passes filters and flags: honour `--list` and run otherwise.
     if args.iter().any(|arg| arg == "--list") {
-        println!("starvation_quiet: test\nstarvation_handled: test");
+        for mode in Mode::ALL {
+            println!("{}: test", mode.name());
+        }
         return;
     }
-    for handled in [false, true] {
-        let name = if handled {
-            "starvation_handled"
-        } else {
-            "starvation_quiet"
-        };
+    for mode in Mode::ALL {
+        let name = mode.name();
         let filters: Vec<&String> = args[1..]
             .iter()
             .filter(|arg| !arg.starts_with('-'))
@@ -49,8 +52,31 @@ fn main() {
             continue;
         }
         print!("test {name} ... ");
-        let report = starve(handled);
+        let report = starve(mode);
         println!("ok\n    {report}");
+    }
+}
+
+/// How the service meets the limit.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// With its default `descriptor-margin`: it pauses before the limit.
+    Paused,
+    /// Without a margin, nobody listening to `accept-error`: it logs.
+    Quiet,
+    /// Without a margin, a handler connected to `accept-error`.
+    Handled,
+}
+
+impl Mode {
+    const ALL: [Mode; 3] = [Mode::Paused, Mode::Quiet, Mode::Handled];
+
+    fn name(self) -> &'static str {
+        match self {
+            Mode::Paused => "starvation_paused_before_the_limit",
+            Mode::Quiet => "starvation_quiet",
+            Mode::Handled => "starvation_handled",
+        }
     }
 }
 
@@ -62,7 +88,7 @@ thread_local! {
 
 /// The child: a service limited to [`FD_LIMIT`] descriptors that keeps every connection open
 /// until told to let them go on its standard input.
-fn serve(handled: bool) {
+fn serve(mode: Mode) {
     let limit = libc::rlimit {
         rlim_cur: FD_LIMIT,
         rlim_max: FD_LIMIT,
@@ -72,6 +98,9 @@ fn serve(handled: bool) {
     let main_loop = glib::MainLoop::new(None, false);
     let service = usher::SocketService::new();
     service.set_listen_backlog(2 * CLIENTS as i32);
+    if mode != Mode::Paused {
+        service.set_descriptor_margin(0);
+    }
     let address = common::listen_loopback(&service, None);
     println!("port {}", address.port());
 
@@ -86,13 +115,24 @@ fn serve(handled: bool) {
         });
         false
     });
-    service.connect_n_accept_errors_notify(|service| {
-        if service.n_accept_errors() == 1 {
+    // The first pause, or the first failure, once.
+    let starved = std::rc::Rc::new(std::cell::Cell::new(false));
+    let say_starved = move || {
+        if !starved.replace(true) {
             println!("starved");
+        }
+    };
+    service.connect_n_accept_errors_notify({
+        let say_starved = say_starved.clone();
+        move |_| say_starved()
+    });
+    service.connect_overloaded_notify(move |service| {
+        if service.overloaded() {
+            say_starved();
         }
     });
     let signalled = std::rc::Rc::new(std::cell::Cell::new(0u64));
-    if handled {
+    if mode == Mode::Handled {
         let signalled = signalled.clone();
         service.connect_accept_error(move |_, error| {
             assert!(error.matches(gio::IOErrorEnum::TooManyOpenFiles), "{error}");
@@ -120,10 +160,11 @@ fn serve(handled: bool) {
     });
     main_loop.run();
     println!(
-        "accepted {} errors {} signalled {}",
+        "accepted {} errors {} signalled {} paused {}",
         service.n_accepted(),
         service.n_accept_errors(),
-        signalled.get()
+        signalled.get(),
+        service.n_refused(usher::Refusal::Overload)
     );
 }
 
@@ -155,9 +196,9 @@ impl Server {
     }
 }
 
-fn spawn_server(handled: bool) -> Server {
+fn spawn_server(mode: Mode) -> Server {
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--serve", if handled { "handled" } else { "quiet" }])
+        .args(["--serve", mode.name()])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -173,8 +214,8 @@ fn spawn_server(handled: bool) -> Server {
 }
 
 /// Runs one starvation scenario and checks its figures; returns them for the log.
-fn starve(handled: bool) -> String {
-    let mut server = spawn_server(handled);
+fn starve(mode: Mode) -> String {
+    let mut server = spawn_server(mode);
     let port: u16 = server
         .next_line()
         .strip_prefix("port ")
@@ -261,10 +302,17 @@ fn starve(handled: bool) -> String {
         .split(' ')
         .filter_map(|word| word.parse().ok())
         .collect();
-    let (accepted, errors, signalled) = (counts[0], counts[1], counts[2]);
+    let (accepted, errors, signalled, paused) = (counts[0], counts[1], counts[2], counts[3]);
     assert_eq!(accepted, CLIENTS as u64);
-    assert!(errors > 0);
-    if handled {
+    if mode == Mode::Paused {
+        assert_eq!(errors, 0, "paused before the limit, no accept failed");
+        assert!(paused > 0);
+        assert_eq!(warnings, 0, "{log}");
+    } else {
+        assert!(errors > 0);
+        assert_eq!(paused, 0);
+    }
+    if mode == Mode::Handled {
         assert_eq!(
             signalled, errors,
             "accept-error is emitted for every failure"
@@ -273,12 +321,13 @@ fn starve(handled: bool) -> String {
             warnings, 0,
             "no warning while a handler is connected:\n{log}"
         );
-    } else {
+    } else if mode == Mode::Quiet {
         assert!((1..100).contains(&warnings), "{warnings} warnings:\n{log}");
     }
     format!(
         "starved: {:.2} % of a core over {STARVED_WINDOW:?}, {served_while_starved} clients \
-         served with {FD_LIMIT} descriptors; {errors} failed accepts, {warnings} warnings; \
+         served with {FD_LIMIT} descriptors; {errors} failed accepts, {paused} pauses, \
+         {warnings} warnings; \
          the other {} clients served {recovery:?} after descriptors were freed",
         cpu_share * 100.0,
         CLIENTS - served_while_starved

@@ -216,6 +216,30 @@ fn settings_changed_on_a_live_socket_apply_to_the_connections_accepted_after() {
 }
 
 #[test]
+fn the_sockets_of_add_inet_port_get_their_tcp_options() {
+    // GLib makes them with G_SOCKET_PROTOCOL_DEFAULT: they are TCP all the same.
+    with_context(|context| {
+        let service = usher::SocketService::new();
+        let kept = keep_incoming(&service);
+        let settings = usher::SocketSettings::new();
+        settings.set_tcp_keepalive(true);
+        settings.set_tcp_user_timeout(2345);
+        let port = service
+            .add_any_inet_port_with_settings(None::<&glib::Object>, Some(&settings))
+            .unwrap();
+        let _client = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        iterate_until(context, || kept.borrow().len() == 1);
+        let connection = kept.borrow()[0].clone();
+        assert_eq!(option(&connection, libc::SOL_SOCKET, libc::SO_KEEPALIVE), 1);
+        assert_eq!(
+            option(&connection, libc::IPPROTO_TCP, libc::TCP_USER_TIMEOUT),
+            2345
+        );
+        assert_eq!(option(&connection, libc::IPPROTO_TCP, libc::TCP_NODELAY), 1);
+    })
+}
+
+#[test]
 fn the_services_properties_are_views_of_its_settings() {
     let service = usher::SocketService::new();
     let notified = std::rc::Rc::new(std::cell::Cell::new(0));

@@ -11,6 +11,7 @@
 
 #include <gio/gio.h>
 
+#include <usher/refusal.h>
 #include <usher/socket-settings.h>
 
 G_BEGIN_DECLS
@@ -188,6 +189,60 @@ struct _UsherSocketServiceClass
  * handler is connected, it costs one system call per connection.
  *
  * Returns: %TRUE to accept the peer
+ *
+ * Since: 0.2
+ */
+
+/**
+ * UsherSocketService::refused:
+ * @service: the #UsherSocketService
+ * @peer: (nullable): the peer's address, the client's behind a trusted
+ *   balancer, or %NULL for a peer without one (Unix-domain)
+ * @reason: why the connection was refused
+ * @error: the error #UsherSocketService::accept-error reports it with too
+ *
+ * Emitted, on the service's context, for every connection refused after its
+ * accept. The refusals are counted per reason
+ * (usher_socket_service_get_n_refused()); nothing is made for the signal
+ * while no handler is connected, and no line is logged per refusal.
+ *
+ * Since: 0.2
+ */
+
+/**
+ * UsherSocketService:memory-monitor:
+ *
+ * The memory monitor whose warnings pause accepting: from
+ * %G_MEMORY_MONITOR_WARNING_LEVEL_MEDIUM on
+ * (#GMemoryMonitor::low-memory-warning), the service accepts no new
+ * connection, and the kernel's backlog holds the clients, until a warning
+ * below %G_MEMORY_MONITOR_WARNING_LEVEL_MEDIUM comes, or none for 10 seconds.
+ * %NULL (the default) for none: set g_memory_monitor_dup_default() to follow
+ * the desktop's.
+ *
+ * Since: 0.2
+ */
+
+/**
+ * UsherSocketService:descriptor-margin:
+ *
+ * How close to its descriptor limit (`RLIMIT_NOFILE`) the process may come
+ * before the service pauses accepting: a client accepted with a descriptor
+ * within this many of the limit (at most a quarter of it) is the last until
+ * the lowest free descriptor is twice as far from it again, as connections
+ * close. The kernel's backlog holds the clients meanwhile; the process keeps
+ * descriptors for the rest of its work, and never spins on `EMFILE`. 0 for no
+ * pause before the limit. The default is 32.
+ *
+ * Since: 0.2
+ */
+
+/**
+ * UsherSocketService:overloaded:
+ *
+ * Whether accepting is paused for the process's sake: the memory monitor
+ * warned of pressure, or descriptors are short
+ * (#UsherSocketService:descriptor-margin). Notified on the service's context.
  *
  * Since: 0.2
  */
@@ -1284,5 +1339,81 @@ GSocket *usher_socket_service_get_listening_socket (GSocketConnection *connectio
  */
 GCredentials *usher_socket_service_get_peer_credentials (GSocketConnection  *connection,
                                                           GError            **error);
+
+/**
+ * usher_socket_service_get_n_refused:
+ * @service: a #UsherSocketService
+ * @reason: a reason
+ *
+ * Gets how many connections the service refused for @reason since it was
+ * created (for %USHER_REFUSAL_MAX_CONNECTIONS and %USHER_REFUSAL_OVERLOAD, how
+ * many times it paused accepting).
+ *
+ * Returns: the count
+ *
+ * Since: 0.2
+ */
+guint64 usher_socket_service_get_n_refused (UsherSocketService *service,
+                                            UsherRefusal        reason);
+
+/**
+ * usher_socket_service_get_memory_monitor:
+ * @service: a #UsherSocketService
+ *
+ * Gets #UsherSocketService:memory-monitor.
+ *
+ * Returns: (transfer none) (nullable): the monitor, or %NULL
+ *
+ * Since: 0.2
+ */
+GMemoryMonitor *usher_socket_service_get_memory_monitor (UsherSocketService *service);
+
+/**
+ * usher_socket_service_set_memory_monitor:
+ * @service: a #UsherSocketService
+ * @monitor: (nullable): a monitor, or %NULL for none
+ *
+ * Sets #UsherSocketService:memory-monitor.
+ *
+ * Since: 0.2
+ */
+void usher_socket_service_set_memory_monitor (UsherSocketService *service,
+                                              GMemoryMonitor     *monitor);
+
+/**
+ * usher_socket_service_get_descriptor_margin:
+ * @service: a #UsherSocketService
+ *
+ * Gets #UsherSocketService:descriptor-margin.
+ *
+ * Returns: the margin
+ *
+ * Since: 0.2
+ */
+guint usher_socket_service_get_descriptor_margin (UsherSocketService *service);
+
+/**
+ * usher_socket_service_set_descriptor_margin:
+ * @service: a #UsherSocketService
+ * @margin: the margin, 0 for none
+ *
+ * Sets #UsherSocketService:descriptor-margin.
+ *
+ * Since: 0.2
+ */
+void usher_socket_service_set_descriptor_margin (UsherSocketService *service,
+                                                 guint               margin);
+
+/**
+ * usher_socket_service_get_overloaded:
+ * @service: a #UsherSocketService
+ *
+ * Gets #UsherSocketService:overloaded.
+ *
+ * Returns: whether accepting is paused for want of memory or descriptors
+ *
+ * Since: 0.2
+ */
+gboolean usher_socket_service_get_overloaded (UsherSocketService *service);
 
 G_END_DECLS

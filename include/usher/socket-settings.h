@@ -289,6 +289,87 @@ G_DECLARE_FINAL_TYPE (UsherSocketSettings, usher_socket_settings, USHER, SOCKET_
  */
 
 /**
+ * UsherSocketSettings:peer-rate:
+ *
+ * The new connections one peer may make a second: a token bucket per IP
+ * address (an IPv6 address counts with its /64 prefix), judged on the client
+ * behind a trusted balancer. Beyond, a connection is refused at once
+ * (%USHER_REFUSAL_PEER_RATE). 0 (the default) for no limit.
+ *
+ * Since: 0.2
+ */
+
+/**
+ * UsherSocketSettings:peer-rate-burst:
+ *
+ * How many connections a peer may make at once beyond
+ * #UsherSocketSettings:peer-rate, after a pause; 0 (the default) for a
+ * second's worth.
+ *
+ * Since: 0.2
+ */
+
+/**
+ * UsherSocketSettings:rate:
+ *
+ * The new connections everyone together may make a second, counted by the
+ * service. Beyond, a connection is refused at once (%USHER_REFUSAL_RATE). 0
+ * (the default) for no limit.
+ *
+ * Since: 0.2
+ */
+
+/**
+ * UsherSocketSettings:rate-burst:
+ *
+ * How many connections may come at once beyond #UsherSocketSettings:rate; 0
+ * (the default) for a second's worth.
+ *
+ * Since: 0.2
+ */
+
+/**
+ * UsherSocketSettings:tls-handshakes-per-peer:
+ *
+ * The TLS handshakes one peer may have in progress at once, counted before a
+ * handshake starts; beyond, the connection is refused at once, never queued
+ * (%USHER_REFUSAL_HANDSHAKES_PER_PEER). 0 (the default) for no limit.
+ *
+ * Since: 0.2
+ */
+
+/**
+ * UsherSocketSettings:tls-handshake-rate:
+ *
+ * The TLS handshakes that may start a second, counted by the service; beyond,
+ * the connection is refused at once (%USHER_REFUSAL_HANDSHAKE_RATE). 0 (the
+ * default) for no limit.
+ *
+ * Since: 0.2
+ */
+
+/**
+ * UsherSocketSettings:allowed-peers:
+ *
+ * The only peers let in, IP addresses and CIDR ranges, judged on the client
+ * behind a trusted balancer; unset (the default), everyone. A connection from
+ * elsewhere is refused at once (%USHER_REFUSAL_DENIED). Connections without
+ * an IP address (Unix-domain) are not judged by it.
+ *
+ * Since: 0.2
+ */
+
+/**
+ * UsherSocketSettings:denied-peers:
+ *
+ * Peers refused at once (%USHER_REFUSAL_DENIED), IP addresses and CIDR
+ * ranges, judged on the client behind a trusted balancer; empty (the
+ * default), none.
+ *
+ * Since: 0.2
+ */
+
+/**
  * usher_socket_settings_new:
  *
  * Creates settings that set nothing: a socket given them takes its service's
@@ -903,5 +984,235 @@ gboolean usher_socket_settings_try_set_allowed_users (UsherSocketSettings  *sett
 gboolean usher_socket_settings_try_set_allowed_groups (UsherSocketSettings  *settings,
                                                        const gchar * const  *groups,
                                                        GError              **error);
+
+/**
+ * usher_socket_settings_get_peer_rate:
+ * @settings: a #UsherSocketSettings
+ *
+ * Gets #UsherSocketSettings:peer-rate: its value if it is set, else its default.
+ *
+ * Returns: the rate, in connections a second
+ *
+ * Since: 0.2
+ */
+guint usher_socket_settings_get_peer_rate (UsherSocketSettings *settings);
+
+/**
+ * usher_socket_settings_set_peer_rate:
+ * @settings: a #UsherSocketSettings
+ * @value: the value
+ *
+ * Sets #UsherSocketSettings:peer-rate.
+ *
+ * Since: 0.2
+ */
+void usher_socket_settings_set_peer_rate (UsherSocketSettings *settings,
+                                          guint value);
+
+/**
+ * usher_socket_settings_get_peer_rate_burst:
+ * @settings: a #UsherSocketSettings
+ *
+ * Gets #UsherSocketSettings:peer-rate-burst: its value if it is set, else its default.
+ *
+ * Returns: the burst
+ *
+ * Since: 0.2
+ */
+guint usher_socket_settings_get_peer_rate_burst (UsherSocketSettings *settings);
+
+/**
+ * usher_socket_settings_set_peer_rate_burst:
+ * @settings: a #UsherSocketSettings
+ * @value: the value
+ *
+ * Sets #UsherSocketSettings:peer-rate-burst.
+ *
+ * Since: 0.2
+ */
+void usher_socket_settings_set_peer_rate_burst (UsherSocketSettings *settings,
+                                                guint value);
+
+/**
+ * usher_socket_settings_get_rate:
+ * @settings: a #UsherSocketSettings
+ *
+ * Gets #UsherSocketSettings:rate: its value if it is set, else its default.
+ *
+ * Returns: the rate, in connections a second
+ *
+ * Since: 0.2
+ */
+guint usher_socket_settings_get_rate (UsherSocketSettings *settings);
+
+/**
+ * usher_socket_settings_set_rate:
+ * @settings: a #UsherSocketSettings
+ * @value: the value
+ *
+ * Sets #UsherSocketSettings:rate.
+ *
+ * Since: 0.2
+ */
+void usher_socket_settings_set_rate (UsherSocketSettings *settings,
+                                     guint value);
+
+/**
+ * usher_socket_settings_get_rate_burst:
+ * @settings: a #UsherSocketSettings
+ *
+ * Gets #UsherSocketSettings:rate-burst: its value if it is set, else its default.
+ *
+ * Returns: the burst
+ *
+ * Since: 0.2
+ */
+guint usher_socket_settings_get_rate_burst (UsherSocketSettings *settings);
+
+/**
+ * usher_socket_settings_set_rate_burst:
+ * @settings: a #UsherSocketSettings
+ * @value: the value
+ *
+ * Sets #UsherSocketSettings:rate-burst.
+ *
+ * Since: 0.2
+ */
+void usher_socket_settings_set_rate_burst (UsherSocketSettings *settings,
+                                           guint value);
+
+/**
+ * usher_socket_settings_get_tls_handshakes_per_peer:
+ * @settings: a #UsherSocketSettings
+ *
+ * Gets #UsherSocketSettings:tls-handshakes-per-peer: its value if it is set, else its default.
+ *
+ * Returns: the most handshakes
+ *
+ * Since: 0.2
+ */
+guint usher_socket_settings_get_tls_handshakes_per_peer (UsherSocketSettings *settings);
+
+/**
+ * usher_socket_settings_set_tls_handshakes_per_peer:
+ * @settings: a #UsherSocketSettings
+ * @value: the value
+ *
+ * Sets #UsherSocketSettings:tls-handshakes-per-peer.
+ *
+ * Since: 0.2
+ */
+void usher_socket_settings_set_tls_handshakes_per_peer (UsherSocketSettings *settings,
+                                                        guint value);
+
+/**
+ * usher_socket_settings_get_tls_handshake_rate:
+ * @settings: a #UsherSocketSettings
+ *
+ * Gets #UsherSocketSettings:tls-handshake-rate: its value if it is set, else its default.
+ *
+ * Returns: the rate, in handshakes a second
+ *
+ * Since: 0.2
+ */
+guint usher_socket_settings_get_tls_handshake_rate (UsherSocketSettings *settings);
+
+/**
+ * usher_socket_settings_set_tls_handshake_rate:
+ * @settings: a #UsherSocketSettings
+ * @value: the value
+ *
+ * Sets #UsherSocketSettings:tls-handshake-rate.
+ *
+ * Since: 0.2
+ */
+void usher_socket_settings_set_tls_handshake_rate (UsherSocketSettings *settings,
+                                                   guint value);
+
+/**
+ * usher_socket_settings_get_allowed_peers:
+ * @settings: a #UsherSocketSettings
+ *
+ * Gets #UsherSocketSettings:allowed-peers: its value if it is set, else its default.
+ *
+ * Returns: (transfer full) (nullable) (array zero-terminated=1): the addresses and ranges, or %NULL for none; free with g_strfreev()
+ *
+ * Since: 0.2
+ */
+gchar **usher_socket_settings_get_allowed_peers (UsherSocketSettings *settings);
+
+/**
+ * usher_socket_settings_set_allowed_peers:
+ * @settings: a #UsherSocketSettings
+ * @value: (nullable) (array zero-terminated=1): the value
+ *
+ * Sets #UsherSocketSettings:allowed-peers.
+ *
+ * Since: 0.2
+ */
+void usher_socket_settings_set_allowed_peers (UsherSocketSettings *settings,
+                                              const gchar * const *value);
+
+/**
+ * usher_socket_settings_get_denied_peers:
+ * @settings: a #UsherSocketSettings
+ *
+ * Gets #UsherSocketSettings:denied-peers: its value if it is set, else its default.
+ *
+ * Returns: (transfer full) (nullable) (array zero-terminated=1): the addresses and ranges, or %NULL for none; free with g_strfreev()
+ *
+ * Since: 0.2
+ */
+gchar **usher_socket_settings_get_denied_peers (UsherSocketSettings *settings);
+
+/**
+ * usher_socket_settings_set_denied_peers:
+ * @settings: a #UsherSocketSettings
+ * @value: (nullable) (array zero-terminated=1): the value
+ *
+ * Sets #UsherSocketSettings:denied-peers.
+ *
+ * Since: 0.2
+ */
+void usher_socket_settings_set_denied_peers (UsherSocketSettings *settings,
+                                             const gchar * const *value);
+
+/**
+ * usher_socket_settings_try_set_allowed_peers:
+ * @settings: a #UsherSocketSettings
+ * @peers: (nullable) (array zero-terminated=1): addresses and CIDR ranges, or
+ *   %NULL for none
+ * @error: return location for a #GError, or %NULL
+ *
+ * Sets #UsherSocketSettings:allowed-peers, or fails with %G_IO_ERROR_INVALID_ARGUMENT
+ * saying which entry is neither an address nor a range, and leaves the
+ * setting as it was.
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 0.2
+ */
+gboolean usher_socket_settings_try_set_allowed_peers (UsherSocketSettings  *settings,
+                                                      const gchar * const  *peers,
+                                                      GError              **error);
+
+/**
+ * usher_socket_settings_try_set_denied_peers:
+ * @settings: a #UsherSocketSettings
+ * @peers: (nullable) (array zero-terminated=1): addresses and CIDR ranges, or
+ *   %NULL for none
+ * @error: return location for a #GError, or %NULL
+ *
+ * Sets #UsherSocketSettings:denied-peers, or fails with %G_IO_ERROR_INVALID_ARGUMENT
+ * saying which entry is neither an address nor a range, and leaves the
+ * setting as it was.
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 0.2
+ */
+gboolean usher_socket_settings_try_set_denied_peers (UsherSocketSettings  *settings,
+                                                     const gchar * const  *peers,
+                                                     GError              **error);
 
 G_END_DECLS

@@ -8,6 +8,7 @@
 #define __USHER_H_INSIDE__
 
 #include <usher/usher-version.h>
+#include <usher/refusal.h>
 #include <usher/socket-settings.h>
 #include <usher/socket-service.h>
 #include <usher/proxy-info.h>

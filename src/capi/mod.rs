@@ -7,8 +7,9 @@
 //!
 //! A file per type of the C API, as librsvg-c has: `socket_service.rs` (with `shutdown.rs` and
 //! `handover.rs`, its asynchronous shutdown and handover as `GTask`s),
-//! `threaded_socket_service.rs`, `socket_settings.rs`, `proxy_info.rs`; `properties.rs` makes
-//! their properties' getters and setters; here, the argument checks and conversions they share.
+//! `threaded_socket_service.rs`, `socket_settings.rs`, `proxy_info.rs`, `refusal.rs`;
+//! `properties.rs` makes their properties' getters and setters; here, the argument checks and
+//! conversions they share.
 
 #![allow(clippy::missing_safety_doc)]
 
@@ -84,6 +85,7 @@ type_checks! {
     G_IS_SOCKET_CONNECTION: gio::SocketConnection,
     G_IS_TLS_CERTIFICATE: gio::TlsCertificate,
     G_IS_TLS_DATABASE: gio::TlsDatabase,
+    G_IS_MEMORY_MONITOR: gio::MemoryMonitor,
 }
 
 // After the macros, which the modules use.
@@ -91,12 +93,13 @@ type_checks! {
 mod properties;
 mod handover;
 mod proxy_info;
+mod refusal;
 mod shutdown;
 mod socket_service;
 mod socket_settings;
 mod threaded_socket_service;
 
-use properties::CValue;
+use properties::{CValue, is_valid};
 
 /// `error == NULL || *error == NULL`: GLib's rule for the `GError **` of a call.
 fn error_is_unset(error: *mut *mut glib::ffi::GError) -> bool {

@@ -1,6 +1,7 @@
 //! The C getters and setters of properties, for every type of the C API: one macro makes the
 //! pair of a property from its kind, so that each type lists its properties, nothing more.
 
+use glib::prelude::*;
 use glib::translate::*;
 
 /// How a property's Rust type crosses the C ABI: numbers as they are, `bool` as `gboolean`.
@@ -40,6 +41,15 @@ impl CValue for bool {
     }
 }
 
+/// Whether `value` is valid for the property whose Rust getter is `getter` (`tcp_user_timeout`:
+/// the property `tcp-user-timeout`): within its range.
+pub(super) fn is_valid(object: &glib::Object, getter: &str, value: &glib::Value) -> bool {
+    let name = getter.replace('_', "-");
+    object
+        .find_property(&name)
+        .is_none_or(|pspec| pspec.value_is_valid(value))
+}
+
 /// The C getters and setters of the properties of a type: the instance's C type, its check and
 /// how to borrow it; then, for each property, its kind, its C getter (and setter, after `/`),
 /// and the Rust getter (and setter) they call:
@@ -63,7 +73,14 @@ macro_rules! property_accessors {
             #[unsafe(no_mangle)]
             pub unsafe extern "C" fn $set(instance: *mut $instance, value: <$type as CValue>::C) {
                 return_if_fail! { $set; $check(instance) }
-                unsafe { $borrow(instance) }.$set_name(<$type>::from_c(value))
+                let instance = unsafe { $borrow(instance) };
+                let value = <$type>::from_c(value);
+                // glib-rs panics on a value out of the property's range: a critical instead.
+                return_if_fail! {
+                    $set;
+                    is_valid(instance.upcast_ref(), stringify!($name), &value.to_value()),
+                }
+                instance.$set_name(value)
             }
         )?
         property_accessors!($instance, $check, $borrow; $($rest)*);

@@ -76,6 +76,12 @@ property_accessors! {
     strv usher_socket_service_get_tls_advertised_protocols
         / usher_socket_service_set_tls_advertised_protocols:
         tls_advertised_protocols / set_tls_advertised_protocols;
+    value usher_socket_service_get_descriptor_margin
+        / usher_socket_service_set_descriptor_margin:
+        descriptor_margin / set_descriptor_margin: c_uint;
+    value usher_socket_service_get_overloaded: overloaded: bool;
+    object usher_socket_service_get_memory_monitor / usher_socket_service_set_memory_monitor:
+        memory_monitor / set_memory_monitor: gio::MemoryMonitor, G_IS_MEMORY_MONITOR;
     // Through the property's setter, which logs a critical for an invalid entry.
     strv usher_socket_service_get_proxy_protocol_peers
         / usher_socket_service_set_proxy_protocol_peers:
@@ -398,6 +404,20 @@ pub unsafe extern "C" fn usher_socket_service_get_peer_credentials(
             std::ptr::null_mut()
         }
     }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn usher_socket_service_get_n_refused(
+    service: *mut UsherSocketService,
+    reason: std::ffi::c_int,
+) -> u64 {
+    return_if_fail! {
+        usher_socket_service_get_n_refused => 0;
+        USHER_IS_SOCKET_SERVICE(service),
+        usize::try_from(reason).is_ok_and(|reason| reason < crate::Refusal::ALL.len()),
+    }
+    let reason = crate::Refusal::ALL[reason as usize];
+    unsafe { self::service(service) }.n_refused(reason)
 }
 
 #[unsafe(no_mangle)]

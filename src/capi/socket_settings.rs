@@ -136,6 +136,24 @@ property_accessors! {
         allowed_users / set_allowed_users;
     strv usher_socket_settings_get_allowed_groups / usher_socket_settings_set_allowed_groups:
         allowed_groups / set_allowed_groups;
+    value usher_socket_settings_get_peer_rate / usher_socket_settings_set_peer_rate:
+        peer_rate / set_peer_rate: c_uint;
+    value usher_socket_settings_get_peer_rate_burst / usher_socket_settings_set_peer_rate_burst:
+        peer_rate_burst / set_peer_rate_burst: c_uint;
+    value usher_socket_settings_get_rate / usher_socket_settings_set_rate:
+        rate / set_rate: c_uint;
+    value usher_socket_settings_get_rate_burst / usher_socket_settings_set_rate_burst:
+        rate_burst / set_rate_burst: c_uint;
+    value usher_socket_settings_get_tls_handshakes_per_peer
+        / usher_socket_settings_set_tls_handshakes_per_peer:
+        tls_handshakes_per_peer / set_tls_handshakes_per_peer: c_uint;
+    value usher_socket_settings_get_tls_handshake_rate
+        / usher_socket_settings_set_tls_handshake_rate:
+        tls_handshake_rate / set_tls_handshake_rate: c_uint;
+    strv usher_socket_settings_get_allowed_peers / usher_socket_settings_set_allowed_peers:
+        allowed_peers / set_allowed_peers;
+    strv usher_socket_settings_get_denied_peers / usher_socket_settings_set_denied_peers:
+        denied_peers / set_denied_peers;
     // Through the property's setter, which logs a critical for an invalid name.
     string usher_socket_settings_get_name / usher_socket_settings_set_name: name / set_name;
 }
@@ -168,4 +186,6 @@ try_set_list! {
     usher_socket_settings_try_set_proxy_protocol_peers: try_set_proxy_protocol_peers;
     usher_socket_settings_try_set_allowed_users: try_set_allowed_users;
     usher_socket_settings_try_set_allowed_groups: try_set_allowed_groups;
+    usher_socket_settings_try_set_allowed_peers: try_set_allowed_peers;
+    usher_socket_settings_try_set_denied_peers: try_set_denied_peers;
 }

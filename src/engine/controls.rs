@@ -11,7 +11,12 @@ use super::state::{AcceptMode, Backlog, Jobs, Lifecycle};
 use super::{Changes, Engine, Host, Waiter};
 use crate::log::debug;
 use crate::socket_settings::{Resolved, SocketSettings, Watcher};
-use crate::sys::SendObject;
+use crate::sys::{SendObject, SendWeak};
+
+/// How long memory pressure lasts after the last warning of `MEDIUM` or worse: monitors warn
+/// again while the pressure lasts (low-memory-monitor at each new threshold crossed), and say
+/// nothing when it ends.
+pub(crate) const MEMORY_QUIET: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl Engine {
     pub(crate) fn lifecycle(&self) -> Lifecycle {
@@ -341,6 +346,64 @@ impl Engine {
             .retain(|known| !known.will_wake(waker));
     }
 
+    /// The connections refused for `reason`, or the pauses for it.
+    pub(crate) fn n_refused(&self, reason: crate::Refusal) -> u64 {
+        self.state().gate.refused.get(reason)
+    }
+
+    /// Whether accepting is paused for the process's sake: memory or descriptors short.
+    pub(crate) fn overloaded(&self) -> bool {
+        self.state().gate.overload.any()
+    }
+
+    pub(crate) fn descriptor_margin(&self) -> u32 {
+        self.state().descriptors.margin
+    }
+
+    /// Sets `descriptor-margin`; whether it changed.
+    pub(crate) fn set_descriptor_margin<H: Host>(host: &H, margin: u32) -> bool {
+        Self::update(host, |state| {
+            let changed = state.descriptors.margin != margin;
+            state.descriptors.set_margin(margin);
+            if margin == 0 {
+                state.gate.overload.descriptors = false;
+            }
+            changed
+        })
+    }
+
+    /// The memory monitor warned of pressure at `level`: from `MEDIUM` on, accepting pauses
+    /// until a warning below `MEDIUM` comes, or none for [`MEMORY_QUIET`].
+    pub(crate) fn memory_warning<H: Host>(host: &H, level: gio::MemoryMonitorWarningLevel) {
+        let pressed = level >= gio::MemoryMonitorWarningLevel::Medium;
+        debug!("memory pressure: {level:?}");
+        Self::update(host, |state| {
+            state.gate.overload.memory = pressed;
+            if let Some(quiet) = state.pauses.memory_quiet.take() {
+                quiet.destroy();
+            }
+            if pressed {
+                let weak = SendWeak::new(host);
+                let quiet = glib::timeout_source_new(
+                    MEMORY_QUIET,
+                    Some("[usher] memory quiet"),
+                    glib::Priority::DEFAULT,
+                    move || {
+                        if let Some(host) = weak.upgrade() {
+                            Self::update(&host, |state| {
+                                state.pauses.memory_quiet = None;
+                                state.gate.overload.memory = false;
+                            });
+                        }
+                        glib::ControlFlow::Break
+                    },
+                );
+                quiet.attach(Some(&state.home.context));
+                state.pauses.memory_quiet = Some(quiet);
+            }
+        });
+    }
+
     /// Whether a warning about a failed accept may be logged now, with the number held back.
     pub(crate) fn admit_warning(&self) -> Option<u64> {
         self.state().warnings.admit(std::time::Instant::now())
@@ -358,6 +421,15 @@ impl Engine {
             cancellable.cancel();
         }
         state.backoff.expire();
+        for timer in [
+            state.pauses.descriptor_check.take(),
+            state.pauses.memory_quiet.take(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            timer.destroy();
+        }
         let keep_alive = state.keep_alive.take();
         state.mail.release.extend(keep_alive);
         let reads = state.proxy.take_reads();

@@ -11,10 +11,11 @@ use gio::prelude::*;
 
 use super::accept::Failure;
 use super::arriving::{Arriving, Origin};
-use super::state::{AcceptMode, Lifecycle, State};
-use super::{Changes, Engine, Host, credentials, proxy, tls};
+use super::state::{AcceptMode, Lifecycle, Refused, State};
+use super::{Changes, Engine, Host, credentials, gate, proxy, tls};
 use crate::connection::{self, Guard};
 use crate::log::{LOG_DOMAIN, debug};
+use crate::refusal::Refusal;
 use crate::socket_settings::Resolved;
 use crate::sys::{self, SendObject, SendWeak};
 
@@ -84,6 +85,9 @@ impl Engine {
         }
         for (error, failure) in std::mem::take(&mut intake.failures) {
             Self::accept_failed(host, error, failure);
+        }
+        for refused in std::mem::take(&mut intake.refusals) {
+            Self::refuse(host, refused);
         }
 
         let socket = serving
@@ -201,10 +205,7 @@ impl Engine {
                     arriving.credentials = credentials;
                     Self::advance(host, arriving, Stage::ProxyHeader)
                 }
-                Err(refusal) => {
-                    let _ = arriving.connection.close(gio::Cancellable::NONE);
-                    Self::accept_failed(host, refusal, Failure::Transient);
-                }
+                Err(error) => Self::refuse_arriving(host, &arriving, error, Refusal::Credentials),
             },
             Stage::ProxyHeader => {
                 match proxy::expectation(&arriving.settings.proxy, arriving.peer) {
@@ -257,6 +258,35 @@ impl Engine {
                 host.incoming(&arriving.connection, arriving.source_object.as_deref());
             }
         }
+    }
+
+    /// Closes a connection on its way to `incoming`, and reports why it was refused.
+    pub(super) fn refuse_arriving<H: Host>(
+        host: &H,
+        arriving: &Arriving,
+        error: glib::Error,
+        reason: Refusal,
+    ) {
+        let _ = arriving.connection.close(gio::Cancellable::NONE);
+        Self::refuse(
+            host,
+            Refused {
+                error,
+                reason,
+                peer: arriving.peer,
+            },
+        );
+    }
+
+    /// Counts and reports a connection refused.
+    pub(super) fn refuse<H: Host>(host: &H, refused: Refused) {
+        Self::update(host, |state| {
+            state.n_accept_errors += 1;
+            state.gate.refused.count(refused.reason);
+        });
+        debug!("{}", refused.error.message());
+        host.refused(refused.peer, refused.reason, &refused.error);
+        Self::report_failure(host, &refused.error);
     }
 
     /// Counts and reports a failed accept, or a client refused; on exhaustion, pauses accepting
@@ -373,28 +403,50 @@ impl Engine {
             state.end_listener_accept(cancellable);
             state.backoff.reset();
             let resolved = state.fallback();
-            let max = proxy::cap_at_accept(&resolved.proxy, peer, state.limits.max_per_peer);
-            let serving = Serving {
+            let trusted = proxy::trusts(&resolved.proxy, peer);
+            state
+                .gate
+                .at_accept(
+                    &resolved.admission,
+                    peer,
+                    trusted,
+                    &mut std::time::Instant::now,
+                )
+                .map_err(|reason| (gate::refused(reason, peer), reason))?;
+            let max = if trusted {
+                0
+            } else {
+                state.limits.max_per_peer
+            };
+            state.registry.admit(peer, max).map_err(|count| {
+                (
+                    super::registry::refusal(peer, None, count),
+                    Refusal::PeerCap,
+                )
+            })?;
+            Ok(Serving {
                 most: 1,
                 resolved,
                 origin: Origin {
                     listening: None,
                     settings: state.defaults.clone(),
                 },
-            };
-            state.registry.admit(peer, max).map(|()| serving)
+            })
         });
         match admitted {
             Ok(serving) => {
                 let changes = Self::hand_out(host, socket, peer, &source_object, &serving);
                 host.notify_changes(changes);
             }
-            Err(count) => {
+            Err((error, reason)) => {
                 let _ = socket.close();
-                Self::accept_failed(
+                Self::refuse(
                     host,
-                    super::registry::refusal(peer, None, count),
-                    Failure::Transient,
+                    Refused {
+                        error,
+                        reason,
+                        peer,
+                    },
                 );
             }
         }

@@ -46,7 +46,7 @@ impl Listening {
         tune(&socket, &TcpSettings::default(), &resolved.tcp);
         // As GLib ≥ 2.80 sets on every TCP socket it makes: no delay for small writes. Set here
         // once, the socket's connections inherit it, at no cost per accept.
-        if socket.protocol() == gio::SocketProtocol::Tcp {
+        if is_tcp(&socket) {
             let _ = socket.set_option(libc::IPPROTO_TCP, libc::TCP_NODELAY, 1);
         }
         Self {
@@ -226,6 +226,19 @@ impl UnixFile {
     }
 }
 
+/// Whether `socket` is a TCP one: an IP stream socket, made with `G_SOCKET_PROTOCOL_TCP` or, as
+/// `g_socket_listener_add_inet_port()` makes them, `G_SOCKET_PROTOCOL_DEFAULT`.
+fn is_tcp(socket: &gio::Socket) -> bool {
+    matches!(
+        socket.family(),
+        gio::SocketFamily::Ipv4 | gio::SocketFamily::Ipv6
+    ) && SocketExt::type_(socket) == gio::SocketType::Stream
+        && matches!(
+            socket.protocol(),
+            gio::SocketProtocol::Tcp | gio::SocketProtocol::Default
+        )
+}
+
 /// The versions of a socket's settings and of its service's.
 fn versions(settings: Option<&SocketSettings>, defaults: &SocketSettings) -> (u64, u64) {
     (
@@ -253,7 +266,7 @@ pub(super) fn resolve(
 /// nobody set is left as the socket has it (an application's socket keeps its own). An option
 /// the system refuses is reported, and the others are applied all the same.
 pub(super) fn tune(socket: &gio::Socket, previous: &TcpSettings, tcp: &TcpSettings) {
-    if socket.protocol() != gio::SocketProtocol::Tcp {
+    if !is_tcp(socket) {
         return;
     }
     // Each option: its level and name, what `previous` and `tcp` set it to, and the sysctl

@@ -46,6 +46,7 @@ mod backoff;
 mod controls;
 mod credentials;
 mod dispatch;
+mod gate;
 mod listening;
 mod proxy;
 mod registry;
@@ -89,6 +90,9 @@ pub(crate) trait Host: IsA<gio::SocketListener> + IsA<glib::Object> {
         errors: gio::TlsCertificateFlags,
     ) -> bool;
 
+    /// Emits `refused`: a connection from `peer` was refused for `reason`.
+    fn refused(&self, peer: Option<std::net::IpAddr>, reason: crate::Refusal, error: &glib::Error);
+
     /// Whether `accept-credentials` has something to decide: a handler, or a class handler of
     /// a subclass.
     fn decides_credentials(&self) -> bool;
@@ -112,6 +116,7 @@ pub(crate) struct Changes {
     pub n_connections: bool,
     pub n_accepted: bool,
     pub n_accept_errors: bool,
+    pub overloaded: bool,
 }
 
 impl Changes {
@@ -121,6 +126,7 @@ impl Changes {
         n_connections: false,
         n_accepted: false,
         n_accept_errors: false,
+        overloaded: false,
     };
 
     fn merge(&mut self, other: Changes) {
@@ -128,6 +134,7 @@ impl Changes {
         self.n_connections |= other.n_connections;
         self.n_accepted |= other.n_accepted;
         self.n_accept_errors |= other.n_accept_errors;
+        self.overloaded |= other.overloaded;
     }
 }
 
@@ -307,6 +314,7 @@ impl Engine {
             effects.wake.append(&mut state.stream_wakers);
         }
 
+        effects.changes.merge(Self::notice_pauses(host, state));
         let may_take_in = state.may_take_in();
         let watched = may_take_in && matches!(state.mode, AcceptMode::Own);
         for index in 0..state.sockets.len() {
@@ -370,6 +378,61 @@ impl Engine {
         effects
     }
 
+    /// Counts the pauses that began (at `max-connections`, for the process's sake), keeps a
+    /// check of the descriptors going while they are short, and says whether `overloaded`
+    /// changed.
+    fn notice_pauses<H: Host>(host: &H, state: &mut State) -> Changes {
+        let at_max = state.at_max_connections();
+        if at_max && !state.pauses.at_max_connections {
+            state.gate.refused.count(crate::Refusal::MaxConnections);
+        }
+        state.pauses.at_max_connections = at_max;
+
+        let overloaded = state.gate.overload.any();
+        if state.gate.overload.descriptors {
+            if state.pauses.descriptor_check.is_none() {
+                state.pauses.descriptor_check =
+                    Some(Self::descriptor_check(host, &state.home.context));
+            }
+        } else if let Some(check) = state.pauses.descriptor_check.take() {
+            check.destroy();
+        }
+        if overloaded == state.pauses.overloaded {
+            return Changes::default();
+        }
+        state.pauses.overloaded = overloaded;
+        if overloaded {
+            state.gate.refused.count(crate::Refusal::Overload);
+            debug!("accepting paused: {:?}", state.gate.overload);
+        } else {
+            debug!("accepting again");
+        }
+        Changes {
+            overloaded: true,
+            ..Changes::default()
+        }
+    }
+
+    /// A timer that looks, every second while descriptors are short, whether they are free
+    /// again (descriptors closed elsewhere than in the service's connections).
+    fn descriptor_check<H: Host>(host: &H, context: &glib::MainContext) -> glib::Source {
+        let weak = SendWeak::new(host);
+        let timer = glib::timeout_source_new(
+            std::time::Duration::from_secs(1),
+            Some("[usher] descriptor check"),
+            glib::Priority::DEFAULT,
+            move || {
+                let Some(host) = weak.upgrade() else {
+                    return glib::ControlFlow::Break;
+                };
+                Self::update(&host, |state| state.check_descriptors());
+                glib::ControlFlow::Continue
+            },
+        );
+        timer.attach(Some(context));
+        timer
+    }
+
     fn run<H: Host>(host: &H, effects: Effects) {
         if let Some(cancellable) = effects.listener_accept {
             Self::accept_through_listener(host, cancellable);
@@ -404,6 +467,7 @@ impl Engine {
                 changes.n_connections = true;
                 // A closed connection frees a descriptor: worth retrying an exhausted accept now.
                 state.backoff.expire();
+                state.check_descriptors();
             }
             let effects = match host {
                 Some(host) => Self::reconcile(host, &mut state),

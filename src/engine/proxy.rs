@@ -19,12 +19,13 @@ use std::time::Duration;
 
 use gio::prelude::*;
 
-use super::accept::Failure;
 use super::arriving::{Arriving, Next};
+use super::state::Refused;
 use super::{Engine, Host};
 use crate::log::debug;
 use crate::proxy_info::ProxyInfo;
 use crate::proxy_protocol::{self, Detection, Header, MAX_LENGTH, Parsed};
+use crate::refusal::Refusal;
 use crate::socket_settings::ProxySettings;
 use crate::sys::{self, SendObject, SendWeak};
 
@@ -48,25 +49,12 @@ impl Proxy {
 }
 
 /// Whether `peer` is a balancer `settings` trust to send a header. Its connections are not held
-/// to `max-connections-per-peer` at their accept (a burst of clients through one balancer would
-/// be refused): each counts toward its client's once its header is read, and toward the
-/// balancer's only while it waits for its header, or if the header names no client.
-fn trusts(settings: &ProxySettings, peer: Option<IpAddr>) -> bool {
+/// to `max-connections-per-peer`, nor judged by the admission settings, at their accept (a burst
+/// of clients through one balancer would be refused): each counts toward its client's once its
+/// header is read, and toward the balancer's only while it waits for its header, or if the
+/// header names no client.
+pub(super) fn trusts(settings: &ProxySettings, peer: Option<IpAddr>) -> bool {
     peer.is_some_and(|peer| settings.peers.iter().any(|range| range.contains(peer)))
-}
-
-/// The `max-connections-per-peer` a connection from `peer` is held to at its accept, on a
-/// socket with `settings`.
-pub(super) fn cap_at_accept(
-    settings: &ProxySettings,
-    peer: Option<IpAddr>,
-    max_per_peer: u32,
-) -> u32 {
-    if trusts(settings, peer) {
-        0
-    } else {
-        max_per_peer
-    }
 }
 
 /// What a connection from `peer` is to send on a socket with `settings`, and the deadline;
@@ -152,7 +140,7 @@ pub(super) fn read<H: Host>(
     });
     if let Some(refusal) = refusal {
         if let Some(arriving) = end(&shared) {
-            refuse(host, &arriving, refusal);
+            Engine::refuse_arriving(host, &arriving, refusal, Refusal::PeerCap);
         }
         return;
     }
@@ -408,36 +396,59 @@ fn conclude<H: Host>(
             state.proxy.reads.retain(|read| !read.ptr_eq(&this));
         }
         match &outcome {
-            Ok(Some((Some(client), _))) => state
-                .registry
-                .repeer(arriving.key, Some(*client), state.limits.max_per_peer)
-                .map(|()| Some(*client))
-                .map_err(|count| super::registry::refusal(Some(*client), through, count)),
+            Ok(Some((Some(client), _))) => {
+                // The client, not the balancer, is judged.
+                let client = Some(*client);
+                state
+                    .gate
+                    .at_header(&arriving.settings.admission, *client.as_ref().unwrap())
+                    .map_err(|reason| (super::gate::refused(reason, client), reason, client))?;
+                state
+                    .registry
+                    .repeer(arriving.key, client, state.limits.max_per_peer)
+                    .map(|()| client)
+                    .map_err(|count| {
+                        let error = super::registry::refusal(client, through, count);
+                        (error, Refusal::PeerCap, client)
+                    })
+            }
             // A health check, or a connection without a client's address: the balancer's own.
-            Ok(_) => state.over_cap(through).map_or(Ok(None), Err),
+            Ok(_) => state
+                .over_cap(through)
+                .map_or(Ok(None), |error| Err((error, Refusal::PeerCap, through))),
             Err(_) => Ok(None),
         }
     });
     let info = match (outcome, admitted) {
         (Err(error), _) => {
-            refuse(
-                host,
-                &arriving,
-                glib::Error::new(
-                    error
-                        .kind::<gio::IOErrorEnum>()
-                        .unwrap_or(gio::IOErrorEnum::Failed),
-                    &format!(
-                        "Refused a connection from {}: {}",
-                        super::registry::describe(through),
-                        error.message()
-                    ),
+            let kind = error
+                .kind::<gio::IOErrorEnum>()
+                .unwrap_or(gio::IOErrorEnum::Failed);
+            let reason = match kind {
+                gio::IOErrorEnum::TimedOut => Refusal::ProxyTimeout,
+                _ => Refusal::ProxyHeader,
+            };
+            let error = glib::Error::new(
+                kind,
+                &format!(
+                    "Refused a connection from {}: {}",
+                    super::registry::describe(through),
+                    error.message()
                 ),
             );
+            Engine::refuse_arriving(host, &arriving, error, reason);
             return;
         }
-        (Ok(_), Err(refusal)) => {
-            refuse(host, &arriving, refusal);
+        (Ok(_), Err((error, reason, peer))) => {
+            let _ = arriving.connection.close(gio::Cancellable::NONE);
+            Engine::refuse(
+                host,
+                Refused {
+                    error,
+                    reason,
+                    peer,
+                },
+            );
             return;
         }
         (Ok(info), Ok(client)) => {
@@ -473,10 +484,4 @@ pub(super) fn abandon(reads: Vec<Weak<Mutex<Option<Read>>>>) {
     {
         let _ = arriving.connection.close(gio::Cancellable::NONE);
     }
-}
-
-/// Closes a connection whose header was refused, and reports why.
-fn refuse<H: Host>(host: &H, arriving: &Arriving, error: glib::Error) {
-    let _ = arriving.connection.close(gio::Cancellable::NONE);
-    Engine::accept_failed(host, error, Failure::Transient);
 }

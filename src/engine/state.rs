@@ -8,12 +8,14 @@ use gio::prelude::*;
 
 use super::accept::{Failure, Outcome, accept};
 use super::backoff::Backoff;
+use super::gate::{Descriptors, Gate, refused};
 use super::listening::{self, Adding, Listening};
 use super::proxy::{self, Proxy};
 use super::registry::{Registry, refusal};
 use super::tls::Tls;
 use super::{Changes, Waiter};
 use crate::log::{WarningLimiter, debug};
+use crate::refusal::Refusal;
 use crate::socket_settings::{Resolved, SocketSettings};
 use crate::sys::{self, SendObject, SendWeak, Wakeup};
 
@@ -99,6 +101,27 @@ pub(super) struct Intake {
     /// The listening socket was closed under the service.
     pub closed: bool,
     pub failures: Vec<(glib::Error, Failure)>,
+    /// Clients closed at once: why, and their peers.
+    pub refusals: Vec<Refused>,
+}
+
+/// The pauses of accepting the service noticed last: to count each once, and notify
+/// `overloaded` when it changes.
+#[derive(Default)]
+pub(super) struct Pauses {
+    pub at_max_connections: bool,
+    pub overloaded: bool,
+    /// Looks whether descriptors are free again, while they are short.
+    pub descriptor_check: Option<glib::Source>,
+    /// Ends the memory pressure when no warning came for a while.
+    pub memory_quiet: Option<glib::Source>,
+}
+
+/// A connection refused: why, and from whom.
+pub(super) struct Refused {
+    pub error: glib::Error,
+    pub reason: Refusal,
+    pub peer: Option<IpAddr>,
 }
 
 /// The main context the service accepts and emits on, and its mailbox there.
@@ -149,6 +172,12 @@ pub(crate) struct State {
     pub(super) jobs: Option<Jobs>,
     pub(super) tls: Tls,
     pub(super) proxy: Proxy,
+    /// Who gets in, and the service's overload.
+    pub(super) gate: Gate,
+    /// How close the process is to its descriptor limit.
+    pub(super) descriptors: Descriptors,
+    /// The pauses in progress, as last noticed.
+    pub(super) pauses: Pauses,
     pub(super) n_accepted: u64,
     pub(super) n_accept_errors: u64,
     pub(super) warnings: WarningLimiter,
@@ -186,6 +215,9 @@ impl State {
             jobs: None,
             tls: Tls::default(),
             proxy: Proxy::default(),
+            gate: Gate::default(),
+            descriptors: Descriptors::default(),
+            pauses: Pauses::default(),
             n_accepted: 0,
             n_accept_errors: 0,
             warnings: WarningLimiter::default(),
@@ -211,6 +243,19 @@ impl State {
             }
     }
 
+    /// Whether `max-connections` holds new clients back now.
+    pub(super) fn at_max_connections(&self) -> bool {
+        let max = self.limits.max_connections as usize;
+        max != 0 && self.registry.live() as usize + self.waiting() >= max
+    }
+
+    /// Ends the pause for descriptors, if they are free again.
+    pub(super) fn check_descriptors(&mut self) {
+        if self.gate.overload.descriptors && self.descriptors.are_free_again() {
+            self.gate.overload.descriptors = false;
+        }
+    }
+
     /// Whether the service hands out the clients it has taken in.
     pub(super) fn may_hand_out(&self) -> bool {
         self.lifecycle == Lifecycle::Active
@@ -218,7 +263,10 @@ impl State {
 
     /// Whether the service takes clients off its sockets' backlogs now.
     pub(super) fn may_take_in(&self) -> bool {
-        self.may_hand_out() && self.backoff.timer.is_none() && self.room() > 0
+        self.may_hand_out()
+            && self.backoff.timer.is_none()
+            && !self.gate.overload.any()
+            && self.room() > 0
     }
 
     /// Clients taken in from every socket and not yet handed out.
@@ -277,6 +325,8 @@ impl State {
             sockets,
             registry,
             defaults,
+            gate,
+            descriptors,
             ..
         } = self;
         // Only a socket the service watches: one it stopped watching is not served now.
@@ -286,19 +336,42 @@ impl State {
         let resolved = listening.resolved(defaults).clone();
         let wanted = listening.most.min(room);
         let mut intake = Intake::default();
+        // The time, once, for the dispatch: read only if a rate needs it.
+        let mut instant = None;
+        let mut now = || *instant.get_or_insert_with(std::time::Instant::now);
         // Refusals and failures count too: a flood of either cannot hold the dispatch.
         for _ in 0..wanted {
             match accept(&listening.socket) {
                 Outcome::Client(client) => {
-                    let max = proxy::cap_at_accept(&resolved.proxy, client.peer, max_per_peer);
-                    if let Err(count) = registry.admit(client.peer, max) {
-                        intake
-                            .failures
-                            .push((refusal(client.peer, None, count), Failure::Transient));
-                        continue;
+                    let peer = client.peer;
+                    let near_limit = descriptors.is_near_limit(&client.fd);
+                    let trusted = proxy::trusts(&resolved.proxy, peer);
+                    let admitted = gate
+                        .at_accept(&resolved.admission, peer, trusted, &mut now)
+                        .map_err(|reason| (refused(reason, peer), reason))
+                        .and_then(|()| {
+                            let max = if trusted { 0 } else { max_per_peer };
+                            registry
+                                .admit(peer, max)
+                                .map_err(|count| (refusal(peer, None, count), Refusal::PeerCap))
+                        });
+                    match admitted {
+                        Ok(()) => {
+                            listening.waiting.push_back(client);
+                            intake.taken += 1;
+                        }
+                        // Closed at once: the client holds up nobody.
+                        Err((error, reason)) => intake.refusals.push(Refused {
+                            error,
+                            reason,
+                            peer,
+                        }),
                     }
-                    listening.waiting.push_back(client);
-                    intake.taken += 1;
+                    if near_limit {
+                        // Before the limit, not after it: the backlog holds the others.
+                        gate.overload.descriptors = true;
+                        break;
+                    }
                 }
                 Outcome::Empty => break,
                 Outcome::Closed => {

@@ -14,11 +14,11 @@ use std::time::Duration;
 
 use gio::prelude::*;
 
-use super::accept::Failure;
 use super::arriving::{Arriving, Next};
 use super::{Engine, Host};
 use crate::connection;
 use crate::log::{LOG_DOMAIN, debug};
+use crate::refusal::Refusal;
 use crate::socket_settings::TlsSettings;
 use crate::sys::{self, SendObject, SendWeak};
 
@@ -39,13 +39,25 @@ impl Tls {
 /// connection, or reports why it failed.
 pub(super) fn handshake<H: Host>(host: &H, mut arriving: Arriving, next: Next<H>) {
     // The settings the connection's socket had at its accept.
-    let settings = arriving.settings.clone();
-    let settings = &settings.tls;
+    let resolved = arriving.settings.clone();
+    let settings = &resolved.tls;
+    let peer = arriving.peer;
+    // Counted before anything is spent on it: the excess is refused, never queued.
+    let admitted = Engine::update(host, |state| {
+        state.gate.start_handshake(&resolved.admission, peer)?;
+        state.tls.handshakes += 1;
+        Ok(())
+    });
+    if let Err(reason) = admitted {
+        let error = super::gate::refused(reason, peer);
+        Engine::refuse_arriving(host, &arriving, error, reason);
+        return;
+    }
     let tls = match server_connection(host, settings, &arriving.connection) {
         Ok(tls) => tls,
         Err(error) => {
-            let _ = arriving.connection.close(gio::Cancellable::NONE);
-            Engine::accept_failed(host, error, Failure::Transient);
+            end(host, peer);
+            Engine::refuse_arriving(host, &arriving, error, Refusal::Tls);
             return;
         }
     };
@@ -74,7 +86,7 @@ pub(super) fn handshake<H: Host>(host: &H, mut arriving: Arriving, next: Next<H>
             timer.destroy();
         }
         let Some(host) = weak.upgrade() else { return };
-        Engine::update(&host, |state| state.tls.handshakes -= 1);
+        end(&host, peer);
         match result {
             Ok(()) => {
                 let wrapper = connection::wrap_tls(&arriving.connection, handshaking.upcast_ref());
@@ -82,17 +94,17 @@ pub(super) fn handshake<H: Host>(host: &H, mut arriving: Arriving, next: Next<H>
                 next(&host, arriving);
             }
             Err(error) => {
-                let error = if error.matches(gio::IOErrorEnum::Cancelled) {
-                    glib::Error::new(
+                let (error, reason) = if error.matches(gio::IOErrorEnum::Cancelled) {
+                    let error = glib::Error::new(
                         gio::IOErrorEnum::TimedOut,
                         &format!("TLS handshake timed out after {timeout} s"),
-                    )
+                    );
+                    (error, Refusal::TlsTimeout)
                 } else {
-                    error
+                    (error, Refusal::Tls)
                 };
                 debug!("TLS handshake failed: {}", error.message());
-                let _ = arriving.connection.close(gio::Cancellable::NONE);
-                Engine::accept_failed(&host, error, Failure::Transient);
+                Engine::refuse_arriving(&host, &arriving, error, reason);
             }
         }
     };
@@ -101,14 +113,24 @@ pub(super) fn handshake<H: Host>(host: &H, mut arriving: Arriving, next: Next<H>
         .with_thread_default(|| sys::tls_handshake_async(tls.upcast_ref(), &cancellable, done))
     {
         Ok(()) => {
-            Engine::update(host, |state| state.tls.handshakes += 1);
             if let Some(timer) = timer {
                 timer.attach(Some(&context));
             }
         }
         // Not started: the connection went with the callback.
-        Err(_) => glib::g_critical!(LOG_DOMAIN, "Cannot acquire the service's main context"),
+        Err(_) => {
+            end(host, peer);
+            glib::g_critical!(LOG_DOMAIN, "Cannot acquire the service's main context")
+        }
     }
+}
+
+/// A handshake counted for `peer` ended.
+fn end<H: Host>(host: &H, peer: Option<std::net::IpAddr>) {
+    Engine::update(host, |state| {
+        state.tls.handshakes -= 1;
+        state.gate.end_handshake(peer);
+    });
 }
 
 /// A `GTlsServerConnection` over `connection` with the service's settings, which accepts the

@@ -1,7 +1,7 @@
 //! `UsherSocketService`: the GObject, its properties and signals. What accepting means lives in
 //! the [engine](crate::engine); this is the face it shows to GObject.
 
-use std::sync::{Arc, LazyLock};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
 use gio::prelude::*;
 use glib::subclass::{Signal, prelude::*};
@@ -16,7 +16,7 @@ use crate::signals::{
 };
 use crate::socket_settings::{ProxySettings, TlsSettings};
 use crate::subclass::socket_listener::{SocketListenerImpl, SocketListenerImplExt};
-use crate::sys::SendWeak;
+use crate::sys::{SendObject, SendWeak};
 
 #[derive(glib::Properties)]
 #[properties(wrapper_type = super::SocketService, ext_trait = SocketServicePropertiesExt)]
@@ -155,7 +155,33 @@ pub struct SocketService {
         set = |imp: &Self, value: u32| imp.defaults().set_proxy_protocol_timeout(value),
         explicit_notify, default = ProxySettings::DEFAULT_TIMEOUT, nick = "PROXY protocol timeout",
         blurb = "The most seconds a PROXY protocol header may take (0: no limit)")]
+    /// The memory monitor whose warnings pause accepting: from `MEDIUM` on
+    /// (`low-memory-warning`), the service accepts no new connection, and the kernel's backlog
+    /// holds the clients, until a warning below `MEDIUM` comes, or none for 10 s. `None` (the
+    /// default) for none: pass `gio::MemoryMonitor::dup_default()` to follow the desktop's.
+    #[property(name = "memory-monitor", type = Option<gio::MemoryMonitor>, nullable,
+        get = |imp: &Self| imp.memory_monitor.lock().unwrap_or_else(PoisonError::into_inner)
+            .as_ref().map(|(monitor, _)| (**monitor).clone()),
+        set = Self::set_memory_monitor, explicit_notify, nick = "Memory monitor",
+        blurb = "The monitor whose warnings pause accepting (none: none)")]
+    /// How close to its descriptor limit (`RLIMIT_NOFILE`) the process may come before the
+    /// service pauses accepting: a client accepted with a descriptor within this many of the
+    /// limit is the last until the lowest free descriptor is twice as far from it again, when
+    /// connections close. The kernel's backlog holds the clients meanwhile; the process keeps
+    /// descriptors for the rest of its work, and never spins on `EMFILE`. 0 for no pause
+    /// before the limit. The default is 32.
+    #[property(name = "descriptor-margin", type = u32,
+        get = |imp: &Self| imp.engine.descriptor_margin(), set = Self::set_descriptor_margin,
+        explicit_notify, default = 32, nick = "Descriptor margin",
+        blurb = "Descriptors kept free before accepting pauses (0: none)")]
+    /// Whether accepting is paused for the process's sake: the memory monitor warned of
+    /// pressure, or descriptors are short (`descriptor-margin`). Notified on the service's
+    /// context.
+    #[property(name = "overloaded", type = bool, get = |imp: &Self| imp.engine.overloaded(),
+        nick = "Overloaded", blurb = "Whether accepting is paused for want of memory or descriptors")]
     pub(crate) engine: Arc<Engine>,
+    /// The memory monitor, and the handler of its warnings.
+    memory_monitor: Mutex<Option<(SendObject<gio::MemoryMonitor>, glib::SignalHandlerId)>>,
 }
 
 #[glib::object_subclass]
@@ -169,6 +195,7 @@ impl ObjectSubclass for SocketService {
     fn new() -> Self {
         Self {
             engine: Engine::new(),
+            memory_monitor: Mutex::new(None),
         }
     }
 
@@ -195,6 +222,7 @@ const SIGNAL_INCOMING: usize = 0;
 const SIGNAL_ACCEPT_ERROR: usize = 1;
 const SIGNAL_ACCEPT_CERTIFICATE: usize = 2;
 const SIGNAL_ACCEPT_CREDENTIALS: usize = 3;
+const SIGNAL_REFUSED: usize = 4;
 
 static SIGNALS: LazyLock<Vec<Signal>> = LazyLock::new(|| {
     vec![
@@ -252,6 +280,14 @@ static SIGNALS: LazyLock<Vec<Signal>> = LazyLock::new(|| {
                 Some(accepted.to_value())
             })
             .accumulator(all_agree)
+            .build(),
+        Signal::builder("refused")
+            .run_last()
+            .param_types([
+                gio::InetAddress::static_type(),
+                crate::Refusal::static_type(),
+                glib::Error::static_type(),
+            ])
             .build(),
     ]
 });
@@ -370,6 +406,44 @@ impl SocketService {
         }
     }
 
+    fn set_memory_monitor(&self, monitor: Option<gio::MemoryMonitor>) {
+        let handler = monitor.as_ref().map(|monitor| {
+            let service = SendWeak::new(&*self.obj());
+            let handler = monitor.connect_low_memory_warning(move |_, level| {
+                if let Some(service) = service.upgrade() {
+                    Engine::memory_warning(&service, level);
+                }
+            });
+            (SendObject::new(monitor.clone()), handler)
+        });
+        let previous = std::mem::replace(
+            &mut *self
+                .memory_monitor
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+            handler,
+        );
+        let changed = match previous {
+            Some((previous, handler)) => {
+                let changed = Some(&*previous) != monitor.as_ref();
+                previous.disconnect(handler);
+                changed
+            }
+            None => monitor.is_some(),
+        };
+        if changed {
+            // A pressure reported by the previous monitor is the previous monitor's.
+            Engine::memory_warning(&*self.obj(), gio::MemoryMonitorWarningLevel::Low);
+            self.obj().notify_memory_monitor();
+        }
+    }
+
+    fn set_descriptor_margin(&self, margin: u32) {
+        if Engine::set_descriptor_margin(&*self.obj(), margin) {
+            self.obj().notify_descriptor_margin();
+        }
+    }
+
     /// The service's own settings, of which its `tls-*`, `proxy-protocol-*` and `timeout`
     /// properties are views.
     fn defaults(&self) -> &crate::SocketSettings {
@@ -425,6 +499,15 @@ impl Host for super::SocketService {
         )
     }
 
+    fn refused(&self, peer: Option<std::net::IpAddr>, reason: crate::Refusal, error: &glib::Error) {
+        let signal = SIGNALS[SIGNAL_REFUSED].signal_id();
+        // Nothing made for nobody: a flood of refusals costs no address object each.
+        if glib::signal::signal_has_handler_pending(self, signal, None, false) {
+            let peer = peer.map(gio::InetAddress::from);
+            self.emit::<()>(signal, &[&peer, &reason, error]);
+        }
+    }
+
     fn decides_credentials(&self) -> bool {
         glib::signal::signal_has_handler_pending(
             self,
@@ -448,16 +531,31 @@ impl Host for super::SocketService {
     /// Notifies only the properties someone listens to: the counters change with every
     /// connection.
     fn notify_changes(&self, changes: Changes) {
-        static NOTIFY: LazyLock<(glib::subclass::SignalId, [glib::Quark; 4])> =
+        static NOTIFY: LazyLock<(glib::subclass::SignalId, [glib::Quark; 5])> =
             LazyLock::new(|| {
                 let notify =
                     glib::subclass::SignalId::lookup("notify", glib::Object::static_type())
                         .expect("GObject has a notify signal");
-                let details = ["active", "n-connections", "n-accepted", "n-accept-errors"]
-                    .map(glib::Quark::from_str);
+                let details = [
+                    "active",
+                    "n-connections",
+                    "n-accepted",
+                    "n-accept-errors",
+                    "overloaded",
+                ]
+                .map(glib::Quark::from_str);
                 (notify, details)
             });
-        let (notify, [active, n_connections, n_accepted, n_accept_errors]) = *NOTIFY;
+        let (
+            notify,
+            [
+                active,
+                n_connections,
+                n_accepted,
+                n_accept_errors,
+                overloaded,
+            ],
+        ) = *NOTIFY;
         // With a detail, this also finds the handlers connected to every notification.
         let listened =
             |detail| glib::signal::signal_has_handler_pending(self, notify, Some(detail), false);
@@ -472,6 +570,9 @@ impl Host for super::SocketService {
         }
         if changes.n_accept_errors && listened(n_accept_errors) {
             self.notify_n_accept_errors();
+        }
+        if changes.overloaded && listened(overloaded) {
+            self.notify_overloaded();
         }
     }
 }

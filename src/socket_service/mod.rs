@@ -697,6 +697,37 @@ pub trait SocketServiceExt: IsA<SocketService> + 'static {
         self.as_ref().engine().set_named_settings(name, settings)
     }
 
+    /// How many connections the service refused for `reason` since it was created (for
+    /// [`Refusal::MaxConnections`](crate::Refusal::MaxConnections) and
+    /// [`Refusal::Overload`](crate::Refusal::Overload), how many times it paused
+    /// accepting). Every refusal is also reported with `refused` and `accept-error`.
+    #[doc(alias = "usher_socket_service_get_n_refused")]
+    fn n_refused(&self, reason: crate::Refusal) -> u64 {
+        self.as_ref().engine().n_refused(reason)
+    }
+
+    /// Connects to `refused`, emitted on the service's context for every connection refused
+    /// after its accept, with its peer's address (`None` for a peer without one, Unix-domain),
+    /// the reason, and the error `accept-error` reports it with too. The refusals are counted
+    /// per reason ([`n_refused()`](Self::n_refused)); nothing is made for the signal while no
+    /// handler is connected.
+    #[doc(alias = "refused")]
+    fn connect_refused<F>(&self, f: F) -> SignalHandlerId
+    where
+        F: Fn(&Self, Option<&gio::InetAddress>, crate::Refusal, &glib::Error) + 'static,
+    {
+        self.connect_local("refused", false, move |args| {
+            let service = args[0].get::<&SocketService>().ok()?;
+            let peer = args[1].get::<Option<gio::InetAddress>>().ok()?;
+            let reason = args[2].get::<crate::Refusal>().ok()?;
+            let error = args[3].get::<&glib::Error>().ok()?;
+            if let Some(service) = service.downcast_ref::<Self>() {
+                f(service, peer.as_ref(), reason, error);
+            }
+            None
+        })
+    }
+
     /// Sets `proxy-protocol-peers`, the load balancers trusted to send a PROXY protocol
     /// header, from addresses and CIDR ranges (`"127.0.0.1"`, `"10.0.0.0/8"`, `"fd00::/8"`),
     /// as read from a configuration file; an empty list turns the PROXY protocol off. Fails

@@ -68,8 +68,7 @@ pub struct SocketSettings {
     /// property, an entry that is neither an address nor a range logs a critical and leaves
     /// the list as it was; `try_set_proxy_protocol_peers()` returns the error instead.
     #[property(name = "proxy-protocol-peers", type = glib::StrV,
-        get = |imp: &Self| imp.get(|v| &v.proxy_protocol_peers).unwrap_or_default().iter()
-            .map(|range| glib::GString::from(range.to_string())).collect(),
+        get = |imp: &Self| ranges_to_strv(imp.get(|v| &v.proxy_protocol_peers)),
         set = |imp: &Self, value: glib::StrV|
             imp.set_or_complain("proxy-protocol-peers", value, Self::try_set_proxy_protocol_peers),
         explicit_notify, nick = "PROXY protocol peers",
@@ -198,6 +197,69 @@ pub struct SocketSettings {
             imp.set_or_complain("allowed-groups", value, Self::try_set_allowed_groups),
         explicit_notify, nick = "Allowed groups",
         blurb = "The groups whose members may connect (none set: anyone)")]
+    /// The new connections one peer may make a second (a token bucket per IP address; an IPv6
+    /// address counts with its /64 prefix), judged on the client behind a trusted balancer;
+    /// beyond, a connection is refused at once. 0 (the default) for no limit.
+    #[property(name = "peer-rate", type = u32,
+        get = |imp: &Self| imp.get(|v| &v.peer_rate).unwrap_or(0),
+        set = |imp: &Self, value| imp.set("peer-rate", |v| &mut v.peer_rate, value),
+        explicit_notify, nick = "Peer rate",
+        blurb = "New connections a second one peer may make (0: no limit)")]
+    /// How many connections a peer may make at once beyond `peer-rate`, after a pause; 0 (the
+    /// default) for a second's worth.
+    #[property(name = "peer-rate-burst", type = u32,
+        get = |imp: &Self| imp.get(|v| &v.peer_rate_burst).unwrap_or(0),
+        set = |imp: &Self, value| imp.set("peer-rate-burst", |v| &mut v.peer_rate_burst, value),
+        explicit_notify, nick = "Peer rate burst",
+        blurb = "Connections one peer may make at once (0: a second's worth)")]
+    /// The new connections everyone together may make a second, counted by the service; beyond,
+    /// a connection is refused at once. 0 (the default) for no limit.
+    #[property(name = "rate", type = u32,
+        get = |imp: &Self| imp.get(|v| &v.rate).unwrap_or(0),
+        set = |imp: &Self, value| imp.set("rate", |v| &mut v.rate, value),
+        explicit_notify, nick = "Rate",
+        blurb = "New connections a second (0: no limit)")]
+    /// How many connections may come at once beyond `rate`; 0 (the default) for a second's
+    /// worth.
+    #[property(name = "rate-burst", type = u32,
+        get = |imp: &Self| imp.get(|v| &v.rate_burst).unwrap_or(0),
+        set = |imp: &Self, value| imp.set("rate-burst", |v| &mut v.rate_burst, value),
+        explicit_notify, nick = "Rate burst",
+        blurb = "Connections that may come at once (0: a second's worth)")]
+    /// The TLS handshakes one peer may have in progress at once, counted before a handshake
+    /// starts; beyond, the connection is refused at once, never queued. 0 (the default) for no
+    /// limit.
+    #[property(name = "tls-handshakes-per-peer", type = u32,
+        get = |imp: &Self| imp.get(|v| &v.tls_handshakes_per_peer).unwrap_or(0),
+        set = |imp: &Self, value| imp.set("tls-handshakes-per-peer",
+            |v| &mut v.tls_handshakes_per_peer, value),
+        explicit_notify, nick = "TLS handshakes per peer",
+        blurb = "TLS handshakes one peer may have in progress (0: no limit)")]
+    /// The TLS handshakes that may start a second, counted by the service; beyond, the
+    /// connection is refused at once. 0 (the default) for no limit.
+    #[property(name = "tls-handshake-rate", type = u32,
+        get = |imp: &Self| imp.get(|v| &v.tls_handshake_rate).unwrap_or(0),
+        set = |imp: &Self, value| imp.set("tls-handshake-rate",
+            |v| &mut v.tls_handshake_rate, value),
+        explicit_notify, nick = "TLS handshake rate",
+        blurb = "TLS handshakes that may start a second (0: no limit)")]
+    /// The only peers let in, IP addresses and CIDR ranges, judged on the client behind a
+    /// trusted balancer; unset (the default), everyone. A connection from elsewhere is refused
+    /// at once. Connections without an IP address (Unix-domain) are not judged by it.
+    #[property(name = "allowed-peers", type = glib::StrV,
+        get = |imp: &Self| ranges_to_strv(imp.get(|v| &v.allowed_peers)),
+        set = |imp: &Self, value: glib::StrV|
+            imp.set_or_complain("allowed-peers", value, Self::try_set_allowed_peers),
+        explicit_notify, nick = "Allowed peers",
+        blurb = "The only addresses let in (none set: everyone)")]
+    /// Peers refused at once, IP addresses and CIDR ranges, judged on the client behind a
+    /// trusted balancer; empty (the default), none.
+    #[property(name = "denied-peers", type = glib::StrV,
+        get = |imp: &Self| ranges_to_strv(imp.get(|v| &v.denied_peers)),
+        set = |imp: &Self, value: glib::StrV|
+            imp.set_or_complain("denied-peers", value, Self::try_set_denied_peers),
+        explicit_notify, nick = "Denied peers",
+        blurb = "Addresses refused")]
     /// The socket's name, as systemd names the sockets it passes (`FileDescriptorName=`,
     /// `LISTEN_FDNAMES`): what it is called when the service hands it to its successor or
     /// stores it with systemd, for the next instance to know it by. 1 to 255 printable ASCII
@@ -295,16 +357,27 @@ impl SocketSettings {
         &self,
         peers: &[S],
     ) -> Result<(), glib::Error> {
-        let ranges = peers
-            .iter()
-            .map(|peer| PeerRange::parse(peer.as_ref()))
-            .collect::<Result<Vec<_>, String>>()
-            .map_err(|error| glib::Error::new(gio::IOErrorEnum::InvalidArgument, &error))?;
         self.set(
             "proxy-protocol-peers",
             |v| &mut v.proxy_protocol_peers,
-            ranges,
+            ranges(peers)?,
         );
+        Ok(())
+    }
+
+    pub(crate) fn try_set_allowed_peers<S: AsRef<str>>(
+        &self,
+        peers: &[S],
+    ) -> Result<(), glib::Error> {
+        self.set("allowed-peers", |v| &mut v.allowed_peers, ranges(peers)?);
+        Ok(())
+    }
+
+    pub(crate) fn try_set_denied_peers<S: AsRef<str>>(
+        &self,
+        peers: &[S],
+    ) -> Result<(), glib::Error> {
+        self.set("denied-peers", |v| &mut v.denied_peers, ranges(peers)?);
         Ok(())
     }
 
@@ -406,5 +479,23 @@ fn ids_to_strv(ids: Option<Vec<u32>>) -> glib::StrV {
     ids.unwrap_or_default()
         .iter()
         .map(|id| glib::GString::from(id.to_string()))
+        .collect()
+}
+
+/// The addresses and ranges `peers` give, or why one is neither.
+fn ranges<S: AsRef<str>>(peers: &[S]) -> Result<Vec<PeerRange>, glib::Error> {
+    peers
+        .iter()
+        .map(|peer| PeerRange::parse(peer.as_ref()))
+        .collect::<Result<Vec<_>, String>>()
+        .map_err(|error| glib::Error::new(gio::IOErrorEnum::InvalidArgument, &error))
+}
+
+/// A list of ranges as strings, as the property gives them.
+fn ranges_to_strv(ranges: Option<Vec<PeerRange>>) -> glib::StrV {
+    ranges
+        .unwrap_or_default()
+        .iter()
+        .map(|range| glib::GString::from(range.to_string()))
         .collect()
 }

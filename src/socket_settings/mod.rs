@@ -7,7 +7,9 @@ use gio::prelude::*;
 use glib::subclass::prelude::*;
 
 use crate::sys::{DataKey, SendObject, SendWeak};
-pub(crate) use values::{ProxySettings, Resolved, TcpSettings, TlsSettings, UnixSettings, Values};
+pub(crate) use values::{
+    AdmissionSettings, ProxySettings, Resolved, TcpSettings, TlsSettings, UnixSettings, Values,
+};
 
 glib::wrapper! {
     /// The settings of a listening socket: whether it serves TLS and with which certificate,
@@ -126,6 +128,20 @@ impl SocketSettings {
     #[doc(alias = "usher_socket_settings_try_set_allowed_groups")]
     pub fn try_set_allowed_groups<S: AsRef<str>>(&self, groups: &[S]) -> Result<(), glib::Error> {
         self.imp().try_set_allowed_groups(groups)
+    }
+
+    /// Sets `allowed-peers` from addresses and CIDR ranges, or returns why one of them is
+    /// neither (and leaves the setting as it was).
+    #[doc(alias = "usher_socket_settings_try_set_allowed_peers")]
+    pub fn try_set_allowed_peers<S: AsRef<str>>(&self, peers: &[S]) -> Result<(), glib::Error> {
+        self.imp().try_set_allowed_peers(peers)
+    }
+
+    /// Sets `denied-peers` from addresses and CIDR ranges, or returns why one of them is
+    /// neither (and leaves the setting as it was).
+    #[doc(alias = "usher_socket_settings_try_set_denied_peers")]
+    pub fn try_set_denied_peers<S: AsRef<str>>(&self, peers: &[S]) -> Result<(), glib::Error> {
+        self.imp().try_set_denied_peers(peers)
     }
 
     /// The settings in force for the listening socket `connection` came through, if a

@@ -2,6 +2,9 @@
 //! listening socket's connections are served with once a socket's settings and its service's
 //! are put together.
 
+use std::net::IpAddr;
+
+use crate::admission::Rate;
 use crate::proxy_protocol::PeerRange;
 use crate::sys::SendObject;
 
@@ -98,6 +101,38 @@ impl CredentialsPolicy {
     }
 }
 
+/// Who gets in, and how fast: the `peer-rate`, `rate`, `tls-handshake*`, `allowed-peers` and
+/// `denied-peers` settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct AdmissionSettings {
+    /// New connections a peer may make, a second.
+    pub peer_rate: Option<Rate>,
+    /// New connections everyone together may make, a second.
+    pub rate: Option<Rate>,
+    /// TLS handshakes a peer may have in progress at once; 0 for no limit.
+    pub handshakes_per_peer: u32,
+    /// TLS handshakes that may start, a second.
+    pub handshake_rate: Option<Rate>,
+    /// The only peers let in, if set.
+    pub allowed: Option<Vec<PeerRange>>,
+    /// Peers refused.
+    pub denied: Vec<PeerRange>,
+}
+
+impl AdmissionSettings {
+    /// Whether a connection from `peer` (its client, behind a trusted balancer) may come in by
+    /// its address: not denied, and allowed if there is a list. Connections without an IP
+    /// address (Unix-domain) are judged by their credentials instead.
+    pub(crate) fn admits(&self, peer: Option<IpAddr>) -> bool {
+        let Some(peer) = peer else { return true };
+        !self.denied.iter().any(|range| range.contains(peer))
+            && self
+                .allowed
+                .as_ref()
+                .is_none_or(|allowed| allowed.iter().any(|range| range.contains(peer)))
+    }
+}
+
 /// What one `SocketSettings` sets: `None` where it sets nothing, and the socket takes its
 /// service's value (or, for the service's own settings, the default).
 #[derive(Clone, Default)]
@@ -122,6 +157,14 @@ pub(crate) struct Values {
     pub unix_group: Option<u32>,
     pub allowed_users: Option<Vec<u32>>,
     pub allowed_groups: Option<Vec<u32>>,
+    pub peer_rate: Option<u32>,
+    pub peer_rate_burst: Option<u32>,
+    pub rate: Option<u32>,
+    pub rate_burst: Option<u32>,
+    pub tls_handshakes_per_peer: Option<u32>,
+    pub tls_handshake_rate: Option<u32>,
+    pub allowed_peers: Option<Vec<PeerRange>>,
+    pub denied_peers: Option<Vec<PeerRange>>,
     pub name: Option<Option<String>>,
 }
 
@@ -166,6 +209,14 @@ impl Values {
             "unix-group" => &mut self.unix_group,
             "allowed-users" => &mut self.allowed_users,
             "allowed-groups" => &mut self.allowed_groups,
+            "peer-rate" => &mut self.peer_rate,
+            "peer-rate-burst" => &mut self.peer_rate_burst,
+            "rate" => &mut self.rate,
+            "rate-burst" => &mut self.rate_burst,
+            "tls-handshakes-per-peer" => &mut self.tls_handshakes_per_peer,
+            "tls-handshake-rate" => &mut self.tls_handshake_rate,
+            "allowed-peers" => &mut self.allowed_peers,
+            "denied-peers" => &mut self.denied_peers,
             "name" => &mut self.name,
             _ => return None,
         })
@@ -194,6 +245,7 @@ pub(crate) struct Resolved {
     pub tcp: TcpSettings,
     pub unix: UnixSettings,
     pub credentials: CredentialsPolicy,
+    pub admission: AdmissionSettings,
     /// `name`: what the socket is called when handed to another process.
     pub name: Option<String>,
 }
@@ -248,6 +300,14 @@ impl Resolved {
             credentials: CredentialsPolicy {
                 users: pick_set!(allowed_users),
                 groups: pick_set!(allowed_groups),
+            },
+            admission: AdmissionSettings {
+                peer_rate: Rate::new(pick!(peer_rate, 0), pick!(peer_rate_burst, 0)),
+                rate: Rate::new(pick!(rate, 0), pick!(rate_burst, 0)),
+                handshakes_per_peer: pick!(tls_handshakes_per_peer, 0),
+                handshake_rate: Rate::new(pick!(tls_handshake_rate, 0), 0),
+                allowed: pick_set!(allowed_peers),
+                denied: pick!(denied_peers, Vec::new()),
             },
             name: pick!(name, None),
         }

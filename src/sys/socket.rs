@@ -230,6 +230,37 @@ pub(crate) fn credential_ids(credentials: &gio::Credentials) -> Option<(u32, u32
     }
 }
 
+/// The soft limit of the process's descriptors (`RLIMIT_NOFILE`); `u64::MAX` for none.
+pub(crate) fn descriptor_limit() -> u64 {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit() writes the structure it is given.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0
+        || limit.rlim_cur == libc::RLIM_INFINITY
+    {
+        return u64::MAX;
+    }
+    limit.rlim_cur
+}
+
+/// The lowest descriptor number free in the process, which the next `accept()` would get;
+/// `None` when none is.
+pub(crate) fn lowest_free_descriptor() -> Option<RawFd> {
+    // SAFETY: F_DUPFD returns a new descriptor of ours, the lowest free one, closed at once.
+    let fd = unsafe { libc::fcntl(0, libc::F_DUPFD_CLOEXEC, 0) };
+    if fd < 0 {
+        // EBADF: no descriptor 0 to duplicate; try with a descriptor of our own.
+        return std::fs::File::open("/dev/null")
+            .ok()
+            .map(|file| file.as_raw_fd());
+    }
+    // SAFETY: just returned to us.
+    drop(unsafe { OwnedFd::from_raw_fd(fd) });
+    Some(fd)
+}
+
 /// The `GError` GSocket would set for `errno` while doing `what` ("Error accepting connection").
 pub(crate) fn errno_error(errno: i32, what: &str) -> glib::Error {
     // SAFETY: g_strerror() returns a string owned by GLib that lives forever.
