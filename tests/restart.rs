@@ -84,6 +84,8 @@ impl Output {
 struct Tally {
     answered: Vec<String>,
     failures: Vec<String>,
+    /// The longest a client waited, from its connect() to its echo.
+    longest: Duration,
 }
 
 /// Clients that connect, send a line and read its echo, one after the other without pause,
@@ -107,6 +109,7 @@ impl Load {
                             break;
                         }
                         let line = format!("client-{thread}-{n}");
+                        let began = Instant::now();
                         let echoed = if thread == 3 {
                             UnixStream::connect(&unix).and_then(|stream| {
                                 stream.set_read_timeout(Some(DEADLINE))?;
@@ -118,6 +121,7 @@ impl Load {
                                 echo(stream, &line)
                             })
                         };
+                        tally.longest = tally.longest.max(began.elapsed());
                         match echoed {
                             Ok(reply) if reply == format!("{line}\n") => tally.answered.push(line),
                             Ok(reply) => tally.failures.push(format!("{line}: {reply:?}")),
@@ -143,6 +147,7 @@ impl Load {
             let tally = thread.join().unwrap();
             all.answered.extend(tally.answered);
             all.failures.extend(tally.failures);
+            all.longest = all.longest.max(tally.longest);
         }
         let rate = all.answered.len() as f64 / self.started.elapsed().as_secs_f64() / 1000.0;
         (all, rate)
@@ -254,9 +259,10 @@ fn check(tally: &Tally, rate: f64, output: &Output, pids: &[i32], gaps: &[i64], 
     let mut sorted = gaps.to_vec();
     sorted.sort();
     println!(
-        "{how}: {} echoes at {rate:.1} per ms, {} processes; gaps (successor's first accept - \
-         predecessor's last) in µs: {gaps:?}, min {} median {} max {}",
+        "{how}: {} echoes at {rate:.1} per ms, the longest in {} µs, {} processes; gaps \
+         (successor's first accept - predecessor's last) in µs: {gaps:?}, min {} median {} max {}",
         tally.answered.len(),
+        tally.longest.as_micros(),
         pids.len(),
         sorted[0],
         sorted[sorted.len() / 2],
