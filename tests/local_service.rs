@@ -50,7 +50,8 @@ fn say(context: &glib::MainContext, path: &Path, line: &str) -> String {
     let client = spawn_client(context, move || {
         let mut stream = UnixStream::connect(&path).expect("connect");
         stream.set_read_timeout(Some(DEADLINE)).unwrap();
-        stream.write_all(format!("{line}\n").as_bytes()).unwrap();
+        // A refused client may find the connection closed before it writes (EPIPE).
+        let _ = stream.write_all(format!("{line}\n").as_bytes());
         let mut reply = String::new();
         let _ = BufReader::new(stream).read_line(&mut reply);
         reply

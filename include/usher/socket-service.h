@@ -1041,7 +1041,9 @@ guint usher_socket_service_store_sockets (UsherSocketService  *service,
  * (%G_IO_ERROR_NOT_FOUND). It waits for a successor as long as it takes:
  * cancel @cancellable once the successor has exited, or after a deadline
  * (%G_IO_ERROR_CANCELLED). Call usher_socket_service_hand_over_finish() from
- * @callback.
+ * @callback, which is called on the thread-default #GMainContext of the
+ * calling thread; another thread must not own that context (a critical
+ * otherwise).
  *
  * Since: 0.2
  */

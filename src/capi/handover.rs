@@ -40,6 +40,13 @@ impl Drop for Task {
     }
 }
 
+/// Whether this thread may run what the handover does on its thread-default context: it owns
+/// the context, or no other thread does (the Rust API would panic otherwise).
+fn thread_default_context_is_usable() -> bool {
+    let context = glib::MainContext::ref_thread_default();
+    context.is_owner() || context.acquire().is_ok()
+}
+
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn usher_socket_service_hand_over_async(
     service: *mut UsherSocketService,
@@ -53,6 +60,7 @@ pub unsafe extern "C" fn usher_socket_service_hand_over_async(
         USHER_IS_SOCKET_SERVICE(service),
         G_IS_SOCKET_ADDRESS(address),
         cancellable.is_null() || G_IS_CANCELLABLE(cancellable),
+        thread_default_context_is_usable(),
     }
     let task = unsafe {
         let task = gio::ffi::g_task_new(
