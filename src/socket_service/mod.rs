@@ -380,7 +380,7 @@ pub trait SocketServiceExt: IsA<SocketService> + 'static {
     ///
     /// // In the unit: Type=notify, FileDescriptorStoreMax=4.
     /// let service = usher::SocketService::new();
-    /// let tag = glib::Object::with_type(glib::Object::static_type());
+    /// let tag: glib::Object = glib::Object::new();
     /// if service.add_activated_sockets(|_name| Some(tag.clone()))? == 0 {
     ///     // The first start: the sockets are made here, and stored for the next ones.
     ///     let settings = usher::SocketSettings::new();
@@ -515,7 +515,7 @@ pub trait SocketServiceExt: IsA<SocketService> + 'static {
     /// use usher::prelude::*;
     ///
     /// let service = usher::SocketService::new();
-    /// let web = glib::Object::with_type(glib::Object::static_type());
+    /// let web: glib::Object = glib::Object::new();
     /// let address = gio::UnixSocketAddress::with_type(gio::prelude::UnixSocketAddressPath::Abstract(
     ///     b"my-server-handover-1234",
     /// ));
