@@ -13,10 +13,17 @@ if [ "${1:-all}" != demo ]; then
     # Debian's glib2.0 source package; glib-networking is GIO's TLS backend, and openssl
     # makes the TLS tests' certificates and is one of their clients; HAProxy and nginx's stream
     # module are the real load balancers the PROXY protocol tests start; iproute2 and nftables
-    # make a network namespace lose every packet, for the test of TCP_USER_TIMEOUT.
+    # make a network namespace lose every packet, for the test of TCP_USER_TIMEOUT. The tests
+    # of real GNOME programs (tests/consumers/) build them: dpkg-dev unpacks Debian's source
+    # packages; glib-networking needs GnuTLS, gcr libsecret, libgcrypt, p11-kit, gpg and
+    # OpenSSH's ssh-agent and ssh-add, xdg-dbus-proxy's test the D-Bus daemon. git (meson
+    # dist), iproute2 (loopback in a network namespace) and flatpak-builder (which reads the
+    # Flatpak manifests) test the release tarball.
     packages="$packages meson ninja-build gcc gobject-introspection libgirepository1.0-dev
         gir1.2-glib-2.0 valac python3-gi gjs systemd gi-docgen xz-utils patch
-        glib-networking openssl haproxy nginx libnginx-mod-stream iproute2 nftables"
+        glib-networking openssl haproxy nginx libnginx-mod-stream iproute2 nftables
+        dpkg-dev libgnutls28-dev libsecret-1-dev libgcrypt20-dev libp11-kit-dev gpg
+        openssh-client dbus-daemon git flatpak-builder"
 fi
 
 missing=

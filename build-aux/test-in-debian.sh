@@ -13,9 +13,11 @@
 # Everything kept between runs is under $USHER_DEBIAN_CACHE (default /var/cache/usher-debian),
 # per release: root/ (the debootstrapped root, refreshed with apt-get at each run),
 # cargo-home/ (cargo's registry and downloaded crates) and target/ (cargo's target directory),
-# so that a second run skips debootstrap and rebuilds only what changed. Delete a release's
-# directory to start over. The checkout (its files as git lists them, without .git, target/
-# and build directories) is copied afresh into the root at each run.
+# so that a second run skips debootstrap and rebuilds only what changed (the target directory
+# keeps the builds of tests/consumers/ too). Delete a release's directory to start over. The
+# checkout (its files as git lists them, without .git, target/ and build directories) is copied
+# afresh into the root at each run, and ../shared/consumers, which holds the release archives
+# tests/consumers/ may need, is mounted beside it.
 #
 # Needs root on a Debian host (it installs debootstrap if missing), and the network to Debian's
 # archive (USHER_DEBIAN_MIRROR, default http://deb.debian.org/debian) and to crates.io.
@@ -98,6 +100,14 @@ mount_at /tmp -t tmpfs tmpfs
 mount_at /run -t tmpfs tmpfs
 mount_at /var/cache/usher/cargo-home --bind "$cache/cargo-home"
 mount_at /var/cache/usher/target --bind "$cache/target"
+# The release archives of the programs whose tests tests/consumers/ runs, where the tests look
+# for them, beside the checkout (/usher), read-only; without them the tests take what Debian's
+# mirror serves.
+consumers=$source_root/../shared/consumers
+if [ -d "$consumers" ]; then
+    mount_at /shared/consumers --bind "$consumers"
+    mount -o remount,bind,ro "$root/shared/consumers"
+fi
 path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 rust_packages=(rustc cargo rust-clippy rustfmt)
 if [ "$suite" = trixie ]; then
@@ -119,10 +129,12 @@ if [ -d /usr/local/share/ca-certificates ]; then
     cp -r /usr/local/share/ca-certificates/. "$root/usr/local/share/ca-certificates/"
 fi
 
+# USHER_IN_DEBIAN_ROOT lets test-tarball.sh skip, saying so, where the root cannot make a network
+# namespace; on the machine itself it must.
 in_root() {
     chroot "$root" /usr/bin/env -i PATH="$path" HOME=/root LANG=C.UTF-8 TERM=dumb \
         DEBIAN_FRONTEND=noninteractive CARGO_HOME=/var/cache/usher/cargo-home \
-        CARGO_TARGET_DIR=/var/cache/usher/target "$@"
+        CARGO_TARGET_DIR=/var/cache/usher/target USHER_IN_DEBIAN_ROOT="$suite" "$@"
 }
 
 # The checkout, as git lists it (with uncommitted changes; files deleted in the work tree are

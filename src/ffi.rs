@@ -49,9 +49,21 @@ pub struct UsherSocketServiceClass {
             credentials: *mut gio::ffi::GCredentials,
         ) -> gboolean,
     >,
+    /// Class handler of `::select-certificate`, in the first of the slots Usher had left:
+    /// returns a reference of the caller's, or NULL.
+    pub select_certificate: Option<
+        unsafe extern "C" fn(
+            service: *mut UsherSocketService,
+            connection: *mut GSocketConnection,
+            client_hello: *mut UsherClientHello,
+        ) -> *mut gio::ffi::GTlsCertificate,
+    >,
     /// Room for more virtual methods, keeping the size of `GSocketServiceClass`.
-    pub padding: [gpointer; 3],
+    pub padding: [gpointer; 2],
 }
+
+/// `UsherClientHello`: the instance structure, opaque to C (`G_DECLARE_FINAL_TYPE`).
+pub type UsherClientHello = <crate::ClientHello as glib::object::ObjectType>::GlibType;
 
 /// `UsherThreadedSocketService`: the instance structure. It has no public fields.
 #[repr(C)]
@@ -160,6 +172,12 @@ pub(crate) trait SocketServiceClassHandlers: ObjectSubclass {
         connection: &gio::SocketConnection,
         credentials: &gio::Credentials,
     ) -> bool;
+
+    fn select_certificate(
+        &self,
+        connection: &gio::SocketConnection,
+        client_hello: &crate::ClientHello,
+    ) -> Option<gio::TlsCertificate>;
 }
 
 /// Points the slots of `klass` to `T`'s class handlers.
@@ -222,10 +240,28 @@ pub(crate) fn set_socket_service_slots<T: SocketServiceClassHandlers>(
                 .into_glib()
         }
     }
+    unsafe extern "C" fn select_certificate<T: SocketServiceClassHandlers>(
+        service: *mut UsherSocketService,
+        connection: *mut GSocketConnection,
+        client_hello: *mut UsherClientHello,
+    ) -> *mut gio::ffi::GTlsCertificate {
+        // SAFETY: as above.
+        unsafe {
+            let instance = &*(service as *mut T::Instance);
+            instance
+                .imp()
+                .select_certificate(
+                    &from_glib_borrow(connection),
+                    &from_glib_borrow(client_hello),
+                )
+                .into_glib_ptr()
+        }
+    }
     klass.incoming = Some(incoming::<T>);
     klass.accept_error = Some(accept_error::<T>);
     klass.accept_certificate = Some(accept_certificate::<T>);
     klass.accept_credentials = Some(accept_credentials::<T>);
+    klass.select_certificate = Some(select_certificate::<T>);
 }
 
 /// What the `run` slot of `UsherThreadedSocketService` calls, for Rust subclasses.
@@ -323,17 +359,51 @@ pub(crate) fn overrides_accept_credentials<T>(service: &T::Type) -> bool
 where
     T: ObjectSubclass<Instance = UsherSocketService, Class = UsherSocketServiceClass>,
 {
-    // SAFETY: the class of `T`'s type is initialized once it has an instance, and lives as
-    // long as the process.
-    let base = unsafe {
-        &*(glib::gobject_ffi::g_type_class_peek(T::type_().into_glib()) as *const T::Class)
-    };
-    match (
-        class_of::<T>(service).accept_credentials,
-        base.accept_credentials,
-    ) {
+    let (own, base) = (class_of::<T>(service), base_class::<T>());
+    match (own.accept_credentials, base.accept_credentials) {
         (Some(own), Some(base)) => !std::ptr::fn_addr_eq(own, base),
         (own, base) => own.is_some() != base.is_some(),
+    }
+}
+
+/// Whether the class of `service`, a subclass of `T`'s type, has a `select_certificate` of
+/// its own.
+pub(crate) fn overrides_select_certificate<T>(service: &T::Type) -> bool
+where
+    T: ObjectSubclass<Instance = UsherSocketService, Class = UsherSocketServiceClass>,
+{
+    let (own, base) = (class_of::<T>(service), base_class::<T>());
+    match (own.select_certificate, base.select_certificate) {
+        (Some(own), Some(base)) => !std::ptr::fn_addr_eq(own, base),
+        (own, base) => own.is_some() != base.is_some(),
+    }
+}
+
+/// The class structure of `T`'s own type.
+fn base_class<T: ObjectSubclass>() -> &'static T::Class {
+    // SAFETY: the class of `T`'s type is initialized once it has an instance, and lives as
+    // long as the process.
+    unsafe { &*(glib::gobject_ffi::g_type_class_peek(T::type_().into_glib()) as *const T::Class) }
+}
+
+/// Calls the `select_certificate` slot of `service`'s class, if it has one.
+pub(crate) fn call_select_certificate<T>(
+    service: &T::Type,
+    connection: &gio::SocketConnection,
+    client_hello: &crate::ClientHello,
+) -> Option<gio::TlsCertificate>
+where
+    T: ObjectSubclass<Instance = UsherSocketService, Class = UsherSocketServiceClass>,
+{
+    let select_certificate = class_of::<T>(service).select_certificate?;
+    // SAFETY: the slot of `service`'s own class, with its instance and the signal's arguments;
+    // it returns a reference of the caller's, or NULL.
+    unsafe {
+        from_glib_full(select_certificate(
+            service.as_ptr() as *mut _,
+            connection.to_glib_none().0,
+            client_hello.to_glib_none().0,
+        ))
     }
 }
 
@@ -371,6 +441,7 @@ mod tests {
     fn layout_matches_glib() {
         assert_eq!(size_of::<GSocketListenerClass>(), 192);
         assert_eq!(size_of::<UsherSocketServiceClass>(), 248);
+        assert_eq!(offset_of!(UsherSocketServiceClass, select_certificate), 224);
         assert_eq!(offset_of!(UsherSocketServiceClass, incoming), 192);
         assert_eq!(size_of::<UsherThreadedSocketServiceClass>(), 296);
         assert_eq!(offset_of!(UsherThreadedSocketServiceClass, run), 248);

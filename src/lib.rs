@@ -22,13 +22,15 @@
 //! Import [`prelude`] for the methods, and [`subclass::prelude`] to subclass.
 
 // The layers, each importing only from those below it: `sys` and `ffi`; `log`, `signals`,
-// `glib_property`, `connection`, `proxy_protocol` and `admission`; `proxy_info` and `socket_settings`;
+// `glib_property`, `connection`, `proxy_protocol`, `tls_hello` and `admission`; `proxy_info`,
+// `client_hello` and `socket_settings`;
 // `engine`; the listener's
 // subclassing support (`subclass::socket_listener`); `socket_service`; the service's
 // subclassing support; `threaded_socket_service` and its subclassing support; `capi`.
 mod admission;
 #[cfg(feature = "capi")]
 mod capi;
+mod client_hello;
 mod connection;
 mod engine;
 pub mod ffi;
@@ -44,7 +46,9 @@ mod socket_settings;
 pub mod subclass;
 mod sys;
 mod threaded_socket_service;
+mod tls_hello;
 
+pub use client_hello::ClientHello;
 pub use proxy_info::{ProxyCommand, ProxyInfo};
 pub use refusal::Refusal;
 pub use socket_service::{

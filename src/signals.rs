@@ -146,3 +146,36 @@ pub(crate) fn all_agree(
         ControlFlow::Break(handler_return.clone())
     }
 }
+
+/// The arguments of `select-certificate`, emitted on a `B`.
+pub(crate) fn select_certificate_args<B>(
+    args: &[glib::Value],
+) -> Option<(&B, &gio::SocketConnection, &crate::ClientHello)>
+where
+    for<'a> &'a B: glib::value::FromValue<'a>,
+{
+    Some((
+        args[0].get::<&B>().ok()?,
+        args[1].get().ok()?,
+        args[2].get().ok()?,
+    ))
+}
+
+/// The accumulator of a signal that returns an object or NULL: the emission stops at the first
+/// handler that returns an object.
+pub(crate) fn first_object(
+    _hint: &SignalInvocationHint,
+    _accumulated: glib::Value,
+    handler_return: &glib::Value,
+) -> ControlFlow<glib::Value, glib::Value> {
+    if handler_return
+        .get::<Option<glib::Object>>()
+        .ok()
+        .flatten()
+        .is_some()
+    {
+        ControlFlow::Break(handler_return.clone())
+    } else {
+        ControlFlow::Continue(handler_return.clone())
+    }
+}

@@ -98,6 +98,20 @@ pub trait SocketServiceImpl: SocketListenerImpl + ObjectSubclass<Type: IsA<Socke
     ) -> bool {
         self.parent_accept_credentials(connection, credentials)
     }
+
+    /// Class handler of
+    /// [`select-certificate`](crate::SocketServiceExt::connect_select_certificate), run after
+    /// the connected handlers unless one of them chose a certificate: the certificate to serve
+    /// the client whose ClientHello said `client_hello`, or `None` for the socket's settings
+    /// to choose (by name, else `tls-certificate`). The default returns `None`. Overriding it
+    /// has the service read every client's ClientHello before its handshake.
+    fn select_certificate(
+        &self,
+        connection: &gio::SocketConnection,
+        client_hello: &crate::ClientHello,
+    ) -> Option<gio::TlsCertificate> {
+        self.parent_select_certificate(connection, client_hello)
+    }
 }
 
 /// Calls into the parent class's implementation of [`SocketServiceImpl`].
@@ -167,6 +181,24 @@ pub trait SocketServiceImplExt: SocketServiceImpl {
             }
         }
     }
+
+    /// Chains up to the parent class's `select_certificate`.
+    fn parent_select_certificate(
+        &self,
+        connection: &gio::SocketConnection,
+        client_hello: &crate::ClientHello,
+    ) -> Option<gio::TlsCertificate> {
+        unsafe {
+            match (*parent_class::<Self>()).select_certificate {
+                Some(f) => from_glib_full(f(
+                    self.obj().unsafe_cast_ref::<SocketService>().as_ptr(),
+                    connection.to_glib_none().0,
+                    client_hello.to_glib_none().0,
+                )),
+                None => None,
+            }
+        }
+    }
 }
 
 impl<T: SocketServiceImpl> SocketServiceImplExt for T {}
@@ -217,6 +249,14 @@ impl<T: SocketServiceImpl> ffi::SocketServiceClassHandlers for T {
         credentials: &gio::Credentials,
     ) -> bool {
         SocketServiceImpl::accept_credentials(self, connection, credentials)
+    }
+
+    fn select_certificate(
+        &self,
+        connection: &gio::SocketConnection,
+        client_hello: &crate::ClientHello,
+    ) -> Option<gio::TlsCertificate> {
+        SocketServiceImpl::select_certificate(self, connection, client_hello)
     }
 }
 

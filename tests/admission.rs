@@ -9,8 +9,6 @@ use std::cell::RefCell;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::rc::Rc;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use common::certificates::{Certificates, python_client};
@@ -95,16 +93,17 @@ fn median(times: &mut [Duration]) -> Duration {
     times[times.len() / 2]
 }
 
-/// Opens and drops connections from [`FLOODER`] as fast as it can, each sending `first`, until
-/// `stop`; returns how many it opened.
-fn flood(address: SocketAddr, first: &'static [u8], stop: Arc<AtomicBool>) -> usize {
-    let mut opened = 0;
-    while !stop.load(Ordering::SeqCst) && opened < 5_000 {
+/// How many connections a flood opens: far beyond the flooder's `peer-rate`, whatever the time
+/// it takes, and few enough for the ephemeral ports of one address.
+const FLOOD: usize = 2_000;
+
+/// Opens and drops [`FLOOD`] connections from [`FLOODER`] as fast as it can, each sending
+/// `first`.
+fn flood(address: SocketAddr, first: &'static [u8]) {
+    for _ in 0..FLOOD {
         let mut stream = connect_from(FLOODER, address);
         let _ = stream.write_all(first);
-        opened += 1;
     }
-    opened
 }
 
 /// A flood from one peer while another connects steadily: the steady one is echoed every time,
@@ -154,16 +153,17 @@ fn flood_against_steady(tls: Option<&Certificates>) {
         let rounds = if tls.is_some() { 5 } else { 10 };
         let unloaded = steady(context, rounds);
 
-        let stop = Arc::new(AtomicBool::new(false));
-        let flooder = spawn_client(context, {
-            let stop = stop.clone();
-            move || flood(address, first, stop)
-        });
-        let loaded = steady(context, 2 * rounds);
-        stop.store(true, Ordering::SeqCst);
+        let flooder = spawn_client(context, move || flood(address, first));
+        // The steady client comes back, one at a time, for as long as the flood lasts.
+        let mut loaded = Vec::new();
+        while loaded.len() < 2 * rounds || !flooder.is_finished() {
+            loaded.push(steady(context, 1));
+        }
+        let loaded = median(&mut loaded);
         iterate_until(context, || flooder.is_finished());
-        let opened = flooder.join().unwrap();
+        flooder.join().unwrap();
         drain(context);
+        let opened = FLOOD;
 
         let refused = service.n_refused(usher::Refusal::PeerRate);
         eprintln!(

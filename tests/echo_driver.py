@@ -57,8 +57,11 @@ def say(port, line, program):
 
 
 def free_ports(count):
-    """Ports free on loopback right now."""
-    sockets = [socket.create_server(("127.0.0.1", 0)) for _ in range(count)]
+    """Ports free right now on every address of both families, as the demos listen
+    (g_socket_listener_add_inet_port() binds [::] dual-stack): a port free on 127.0.0.1 alone may
+    be taken on another address."""
+    sockets = [socket.create_server(("::", 0), family=socket.AF_INET6, dualstack_ipv6=True)
+               for _ in range(count)]
     ports = [sock.getsockname()[1] for sock in sockets]
     for sock in sockets:
         sock.close()

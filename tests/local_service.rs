@@ -340,6 +340,15 @@ fn accept_credentials_decides_and_the_connection_keeps_its_credentials() {
         let connection = kept.borrow()[0].clone();
         let credentials = usher::SocketService::peer_credentials(&connection).unwrap();
         assert_eq!(credentials.unix_pid().unwrap(), std::process::id() as i32);
+
+        // A TCP connection has none (Linux answers with uid -1).
+        let tcp = usher::SocketService::new();
+        let tcp_kept = keep_incoming(&tcp);
+        let address = listen_loopback(&tcp, None);
+        let _client = std::net::TcpStream::connect(address).unwrap();
+        iterate_until(context, || tcp_kept.borrow().len() == 1);
+        let error = usher::SocketService::peer_credentials(&tcp_kept.borrow()[0]).unwrap_err();
+        assert!(error.matches(gio::IOErrorEnum::NotSupported), "{error}");
     })
 }
 

@@ -47,7 +47,11 @@
 //!   the server has accepted each and its handler waits in its read (for GLib and Usher, the
 //!   handler's `GDataInputStream`, with its 4 KiB buffer, counts);
 //! * TLS handshakes: 8 clients at a time connect, complete a TLS handshake, have one line
-//!   echoed and close, over and over for 2 s: handshakes per second;
+//!   echoed and close, over and over for 2 s: handshakes per second, and the server's CPU per
+//!   handshake;
+//! * TLS names: the same against Usher alone with the certificate chosen by the server name of
+//!   each client's ClientHello among 4 names and wildcards (the service peeks at every
+//!   ClientHello), shown against the TLS handshakes of one certificate in a table of its own;
 //! * TLS burst: 500 clients do the same once, all at once: the time until every echo is back;
 //! * PROXY burst and PROXY churn: Usher alone, trusting 127.0.0.0/8 to send a PROXY protocol
 //!   header, with clients that send a v1 header before their line, as HAProxy's `send-proxy`
@@ -62,7 +66,7 @@
 //! Each workload runs `--rounds` times (default 5) per server, a different server first each
 //! round; the table shows medians, in the Markdown README.md has. `--workloads` runs some only:
 //! a comma-separated list of `burst`, `untuned`, `churn`, `idle`, `memory`, `tls-rate`,
-//! `tls-burst`, `proxy-burst` and `proxy-churn`. `--verbose` prints each measure, and the CPU time of the server (its thread,
+//! `tls-burst`, `tls-names`, `proxy-burst` and `proxy-churn`. `--verbose` prints each measure, and the CPU time of the server (its thread,
 //! or its process) that made it.
 
 mod clients;
@@ -105,12 +109,13 @@ enum Workload {
     Memory,
     TlsRate,
     TlsBurst,
+    TlsNames,
     ProxyBurst,
     ProxyChurn,
 }
 
 impl Workload {
-    const ALL: [Workload; 9] = [
+    const ALL: [Workload; 10] = [
         Workload::Burst,
         Workload::Untuned,
         Workload::Churn,
@@ -118,6 +123,7 @@ impl Workload {
         Workload::Memory,
         Workload::TlsRate,
         Workload::TlsBurst,
+        Workload::TlsNames,
         Workload::ProxyBurst,
         Workload::ProxyChurn,
     ];
@@ -131,13 +137,17 @@ impl Workload {
             Workload::Memory => "memory",
             Workload::TlsRate => "tls-rate",
             Workload::TlsBurst => "tls-burst",
+            Workload::TlsNames => "tls-names",
             Workload::ProxyBurst => "proxy-burst",
             Workload::ProxyChurn => "proxy-churn",
         }
     }
 
     fn tls(self) -> bool {
-        matches!(self, Workload::TlsRate | Workload::TlsBurst)
+        matches!(
+            self,
+            Workload::TlsRate | Workload::TlsBurst | Workload::TlsNames
+        )
     }
 
     /// Whether the clients send a PROXY protocol header, to Usher alone.
@@ -234,7 +244,7 @@ fn main() {
         for &workload in &options.workloads {
             // A fresh server for each workload, and a different server first each round, so
             // that no measure depends on what ran before it.
-            let mut order = if workload.proxy() {
+            let mut order = if workload.proxy() || workload == Workload::TlsNames {
                 vec![Kind::Usher]
             } else if workload.tls() {
                 vec![Kind::Glib, Kind::Usher]
@@ -252,6 +262,7 @@ fn main() {
                         .map(|certificates| certificates.files()),
                     cpu: options.pin.then_some(SERVER_CPU),
                     proxy: workload.proxy(),
+                    names: workload == Workload::TlsNames,
                 };
                 let process = options.processes || workload == Workload::Memory;
                 let mut server = Server::start(kind, &config, process);
@@ -314,10 +325,22 @@ fn main() {
                     }
                     Workload::Idle => record("idle", clients::idle(&mut server)),
                     Workload::Memory => record("memory", clients::memory(&mut server)),
-                    Workload::TlsRate => record(
-                        "tls-rate",
-                        tls::handshake_rate(server.address, certificates.as_ref().unwrap()),
-                    ),
+                    Workload::TlsRate | Workload::TlsNames => {
+                        let before = server.cpu_time();
+                        let rate =
+                            tls::handshake_rate(server.address, certificates.as_ref().unwrap());
+                        let handshakes = rate * TLS_TIME.as_secs_f64();
+                        let name = workload.name();
+                        record(name, rate);
+                        record(
+                            if workload == Workload::TlsRate {
+                                "tls-rate-server"
+                            } else {
+                                "tls-names-server"
+                            },
+                            (server.cpu_time() - before) / handshakes,
+                        );
+                    }
                     Workload::TlsBurst => record(
                         "tls-burst",
                         tls::burst(server.address, certificates.as_ref().unwrap()),
@@ -352,6 +375,10 @@ fn main() {
     if let Some(proxy) = table::proxy_markdown(&options, &samples) {
         println!();
         print!("{proxy}");
+    }
+    if let Some(names) = table::names_markdown(&options, &samples) {
+        println!();
+        print!("{names}");
     }
 }
 

@@ -68,7 +68,20 @@ pub struct Config {
     pub tls: Option<(PathBuf, PathBuf)>,
     /// Usher only: every client on loopback sends a PROXY protocol header first.
     pub proxy: bool,
+    /// Usher only, with TLS: the certificate is chosen by the server name of each client's
+    /// ClientHello, among [`NAMES`].
+    pub names: bool,
 }
+
+/// The server names of the `tls-names` workload, each with the benchmark's certificate (the
+/// clients ask for `localhost`, the last, an exact name: the most names looked at), and the
+/// same certificate for the others.
+pub const NAMES: [&str; 4] = [
+    "a.example.org",
+    "*.example.org",
+    "b.example.net",
+    "localhost",
+];
 
 impl Config {
     /// As `--serve` arguments.
@@ -87,6 +100,9 @@ impl Config {
         if self.proxy {
             arguments.push("--proxy".to_owned());
         }
+        if self.names {
+            arguments.push("--names".to_owned());
+        }
         arguments
     }
 
@@ -102,6 +118,7 @@ impl Config {
                 }
                 "--cpu" => config.cpu = arguments.next().and_then(|n| n.parse().ok()),
                 "--proxy" => config.proxy = true,
+                "--names" => config.names = true,
                 other => panic!("unknown server argument {other:?}"),
             }
         }
@@ -439,6 +456,14 @@ fn glib_service(kind: Kind, config: &Config, accepted: &Arc<AtomicUsize>) -> gio
             let service = usher::SocketService::new();
             if let Some(certificate) = &certificate {
                 service.set_tls_certificate(Some(certificate));
+                if config.names {
+                    let settings = service.socket_settings();
+                    for name in NAMES {
+                        settings
+                            .set_tls_certificate_for_name(name, Some(certificate))
+                            .expect("a server name");
+                    }
+                }
             }
             if config.proxy {
                 service

@@ -100,6 +100,45 @@ pub fn proxy_markdown(options: &Options, samples: &Samples) -> Option<String> {
     any.then_some(table)
 }
 
+/// Usher with one certificate and with certificates chosen by server name, if the `tls-names`
+/// workload ran (beside `tls-rate`, for the one certificate).
+pub fn names_markdown(options: &Options, samples: &Samples) -> Option<String> {
+    if !options.workloads.contains(&Workload::TlsNames) {
+        return None;
+    }
+    let rows = [
+        (
+            "tls-rate",
+            "tls-names",
+            "TLS: handshakes/s, 8 clients at a time",
+            Unit::Number,
+        ),
+        (
+            "tls-rate-server",
+            "tls-names-server",
+            "TLS: the server's CPU per handshake",
+            Unit::Microseconds,
+        ),
+    ];
+    let mut table = String::from(
+        "| workload | Usher, one certificate | Usher, 4 names chosen by the ClientHello | names / one |\n\
+         |---|---|---|---|\n",
+    );
+    for (one, names, label, unit) in rows {
+        let value = |name: &str| median(samples, Kind::Usher, name).map(Value::Exact);
+        let (one, names) = (value(one), value(names));
+        let cell =
+            |value: Option<Value>| value.map_or("–".to_owned(), |value| format(value, unit));
+        table += &format!(
+            "| {label} | {} | {} | {} |\n",
+            cell(one),
+            cell(names),
+            ratio(names, one)
+        );
+    }
+    Some(table)
+}
+
 pub fn markdown(options: &Options, samples: &Samples) -> String {
     let median = |kind: Kind, name: &str| median(samples, kind, name);
     let value = |kind: Kind, name: &str| -> Option<Value> {

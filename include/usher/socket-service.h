@@ -13,6 +13,7 @@
 
 #include <usher/refusal.h>
 #include <usher/socket-settings.h>
+#include <usher/client-hello.h>
 
 G_BEGIN_DECLS
 
@@ -98,6 +99,10 @@ G_DECLARE_DERIVABLE_TYPE (UsherSocketService, usher_socket_service, USHER, SOCKE
  * @accept_credentials: class handler of
  *   #UsherSocketService::accept-credentials; the default accepts the peer.
  *   Since: 0.2
+ * @select_certificate: class handler of
+ *   #UsherSocketService::select-certificate; the default returns %NULL, for
+ *   the socket's settings to choose. Overriding it has the service read every
+ *   TLS client's ClientHello. Since: 0.2
  *
  * The class structure. It has the size of #GSocketServiceClass, with @incoming
  * at the same offset, so a subclass written for #GSocketService keeps its
@@ -121,10 +126,27 @@ struct _UsherSocketServiceClass
   gboolean (* accept_credentials) (UsherSocketService *service,
                                    GSocketConnection  *connection,
                                    GCredentials       *credentials);
+  GTlsCertificate * (* select_certificate) (UsherSocketService *service,
+                                            GSocketConnection  *connection,
+                                            UsherClientHello   *client_hello);
 
   /*< private >*/
-  gpointer padding[3];
+  gpointer padding[2];
 };
+
+/**
+ * UsherSocketServiceClass::select_certificate:
+ * @service: the #UsherSocketService
+ * @connection: the connection, accepted, before its TLS handshake
+ * @client_hello: what the client's ClientHello asked for
+ *
+ * Class handler of #UsherSocketService::select-certificate.
+ *
+ * Returns: (transfer full) (nullable): the certificate to serve, or %NULL for
+ *   the socket's settings to choose
+ *
+ * Since: 0.2
+ */
 
 /**
  * UsherSocketService::incoming:
@@ -169,6 +191,32 @@ struct _UsherSocketServiceClass
  * second, with the number of failures folded into it.
  *
  * Since: 0.1
+ */
+
+/**
+ * UsherSocketService::select-certificate:
+ * @service: the #UsherSocketService
+ * @connection: the connection, accepted, before its TLS handshake
+ * @client_hello: what the client's ClientHello asked for: its server name,
+ *   the ALPN protocols it offers
+ *
+ * Emitted, on the service's context, for each connection on a socket that
+ * serves TLS, before its handshake: return the certificate to serve it with,
+ * or %NULL for the socket's settings to choose (the certificate of
+ * #UsherSocketSettings:tls-certificate-names for the name asked for, else
+ * #UsherSocketSettings:tls-certificate). The first handler that returns a
+ * certificate ends the emission. For names learned at run time: a
+ * certificate made or fetched for a name, a cache of them.
+ *
+ * Once a handler is connected, the service reads the ClientHello of every TLS
+ * connection before its handshake (a peek at the bytes, which stay for the TLS
+ * library). The handler must not block. @connection is the accepted one,
+ * before TLS: its #UsherProxyInfo is there if a balancer sent a header.
+ *
+ * Returns: (transfer full) (nullable): the certificate, with its private key,
+ *   or %NULL to let the settings choose
+ *
+ * Since: 0.2
  */
 
 /**
@@ -1185,7 +1233,13 @@ UsherSocketSettings *usher_socket_service_get_socket_settings (UsherSocketServic
  * @error: return location for a #GError, or %NULL
  *
  * Listens on @address, as g_socket_listener_add_address() does, and serves
- * the socket with @settings.
+ * the socket with @settings. A #GUnixSocketAddress path is made right: where a
+ * server answers, it fails with %G_IO_ERROR_ADDRESS_IN_USE (to tell, it
+ * connects to the path once: the server sees a client that hangs up at once);
+ * a stale socket file is replaced, a file that is not a socket never touched;
+ * the file gets #UsherSocketSettings:unix-mode, #UsherSocketSettings:unix-owner
+ * and #UsherSocketSettings:unix-group before any client can connect, and is
+ * removed with the socket if it is still the one bound.
  *
  * Returns: %TRUE on success
  *

@@ -69,12 +69,81 @@ G_DECLARE_FINAL_TYPE (UsherSocketSettings, usher_socket_settings, USHER, SOCKET_
 /**
  * UsherSocketSettings:tls-certificate:
  *
- * The certificate, with its private key, the socket serves TLS with. Set to
- * %NULL, the socket serves plain TCP whatever its service's certificate;
- * unset (the default), it takes its service's #UsherSocketService:tls-certificate.
+ * The certificate, with its private key, the socket serves TLS with: to every
+ * client, or, with #UsherSocketSettings:tls-certificate-names, to those that
+ * ask for no name or for a name without a certificate of its own. Set to
+ * %NULL with no names, the socket serves plain TCP whatever its service's
+ * certificate; unset (the default), it takes its service's
+ * #UsherSocketService:tls-certificate.
+ *
+ * Loaded from files with usher_socket_settings_set_tls_certificate_files(),
+ * it is the certificate last loaded, and is notified at each reload; setting
+ * it stops watching the files. A change, from any thread, serves the
+ * handshakes that start after it; those in progress, and the connections
+ * established, keep their certificate.
  *
  * Since: 0.2
  */
+
+/**
+ * UsherSocketSettings:tls-certificate-file:
+ *
+ * The file #UsherSocketSettings:tls-certificate was loaded from, watched,
+ * and reloaded from when it changes
+ * (usher_socket_settings_set_tls_certificate_files()); %NULL for a
+ * certificate given as an object. Part of the #UsherSocketSettings:tls-certificate
+ * setting: usher_socket_settings_is_set() tells whether it is loaded from
+ * files, usher_socket_settings_unset() unsets it.
+ *
+ * Since: 0.2
+ */
+
+/**
+ * UsherSocketSettings:tls-key-file:
+ *
+ * The file the private key of #UsherSocketSettings:tls-certificate was
+ * loaded from, if not the certificate's own file.
+ *
+ * Since: 0.2
+ */
+
+/**
+ * UsherSocketSettings:tls-certificate-names:
+ *
+ * The server names (`a.example.org`) and wildcards (`*.example.org`, one
+ * label) with a certificate of their own, in the order they were given,
+ * chosen by the name a client asks for in its TLS ClientHello (SNI); a name's
+ * own certificate comes before a wildcard's, and
+ * #UsherSocketSettings:tls-certificate serves the others (with none, they are
+ * refused). Set with usher_socket_settings_set_tls_certificate_for_name() and
+ * usher_socket_settings_set_tls_certificate_files_for_name().
+ *
+ * The certificates go together: a socket takes #UsherSocketSettings:tls-certificate
+ * and its names from the first settings that set either, its own or its
+ * service's. On a socket with names, the service reads each client's
+ * ClientHello before its handshake (usher_client_hello_get_for_connection()).
+ *
+ * Since: 0.2
+ */
+
+/**
+ * UsherSocketSettings::tls-certificate-reload-failed:
+ * @settings: the #UsherSocketSettings
+ * @file: (type filename): the file at fault: the certificate's, or its key's
+ * @error: why it was not taken: a %G_TLS_ERROR_BAD_CERTIFICATE for a
+ *   half-written PEM file or a key that is not the certificate's, a
+ *   %G_IO_ERROR for a file that cannot be read
+ *
+ * Emitted when a certificate file watched (usher_socket_settings_set_tls_certificate_files(),
+ * usher_socket_settings_set_tls_certificate_files_for_name()) changed but
+ * could not be loaded: the certificate loaded before goes on serving, and the
+ * next change is loaded again. Emitted on the thread-default main context of
+ * the thread that set the files; while no handler is connected, a warning is
+ * logged instead.
+ *
+ * Since: 0.2
+ */
+
 
 /**
  * UsherSocketSettings:tls-database:
@@ -1214,5 +1283,158 @@ gboolean usher_socket_settings_try_set_allowed_peers (UsherSocketSettings  *sett
 gboolean usher_socket_settings_try_set_denied_peers (UsherSocketSettings  *settings,
                                                      const gchar * const  *peers,
                                                      GError              **error);
+
+/**
+ * usher_socket_settings_set_tls_certificate_files:
+ * @settings: a #UsherSocketSettings
+ * @certificate_file: (type filename): a PEM file with the certificate (and its
+ *   chain), and its private key if @key_file is %NULL
+ * @key_file: (type filename) (nullable): a PEM file with the private key, or
+ *   %NULL for the key in @certificate_file
+ * @error: return location for a #GError, or %NULL
+ *
+ * Loads #UsherSocketSettings:tls-certificate from files, and watches them
+ * from now on: when they change (rewritten, or replaced by a rename, as
+ * certificate tools do), the certificate is loaded again and serves the
+ * handshakes that start after that. A certificate is taken only once it loaded
+ * completely and its key matches it: a half-written, unreadable or mismatched
+ * file leaves the certificate loaded before serving, and is reported with
+ * #UsherSocketSettings::tls-certificate-reload-failed; the next good write is
+ * taken. Write a new certificate elsewhere and rename it into place, the key
+ * with it in one file, for a change that is never seen half-done.
+ *
+ * Fails, and changes nothing, if the files do not make a certificate now. The
+ * files are watched on the thread-default main context of the calling thread,
+ * which must run. Setting #UsherSocketSettings:tls-certificate stops watching
+ * them.
+ *
+ * Returns: %TRUE if the certificate was loaded
+ *
+ * Since: 0.2
+ */
+gboolean usher_socket_settings_set_tls_certificate_files (UsherSocketSettings  *settings,
+                                                          const char           *certificate_file,
+                                                          const char           *key_file,
+                                                          GError              **error);
+
+/**
+ * usher_socket_settings_set_tls_certificate_for_name:
+ * @settings: a #UsherSocketSettings
+ * @name: a server name (`a.example.org`) or a wildcard (`*.example.org`: one
+ *   label before `example.org`); an IDN as its A-label (`xn--…`)
+ * @certificate: (nullable): the certificate, with its private key, or %NULL
+ *   to take the name's certificate away
+ * @error: return location for a #GError, or %NULL
+ *
+ * Serves @certificate to the clients that ask for @name, or for a name @name
+ * matches, in their TLS ClientHello (SNI): see
+ * #UsherSocketSettings:tls-certificate-names. Fails with
+ * %G_IO_ERROR_INVALID_ARGUMENT for a @name that is neither a server name nor
+ * a wildcard.
+ *
+ * Returns: %TRUE on success
+ *
+ * Since: 0.2
+ */
+gboolean usher_socket_settings_set_tls_certificate_for_name (UsherSocketSettings  *settings,
+                                                             const gchar          *name,
+                                                             GTlsCertificate      *certificate,
+                                                             GError              **error);
+
+/**
+ * usher_socket_settings_set_tls_certificate_files_for_name:
+ * @settings: a #UsherSocketSettings
+ * @name: a server name or a wildcard, as
+ *   usher_socket_settings_set_tls_certificate_for_name() takes
+ * @certificate_file: (type filename): a PEM file with the certificate, and its
+ *   private key if @key_file is %NULL
+ * @key_file: (type filename) (nullable): a PEM file with the private key
+ * @error: return location for a #GError, or %NULL
+ *
+ * Serves the certificate in @certificate_file to the clients that ask for
+ * @name, and watches its files as
+ * usher_socket_settings_set_tls_certificate_files() does.
+ *
+ * Returns: %TRUE if the certificate was loaded
+ *
+ * Since: 0.2
+ */
+gboolean usher_socket_settings_set_tls_certificate_files_for_name (UsherSocketSettings  *settings,
+                                                                   const gchar          *name,
+                                                                   const char           *certificate_file,
+                                                                   const char           *key_file,
+                                                                   GError              **error);
+
+/**
+ * usher_socket_settings_get_tls_certificate_for_name:
+ * @settings: a #UsherSocketSettings
+ * @server_name: (nullable): the server name a client asks for, or %NULL for
+ *   a client that asks for none
+ *
+ * Gets the certificate @settings serve a client that asks for @server_name:
+ * the name's own, else a matching wildcard's, else
+ * #UsherSocketSettings:tls-certificate.
+ *
+ * Returns: (transfer full) (nullable): the certificate, or %NULL for none
+ *
+ * Since: 0.2
+ */
+GTlsCertificate *usher_socket_settings_get_tls_certificate_for_name (UsherSocketSettings *settings,
+                                                                     const gchar         *server_name);
+
+/**
+ * usher_socket_settings_reload_tls_certificates:
+ * @settings: a #UsherSocketSettings
+ * @error: return location for a #GError, or %NULL
+ *
+ * Loads every certificate @settings load from files again now, as a change of
+ * the files would: each that loads serves the handshakes that start after
+ * that; one that does not leaves the certificate loaded before, and the first
+ * error is returned (not emitted with
+ * #UsherSocketSettings::tls-certificate-reload-failed).
+ *
+ * Returns: %TRUE if every certificate loaded
+ *
+ * Since: 0.2
+ */
+gboolean usher_socket_settings_reload_tls_certificates (UsherSocketSettings  *settings,
+                                                        GError              **error);
+
+/**
+ * usher_socket_settings_get_tls_certificate_file:
+ * @settings: a #UsherSocketSettings
+ *
+ * Gets #UsherSocketSettings:tls-certificate-file.
+ *
+ * Returns: (transfer full) (nullable) (type filename): the file, or %NULL
+ *
+ * Since: 0.2
+ */
+char *usher_socket_settings_get_tls_certificate_file (UsherSocketSettings *settings);
+
+/**
+ * usher_socket_settings_get_tls_key_file:
+ * @settings: a #UsherSocketSettings
+ *
+ * Gets #UsherSocketSettings:tls-key-file.
+ *
+ * Returns: (transfer full) (nullable) (type filename): the file, or %NULL
+ *
+ * Since: 0.2
+ */
+char *usher_socket_settings_get_tls_key_file (UsherSocketSettings *settings);
+
+/**
+ * usher_socket_settings_get_tls_certificate_names:
+ * @settings: a #UsherSocketSettings
+ *
+ * Gets #UsherSocketSettings:tls-certificate-names.
+ *
+ * Returns: (transfer full) (nullable) (array zero-terminated=1): the names and
+ *   wildcards, or %NULL for none; free with g_strfreev()
+ *
+ * Since: 0.2
+ */
+gchar **usher_socket_settings_get_tls_certificate_names (UsherSocketSettings *settings);
 
 G_END_DECLS

@@ -12,6 +12,7 @@
 #include <usher/socket-settings.h>
 #include <usher/socket-service.h>
 #include <usher/proxy-info.h>
+#include <usher/client-hello.h>
 #include <usher/threaded-socket-service.h>
 
 #undef __USHER_H_INSIDE__

@@ -7,7 +7,8 @@
 //!
 //! A file per type of the C API, as librsvg-c has: `socket_service.rs` (with `shutdown.rs` and
 //! `handover.rs`, its asynchronous shutdown and handover as `GTask`s),
-//! `threaded_socket_service.rs`, `socket_settings.rs`, `proxy_info.rs`, `refusal.rs`;
+//! `threaded_socket_service.rs`, `socket_settings.rs`, `proxy_info.rs`, `refusal.rs`,
+//! `client_hello.rs`, `version.rs` (the library's version);
 //! `properties.rs` makes their properties' getters and setters; here, the argument checks and
 //! conversions they share.
 
@@ -78,6 +79,7 @@ type_checks! {
     USHER_IS_SOCKET_SETTINGS: crate::SocketSettings,
     G_IS_SOCKET: gio::Socket,
     USHER_IS_PROXY_INFO: ProxyInfo,
+    USHER_IS_CLIENT_HELLO: crate::ClientHello,
     G_IS_ASYNC_RESULT: gio::AsyncResult,
     G_IS_CANCELLABLE: gio::Cancellable,
     G_IS_OBJECT: glib::Object,
@@ -91,6 +93,7 @@ type_checks! {
 // After the macros, which the modules use.
 #[macro_use]
 mod properties;
+mod client_hello;
 mod handover;
 mod proxy_info;
 mod refusal;
@@ -98,6 +101,7 @@ mod shutdown;
 mod socket_service;
 mod socket_settings;
 mod threaded_socket_service;
+mod version;
 
 use properties::{CValue, is_valid};
 
@@ -157,4 +161,18 @@ fn strv_is_utf8(strv: *const *const c_char) -> bool {
         .map(|index| unsafe { *strv.add(index) })
         .take_while(|string| !string.is_null())
         .all(|string| unsafe { std::ffi::CStr::from_ptr(string) }.to_str().is_ok())
+}
+
+/// A file name from C (GLib's file name encoding: bytes), or `None` for NULL.
+unsafe fn path_from_c(path: *const c_char) -> Option<std::path::PathBuf> {
+    use std::os::unix::ffi::OsStrExt;
+    (!path.is_null()).then(|| {
+        let bytes = unsafe { std::ffi::CStr::from_ptr(path) }.to_bytes();
+        std::path::PathBuf::from(std::ffi::OsStr::from_bytes(bytes))
+    })
+}
+
+/// Whether `string` is NULL or UTF-8: `gchar *` strings in GLib's API are.
+fn is_utf8_or_null(string: *const c_char) -> bool {
+    string.is_null() || unsafe { std::ffi::CStr::from_ptr(string) }.to_str().is_ok()
 }

@@ -189,3 +189,140 @@ try_set_list! {
     usher_socket_settings_try_set_allowed_peers: try_set_allowed_peers;
     usher_socket_settings_try_set_denied_peers: try_set_denied_peers;
 }
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn usher_socket_settings_set_tls_certificate_files(
+    settings: *mut UsherSocketSettings,
+    certificate_file: *const c_char,
+    key_file: *const c_char,
+    error: *mut *mut glib::ffi::GError,
+) -> glib::ffi::gboolean {
+    return_if_fail! {
+        usher_socket_settings_set_tls_certificate_files => glib::ffi::GFALSE;
+        USHER_IS_SOCKET_SETTINGS(settings),
+        !certificate_file.is_null(),
+        error_is_unset(error),
+    }
+    let certificate_file = unsafe { path_from_c(certificate_file) }.unwrap_or_default();
+    let key_file = unsafe { path_from_c(key_file) };
+    let set = unsafe { self::settings(settings) }
+        .set_tls_certificate_files(certificate_file, key_file.as_deref());
+    unsafe { boolean_or_error(set, error) }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn usher_socket_settings_set_tls_certificate_for_name(
+    settings: *mut UsherSocketSettings,
+    name: *const c_char,
+    certificate: *mut gio::ffi::GTlsCertificate,
+    error: *mut *mut glib::ffi::GError,
+) -> glib::ffi::gboolean {
+    return_if_fail! {
+        usher_socket_settings_set_tls_certificate_for_name => glib::ffi::GFALSE;
+        USHER_IS_SOCKET_SETTINGS(settings),
+        !name.is_null() && is_utf8_or_null(name),
+        certificate.is_null() || G_IS_TLS_CERTIFICATE(certificate),
+        error_is_unset(error),
+    }
+    let name = unsafe { CStr::from_ptr(name) }.to_str().unwrap_or_default();
+    let certificate: Borrowed<Option<gio::TlsCertificate>> =
+        unsafe { from_glib_borrow(certificate) };
+    let set = unsafe { self::settings(settings) }
+        .set_tls_certificate_for_name(name, certificate.as_ref().as_ref());
+    unsafe { boolean_or_error(set, error) }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn usher_socket_settings_set_tls_certificate_files_for_name(
+    settings: *mut UsherSocketSettings,
+    name: *const c_char,
+    certificate_file: *const c_char,
+    key_file: *const c_char,
+    error: *mut *mut glib::ffi::GError,
+) -> glib::ffi::gboolean {
+    return_if_fail! {
+        usher_socket_settings_set_tls_certificate_files_for_name => glib::ffi::GFALSE;
+        USHER_IS_SOCKET_SETTINGS(settings),
+        !name.is_null() && is_utf8_or_null(name),
+        !certificate_file.is_null(),
+        error_is_unset(error),
+    }
+    let name = unsafe { CStr::from_ptr(name) }.to_str().unwrap_or_default();
+    let certificate_file = unsafe { path_from_c(certificate_file) }.unwrap_or_default();
+    let key_file = unsafe { path_from_c(key_file) };
+    let set = unsafe { self::settings(settings) }.set_tls_certificate_files_for_name(
+        name,
+        certificate_file,
+        key_file.as_deref(),
+    );
+    unsafe { boolean_or_error(set, error) }
+}
+
+/// (transfer full): another thread may replace the certificate in the settings meanwhile.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn usher_socket_settings_get_tls_certificate_for_name(
+    settings: *mut UsherSocketSettings,
+    server_name: *const c_char,
+) -> *mut gio::ffi::GTlsCertificate {
+    return_if_fail! {
+        usher_socket_settings_get_tls_certificate_for_name => std::ptr::null_mut();
+        USHER_IS_SOCKET_SETTINGS(settings),
+        is_utf8_or_null(server_name),
+    }
+    let server_name = (!server_name.is_null()).then(|| {
+        unsafe { CStr::from_ptr(server_name) }
+            .to_str()
+            .unwrap_or_default()
+    });
+    unsafe { self::settings(settings) }
+        .tls_certificate_for_name(server_name)
+        .into_glib_ptr()
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn usher_socket_settings_reload_tls_certificates(
+    settings: *mut UsherSocketSettings,
+    error: *mut *mut glib::ffi::GError,
+) -> glib::ffi::gboolean {
+    return_if_fail! {
+        usher_socket_settings_reload_tls_certificates => glib::ffi::GFALSE;
+        USHER_IS_SOCKET_SETTINGS(settings),
+        error_is_unset(error),
+    }
+    let reloaded = unsafe { self::settings(settings) }.reload_tls_certificates();
+    unsafe { boolean_or_error(reloaded, error) }
+}
+
+/// A file name getter: (transfer full), in GLib's file name encoding, NULL for none.
+macro_rules! file_getters {
+    ($($get:ident: $name:ident),+ $(,)?) => {
+        $(
+            #[unsafe(no_mangle)]
+            pub unsafe extern "C" fn $get(settings: *mut UsherSocketSettings) -> *mut c_char {
+                return_if_fail! { $get => std::ptr::null_mut(); USHER_IS_SOCKET_SETTINGS(settings) }
+                unsafe { self::settings(settings) }
+                    .$name()
+                    .map_or(std::ptr::null_mut(), |path| {
+                        std::path::PathBuf::from(path).to_glib_full()
+                    })
+            }
+        )+
+    };
+}
+
+file_getters! {
+    usher_socket_settings_get_tls_certificate_file: tls_certificate_file,
+    usher_socket_settings_get_tls_key_file: tls_key_file,
+}
+
+/// (transfer full), NULL for none, as the other list getters.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn usher_socket_settings_get_tls_certificate_names(
+    settings: *mut UsherSocketSettings,
+) -> *mut *mut c_char {
+    return_if_fail! {
+        usher_socket_settings_get_tls_certificate_names => std::ptr::null_mut();
+        USHER_IS_SOCKET_SETTINGS(settings)
+    }
+    strv_or_null(unsafe { self::settings(settings) }.tls_certificate_names())
+}

@@ -2,7 +2,9 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
+use crate::client_hello::ClientHello;
 use crate::proxy_info::ProxyInfo;
 use crate::socket_settings::{Resolved, SocketSettings};
 use crate::sys::SendObject;
@@ -20,6 +22,11 @@ pub(super) struct Arriving {
     pub source_object: Option<SendObject<glib::Object>>,
     /// What its PROXY protocol header said, if it had one.
     pub proxy_info: Option<SendObject<ProxyInfo>>,
+    /// What its TLS ClientHello asked for, if it was read.
+    pub client_hello: Option<SendObject<ClientHello>>,
+    /// When its TLS stage began, if it began with its ClientHello: the handshake's timeout
+    /// runs from then.
+    pub tls_started: Option<Instant>,
     /// The credentials of its peer's process, if they were checked.
     pub credentials: Option<SendObject<gio::Credentials>>,
     /// What its listening socket's settings said at its accept.

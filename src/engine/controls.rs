@@ -280,6 +280,8 @@ impl Engine {
         // application gets no new connection now. Close it at once, not at its deadline.
         let reads = host.engine().state().proxy.take_reads();
         super::proxy::abandon(reads);
+        let hellos = host.engine().state().tls.hellos.take_reads();
+        super::hello::abandon(host.engine(), hellos);
         debug!(
             "shutting down: {} live connections",
             host.engine().n_connections()
@@ -305,9 +307,12 @@ impl Engine {
                 return;
             }
         }
-        // Those still in their PROXY protocol header are closed, not handed out dead.
+        // Those still in their PROXY protocol header or ClientHello are closed, not handed out
+        // dead.
         let reads = self.state().proxy.take_reads();
         super::proxy::abandon(reads);
+        let hellos = self.state().tls.hellos.take_reads();
+        super::hello::abandon(self, hellos);
         let sockets = {
             let mut state = self.state();
             let sockets = state.registry.take_all();
@@ -433,8 +438,10 @@ impl Engine {
         let keep_alive = state.keep_alive.take();
         state.mail.release.extend(keep_alive);
         let reads = state.proxy.take_reads();
+        let hellos = state.tls.hellos.take_reads();
         drop(state);
         // Unlocked: closing a connection reports its close to the engine.
         super::proxy::abandon(reads);
+        super::hello::abandon(self, hellos);
     }
 }

@@ -1,7 +1,8 @@
 //! The path of a connection, on the service's context: a listening socket is readable, clients
 //! are taken off its backlog, and each is handed out — wrapped and counted, then taken through
-//! its stages in order: its PROXY protocol header if the service expects one, its TLS handshake
-//! if there is one, and the host's `incoming`.
+//! its stages in order: its PROXY protocol header if the service expects one, its TLS
+//! ClientHello if its certificate is chosen by name, its TLS handshake if there is one, and the
+//! host's `incoming`.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -12,7 +13,7 @@ use gio::prelude::*;
 use super::accept::Failure;
 use super::arriving::{Arriving, Origin};
 use super::state::{AcceptMode, Lifecycle, Refused, State};
-use super::{Changes, Engine, Host, credentials, gate, proxy, tls};
+use super::{Changes, Engine, Host, credentials, gate, hello, proxy, tls};
 use crate::connection::{self, Guard};
 use crate::log::{LOG_DOMAIN, debug};
 use crate::refusal::Refusal;
@@ -33,6 +34,7 @@ struct Serving {
 pub(super) enum Stage {
     Credentials,
     ProxyHeader,
+    ClientHello,
     Tls,
     Incoming,
 }
@@ -184,6 +186,8 @@ impl Engine {
             peer,
             source_object: source_object.clone().map(SendObject::new),
             proxy_info: None,
+            client_hello: None,
+            tls_started: None,
             credentials: None,
             settings: serving.resolved.clone(),
             origin: serving.origin.clone(),
@@ -211,14 +215,23 @@ impl Engine {
                 match proxy::expectation(&arriving.settings.proxy, arriving.peer) {
                     Some((expect, timeout)) => {
                         proxy::read(host, expect, timeout, arriving, |host, arriving| {
-                            Self::advance(host, arriving, Stage::Tls)
+                            Self::advance(host, arriving, Stage::ClientHello)
                         })
                     }
-                    None => Self::advance(host, arriving, Stage::Tls),
+                    None => Self::advance(host, arriving, Stage::ClientHello),
+                }
+            }
+            Stage::ClientHello => {
+                if hello::wanted(host, &arriving.settings.tls) {
+                    hello::read(host, arriving, |host, arriving| {
+                        Self::advance(host, arriving, Stage::Tls)
+                    })
+                } else {
+                    Self::advance(host, arriving, Stage::Tls)
                 }
             }
             Stage::Tls => {
-                if arriving.settings.tls.certificate.is_some() {
+                if arriving.settings.tls.serves() {
                     tls::handshake(host, arriving, |host, arriving| {
                         Self::advance(host, arriving, Stage::Incoming)
                     })
@@ -247,6 +260,9 @@ impl Engine {
                 }
                 if let Some(info) = &arriving.proxy_info {
                     info.attach(&arriving.connection);
+                }
+                if let Some(hello) = &arriving.client_hello {
+                    hello.attach(&arriving.connection);
                 }
                 if let Some(credentials) = arriving.credentials.take() {
                     credentials::attach(&arriving.connection, credentials);

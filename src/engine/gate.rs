@@ -176,10 +176,18 @@ impl Descriptors {
         u64::from(self.margin).min(self.limit / 4)
     }
 
-    /// Whether `fd`, just accepted, is within the margin of the limit.
-    pub(super) fn is_near_limit(&self, fd: &impl AsRawFd) -> bool {
-        self.margin != 0
-            && u64::try_from(fd.as_raw_fd()).unwrap_or(0) + self.effective_margin() >= self.limit
+    /// Whether `fd`, just accepted, is within the margin of the limit; the limit read again
+    /// before saying so, as the application may have raised it.
+    pub(super) fn is_near_limit(&mut self, fd: &impl AsRawFd) -> bool {
+        let near = |descriptors: &Self| {
+            u64::try_from(fd.as_raw_fd()).unwrap_or(0) + descriptors.effective_margin()
+                >= descriptors.limit
+        };
+        if self.margin == 0 || !near(self) {
+            return false;
+        }
+        self.read_limit();
+        near(self)
     }
 
     /// Whether descriptors are free again, twice the margin below the limit (which may have

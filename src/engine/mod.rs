@@ -5,8 +5,9 @@
 //! ([`dispatch`]), clients are taken off the backlog ([`State::take_in`], one `accept(2)` each,
 //! [`accept`]), each is wrapped in a connection that reports its close ([`crate::connection`]),
 //! counted ([`registry`]), then taken through its stages ([`Engine::advance`]): its PROXY
-//! protocol header if it comes from a trusted balancer ([`proxy`]), its TLS handshake if the
-//! service has a certificate ([`tls`]), and the [`Host`], the GObject, which emits `incoming`.
+//! protocol header if it comes from a trusted balancer ([`proxy`]), its TLS ClientHello if its
+//! certificate is chosen by name ([`hello`]), its TLS handshake if the service has a
+//! certificate ([`tls`]), and the [`Host`], the GObject, which emits `incoming`.
 //!
 //! Where it departs from GLib's `gsocketservice.c`:
 //!
@@ -47,6 +48,7 @@ mod controls;
 mod credentials;
 mod dispatch;
 mod gate;
+mod hello;
 mod listening;
 mod proxy;
 mod registry;
@@ -104,6 +106,18 @@ pub(crate) trait Host: IsA<gio::SocketListener> + IsA<glib::Object> {
         connection: &gio::SocketConnection,
         credentials: &gio::Credentials,
     ) -> bool;
+
+    /// Whether `select-certificate` has something to decide: a handler, or a class handler of
+    /// a subclass.
+    fn selects_certificate(&self) -> bool;
+
+    /// Emits `select-certificate`: the certificate the application chooses for a client whose
+    /// ClientHello said `hello`, if it chooses one.
+    fn select_certificate(
+        &self,
+        connection: &gio::SocketConnection,
+        hello: &crate::ClientHello,
+    ) -> Option<gio::TlsCertificate>;
 
     /// Notifies the properties in `changes`, if anyone listens.
     fn notify_changes(&self, changes: Changes);

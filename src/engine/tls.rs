@@ -4,32 +4,44 @@
 //! reaches `incoming`, as a `GTcpWrapperConnection` over the TLS connection and the accepted
 //! socket (the shape `GSocketClient` returns with `tls` set).
 //!
+//! The certificate is chosen as the handshake starts, from the settings of the connection's
+//! socket as they are then, so that a certificate changed or reloaded from any thread serves
+//! every handshake that starts after the change (one in progress, and the connections
+//! established, keep theirs): the application's (`select-certificate`), else the one for the
+//! server name the client asked for (`tls-certificate-names`, read by [`super::hello`]), else
+//! `tls-certificate`.
+//!
 //! A connection counts toward `max-connections` (and the threaded service's threads) from its
 //! accept, its handshake included. A failed handshake (a plaintext client, a refused
 //! certificate, the timeout) closes the connection and is reported as a failed accept; it does
 //! not pause accepting.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use gio::prelude::*;
 
 use super::arriving::{Arriving, Next};
+use super::hello::Hellos;
 use super::{Engine, Host};
 use crate::connection;
 use crate::log::{LOG_DOMAIN, debug};
 use crate::refusal::Refusal;
-use crate::socket_settings::TlsSettings;
+use crate::socket_settings::{Resolved, TlsSettings};
 use crate::sys::{self, SendObject, SendWeak};
 
 /// The TLS part of the engine's state.
 #[derive(Default)]
 pub(crate) struct Tls {
-    /// Handshakes in progress.
-    handshakes: u32,
+    /// Handshakes in progress, those whose ClientHello is being read included.
+    pub(super) handshakes: u32,
+    /// ClientHellos being read, before their handshake.
+    pub(super) hellos: Hellos,
 }
 
 impl Tls {
+    /// Handshakes in progress, those whose ClientHello is being read included.
     pub(super) fn handshakes(&self) -> u32 {
         self.handshakes
     }
@@ -38,22 +50,18 @@ impl Tls {
 /// Runs the TLS handshake of `arriving`, then takes it on to `next` as the wrapper over its TLS
 /// connection, or reports why it failed.
 pub(super) fn handshake<H: Host>(host: &H, mut arriving: Arriving, next: Next<H>) {
-    // The settings the connection's socket had at its accept.
-    let resolved = arriving.settings.clone();
-    let settings = &resolved.tls;
     let peer = arriving.peer;
-    // Counted before anything is spent on it: the excess is refused, never queued.
-    let admitted = Engine::update(host, |state| {
-        state.gate.start_handshake(&resolved.admission, peer)?;
-        state.tls.handshakes += 1;
-        Ok(())
-    });
-    if let Err(reason) = admitted {
-        let error = super::gate::refused(reason, peer);
-        Engine::refuse_arriving(host, &arriving, error, reason);
+    // Counted before anything is spent on it, unless it was as its ClientHello's read began.
+    if arriving.tls_started.is_none() && !admit(host, &arriving) {
         return;
     }
-    let tls = match server_connection(host, settings, &arriving.connection) {
+    // The settings the connection's socket has now, and the certificate for it.
+    let resolved = current_settings(host, &arriving);
+    let settings = &resolved.tls;
+    let tls = certificate(host, settings, &arriving).and_then(|certificate| {
+        server_connection(host, settings, &certificate, &arriving.connection)
+    });
+    let tls = match tls {
         Ok(tls) => tls,
         Err(error) => {
             end(host, peer);
@@ -62,13 +70,18 @@ pub(super) fn handshake<H: Host>(host: &H, mut arriving: Arriving, next: Next<H>
         }
     };
     let cancellable = gio::Cancellable::new();
+    // The timeout runs from the start of the TLS stage: the ClientHello's read, if any.
+    let timeout = Duration::from_secs(settings.handshake_timeout.into());
+    let left = arriving
+        .tls_started
+        .map_or(timeout, |started| timeout.saturating_sub(started.elapsed()));
     // Attached once the handshake has started.
     let timer = (settings.handshake_timeout != 0).then(|| {
         let cancellable = cancellable.clone();
         // Not `timeout_source_new_seconds()`, whose rounding to a whole second may fire up to
         // a quarter of a second early: a client is given all its time.
         glib::timeout_source_new(
-            Duration::from_secs(settings.handshake_timeout.into()),
+            left.max(Duration::from_millis(1)),
             Some("[usher] TLS handshake timeout"),
             glib::Priority::DEFAULT,
             move || {
@@ -125,19 +138,96 @@ pub(super) fn handshake<H: Host>(host: &H, mut arriving: Arriving, next: Next<H>
     }
 }
 
-/// A handshake counted for `peer` ended.
-fn end<H: Host>(host: &H, peer: Option<std::net::IpAddr>) {
+/// Counts the TLS stage of `arriving` as it begins (its handshake, or the read of its
+/// ClientHello before it), within `tls-handshakes-per-peer` and `tls-handshake-rate`: whether it
+/// may go on; a connection beyond them is refused, never queued.
+pub(super) fn admit<H: Host>(host: &H, arriving: &Arriving) -> bool {
+    let peer = arriving.peer;
+    let admission = &arriving.settings.admission;
+    let admitted = Engine::update(host, |state| {
+        state.gate.start_handshake(admission, peer)?;
+        state.tls.handshakes += 1;
+        Ok(())
+    });
+    if let Err(reason) = admitted {
+        let error = super::gate::refused(reason, peer);
+        Engine::refuse_arriving(host, arriving, error, reason);
+        return false;
+    }
+    true
+}
+
+/// A TLS stage counted for `peer` ended.
+pub(super) fn end<H: Host>(host: &H, peer: Option<std::net::IpAddr>) {
     Engine::update(host, |state| {
         state.tls.handshakes -= 1;
         state.gate.end_handshake(peer);
     });
 }
 
-/// A `GTlsServerConnection` over `connection` with the service's settings, which accepts the
-/// client certificates the backend verified, and asks the service about the others.
+/// The settings of the socket `arriving` came through as they are now, if it still serves TLS
+/// (a handshake does not turn into plain TCP); those it had at its accept otherwise, or when
+/// the socket is gone.
+fn current_settings<H: Host>(host: &H, arriving: &Arriving) -> Arc<Resolved> {
+    let engine = host.engine();
+    let mut state = engine.state();
+    let state = &mut *state;
+    let now = match arriving.origin.listening.as_deref() {
+        Some(socket) => {
+            let defaults = &state.defaults;
+            state
+                .sockets
+                .iter_mut()
+                .find(|listening| *listening.socket == *socket)
+                .map(|listening| listening.resolved(defaults).clone())
+        }
+        None => Some(state.fallback()),
+    };
+    match now {
+        Some(now) if now.tls.serves() => now,
+        _ => arriving.settings.clone(),
+    }
+}
+
+/// The certificate to serve `arriving` with: the application's choice, else the one for the
+/// server name its ClientHello asked for, else `tls-certificate`; or why there is none.
+fn certificate<H: Host>(
+    host: &H,
+    settings: &TlsSettings,
+    arriving: &Arriving,
+) -> Result<gio::TlsCertificate, glib::Error> {
+    let hello = arriving.client_hello.as_deref();
+    if let Some(hello) = hello
+        && host.selects_certificate()
+        && let Some(certificate) = host.select_certificate(&arriving.connection, hello)
+    {
+        return Ok(certificate);
+    }
+    let name = hello.and_then(|hello| hello.server_name());
+    if let Some(certificate) = settings.choose(name.as_deref()) {
+        return Ok((**certificate).clone());
+    }
+    Err(glib::Error::new(
+        gio::TlsError::Misc,
+        &format!(
+            "Refused a connection from {}: no certificate for {} (tls-certificate-names), and \
+             no tls-certificate",
+            super::registry::describe(arriving.peer),
+            name.map_or(
+                "a client that asks for no server name".into(),
+                |name| format!("the server name {name:?}")
+            ),
+        ),
+    ))
+}
+
+/// A `GTlsServerConnection` over `connection` with the service's settings and `certificate`,
+/// which accepts the client certificates the backend verified, and asks the service about the
+/// others.
 fn server_connection<H: Host>(
     host: &H,
     settings: &TlsSettings,
+    certificate: &gio::TlsCertificate,
     connection: &gio::SocketConnection,
 ) -> Result<gio::TlsServerConnection, glib::Error> {
     let backend = gio::TlsBackend::default();
@@ -151,7 +241,7 @@ fn server_connection<H: Host>(
     };
     let tls = gio::Initable::builder_with_type(backend.server_connection_type())
         .property("base-io-stream", connection)
-        .property("certificate", settings.certificate.as_deref())
+        .property("certificate", certificate)
         .property("authentication-mode", settings.authentication_mode)
         .property("database", database)
         .build(gio::Cancellable::NONE)

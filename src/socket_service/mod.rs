@@ -26,6 +26,7 @@ use crate::SocketSettings;
 use crate::engine::{Adding, Engine, Host};
 use crate::signals::{
     accept_certificate_args, accept_credentials_args, accept_error_args, connection_handler,
+    select_certificate_args,
 };
 use crate::sys::SendWeak;
 
@@ -94,10 +95,18 @@ impl SocketService {
         connection: &impl IsA<gio::SocketConnection>,
     ) -> Result<gio::Credentials, glib::Error> {
         let connection = connection.as_ref();
-        match crate::engine::checked_credentials(connection) {
-            Some(credentials) => Ok(credentials),
-            None => connection.socket().credentials(),
+        if let Some(credentials) = crate::engine::checked_credentials(connection) {
+            return Ok(credentials);
         }
+        let socket = connection.socket();
+        // Linux answers SO_PEERCRED on a TCP socket too, with no user (uid -1): not credentials.
+        if socket.family() != gio::SocketFamily::Unix {
+            return Err(glib::Error::new(
+                gio::IOErrorEnum::NotSupported,
+                "Only a Unix-domain connection has its peer's process credentials",
+            ));
+        }
+        socket.credentials()
     }
 
     /// The listening socket `connection` came through, if a service handed it out and knows
@@ -549,6 +558,13 @@ pub trait SocketServiceExt: IsA<SocketService> + 'static {
     /// [`socket_settings()`](SocketServicePropertiesExt::socket_settings)). Returns the address
     /// it is bound to.
     ///
+    /// A [`gio::UnixSocketAddress`] path is made right: where a server answers, it fails with
+    /// [`gio::IOErrorEnum::AddressInUse`] (to tell, it connects to the path once: the server
+    /// sees a client that hangs up at once); a stale socket file is replaced, a file that is
+    /// not a socket never touched; the file gets the settings' `unix-mode`, `unix-owner` and
+    /// `unix-group` before any client can connect, and is removed with the socket if it is
+    /// still the one bound.
+    ///
     /// ```no_run
     /// use gio::prelude::*;
     /// use usher::prelude::*;
@@ -865,6 +881,46 @@ pub trait SocketServiceExt: IsA<SocketService> + 'static {
                 },
             );
             Some(accepted.to_value())
+        })
+    }
+
+    /// Connects to `select-certificate`, emitted on the service's context for each TLS
+    /// connection, before its handshake, with what its ClientHello asked for (the server name,
+    /// the ALPN protocols offered): return the certificate to serve it with, or `None` for its
+    /// socket's settings to choose (the name's certificate in `tls-certificate-names`, else
+    /// `tls-certificate`). The first handler that returns a certificate ends the emission. For
+    /// names learned at run time: a certificate made or fetched for a name, a cache of them.
+    ///
+    /// Once a handler is connected, the service reads the ClientHello of every TLS connection
+    /// before its handshake, a peek at the bytes, which stay for the TLS library. The handler
+    /// runs on the service's context and must not block; it decides on TLS sockets only (one
+    /// with neither `tls-certificate` nor names serves plain TCP). The connection is the
+    /// accepted one, before TLS (its `ProxyInfo` is there, if a balancer sent a header).
+    ///
+    /// ```no_run
+    /// use usher::prelude::*;
+    ///
+    /// # fn certificate_for(_: &str) -> Option<gio::TlsCertificate> { None }
+    /// let service = usher::SocketService::new();
+    /// service.connect_select_certificate(|_, _connection, hello| {
+    ///     hello.server_name().and_then(|name| certificate_for(&name))
+    /// });
+    /// ```
+    #[doc(alias = "select-certificate")]
+    fn connect_select_certificate<F>(&self, f: F) -> SignalHandlerId
+    where
+        F: Fn(&Self, &gio::SocketConnection, &crate::ClientHello) -> Option<gio::TlsCertificate>
+            + 'static,
+    {
+        self.connect_local("select-certificate", false, move |args| {
+            let certificate = select_certificate_args::<SocketService>(args).and_then(
+                |(service, connection, client_hello)| {
+                    service
+                        .downcast_ref::<Self>()
+                        .and_then(|service| f(service, connection, client_hello))
+                },
+            );
+            Some(certificate.to_value())
         })
     }
 }

@@ -1,28 +1,60 @@
 //! `UsherSocketSettings`: the GObject, a property per setting, and which of them are set.
 
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError, Weak};
 
-use glib::prelude::*;
-use glib::subclass::prelude::*;
+use gio::prelude::*;
+use glib::subclass::{Signal, prelude::*};
 
 use super::Watcher;
-use super::values::{ProxySettings, TlsSettings, Values};
-use crate::log::LOG_DOMAIN;
+use super::certificate_files::{self, LoadError, Watch};
+use super::values::{
+    CERTIFICATE_FILES, Certificate, NamedCertificate, ProxySettings, TlsSettings, Values,
+};
+use crate::log::{LOG_DOMAIN, debug};
 use crate::proxy_protocol::PeerRange;
-use crate::sys::{self, SendObject};
+use crate::sys::{self, SendObject, SendWeak};
+use crate::tls_hello::{self, NamePattern};
 
 #[derive(Default, glib::Properties)]
 #[properties(wrapper_type = super::SocketSettings)]
 pub struct SocketSettings {
-    /// The certificate, with its private key, the socket serves TLS with. Set to `None`, the
-    /// socket serves plain TCP whatever its service's certificate.
+    /// The certificate, with its private key, the socket serves TLS with: to every client, or,
+    /// with `tls-certificate-names`, to those that ask for no name or for a name without a
+    /// certificate of its own. Set to `None` with no names, the socket serves plain TCP
+    /// whatever its service's certificate. Loaded from files with
+    /// `set_tls_certificate_files()`, it is the certificate last loaded; setting it stops
+    /// watching them.
     #[property(name = "tls-certificate", type = Option<gio::TlsCertificate>, nullable,
         get = |imp: &Self| imp.get(|v| &v.tls_certificate).flatten().map(SendObject::into_inner),
-        set = |imp: &Self, value: Option<gio::TlsCertificate>|
-            imp.set("tls-certificate", |v| &mut v.tls_certificate, value.map(SendObject::new)),
+        set = Self::set_tls_certificate,
         explicit_notify, nick = "TLS certificate",
         blurb = "The certificate to serve TLS with (none: plain TCP)")]
+    /// The file `tls-certificate` was loaded from, watched, and reloaded from when it changes
+    /// (`set_tls_certificate_files()`); `None` for a certificate given as an object. Part of
+    /// the `tls-certificate` setting: `is_set()` tells whether it is loaded from files,
+    /// `unset()` unsets it.
+    #[property(name = "tls-certificate-file", type = Option<String>,
+        get = |imp: &Self| imp.watched_file(|watch| Some(&watch.certificate_file)),
+        nick = "TLS certificate file",
+        blurb = "The file the certificate is loaded from, and reloaded when it changes")]
+    /// The file `tls-certificate`'s private key was loaded from, if not the certificate's
+    /// own.
+    #[property(name = "tls-key-file", type = Option<String>,
+        get = |imp: &Self| imp.watched_file(|watch| watch.key_file.as_ref()),
+        nick = "TLS key file",
+        blurb = "The file the certificate's private key is loaded from")]
+    /// The server names (`a.example.org`) and wildcards (`*.example.org`) with a certificate
+    /// of their own, chosen by the name a client asks for in its TLS ClientHello (SNI), in the
+    /// order they were given; `tls-certificate` serves the others. Set with
+    /// `set_tls_certificate_for_name()` and `set_tls_certificate_files_for_name()`; it goes
+    /// with `tls-certificate`: a socket takes both from the first settings that set either.
+    #[property(name = "tls-certificate-names", type = glib::StrV,
+        get = |imp: &Self| imp.get(|v| &v.tls_certificate_names).unwrap_or_default().iter()
+            .map(|named| glib::GString::from(named.pattern.to_string())).collect(),
+        nick = "TLS certificate names",
+        blurb = "The server names with a certificate of their own")]
     /// The database client certificates are verified with; `None` for the TLS backend's
     /// default.
     #[property(name = "tls-database", type = Option<gio::TlsDatabase>, nullable,
@@ -285,8 +317,24 @@ impl ObjectSubclass for SocketSettings {
     type Type = super::SocketSettings;
 }
 
+/// The signals, in the order of `signals()`.
+const SIGNAL_TLS_CERTIFICATE_RELOAD_FAILED: usize = 0;
+
+static SIGNALS: LazyLock<Vec<Signal>> = LazyLock::new(|| {
+    vec![
+        Signal::builder("tls-certificate-reload-failed")
+            .run_last()
+            .param_types([String::static_type(), glib::Error::static_type()])
+            .build(),
+    ]
+});
+
 #[glib::derived_properties]
-impl ObjectImpl for SocketSettings {}
+impl ObjectImpl for SocketSettings {
+    fn signals() -> &'static [Signal] {
+        &SIGNALS
+    }
+}
 
 impl SocketSettings {
     fn values(&self) -> MutexGuard<'_, Values> {
@@ -350,6 +398,291 @@ impl SocketSettings {
         watchers.retain(|known| known.strong_count() > 0);
         if !watchers.iter().any(|known| known.ptr_eq(&watcher)) {
             watchers.push(watcher);
+        }
+    }
+
+    /// The `tls-certificate` property's setter: the certificate is no longer loaded from files.
+    fn set_tls_certificate(&self, certificate: Option<gio::TlsCertificate>) {
+        let (previous, files) = {
+            let mut values = self.values();
+            let files = values.tls_certificate_files.take();
+            let certificate = Some(certificate.map(SendObject::new));
+            if files.is_none() && values.tls_certificate == certificate {
+                return;
+            }
+            let previous = std::mem::replace(&mut values.tls_certificate, certificate);
+            self.version.fetch_add(1, Ordering::AcqRel);
+            (previous, files)
+        };
+        let watched = files.is_some();
+        drop((previous, files));
+        self.changed("tls-certificate");
+        if watched {
+            self.obj().notify("tls-certificate-file");
+            self.obj().notify("tls-key-file");
+        }
+    }
+
+    /// A file of the watch of `tls-certificate`, as the property gives it.
+    fn watched_file(&self, file: impl Fn(&Watch) -> Option<&std::path::PathBuf>) -> Option<String> {
+        let watch = self.values().tls_certificate_files.clone()?;
+        file(&watch).map(|path| path.to_string_lossy().into_owned())
+    }
+
+    /// Watches `certificate_file` and `key_file` and loads a certificate from them: the watch
+    /// and the certificate, or why it was not taken.
+    fn load_and_watch(
+        &self,
+        certificate_file: &Path,
+        key_file: Option<&Path>,
+    ) -> Result<(Arc<Watch>, Certificate), glib::Error> {
+        let absolute = |path: &Path| {
+            std::path::absolute(path).map_err(|error| {
+                glib::Error::new(
+                    gio::IOErrorEnum::InvalidFilename,
+                    &format!("{}: {error}", path.display()),
+                )
+            })
+        };
+        let certificate_file = absolute(certificate_file)?;
+        let key_file = key_file.map(absolute).transpose()?;
+        // Watched first: a change while it loads is not missed.
+        let settings = SendWeak::new(&*self.obj());
+        let watch = Watch::new(&certificate_file, key_file.as_deref(), move |watch| {
+            if let Some(settings) = settings.upgrade() {
+                settings.imp().files_changed(watch);
+            }
+        })?;
+        let certificate = certificate_files::load(&certificate_file, key_file.as_deref())
+            .map_err(|failure| failure.error)?;
+        debug!("loaded a certificate from {}", certificate_file.display());
+        Ok((watch, SendObject::new(certificate)))
+    }
+
+    pub(crate) fn set_tls_certificate_files(
+        &self,
+        certificate_file: &Path,
+        key_file: Option<&Path>,
+    ) -> Result<(), glib::Error> {
+        let (watch, certificate) = self.load_and_watch(certificate_file, key_file)?;
+        let previous = {
+            let mut values = self.values();
+            let previous = (
+                values.tls_certificate.replace(Some(certificate)),
+                values.tls_certificate_files.replace(watch),
+            );
+            self.version.fetch_add(1, Ordering::AcqRel);
+            previous
+        };
+        drop(previous);
+        self.changed("tls-certificate");
+        self.obj().notify("tls-certificate-file");
+        self.obj().notify("tls-key-file");
+        Ok(())
+    }
+
+    /// Gives the names `pattern` matches `certificate` (loaded from the files `watch` watches),
+    /// or, with none, takes their certificate away.
+    fn set_named(
+        &self,
+        pattern: NamePattern,
+        certificate: Option<(Certificate, Option<Arc<Watch>>)>,
+    ) {
+        let previous = {
+            let mut values = self.values();
+            let names = values.tls_certificate_names.get_or_insert_with(Vec::new);
+            let at = names.iter().position(|named| named.pattern == pattern);
+            let previous = match (at, certificate) {
+                (Some(at), Some((certificate, files))) => Some(std::mem::replace(
+                    &mut names[at],
+                    NamedCertificate {
+                        pattern,
+                        certificate,
+                        files,
+                    },
+                )),
+                (None, Some((certificate, files))) => {
+                    names.push(NamedCertificate {
+                        pattern,
+                        certificate,
+                        files,
+                    });
+                    None
+                }
+                (Some(at), None) => Some(names.remove(at)),
+                (None, None) => None,
+            };
+            self.version.fetch_add(1, Ordering::AcqRel);
+            previous
+        };
+        drop(previous);
+        self.changed("tls-certificate-names");
+    }
+
+    pub(crate) fn set_tls_certificate_for_name(
+        &self,
+        name: &str,
+        certificate: Option<&gio::TlsCertificate>,
+    ) -> Result<(), glib::Error> {
+        let pattern = pattern(name)?;
+        self.set_named(
+            pattern,
+            certificate.map(|certificate| (SendObject::new(certificate.clone()), None)),
+        );
+        Ok(())
+    }
+
+    pub(crate) fn set_tls_certificate_files_for_name(
+        &self,
+        name: &str,
+        certificate_file: &Path,
+        key_file: Option<&Path>,
+    ) -> Result<(), glib::Error> {
+        let pattern = pattern(name)?;
+        let (watch, certificate) = self.load_and_watch(certificate_file, key_file)?;
+        self.set_named(pattern, Some((certificate, Some(watch))));
+        Ok(())
+    }
+
+    /// The certificate these settings serve a client asking for `server_name`.
+    pub(crate) fn tls_certificate_for_name(
+        &self,
+        server_name: Option<&str>,
+    ) -> Option<gio::TlsCertificate> {
+        let values = self.values();
+        let names: Vec<(NamePattern, Certificate)> = values
+            .tls_certificate_names
+            .iter()
+            .flatten()
+            .map(|named| (named.pattern.clone(), named.certificate.clone()))
+            .collect();
+        let server_name = server_name.map(tls_hello::normalize);
+        tls_hello::choose(&names, server_name.as_deref())
+            .cloned()
+            .or_else(|| values.tls_certificate.clone().flatten())
+            .map(SendObject::into_inner)
+    }
+
+    /// Every watch of these settings: `tls-certificate`'s, and those of the names.
+    fn watches(&self) -> Vec<Arc<Watch>> {
+        let values = self.values();
+        values
+            .tls_certificate_files
+            .iter()
+            .chain(
+                values
+                    .tls_certificate_names
+                    .iter()
+                    .flatten()
+                    .filter_map(|named| named.files.as_ref()),
+            )
+            .cloned()
+            .collect()
+    }
+
+    pub(crate) fn reload_tls_certificates(&self) -> Result<(), glib::Error> {
+        let mut result = Ok(());
+        for watch in self.watches() {
+            watch.mark_seen();
+            if let Err(failure) = self.reload(&watch) {
+                debug!("{}", failure.error.message());
+                result = result.and(Err(failure.error));
+            }
+        }
+        result
+    }
+
+    /// What `watch` watches changed: reloads it, or reports why not.
+    fn files_changed(&self, watch: &Arc<Watch>) {
+        if let Err(LoadError { file, error }) = self.reload(watch) {
+            self.report_reload_failure(&file, &error);
+        }
+    }
+
+    /// Loads the certificate `watch` watches again, and serves it where the one loaded before
+    /// is served, if it is another; an error leaves the one loaded before.
+    fn reload(&self, watch: &Arc<Watch>) -> Result<(), LoadError> {
+        let is_watched = |values: &Values| {
+            values
+                .tls_certificate_files
+                .as_ref()
+                .is_some_and(|files| Arc::ptr_eq(files, watch))
+        };
+        let named_at = |values: &Values| {
+            values.tls_certificate_names.as_ref().and_then(|names| {
+                names.iter().position(|named| {
+                    named
+                        .files
+                        .as_ref()
+                        .is_some_and(|files| Arc::ptr_eq(files, watch))
+                })
+            })
+        };
+        {
+            let values = self.values();
+            if !is_watched(&values) && named_at(&values).is_none() {
+                return Ok(());
+            }
+        }
+        let certificate =
+            certificate_files::load(&watch.certificate_file, watch.key_file.as_deref())?;
+        let certificate = SendObject::new(certificate);
+        let (previous, property) = {
+            let mut values = self.values();
+            let same = |old: &Certificate| old.is_same(&*certificate);
+            let (previous, property) = if is_watched(&values) {
+                if values
+                    .tls_certificate
+                    .clone()
+                    .flatten()
+                    .is_some_and(|old| same(&old))
+                {
+                    return Ok(());
+                }
+                (
+                    values.tls_certificate.replace(Some(certificate)).flatten(),
+                    "tls-certificate",
+                )
+            } else if let Some(at) = named_at(&values)
+                && let Some(names) = values.tls_certificate_names.as_mut()
+            {
+                if same(&names[at].certificate) {
+                    return Ok(());
+                }
+                (
+                    Some(std::mem::replace(&mut names[at].certificate, certificate)),
+                    "tls-certificate-names",
+                )
+            } else {
+                return Ok(());
+            };
+            self.version.fetch_add(1, Ordering::AcqRel);
+            (previous, property)
+        };
+        drop(previous);
+        debug!(
+            "reloaded the certificate of {}",
+            watch.certificate_file.display()
+        );
+        self.changed(property);
+        Ok(())
+    }
+
+    /// Tells the application a certificate file could not be reloaded: with
+    /// `tls-certificate-reload-failed`, or, if nobody listens, a warning.
+    fn report_reload_failure(&self, file: &Path, error: &glib::Error) {
+        debug!("kept the certificate loaded before: {}", error.message());
+        let obj = self.obj();
+        let signal = SIGNALS[SIGNAL_TLS_CERTIFICATE_RELOAD_FAILED].signal_id();
+        if glib::signal::signal_has_handler_pending(&*obj, signal, None, false) {
+            let file = file.to_string_lossy().into_owned();
+            obj.emit::<()>(signal, &[&file, error]);
+        } else {
+            glib::g_warning!(
+                LOG_DOMAIN,
+                "A certificate could not be reloaded, the one loaded before goes on serving: {}",
+                error.message()
+            );
         }
     }
 
@@ -433,19 +766,34 @@ impl SocketSettings {
     /// Unsets the setting `name`, and notifies its property if it was set; `None` if there is
     /// no such setting.
     pub(crate) fn unset(&self, name: &str) -> Option<()> {
-        let was_set = {
+        let certificate = name == "tls-certificate" || CERTIFICATE_FILES.contains(&name);
+        let (was_set, files) = {
             let mut values = self.values();
+            // The files go with the certificate, and are let go of unlocked.
+            let files = values.tls_certificate_files.take_if(|_| certificate);
             let was_set = values.unset(name)?;
             if was_set {
                 self.version.fetch_add(1, Ordering::AcqRel);
             }
-            was_set
+            (was_set, files)
         };
+        let watched = files.is_some();
+        drop(files);
         if was_set {
-            self.changed(name);
+            self.changed(if certificate { "tls-certificate" } else { name });
+        }
+        if watched {
+            self.obj().notify("tls-certificate-file");
+            self.obj().notify("tls-key-file");
         }
         Some(())
     }
+}
+
+/// The pattern of a server name or wildcard, or why `name` is neither.
+fn pattern(name: &str) -> Result<NamePattern, glib::Error> {
+    NamePattern::parse(name)
+        .map_err(|why| glib::Error::new(gio::IOErrorEnum::InvalidArgument, &why))
 }
 
 /// The ids of `entries`, each an id or a name `lookup` knows, or why one is neither.

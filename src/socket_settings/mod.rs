@@ -1,5 +1,6 @@
 //! [`SocketSettings`]: the settings of a service's listening sockets.
 
+mod certificate_files;
 mod imp;
 mod values;
 
@@ -128,6 +129,104 @@ impl SocketSettings {
     #[doc(alias = "usher_socket_settings_try_set_allowed_groups")]
     pub fn try_set_allowed_groups<S: AsRef<str>>(&self, groups: &[S]) -> Result<(), glib::Error> {
         self.imp().try_set_allowed_groups(groups)
+    }
+
+    /// Loads `tls-certificate` from `certificate_file`, a PEM file, with its private key from
+    /// `key_file`, or from the same file if `None`, and watches the files from now on: when
+    /// they change (rewritten, or replaced by a rename, as certificate tools do) the
+    /// certificate is loaded again and served to the handshakes that start after that. A
+    /// certificate is taken only once it loaded completely and its key matches it: a file
+    /// half-written, unreadable or with another key leaves the certificate loaded before
+    /// serving, and is reported with `tls-certificate-reload-failed` (or a warning, if nobody
+    /// listens); the next good write is taken.
+    ///
+    /// Fails, and changes nothing, if the files do not make a certificate now. The files are
+    /// watched on the thread-default main context of the calling thread, which must run.
+    /// Setting `tls-certificate` stops watching them.
+    #[doc(alias = "usher_socket_settings_set_tls_certificate_files")]
+    pub fn set_tls_certificate_files(
+        &self,
+        certificate_file: impl AsRef<std::path::Path>,
+        key_file: Option<&std::path::Path>,
+    ) -> Result<(), glib::Error> {
+        self.imp()
+            .set_tls_certificate_files(certificate_file.as_ref(), key_file)
+    }
+
+    /// Serves `certificate` to the clients that ask for `name` (`a.example.org`) or for a name
+    /// `name` matches (`*.example.org`: one label before `example.org`), by the server name of
+    /// their TLS ClientHello (SNI); `None` takes the name's certificate away. A name's own
+    /// certificate comes before a wildcard's; `tls-certificate` serves the clients that ask
+    /// for no name or for one without a certificate (with none, they are refused).
+    ///
+    /// Fails for a `name` that is neither a server name nor a wildcard. Once a socket has
+    /// names, the service reads each client's ClientHello before its handshake (a peek: the
+    /// bytes stay for the TLS library), and [`ClientHello::for_connection()`](crate::ClientHello::for_connection)
+    /// gives the name and the ALPN protocols it offered.
+    #[doc(alias = "usher_socket_settings_set_tls_certificate_for_name")]
+    pub fn set_tls_certificate_for_name(
+        &self,
+        name: &str,
+        certificate: Option<&gio::TlsCertificate>,
+    ) -> Result<(), glib::Error> {
+        self.imp().set_tls_certificate_for_name(name, certificate)
+    }
+
+    /// Serves the certificate in `certificate_file` (with its key in `key_file`, or in the
+    /// same file) to the clients that ask for `name`, as
+    /// [`set_tls_certificate_for_name()`](Self::set_tls_certificate_for_name), and watches the
+    /// files as [`set_tls_certificate_files()`](Self::set_tls_certificate_files) does.
+    #[doc(alias = "usher_socket_settings_set_tls_certificate_files_for_name")]
+    pub fn set_tls_certificate_files_for_name(
+        &self,
+        name: &str,
+        certificate_file: impl AsRef<std::path::Path>,
+        key_file: Option<&std::path::Path>,
+    ) -> Result<(), glib::Error> {
+        self.imp()
+            .set_tls_certificate_files_for_name(name, certificate_file.as_ref(), key_file)
+    }
+
+    /// The certificate these settings serve a client that asks for `server_name` (`None`: a
+    /// client that asks for none): the name's own, else a matching wildcard's, else
+    /// `tls-certificate`.
+    #[doc(alias = "usher_socket_settings_get_tls_certificate_for_name")]
+    pub fn tls_certificate_for_name(
+        &self,
+        server_name: Option<&str>,
+    ) -> Option<gio::TlsCertificate> {
+        self.imp().tls_certificate_for_name(server_name)
+    }
+
+    /// Loads every certificate these settings load from files again now, as a change of the
+    /// files would: each that loads is served from the next handshake on; one that does not
+    /// leaves the certificate loaded before, and the first error is returned.
+    #[doc(alias = "usher_socket_settings_reload_tls_certificates")]
+    pub fn reload_tls_certificates(&self) -> Result<(), glib::Error> {
+        self.imp().reload_tls_certificates()
+    }
+
+    /// Connects to `tls-certificate-reload-failed`, emitted when a certificate file watched
+    /// (`set_tls_certificate_files()`, `set_tls_certificate_files_for_name()`) changed but
+    /// could not be loaded: `file` is the file at fault, `error` says why (a half-written
+    /// PEM, a key that is not the certificate's, a file that cannot be read). The certificate
+    /// loaded before goes on serving. Emitted on the thread-default main context of the thread
+    /// that set the files; without a handler, a warning is logged instead.
+    #[doc(alias = "tls-certificate-reload-failed")]
+    pub fn connect_tls_certificate_reload_failed<F: Fn(&Self, &str, &glib::Error) + 'static>(
+        &self,
+        f: F,
+    ) -> glib::SignalHandlerId {
+        self.connect_local("tls-certificate-reload-failed", false, move |args| {
+            if let (Ok(settings), Ok(file), Ok(error)) = (
+                args[0].get::<&SocketSettings>(),
+                args[1].get::<&str>(),
+                args[2].get::<&glib::Error>(),
+            ) {
+                f(settings, file, error);
+            }
+            None
+        })
     }
 
     /// Sets `allowed-peers` from addresses and CIDR ranges, or returns why one of them is

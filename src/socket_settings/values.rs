@@ -3,16 +3,34 @@
 //! are put together.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
+use super::certificate_files::Watch;
 use crate::admission::Rate;
 use crate::proxy_protocol::PeerRange;
 use crate::sys::SendObject;
+use crate::tls_hello::{self, NamePattern};
+
+/// A certificate, with its private key.
+pub(crate) type Certificate = SendObject<gio::TlsCertificate>;
+
+/// A certificate for the server names a pattern matches, and the files it was loaded from,
+/// watched.
+#[derive(Clone)]
+pub(crate) struct NamedCertificate {
+    pub pattern: NamePattern,
+    pub certificate: Certificate,
+    pub files: Option<Arc<Watch>>,
+}
 
 /// The TLS a socket serves: the `tls-*` settings.
 #[derive(Clone)]
 pub(crate) struct TlsSettings {
-    /// `tls-certificate`: with none, the socket serves plain TCP.
-    pub certificate: Option<SendObject<gio::TlsCertificate>>,
+    /// `tls-certificate`: the certificate served to a client that asks for no name, or for a
+    /// name without one of its own. With none, and no names, the socket serves plain TCP.
+    pub certificate: Option<Certificate>,
+    /// `tls-certificate-names`: the certificates chosen by the name a client asks for.
+    pub names: Vec<(NamePattern, Certificate)>,
     /// `tls-database`: how client certificates are verified (none: the backend's default).
     pub database: Option<SendObject<gio::TlsDatabase>>,
     /// `tls-authentication-mode`: whether client certificates are asked for.
@@ -25,6 +43,17 @@ pub(crate) struct TlsSettings {
 
 impl TlsSettings {
     pub(crate) const DEFAULT_HANDSHAKE_TIMEOUT: u32 = 10;
+
+    /// Whether the socket serves TLS: it has a certificate, or certificates by name.
+    pub(crate) fn serves(&self) -> bool {
+        self.certificate.is_some() || !self.names.is_empty()
+    }
+
+    /// The certificate for a client that asks for `server_name` (normalized): its name's, else
+    /// the one of a wildcard that matches it, else `tls-certificate`.
+    pub(crate) fn choose(&self, server_name: Option<&str>) -> Option<&Certificate> {
+        tls_hello::choose(&self.names, server_name).or(self.certificate.as_ref())
+    }
 }
 
 /// The PROXY protocol a socket speaks: the `proxy-protocol-*` settings.
@@ -137,7 +166,10 @@ impl AdmissionSettings {
 /// service's value (or, for the service's own settings, the default).
 #[derive(Clone, Default)]
 pub(crate) struct Values {
-    pub tls_certificate: Option<Option<SendObject<gio::TlsCertificate>>>,
+    pub tls_certificate: Option<Option<Certificate>>,
+    /// The files `tls_certificate` was loaded from, watched: part of that setting.
+    pub tls_certificate_files: Option<Arc<Watch>>,
+    pub tls_certificate_names: Option<Vec<NamedCertificate>>,
     pub tls_database: Option<Option<SendObject<gio::TlsDatabase>>>,
     pub tls_authentication_mode: Option<gio::TlsAuthenticationMode>,
     pub tls_advertised_protocols: Option<Vec<glib::GString>>,
@@ -190,6 +222,7 @@ impl Values {
     fn setting(&mut self, name: &str) -> Option<&mut dyn Setting> {
         Some(match name {
             "tls-certificate" => &mut self.tls_certificate,
+            "tls-certificate-names" => &mut self.tls_certificate_names,
             "tls-database" => &mut self.tls_database,
             "tls-authentication-mode" => &mut self.tls_authentication_mode,
             "tls-advertised-protocols" => &mut self.tls_advertised_protocols,
@@ -222,17 +255,42 @@ impl Values {
         })
     }
 
+    /// Whether these settings say which certificates to serve: `tls-certificate` or
+    /// `tls-certificate-names` is set.
+    fn sets_certificates(&self) -> bool {
+        self.tls_certificate.is_some() || self.tls_certificate_names.is_some()
+    }
+
     /// Whether the setting of the property `name` is set; `None` if no setting has that name.
+    /// The files `tls-certificate` was loaded from are part of that setting: set while it is
+    /// loaded from them.
     pub(crate) fn is_set(&mut self, name: &str) -> Option<bool> {
-        self.setting(name).map(|setting| setting.is_set())
+        match name {
+            "tls-certificate-file" => Some(self.tls_certificate_files.is_some()),
+            "tls-key-file" => Some(
+                self.tls_certificate_files
+                    .as_ref()
+                    .is_some_and(|files| files.key_file.is_some()),
+            ),
+            _ => self.setting(name).map(|setting| setting.is_set()),
+        }
     }
 
     /// Unsets the setting of the property `name`; whether it was set, `None` if no setting has
-    /// that name.
+    /// that name. Unsetting the files of `tls-certificate` unsets it; the caller takes the
+    /// watch of its files out first, to let go of it unlocked.
     pub(crate) fn unset(&mut self, name: &str) -> Option<bool> {
+        let name = if CERTIFICATE_FILES.contains(&name) {
+            "tls-certificate"
+        } else {
+            name
+        };
         self.setting(name).map(|setting| setting.unset())
     }
 }
+
+/// The properties of the files `tls-certificate` was loaded from, part of that setting.
+pub(crate) const CERTIFICATE_FILES: [&str; 2] = ["tls-certificate-file", "tls-key-file"];
 
 /// What a listening socket's connections are served with: its own settings where it has them,
 /// its service's elsewhere, the defaults where neither sets anything.
@@ -264,9 +322,22 @@ impl Resolved {
                 pick_set!($field).unwrap_or_else(|| $default)
             };
         }
+        // The certificates go together: `tls-certificate` and `tls-certificate-names` come from
+        // the first settings that set either, so that a socket given a certificate of its own
+        // (or none: plain TCP) is not served its service's names.
+        let certificates = match own {
+            Some(own) if own.sets_certificates() => own,
+            _ => service,
+        };
         Self {
             tls: TlsSettings {
-                certificate: pick!(tls_certificate, None),
+                certificate: certificates.tls_certificate.clone().flatten(),
+                names: certificates
+                    .tls_certificate_names
+                    .iter()
+                    .flatten()
+                    .map(|named| (named.pattern.clone(), named.certificate.clone()))
+                    .collect(),
                 database: pick!(tls_database, None),
                 authentication_mode: pick!(
                     tls_authentication_mode,
@@ -361,5 +432,17 @@ mod tests {
         assert_eq!(values.unset("tls-certificate"), Some(true));
         assert_eq!(values.unset("tls-certificate"), Some(false));
         assert_eq!(values.is_set("no-such-setting"), None);
+        // The certificates by name are a setting; the files of tls-certificate, part of it.
+        assert_eq!(values.is_set("tls-certificate-names"), Some(false));
+        values.tls_certificate_names = Some(Vec::new());
+        assert_eq!(values.is_set("tls-certificate-names"), Some(true));
+        assert_eq!(values.is_set("tls-certificate-file"), Some(false));
+        values.tls_certificate = Some(None);
+        assert_eq!(
+            values.unset("tls-key-file"),
+            Some(true),
+            "unsets tls-certificate"
+        );
+        assert_eq!(values.is_set("tls-certificate"), Some(false));
     }
 }

@@ -32,7 +32,7 @@ pub(crate) use refs::{SendObject, SendWeak};
 pub(crate) use socket::{
     Accepted, accept, bind, canonical_ip, close_passed_descriptor, credential_ids,
     descriptor_limit, duplicate_descriptor, errno_error, is_listening_stream,
-    lowest_free_descriptor, receive, remote_address,
+    lowest_free_descriptor, peer_closed, receive, remote_address,
 };
 pub(crate) use thread_pool::ThreadPool;
 pub(crate) use users::{group_id, user_id};

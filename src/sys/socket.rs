@@ -135,6 +135,19 @@ pub(crate) fn receive(socket: BorrowedFd<'_>, buffer: &mut [u8], peek: bool) -> 
     }
 }
 
+/// Whether the peer of the stream socket `socket` shut its side down (sent its FIN): data it
+/// sent before may still be there to read, so a peek cannot tell.
+pub(crate) fn peer_closed(socket: BorrowedFd<'_>) -> bool {
+    let mut poll = libc::pollfd {
+        fd: socket.as_raw_fd(),
+        events: libc::POLLRDHUP,
+        revents: 0,
+    };
+    // SAFETY: poll() reads and writes the one pollfd given, and does not wait.
+    let ready = unsafe { libc::poll(&mut poll, 1, 0) };
+    ready > 0 && poll.revents & (libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR) != 0
+}
+
 /// An integer socket option of `fd`, or `None` if `fd` is no open socket.
 fn option(fd: RawFd, level: i32, option: i32) -> Option<i32> {
     let mut value: libc::c_int = 0;

@@ -12,6 +12,11 @@ test_class_layout (void)
                     sizeof (GThreadedSocketServiceClass));
   g_assert_cmpuint (G_STRUCT_OFFSET (UsherThreadedSocketServiceClass, run), ==,
                     G_STRUCT_OFFSET (GThreadedSocketServiceClass, run));
+  /* The slots Usher added take the reserved space, in order, and leave the rest reserved. */
+  g_assert_cmpuint (G_STRUCT_OFFSET (UsherSocketServiceClass, select_certificate), ==,
+                    G_STRUCT_OFFSET (UsherSocketServiceClass, accept_credentials) + sizeof (gpointer));
+  g_assert_cmpuint (G_STRUCT_OFFSET (UsherSocketServiceClass, select_certificate) + 3 * sizeof (gpointer),
+                    ==, sizeof (UsherSocketServiceClass));
 }
 
 static void
@@ -50,6 +55,12 @@ test_registered_types (void)
   g_assert_cmpuint (g_type_parent (USHER_TYPE_PROXY_INFO), ==, G_TYPE_OBJECT);
   /* As G_DECLARE_FINAL_TYPE declares it. */
   g_assert_true (G_TYPE_IS_FINAL (USHER_TYPE_PROXY_INFO));
+
+  g_type_query (USHER_TYPE_CLIENT_HELLO, &query);
+  g_assert_cmpstr (query.type_name, ==, "UsherClientHello");
+  g_assert_cmpuint (query.class_size, ==, sizeof (UsherClientHelloClass));
+  g_assert_cmpuint (g_type_parent (USHER_TYPE_CLIENT_HELLO), ==, G_TYPE_OBJECT);
+  g_assert_true (G_TYPE_IS_FINAL (USHER_TYPE_CLIENT_HELLO));
 }
 
 /* The values of UsherProxyCommand in the header are those registered, with their names. */
@@ -123,6 +134,30 @@ test_signals_and_properties (void)
                         G_TYPE_THREADED_SOCKET_SERVICE);
 }
 
+/* select-certificate: the connection and what its ClientHello said, returning a certificate
+ * or NULL; its class handler is the slot. */
+static void
+test_select_certificate_signal (void)
+{
+  GSignalQuery query;
+  g_autoptr(GTypeClass) klass = g_type_class_ref (USHER_TYPE_SOCKET_SERVICE);
+
+  g_signal_query (g_signal_lookup ("select-certificate", USHER_TYPE_SOCKET_SERVICE), &query);
+  g_assert_cmpuint (query.signal_id, !=, 0);
+  g_assert_cmpuint (query.return_type, ==, G_TYPE_TLS_CERTIFICATE);
+  g_assert_cmpuint (query.n_params, ==, 2);
+  g_assert_cmpuint (query.param_types[0], ==, G_TYPE_SOCKET_CONNECTION);
+  g_assert_cmpuint (query.param_types[1], ==, USHER_TYPE_CLIENT_HELLO);
+  g_assert_nonnull (USHER_SOCKET_SERVICE_CLASS (klass)->select_certificate);
+
+  g_autoptr(GTypeClass) settings = g_type_class_ref (USHER_TYPE_SOCKET_SETTINGS);
+  g_signal_query (g_signal_lookup ("tls-certificate-reload-failed", USHER_TYPE_SOCKET_SETTINGS),
+                  &query);
+  g_assert_cmpuint (query.n_params, ==, 2);
+  g_assert_cmpuint (query.param_types[0], ==, G_TYPE_STRING);
+  g_assert_cmpuint (query.param_types[1], ==, G_TYPE_ERROR);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -131,5 +166,6 @@ main (int argc, char **argv)
   g_test_add_func ("/abi/registered-types", test_registered_types);
   g_test_add_func ("/abi/signals-and-properties", test_signals_and_properties);
   g_test_add_func ("/abi/enums", test_enums);
+  g_test_add_func ("/abi/select-certificate", test_select_certificate_signal);
   return g_test_run ();
 }

@@ -133,3 +133,166 @@ pub fn python_client(
         }
     })
 }
+
+/// The certificates of the server-name tests, made once per test binary (in cargo's temporary
+/// directory for tests): a CA, and certificates it signed, each with its own key and serial.
+pub struct Named {
+    dir: std::path::PathBuf,
+}
+
+/// The certificates of [`Named`]: file stem, DNS name, serial.
+pub const NAMED: [(&str, &str, u32); 7] = [
+    ("default", "default.test", 0xd1),
+    ("default2", "default.test", 0xd2),
+    ("a", "a.test", 0xa1),
+    ("a2", "a.test", 0xa2),
+    ("b", "b.test", 0xb1),
+    ("wild", "*.wild.test", 0xc1),
+    ("late", "late.test", 0xe1),
+];
+
+impl Named {
+    /// The certificates, made by the first caller of the process.
+    pub fn get() -> &'static Named {
+        static NAMED_CERTIFICATES: std::sync::OnceLock<Named> = std::sync::OnceLock::new();
+        NAMED_CERTIFICATES.get_or_init(Named::make)
+    }
+
+    fn make() -> Named {
+        // Made anew by each run of the test binary: the files of an earlier run go.
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("usher-named-certificates");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let openssl = |args: &[&str]| {
+            let output = Command::new("openssl")
+                .args(args)
+                .current_dir(&dir)
+                .output()
+                .expect("openssl is installed (build-aux/install-deps.sh)");
+            assert!(
+                output.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        };
+        let key = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+        ];
+        openssl(
+            &[
+                &["req", "-x509"][..],
+                &key,
+                &["-keyout", "ca.key", "-out", "ca.pem", "-days", "2"],
+                &["-subj", "/CN=Usher names CA"],
+                &["-addext", "keyUsage=critical,keyCertSign,cRLSign"],
+            ]
+            .concat(),
+        );
+        for (stem, name, serial) in NAMED {
+            let (csr, key_file, pem, ext) = (
+                format!("{stem}.csr"),
+                format!("{stem}.key"),
+                format!("{stem}.pem"),
+                format!("{stem}.ext"),
+            );
+            let subject = format!("/CN={name}");
+            openssl(
+                &[
+                    &["req"][..],
+                    &key,
+                    &["-keyout", &key_file, "-out", &csr, "-subj", &subject],
+                ]
+                .concat(),
+            );
+            std::fs::write(dir.join(&ext), format!("subjectAltName=DNS:{name}\n")).unwrap();
+            let serial = format!("0x{serial:x}");
+            openssl(&[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-set_serial",
+                &serial,
+                "-days",
+                "2",
+                "-extfile",
+                &ext,
+                "-out",
+                &pem,
+            ]);
+            // The certificate and its key in one file, as some tools write them.
+            let both = [
+                std::fs::read(dir.join(&pem)).unwrap(),
+                std::fs::read(dir.join(&key_file)).unwrap(),
+            ]
+            .concat();
+            std::fs::write(dir.join(format!("{stem}.both.pem")), both).unwrap();
+        }
+        Named { dir }
+    }
+
+    pub fn path(&self, file: &str) -> std::path::PathBuf {
+        self.dir.join(file)
+    }
+
+    pub fn ca(&self) -> String {
+        self.path("ca.pem").to_str().unwrap().to_owned()
+    }
+
+    /// The certificate `stem` with its key.
+    pub fn certificate(&self, stem: &str) -> gio::TlsCertificate {
+        gio::TlsCertificate::from_files(
+            self.path(&format!("{stem}.pem")),
+            self.path(&format!("{stem}.key")),
+        )
+        .unwrap()
+    }
+
+    /// The serial of the certificate `stem`, in lowercase hex, as `sni_client.py` prints it.
+    pub fn serial(&self, stem: &str) -> String {
+        let (_, _, serial) = NAMED.iter().find(|(name, _, _)| *name == stem).unwrap();
+        format!("{serial:x}")
+    }
+}
+
+/// Runs `tests/sni_client.py PORT CA ARGS…` in a thread: its lines, or its output with the
+/// error.
+pub fn sni_client(
+    context: &glib::MainContext,
+    address: SocketAddr,
+    args: &[&str],
+) -> Client<Result<Vec<String>, String>> {
+    let mut command = sni_command(address, args);
+    spawn_client(context, move || {
+        let output = command.output().expect("python3");
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        if output.status.success() {
+            Ok(stdout.lines().map(str::to_owned).collect())
+        } else {
+            Err(format!(
+                "{stdout}{}",
+                String::from_utf8_lossy(&output.stderr)
+            ))
+        }
+    })
+}
+
+/// The command of `tests/sni_client.py PORT CA ARGS…`.
+pub fn sni_command(address: SocketAddr, args: &[&str]) -> Command {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sni_client.py");
+    let mut command = Command::new("/usr/bin/python3");
+    command
+        .arg(script)
+        .arg(address.port().to_string())
+        .arg(Named::get().ca())
+        .args(args);
+    command
+}

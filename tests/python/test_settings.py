@@ -20,7 +20,7 @@ import gi
 
 gi.require_version("Gio", "2.0")
 gi.require_version("Usher", "1")
-from gi.repository import Gio, GLib, Usher  # noqa: E402
+from gi.repository import Gio, GLib, GObject, Usher  # noqa: E402
 
 from common import DEADLINE, in_thread, iterate_until, listen_loopback  # noqa: E402
 
@@ -156,7 +156,14 @@ class Served(unittest.TestCase):
 class Settings(unittest.TestCase):
     def test_settings_set_nothing_until_set(self):
         settings = Usher.SocketSettings()
-        self.assertEqual([spec.name for spec in settings.list_properties()], SETTINGS)
+        # And, read-only, set by calls: the names with a certificate of their own, a setting,
+        # and the files tls-certificate was loaded from, part of that setting.
+        writable = [spec.name for spec in settings.list_properties()
+                    if spec.flags & GObject.ParamFlags.WRITABLE]
+        self.assertEqual(writable, SETTINGS)
+        self.assertEqual([spec.name for spec in settings.list_properties()
+                          if not spec.flags & GObject.ParamFlags.WRITABLE],
+                         ["tls-certificate-file", "tls-key-file", "tls-certificate-names"])
         self.assertEqual([name for name in SETTINGS if settings.is_set(name)], [])
         self.assertEqual(settings.props.tls_handshake_timeout, 10)
         self.assertTrue(settings.props.proxy_protocol_required)

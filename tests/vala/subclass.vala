@@ -1,4 +1,5 @@
-/* Subclassing Usher's services from Vala: `override bool incoming` and `override bool run`. */
+/* Subclassing Usher's services from Vala: `override bool incoming` and `override bool run`; and
+ * the library's version through the vapi. */
 
 class Greeter : Usher.SocketService {
 	public int greeted;
@@ -92,6 +93,10 @@ int main () {
 		loop.run ();
 		assert (!echo.is_active ());
 		assert (echo.n_connections == 0);
+
+		assert (Usher.check_version (0, 2, 0) == null);
+		assert (Usher.check_version (Usher.get_major_version () + 1, 0, 0) ==
+			"Usher version too old (major mismatch)");
 	} catch (Error e) {
 		error ("%s", e.message);
 	}

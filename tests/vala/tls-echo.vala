@@ -1,7 +1,8 @@
 /* TLS from Vala: an Usher.SocketService with tls_certificate (a self-signed certificate for
  * localhost and 127.0.0.1, made by openssl in a temporary directory) echoes a line
  * asynchronously to a SocketClient with `tls` set, which trusts the certificate from its
- * accept-certificate handler; then a graceful shutdown. */
+ * accept-certificate handler; then a graceful shutdown. The service overrides select_certificate,
+ * so it reads the client's ClientHello. */
 
 const string LINE = "hello over TLS from Vala";
 const uint DEADLINE = 30; /* seconds */
@@ -34,6 +35,8 @@ class TlsEcho : Usher.SocketService {
 	public string? served;
 	public bool wrapped_tls;
 	public int accept_errors;
+	public int selections;
+	public bool hello_read;
 
 	public TlsEcho (TlsCertificate certificate) {
 		Object (tls_certificate: certificate);
@@ -43,7 +46,17 @@ class TlsEcho : Usher.SocketService {
 		});
 	}
 
+	/* The settings choose: by name, else tls_certificate. */
+	public override TlsCertificate? select_certificate (SocketConnection connection,
+	                                                    Usher.ClientHello client_hello) {
+		selections++;
+		return null;
+	}
+
 	public override bool incoming (SocketConnection connection, Object? source_object) {
+		var hello = Usher.ClientHello.get_for_connection (connection);
+		/* By address: no name, or the address (glib-networking 2.74 sends it, against RFC 6066). */
+		hello_read = hello != null && (hello.server_name == null || hello.server_name == "127.0.0.1");
 		var wrapper = connection as TcpWrapperConnection;
 		wrapped_tls = wrapper != null && wrapper.base_io_stream is TlsServerConnection;
 		echo.begin (connection);
@@ -103,6 +116,8 @@ int main () {
 		var certificate = make_certificate ();
 		var service = new TlsEcho (certificate);
 		assert (service.tls_certificate.is_same (certificate));
+		service.socket_settings.set_tls_certificate_for_name ("localhost", certificate);
+		assert (service.socket_settings.tls_certificate_names[0] == "localhost");
 		SocketAddress effective;
 		service.add_address (new InetSocketAddress (new InetAddress.loopback (SocketFamily.IPV4), 0),
 		                     SocketType.STREAM, SocketProtocol.TCP, null, out effective);
@@ -125,6 +140,8 @@ int main () {
 		assert (service.wrapped_tls);
 		assert (TlsCertificateFlags.UNKNOWN_CA in flags);
 		assert (service.accept_errors == 0);
+		assert (service.selections == 1);
+		assert (service.hello_read);
 
 		service.shutdown_async.begin (null, (obj, result) => {
 			try {
