@@ -35,7 +35,10 @@ READY = 10  # seconds for the successor to take over
 
 
 def say(line):
-    print(f"[{os.getpid()}] {line}", flush=True)
+    # One write() for the whole line: the successors write to the same pipe, and print() may
+    # write the line and its newline apart (unbuffered, as PYTHONUNBUFFERED makes it).
+    sys.stdout.write(f"[{os.getpid()}] {line}\n")
+    sys.stdout.flush()
 
 
 class Echo:

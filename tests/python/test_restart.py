@@ -144,22 +144,32 @@ class Restart(unittest.TestCase):
 
 class TheExample(unittest.TestCase):
     def test_it_restarts_twice_on_sighup_and_refuses_no_client(self):
-        example = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
-                               "examples", "restart.py")
+        example = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                "..", "..", "examples", "restart.py"))
         server = subprocess.Popen([sys.executable, example, "0"], stdout=subprocess.PIPE,
                                   text=True)
+        # Read as they come, on a thread: a full pipe would stop the servers' prints, and them.
         lines = []
+        more = threading.Condition()
+
+        def read_lines():
+            for read in server.stdout:
+                with more:
+                    lines.append(read.rstrip("\n"))
+                    more.notify_all()
+            with more:
+                lines.append(None)
+                more.notify_all()
+
+        threading.Thread(target=read_lines, daemon=True).start()
 
         def line(start):
-            for seen in lines:
-                if seen.startswith(start):
-                    return seen
-            while True:
-                read = server.stdout.readline()
-                self.assertTrue(read, f"no line {start!r}: {lines}")
-                lines.append(read.rstrip("\n"))
-                if read.startswith(start):
-                    return read
+            with more:
+                found = more.wait_for(lambda: next(
+                    (seen for seen in lines if seen is None or seen.startswith(start)), False),
+                    timeout=DEADLINE)
+            self.assertTrue(found, f"no line {start!r}: {lines}")
+            return found
 
         current = server.pid
         port = int(line(f"[{current}] Listening on port ").split("port ")[1].rstrip(".\n"))
@@ -198,14 +208,28 @@ class TheExample(unittest.TestCase):
             stop.set()
             for thread in threads:
                 thread.join()
+            # Should the test fail midway: the instances the lines name that still run this
+            # example (a pid whose process ended may be another program's by now).
+            with more:
+                named = {int(seen[1:seen.index("]")]) for seen in lines
+                         if seen and seen.startswith("[")}
+            for pid in named - {current}:
+                try:
+                    with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                        if example.encode() in cmdline.read():
+                            os.kill(pid, signal.SIGKILL)
+                except (FileNotFoundError, ProcessLookupError):
+                    pass
             os.kill(current, signal.SIGTERM)
             line(f"[{current}] Shut down:")
-            server.stdout.close()
             server.wait()
+            with more:
+                more.wait_for(lambda: lines[-1:] == [None], timeout=DEADLINE)
+            server.stdout.close()
         self.assertEqual(failures, [])
         self.assertGreater(len(answered), 0)
         received = {}
-        for seen in lines:
+        for seen in lines[:-1]:
             pid, _, text = seen.partition("] Received: ")
             if text:
                 received.setdefault(text, []).append(pid)
