@@ -107,23 +107,116 @@ macro_rules! impl_structs {
 }
 pub(crate) use impl_structs;
 
-/// Calls `vfunc`, an `incoming` or `run` slot read from the class of `instance`, with the
-/// arguments of the signal: the class handler of the signal.
-pub(crate) fn call_connection_vfunc<T: ObjectSubclass>(
-    vfunc: Option<ConnectionVfunc<T::Instance>>,
-    instance: &T::Type,
+/// Registers `name` on `itype`, a signal shaped like GLib's `incoming` and `run` and registered
+/// as GLib registers them: `(GSocketConnection, GObject?) -> gboolean`, RUN_LAST, ended by the
+/// first handler that returns TRUE (`g_signal_accumulator_true_handled`), and whose class
+/// handler is the virtual method at `class_offset` in the class structure of the instance
+/// (`g_signal_type_cclosure_new()`), so that the overrides of every language run. The class
+/// closure has a marshaller of its own (GLib's `BOOLEAN:OBJECT,OBJECT` one is private): no Rust
+/// closure or value conversion on each emission. Handlers connected from C are marshalled as
+/// before, by `g_cclosure_marshal_generic()`. Returns the signal's id.
+///
+/// # Safety
+/// `class_offset` must be the offset of a [`ConnectionVfunc`] slot in the class structure of
+/// `itype` and of its subclasses.
+unsafe fn register_connection_signal(
+    name: &std::ffi::CStr,
+    itype: glib::Type,
+    class_offset: usize,
+) -> u32 {
+    /// Calls the virtual method GLib's class closure found in the instance's class (it calls
+    /// this only for one that is set), with the signal's arguments.
+    unsafe extern "C" fn marshal(
+        _closure: *mut glib::gobject_ffi::GClosure,
+        return_value: *mut glib::gobject_ffi::GValue,
+        n_param_values: u32,
+        param_values: *const glib::gobject_ffi::GValue,
+        _invocation_hint: gpointer,
+        vfunc: gpointer,
+    ) {
+        unsafe {
+            debug_assert_eq!(n_param_values, 3);
+            let value =
+                |index: usize| glib::gobject_ffi::g_value_peek_pointer(param_values.add(index));
+            let vfunc: ConnectionVfunc<glib::gobject_ffi::GTypeInstance> =
+                std::mem::transmute(vfunc);
+            let handled = vfunc(value(0) as *mut _, value(1) as *mut _, value(2) as *mut _);
+            if !return_value.is_null() {
+                glib::gobject_ffi::g_value_set_boolean(return_value, handled);
+            }
+        }
+    }
+
+    unsafe {
+        let closure =
+            glib::gobject_ffi::g_signal_type_cclosure_new(itype.into_glib(), class_offset as u32);
+        glib::gobject_ffi::g_closure_set_marshal(closure, Some(marshal));
+        let mut param_types = [
+            gio::SocketConnection::static_type().into_glib(),
+            glib::Object::static_type().into_glib(),
+        ];
+        glib::gobject_ffi::g_signal_newv(
+            name.as_ptr(),
+            itype.into_glib(),
+            glib::gobject_ffi::G_SIGNAL_RUN_LAST,
+            closure,
+            Some(glib::gobject_ffi::g_signal_accumulator_true_handled),
+            std::ptr::null_mut(),
+            None,
+            glib::Type::BOOL.into_glib(),
+            param_types.len() as u32,
+            param_types.as_mut_ptr(),
+        )
+    }
+}
+
+/// Registers `incoming` on `itype`, `UsherSocketService`'s type; returns its id.
+pub(crate) fn register_incoming_signal(itype: glib::Type) -> u32 {
+    // SAFETY: the offset of the `incoming` slot, which subclasses' structures begin with.
+    unsafe {
+        register_connection_signal(
+            c"incoming",
+            itype,
+            std::mem::offset_of!(UsherSocketServiceClass, incoming),
+        )
+    }
+}
+
+/// Registers `run` on `itype`, `UsherThreadedSocketService`'s type; returns its id.
+pub(crate) fn register_run_signal(itype: glib::Type) -> u32 {
+    // SAFETY: as above, for `run`.
+    unsafe {
+        register_connection_signal(
+            c"run",
+            itype,
+            std::mem::offset_of!(UsherThreadedSocketServiceClass, run),
+        )
+    }
+}
+
+/// Emits `signal_id`, a signal registered by [`register_incoming_signal`] or
+/// [`register_run_signal`], on `instance`: whether a handler handled it. `g_signal_emit()`, as
+/// GLib emits them, without glib-rs's checks of the arguments against the signal's query.
+pub(crate) fn emit_connection_signal(
+    instance: &impl IsA<glib::Object>,
+    signal_id: u32,
     connection: &gio::SocketConnection,
     source_object: Option<&glib::Object>,
 ) -> bool {
-    // SAFETY: `instance` is an instance of `T`'s type, whose instance structure is `T::Instance`.
+    let mut handled = glib::ffi::GFALSE;
+    // SAFETY: the signal's arguments are a `GSocketConnection`, a `GObject` or NULL, and where
+    // the `gboolean` it returns goes.
     unsafe {
-        call_connection_vfunc_raw(
-            vfunc,
-            instance.as_ptr() as *mut T::Instance,
-            connection,
-            source_object,
-        )
+        glib::gobject_ffi::g_signal_emit(
+            instance.as_ptr() as *mut GObject,
+            signal_id,
+            0,
+            connection.as_ptr(),
+            source_object.map_or(std::ptr::null_mut(), |object| object.as_ptr()),
+            &mut handled,
+        );
     }
+    handled != glib::ffi::GFALSE
 }
 
 /// Calls `vfunc`, an `incoming` or `run` slot, on `instance`: also the `parent_*` calls.

@@ -1,12 +1,13 @@
-//! The signal plumbing both services share: GLib's true-handled accumulator, and signals shaped
-//! like `incoming` and `run` whose class handler is a virtual method of the class structure.
+//! The signal plumbing both services share: GLib's true-handled accumulator, the handlers of
+//! `incoming` and `run` connected from Rust, and the arguments of the signals. `incoming` and
+//! `run` themselves are registered and emitted as GLib's are (`ffi::register_incoming_signal`).
 
 use std::ops::ControlFlow;
 
 use glib::prelude::*;
-use glib::subclass::{Signal, SignalInvocationHint, prelude::*};
+use glib::subclass::SignalInvocationHint;
 
-use crate::ffi::{ConnectionVfunc, call_connection_vfunc, class_of};
+use crate::sys;
 
 /// `g_signal_accumulator_true_handled`: the emission stops at the first handler returning TRUE.
 pub(crate) fn true_handled(
@@ -21,74 +22,25 @@ pub(crate) fn true_handled(
     }
 }
 
-/// A signal like GLib's `incoming` and `run`: `(GSocketConnection, GObject?) -> gboolean`,
-/// RUN_LAST, ended by the first handler that returns TRUE. Its class closure calls the virtual
-/// method that `vfunc` reads from the class structure of the instance, as GLib's
-/// `g_signal_type_cclosure_new()` does, so that the overrides of every language run.
-pub(crate) fn connection_signal<T: ObjectSubclass>(
-    name: &str,
-    vfunc: fn(&T::Class) -> Option<ConnectionVfunc<T::Instance>>,
-) -> Signal
+/// Connects `f`, a handler of `incoming` or `run` (the signal `signal_id` of `instance`, a `B`),
+/// from Rust: it gets the instance as an `S`, borrowed from the emission (the handler takes no
+/// reference of its own, as a C handler would not: GLib's tests count them). Connected through
+/// a closure of `sys`, not glib-rs's, which would convert each argument through a `GValue`.
+pub(crate) fn connect_connection_handler<B, S>(
+    instance: &S,
+    signal_id: u32,
+    f: impl Fn(&S, &gio::SocketConnection, Option<&glib::Object>) -> bool + Send + Sync + 'static,
+) -> glib::SignalHandlerId
 where
-    for<'a> &'a T::Type: glib::value::FromValue<'a>,
-{
-    Signal::builder(name)
-        .run_last()
-        .param_types([
-            gio::SocketConnection::static_type(),
-            glib::Object::static_type(),
-        ])
-        .return_type::<bool>()
-        .class_handler(move |args| {
-            let handled = connection_args::<T::Type>(args).is_some_and(
-                |(instance, connection, source_object)| {
-                    call_connection_vfunc::<T>(
-                        vfunc(class_of::<T>(instance)),
-                        instance,
-                        connection,
-                        source_object,
-                    )
-                },
-            );
-            Some(handled.to_value())
-        })
-        .accumulator(true_handled)
-        .build()
-}
-
-/// The closure of a handler of `incoming` or `run` (a signal of `B`) connected from Rust, which
-/// calls `f` with the signal's arguments, the instance as an `S`. Borrowed from the emission: the
-/// handler takes no reference of its own, as a C handler would not (GLib's tests count them).
-pub(crate) fn connection_handler<B, S>(
-    f: impl Fn(&S, &gio::SocketConnection, Option<&glib::Object>) -> bool,
-) -> impl Fn(&[glib::Value]) -> Option<glib::Value>
-where
-    B: IsA<B>,
+    B: IsA<glib::Object> + IsA<B>,
     S: IsA<B>,
-    for<'a> &'a B: glib::value::FromValue<'a>,
 {
-    move |args| {
-        let handled = connection_args::<B>(args).is_some_and(|(instance, connection, source)| {
-            instance
-                .downcast_ref::<S>()
-                .is_some_and(|instance| f(instance, connection, source))
-        });
-        Some(handled.to_value())
-    }
-}
-
-/// The arguments of a signal shaped like `incoming`, emitted on a `B`.
-fn connection_args<B>(
-    args: &[glib::Value],
-) -> Option<(&B, &gio::SocketConnection, Option<&glib::Object>)>
-where
-    for<'a> &'a B: glib::value::FromValue<'a>,
-{
-    Some((
-        args[0].get::<&B>().ok()?,
-        args[1].get().ok()?,
-        args[2].get().ok()?,
-    ))
+    sys::connect_connection_handler(instance, signal_id, move |instance, connection, source| {
+        instance
+            .downcast_ref::<B>()
+            .and_then(|instance| instance.downcast_ref::<S>())
+            .is_some_and(|instance| f(instance, connection, source))
+    })
 }
 
 /// The arguments of `accept-error`, emitted on a `B`.

@@ -434,6 +434,39 @@ fn per_peer_limit_counts_a_v4_mapped_client_as_its_ipv4_address() {
 }
 
 #[test]
+fn a_per_peer_limit_set_while_connections_live_counts_them() {
+    // Peers are counted only while a limit is set: one set later counts the live connections.
+    with_context(|context| {
+        let service = usher::SocketService::new();
+        let peers = hold_until_client_closes(&service);
+        let errors = accept_errors(&service);
+        let address = listen_loopback(&service, None);
+        let first = TcpStream::connect(address).unwrap();
+        iterate_until(context, || peers.borrow().len() == 1);
+
+        service.set_max_connections_per_peer(1);
+        let mut second = TcpStream::connect(address).unwrap();
+        iterate_until(context, || errors.borrow().len() == 1);
+        assert_refused(&errors.borrow()[0], "127.0.0.1");
+        assert!(ended_within(&mut second, DEADLINE), "closed at once");
+
+        // Lifted, the limit no longer counts; set again, it counts what is live once more.
+        service.set_max_connections_per_peer(0);
+        let _third = TcpStream::connect(address).unwrap();
+        iterate_until(context, || peers.borrow().len() == 2);
+        service.set_max_connections_per_peer(2);
+        let mut fourth = TcpStream::connect(address).unwrap();
+        iterate_until(context, || errors.borrow().len() == 2);
+        assert!(ended_within(&mut fourth, DEADLINE), "closed at once");
+        drop(first);
+        iterate_until(context, || service.n_connections() == 1);
+        let _fifth = TcpStream::connect(address).unwrap();
+        iterate_until(context, || peers.borrow().len() == 3);
+        assert_eq!(service.n_accept_errors(), 2);
+    })
+}
+
+#[test]
 fn per_peer_limit_does_not_apply_to_unix_domain_clients() {
     with_context(|context| {
         let service = usher::SocketService::new();

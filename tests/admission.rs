@@ -154,10 +154,21 @@ fn flood_against_steady(tls: Option<&Certificates>) {
         let unloaded = steady(context, rounds);
 
         let flooder = spawn_client(context, move || flood(address, first));
-        // The steady client comes back, one at a time, for as long as the flood lasts.
+        // The steady client comes back, one at a time, every 20 ms (well within its peer-rate),
+        // for as long as the flood lasts.
         let mut loaded = Vec::new();
         while loaded.len() < 2 * rounds || !flooder.is_finished() {
             loaded.push(steady(context, 1));
+            let paced = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            glib::timeout_source_new(Duration::from_millis(20), None, glib::Priority::DEFAULT, {
+                let paced = paced.clone();
+                move || {
+                    paced.store(true, std::sync::atomic::Ordering::SeqCst);
+                    glib::ControlFlow::Break
+                }
+            })
+            .attach(Some(context));
+            iterate_until(context, || paced.load(std::sync::atomic::Ordering::SeqCst));
         }
         let loaded = median(&mut loaded);
         iterate_until(context, || flooder.is_finished());

@@ -10,10 +10,10 @@ use std::sync::mpsc;
 
 use common::{DEADLINE, Reaped, example, lines_of, wait_for_line};
 
-/// Two ports free right now on every address, as the demos listen (`[::]`, dual-stack): a port
-/// free on 127.0.0.1 may be another loopback address's (the benchmark's clients bind 64 of them),
-/// and the demo's bind then fails.
+/// Two ports free right now on every address of both families.
 fn free_ports() -> (u16, u16) {
+    // On [::], dual-stack, as the demos listen (`add_inet_port()`): a port free on 127.0.0.1
+    // alone may be another demo's, running beside, on [::].
     let first = TcpListener::bind((Ipv6Addr::UNSPECIFIED, 0)).unwrap();
     let second = TcpListener::bind((Ipv6Addr::UNSPECIFIED, 0)).unwrap();
     (

@@ -6,8 +6,9 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::os::fd::{AsRawFd as _, FromRawFd as _, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
-use crate::server::{self, Server};
-use crate::{
+use crate::os::{native_address, thread_cpu_time, write_fd};
+use crate::server::Server;
+use crate::workload::{
     CHURN_CONCURRENCY, CHURN_LIMIT, CHURN_TIME, DEADLINE, HELD_CONNECTIONS, IDLE_CONNECTIONS,
     IDLE_WINDOW,
 };
@@ -30,19 +31,6 @@ pub enum Prefix {
 /// themselves rather than the server (remote clients' TIME_WAIT is not the server's).
 const SOURCE_ADDRESSES: u8 = 64;
 
-pub fn write_fd(fd: RawFd, bytes: &[u8]) -> isize {
-    unsafe { libc::write(fd, bytes.as_ptr() as *const libc::c_void, bytes.len()) }
-}
-
-/// `ip:port` as the socket calls take it.
-fn native_address(ip: Ipv4Addr, port: u16) -> libc::sockaddr_in {
-    let mut native: libc::sockaddr_in = unsafe { std::mem::zeroed() };
-    native.sin_family = libc::AF_INET as libc::sa_family_t;
-    native.sin_addr.s_addr = u32::from(ip).to_be();
-    native.sin_port = port.to_be();
-    native
-}
-
 /// One client connection driven by the client loop.
 struct Client {
     /// Owns the socket: dropping the client closes it.
@@ -56,7 +44,7 @@ struct Client {
 }
 
 /// The clients' side: non-blocking sockets on one epoll.
-struct Clients {
+pub struct Clients {
     epoll: OwnedFd,
     clients: HashMap<RawFd, Client>,
     /// Connections refused or reset before their echo.
@@ -273,7 +261,7 @@ pub struct Churn {
 /// echo and close, over and over.
 pub fn churn(address: SocketAddr, prefix: Prefix) -> Churn {
     let mut clients = Clients::new(prefix);
-    let cpu = server::thread_cpu_time("thread-self");
+    let cpu = thread_cpu_time("thread-self");
     let start = Instant::now();
     for _ in 0..CHURN_CONCURRENCY {
         clients.connect(address, false);
@@ -289,12 +277,12 @@ pub fn churn(address: SocketAddr, prefix: Prefix) -> Churn {
     Churn {
         rate: completed as f64 / start.elapsed().as_secs_f64(),
         completed,
-        clients_cpu: server::thread_cpu_time("thread-self") - cpu,
+        clients_cpu: thread_cpu_time("thread-self") - cpu,
     }
 }
 
 /// Opens `count` connections that send nothing, and waits until the server has accepted them.
-fn hold(server: &mut Server, count: usize) -> Clients {
+pub fn hold(server: &mut Server, count: usize) -> Clients {
     let before = server.accepted();
     let mut clients = Clients::new(Prefix::None);
     for _ in 0..count {

@@ -1,5 +1,5 @@
 //! The floor: an epoll loop with no GLib that accepts until the backlog is empty, reads a line,
-//! echoes it and closes.
+//! echoes it and closes; or, to `keep` connections, only holds them open.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -7,11 +7,16 @@ use std::os::fd::{AsRawFd as _, FromRawFd as _, OwnedFd, RawFd};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use crate::clients::write_fd;
+use crate::os::write_fd;
 
 /// Listens on 127.0.0.1 with `backlog` and serves until the eventfd given to `started` is
-/// written to.
-pub fn serve(backlog: i32, accepted: &AtomicUsize, started: impl FnOnce(SocketAddr, Arc<OwnedFd>)) {
+/// written to. With `keep`, the connections are neither watched nor read, only held.
+pub fn serve(
+    backlog: i32,
+    keep: bool,
+    accepted: &AtomicUsize,
+    started: impl FnOnce(SocketAddr, Arc<OwnedFd>),
+) {
     unsafe {
         let listener = OwnedFd::from_raw_fd(libc::socket(
             libc::AF_INET,
@@ -81,7 +86,9 @@ pub fn serve(backlog: i32, accepted: &AtomicUsize, started: impl FnOnce(SocketAd
                         }
                         accepted.fetch_add(1, Ordering::Relaxed);
                         lines.insert(client, Vec::new());
-                        watch(client);
+                        if !keep {
+                            watch(client);
+                        }
                     }
                 } else {
                     let mut buffer = [0u8; 256];

@@ -1,7 +1,8 @@
 //! Usher against GLib's `GSocketService` and a bare epoll accept loop, side by side, on loopback.
 //!
 //! ```text
-//! cargo bench --bench socket_service [-- --rounds N --backlog N --processes [--pin] --workloads LIST]
+//! cargo bench --bench socket_service [-- --rounds N --backlog N --processes [--pin] --workloads LIST
+//!                                       --max-per-peer N --verbose]
 //! ```
 //!
 //! Three servers: Usher's `SocketService` and GLib's `GSocketService` (through gio-rs) with the
@@ -55,7 +56,19 @@
 //! * TLS burst: 500 clients do the same once, all at once: the time until every echo is back;
 //! * PROXY burst and PROXY churn: Usher alone, trusting 127.0.0.0/8 to send a PROXY protocol
 //!   header, with clients that send a v1 header before their line, as HAProxy's `send-proxy`
-//!   does; measured as burst and churn are, and shown against them in a table of their own.
+//!   does; measured as burst and churn are, and shown against them in a table of their own;
+//! * scale, in two modes, run only when named (`scale-keep`, `scale-read`: minutes each): after
+//!   64 connections held as a warm-up, 18 steps of 1,000 more connections held open, up to
+//!   18,000, each server in a process of its own (a server's and its clients' descriptors would
+//!   not fit in one process's 20,000). The clients connect from the 64 source addresses, send
+//!   nothing and stay. At each step: the server's CPU time over the step per connection
+//!   accepted (all its threads but the one that answers the benchmark), and the growth of its
+//!   resident memory since the warm-up per connection held. `scale-keep`'s handler only keeps a
+//!   reference to each connection, so that only the service's own work counts; `scale-read`'s
+//!   starts the echo's read, which stays pending (the floor watches each connection with its
+//!   epoll; in `scale-keep`, it only holds them). A table gives every step, another the first
+//!   and last steps, the median CPU per accept of the first and last thirds of the steps, and
+//!   its growth between them.
 //!
 //! For TLS, a self-signed ECDSA P-256 certificate for `localhost` and 127.0.0.1 is made with the
 //! `openssl` command in a temporary directory, removed afterwards; the clients trust it alone.
@@ -66,159 +79,31 @@
 //! Each workload runs `--rounds` times (default 5) per server, a different server first each
 //! round; the table shows medians, in the Markdown README.md has. `--workloads` runs some only:
 //! a comma-separated list of `burst`, `untuned`, `churn`, `idle`, `memory`, `tls-rate`,
-//! `tls-burst`, `tls-names`, `proxy-burst` and `proxy-churn`. `--verbose` prints each measure, and the CPU time of the server (its thread,
+//! `tls-burst`, `tls-names`, `proxy-burst` and `proxy-churn` (the default: all of them),
+//! `scale-keep` and `scale-read`. `--max-per-peer N` sets Usher's `max-connections-per-peer` in
+//! every workload, to measure what counting peers costs. `--verbose` prints each measure, and the
+//! CPU time of the server (its thread,
 //! or its process) that made it.
 
 mod clients;
 mod floor;
+mod os;
+mod scale;
 mod server;
 mod table;
 mod tls;
+mod workload;
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use clients::Prefix;
 use server::{Config, Kind, Server};
-
-const BURST_CLIENTS: usize = 5000;
-/// How long the untuned burst may take: with GLib's backlog of 10, the clients the kernel drops
-/// retry after 1, 3, 7, 15, 31… s, and the last would be echoed minutes later.
-const UNTUNED_DEADLINE: Duration = Duration::from_secs(10);
-const CHURN_CONCURRENCY: usize = 32;
-const CHURN_LIMIT: usize = 20_000;
-const CHURN_TIME: Duration = Duration::from_secs(2);
-const IDLE_CONNECTIONS: usize = 1000;
-const IDLE_WINDOW: Duration = Duration::from_secs(2);
-const HELD_CONNECTIONS: usize = 2000;
-const TLS_CONCURRENCY: usize = 8;
-const TLS_TIME: Duration = Duration::from_secs(2);
-const TLS_BURST_CLIENTS: usize = 500;
-/// The longest a workload may take before the benchmark gives up on it.
-const DEADLINE: Duration = Duration::from_secs(60);
-/// The listen backlog of the tuned workloads unless `--backlog` says otherwise: the kernel's
-/// default `net.core.somaxconn` since Linux 5.4, which caps it.
-const DEFAULT_BACKLOG: i32 = 4096;
-
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-enum Workload {
-    Burst,
-    Untuned,
-    Churn,
-    Idle,
-    Memory,
-    TlsRate,
-    TlsBurst,
-    TlsNames,
-    ProxyBurst,
-    ProxyChurn,
-}
-
-impl Workload {
-    const ALL: [Workload; 10] = [
-        Workload::Burst,
-        Workload::Untuned,
-        Workload::Churn,
-        Workload::Idle,
-        Workload::Memory,
-        Workload::TlsRate,
-        Workload::TlsBurst,
-        Workload::TlsNames,
-        Workload::ProxyBurst,
-        Workload::ProxyChurn,
-    ];
-
-    fn name(self) -> &'static str {
-        match self {
-            Workload::Burst => "burst",
-            Workload::Untuned => "untuned",
-            Workload::Churn => "churn",
-            Workload::Idle => "idle",
-            Workload::Memory => "memory",
-            Workload::TlsRate => "tls-rate",
-            Workload::TlsBurst => "tls-burst",
-            Workload::TlsNames => "tls-names",
-            Workload::ProxyBurst => "proxy-burst",
-            Workload::ProxyChurn => "proxy-churn",
-        }
-    }
-
-    fn tls(self) -> bool {
-        matches!(
-            self,
-            Workload::TlsRate | Workload::TlsBurst | Workload::TlsNames
-        )
-    }
-
-    /// Whether the clients send a PROXY protocol header, to Usher alone.
-    fn proxy(self) -> bool {
-        matches!(self, Workload::ProxyBurst | Workload::ProxyChurn)
-    }
-}
-
-/// The CPUs of `--pin`.
-const CLIENT_CPU: usize = 0;
-const SERVER_CPU: usize = 1;
-
-struct Options {
-    rounds: usize,
-    backlog: i32,
-    processes: bool,
-    /// With `processes`: the clients keep to CPU 0 and each server to CPU 1, so that the
-    /// scheduler's placement of the threads does not swing the measures from round to round.
-    pin: bool,
-    workloads: Vec<Workload>,
-    /// Print each server's CPU time after each workload.
-    verbose: bool,
-}
-
-impl Options {
-    fn parse(mut args: impl Iterator<Item = String>) -> Options {
-        let mut options = Options {
-            rounds: 5,
-            backlog: DEFAULT_BACKLOG,
-            processes: false,
-            pin: false,
-            workloads: Workload::ALL.to_vec(),
-            verbose: false,
-        };
-        while let Some(arg) = args.next() {
-            let mut value = |name: &str| {
-                args.next()
-                    .unwrap_or_else(|| panic!("{name} needs a value"))
-            };
-            match arg.as_str() {
-                "--rounds" => options.rounds = value("--rounds").parse().expect("--rounds N"),
-                "--backlog" => options.backlog = value("--backlog").parse().expect("--backlog N"),
-                "--processes" => options.processes = true,
-                "--pin" => options.pin = true,
-                "--verbose" => options.verbose = true,
-                "--workloads" => {
-                    let list = value("--workloads");
-                    options.workloads = list
-                        .split(',')
-                        .map(|name| {
-                            *Workload::ALL
-                                .iter()
-                                .find(|workload| workload.name() == name)
-                                .unwrap_or_else(|| panic!("no workload {name:?}"))
-                        })
-                        .collect();
-                }
-                _ => {} // cargo bench passes `--bench`
-            }
-        }
-        assert!(options.rounds > 0, "--rounds must be at least 1");
-        assert!(
-            !options.pin || options.processes,
-            "--pin keeps server processes apart from the clients: it needs --processes"
-        );
-        options
-    }
-}
-
-/// The samples of one measure of one server, over the rounds.
-type Samples = HashMap<(Kind, &'static str), Vec<f64>>;
+use table::{Samples, ScaleSamples};
+use workload::{
+    BURST_CLIENTS, CLIENT_CPU, DEADLINE, Options, SCALE_STEP, SCALE_STEPS, SCALE_WARM_UP,
+    SERVER_CPU, TLS_TIME, UNTUNED_DEADLINE, Workload,
+};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -227,9 +112,15 @@ fn main() {
     }
     let options = Options::parse(args.into_iter());
     if options.pin {
-        server::pin_to(CLIENT_CPU);
+        os::pin_to(CLIENT_CPU);
     }
-    server::raise_descriptor_limit(2 * BURST_CLIENTS + 200);
+    let scale_held = SCALE_WARM_UP + SCALE_STEPS * SCALE_STEP;
+    let needed = if options.workloads.iter().any(|workload| workload.scale()) {
+        scale_held.max(2 * BURST_CLIENTS)
+    } else {
+        2 * BURST_CLIENTS
+    };
+    os::raise_descriptor_limit(needed + 200);
     let certificates = options
         .workloads
         .iter()
@@ -237,6 +128,7 @@ fn main() {
         .then(tls::Certificates::new);
 
     let mut samples = Samples::new();
+    let mut scales = ScaleSamples::new();
     // The listen backlog each server really listens with, as `ss` reports it: tuned, untuned.
     let mut backlogs: HashMap<(Kind, bool), Option<u32>> = HashMap::new();
     for round in 1..=options.rounds {
@@ -262,14 +154,18 @@ fn main() {
                         .map(|certificates| certificates.files()),
                     cpu: options.pin.then_some(SERVER_CPU),
                     proxy: workload.proxy(),
+                    keep: workload == Workload::ScaleKeep,
+                    max_per_peer: options.max_per_peer,
                     names: workload == Workload::TlsNames,
                 };
-                let process = options.processes || workload == Workload::Memory;
+                // The scale workload's server and clients would not fit in one process's
+                // descriptors.
+                let process = options.processes || workload == Workload::Memory || workload.scale();
                 let mut server = Server::start(kind, &config, process);
                 if matches!(workload, Workload::Burst | Workload::Untuned) {
                     backlogs
                         .entry((kind, workload == Workload::Burst))
-                        .or_insert_with(|| server::listen_backlog(server.address.port()));
+                        .or_insert_with(|| os::listen_backlog(server.address.port()));
                 }
                 let mut record = |name, value| samples.entry((kind, name)).or_default().push(value);
                 let prefix = if workload.proxy() {
@@ -345,8 +241,29 @@ fn main() {
                         "tls-burst",
                         tls::burst(server.address, certificates.as_ref().unwrap()),
                     ),
+                    Workload::ScaleKeep | Workload::ScaleRead => scales
+                        .entry((kind, workload))
+                        .or_default()
+                        .push(scale::scale(&mut server)),
                 }
-                if options.verbose {
+                if options.verbose && workload.scale() {
+                    let steps = scales[&(kind, workload)].last().unwrap();
+                    let cpu: Vec<String> = steps
+                        .iter()
+                        .map(|step| format!("{:.1}", step.cpu_per_accept * 1e6))
+                        .collect();
+                    let memory: Vec<String> = steps
+                        .iter()
+                        .map(|step| format!("{:.0}", step.memory_per_connection))
+                        .collect();
+                    eprintln!(
+                        "  {} {}: µs per accept {}; B per connection {}",
+                        workload.name(),
+                        kind.label(),
+                        cpu.join(" "),
+                        memory.join(" ")
+                    );
+                } else if options.verbose {
                     let name = prefixed(match workload {
                         Workload::ProxyBurst => "burst",
                         Workload::ProxyChurn => "churn",
@@ -370,8 +287,10 @@ fn main() {
 
     println!();
     println!("{}", header(&options, &backlogs));
-    println!();
-    print!("{}", table::markdown(&options, &samples));
+    if options.workloads.iter().any(|workload| !workload.scale()) {
+        println!();
+        print!("{}", table::markdown(&options, &samples));
+    }
     if let Some(proxy) = table::proxy_markdown(&options, &samples) {
         println!();
         print!("{proxy}");
@@ -379,6 +298,16 @@ fn main() {
     if let Some(names) = table::names_markdown(&options, &samples) {
         println!();
         print!("{names}");
+    }
+    for workload in [Workload::ScaleKeep, Workload::ScaleRead] {
+        if options.workloads.contains(&workload) {
+            println!();
+            print!("{}", table::scale_steps_markdown(workload, &scales));
+        }
+    }
+    if let Some(summary) = table::scale_markdown(&scales) {
+        println!();
+        print!("{summary}");
     }
 }
 

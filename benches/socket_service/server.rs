@@ -15,6 +15,7 @@ use gio::prelude::*;
 use usher::prelude::*;
 
 use crate::floor;
+use crate::os::{self, task_context_switches, thread_cpu_time};
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum Kind {
@@ -68,6 +69,11 @@ pub struct Config {
     pub tls: Option<(PathBuf, PathBuf)>,
     /// Usher only: every client on loopback sends a PROXY protocol header first.
     pub proxy: bool,
+    /// The handler keeps each connection and does nothing with it, instead of echoing: only
+    /// the service's own work is measured (the scale workload's keep-only mode).
+    pub keep: bool,
+    /// Usher only: its `max-connections-per-peer`, to measure what counting peers costs.
+    pub max_per_peer: u32,
     /// Usher only, with TLS: the certificate is chosen by the server name of each client's
     /// ClientHello, among [`NAMES`].
     pub names: bool,
@@ -100,6 +106,12 @@ impl Config {
         if self.proxy {
             arguments.push("--proxy".to_owned());
         }
+        if self.keep {
+            arguments.push("--keep".to_owned());
+        }
+        if self.max_per_peer != 0 {
+            arguments.extend(["--max-per-peer".to_owned(), self.max_per_peer.to_string()]);
+        }
         if self.names {
             arguments.push("--names".to_owned());
         }
@@ -118,6 +130,13 @@ impl Config {
                 }
                 "--cpu" => config.cpu = arguments.next().and_then(|n| n.parse().ok()),
                 "--proxy" => config.proxy = true,
+                "--keep" => config.keep = true,
+                "--max-per-peer" => {
+                    config.max_per_peer = arguments
+                        .next()
+                        .and_then(|n| n.parse().ok())
+                        .expect("--max-per-peer N")
+                }
                 "--names" => config.names = true,
                 other => panic!("unknown server argument {other:?}"),
             }
@@ -144,6 +163,8 @@ enum Runner {
     /// Serves until its standard input closes; answers `accepted` with its count.
     Process {
         child: Child,
+        /// The thread that answers on standard input: not the server's work.
+        control: i32,
         stdin: ChildStdin,
         stdout: BufReader<ChildStdout>,
     },
@@ -196,14 +217,17 @@ impl Server {
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let mut line = String::new();
         stdout.read_line(&mut line).unwrap();
-        let port: u16 = line
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("the {kind:?} server process announces its port"));
+        let announced: Option<(u16, i32)> = line
+            .split_once(' ')
+            .and_then(|(port, tid)| Some((port.parse().ok()?, tid.trim().parse().ok()?)));
+        let (port, control) = announced.unwrap_or_else(|| {
+            panic!("the {kind:?} server process announces its port and its control thread")
+        });
         Server {
             address: SocketAddr::from(([127, 0, 0, 1], port)),
             runner: Runner::Process {
                 child,
+                control,
                 stdin,
                 stdout,
             },
@@ -261,12 +285,12 @@ impl Server {
     }
 
     /// The CPU time the server used so far, in seconds: its thread's, or its process's with all
-    /// its threads (its CPU-time clock); to the nanosecond, where `/proc/PID/stat` counts in
-    /// ticks of 10 ms.
+    /// its threads (its CPU-time clock) but the one that answers `accepted`; to the nanosecond,
+    /// where `/proc/PID/stat` counts in ticks of 10 ms.
     pub fn cpu_time(&self) -> f64 {
         match &self.runner {
             Runner::Thread { tid, .. } => thread_cpu_time(&format!("self/task/{tid}")),
-            Runner::Process { child, .. } => {
+            Runner::Process { child, control, .. } => {
                 let mut clock: libc::clockid_t = 0;
                 let mut time = libc::timespec {
                     tv_sec: 0,
@@ -279,7 +303,8 @@ impl Server {
                 if failed {
                     return f64::NAN;
                 }
-                time.tv_sec as f64 + time.tv_nsec as f64 / 1e9
+                let control = thread_cpu_time(&format!("{}/task/{control}", child.id()));
+                time.tv_sec as f64 + time.tv_nsec as f64 / 1e9 - control
             }
         }
     }
@@ -294,6 +319,7 @@ impl Server {
                 mut child,
                 stdin,
                 stdout,
+                ..
             } => {
                 drop(stdin);
                 drop(stdout);
@@ -312,15 +338,6 @@ impl Server {
     }
 }
 
-fn task_context_switches(task: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("{task}/status")).unwrap_or_default();
-    status
-        .lines()
-        .filter(|line| line.contains("ctxt_switches"))
-        .filter_map(|line| line.split_whitespace().last()?.parse::<u64>().ok())
-        .sum()
-}
-
 /// What stops a server, from any thread.
 pub enum Stop {
     Loop(glib::MainLoop),
@@ -333,15 +350,16 @@ impl Stop {
         match self {
             Stop::Loop(main_loop) => main_loop.quit(),
             Stop::Floor(fd) => {
-                crate::clients::write_fd(fd.as_raw_fd(), &1u64.to_ne_bytes());
+                os::write_fd(fd.as_raw_fd(), &1u64.to_ne_bytes());
             }
         }
     }
 }
 
-/// The hidden server mode: `--serve floor|glib|usher [--backlog N] [--tls CERT KEY]`. Serves on
-/// this thread; prints the port once listening, then answers `accepted` on standard input with
-/// the connections accepted so far, and stops when standard input closes.
+/// The hidden server mode: `--serve floor|glib|usher [--backlog N] [--tls CERT KEY] [--cpu N]
+/// [--proxy] [--keep] [--max-per-peer N]`. Serves on this thread; prints the port and the id of the thread that
+/// answers once listening, then answers `accepted` on standard input with the connections
+/// accepted so far, and stops when standard input closes.
 pub fn serve_from_arguments(arguments: &[String]) {
     let kind = match arguments.first().map(String::as_str) {
         Some("floor") => Kind::Floor,
@@ -351,9 +369,10 @@ pub fn serve_from_arguments(arguments: &[String]) {
     };
     let config = Config::from_arguments(&arguments[1..]);
     if let Some(cpu) = config.cpu {
-        pin_to(cpu);
+        os::pin_to(cpu);
     }
-    raise_descriptor_limit(crate::BURST_CLIENTS + 200);
+    // As many as it may have: the benchmark's process, with the same limit, warns if too few.
+    os::raise_descriptor_limit(0);
     // The answers go to the original standard output, and everything else to standard error:
     // GLib prints debug messages (`G_MESSAGES_DEBUG`) on standard output.
     let mut answers = unsafe {
@@ -367,7 +386,8 @@ pub fn serve_from_arguments(arguments: &[String]) {
         let accepted = accepted.clone();
         move || {
             let (address, stop) = ready.recv().unwrap();
-            writeln!(answers, "{}", address.port()).unwrap();
+            let tid = unsafe { libc::gettid() };
+            writeln!(answers, "{} {tid}", address.port()).unwrap();
             for line in std::io::stdin().lines() {
                 match line.as_deref() {
                     Ok("accepted") => {
@@ -395,8 +415,8 @@ fn serve(
 ) {
     if kind == Kind::Floor {
         assert!(config.tls.is_none(), "the floor serves no TLS");
-        let backlog = config.backlog.unwrap_or_else(somaxconn);
-        return floor::serve(backlog, accepted, |address, stop| {
+        let backlog = config.backlog.unwrap_or_else(os::somaxconn);
+        return floor::serve(backlog, config.keep, accepted, |address, stop| {
             started(address, Stop::Floor(stop))
         });
     }
@@ -451,6 +471,7 @@ fn glib_service(kind: Kind, config: &Config, accepted: &Arc<AtomicUsize>) -> gio
         gio::TlsCertificate::from_files(certificate, key).expect("the benchmark's certificate")
     });
     let accepted = accepted.clone();
+    let handle = handler(config.keep);
     match kind {
         Kind::Usher => {
             let service = usher::SocketService::new();
@@ -465,6 +486,7 @@ fn glib_service(kind: Kind, config: &Config, accepted: &Arc<AtomicUsize>) -> gio
                     }
                 }
             }
+            service.set_max_connections_per_peer(config.max_per_peer);
             if config.proxy {
                 service
                     .try_set_proxy_protocol_peers(&["127.0.0.0/8"])
@@ -472,7 +494,7 @@ fn glib_service(kind: Kind, config: &Config, accepted: &Arc<AtomicUsize>) -> gio
             }
             service.connect_incoming(move |_, connection, _| {
                 accepted.fetch_add(1, Ordering::Relaxed);
-                echo_once(connection.clone());
+                handle(connection);
                 false
             });
             service.upcast()
@@ -482,7 +504,7 @@ fn glib_service(kind: Kind, config: &Config, accepted: &Arc<AtomicUsize>) -> gio
             gio::prelude::SocketServiceExt::connect_incoming(&service, move |_, connection, _| {
                 accepted.fetch_add(1, Ordering::Relaxed);
                 match &certificate {
-                    None => echo_once(connection.clone()),
+                    None => handle(connection),
                     Some(certificate) => {
                         let tls = gio::TlsServerConnection::new(connection, Some(certificate))
                             .expect("a TLS backend (glib-networking)");
@@ -498,6 +520,19 @@ fn glib_service(kind: Kind, config: &Config, accepted: &Arc<AtomicUsize>) -> gio
             service.upcast()
         }
         Kind::Floor => unreachable!(),
+    }
+}
+
+/// The plain handler: echoes once, or, with `keep`, keeps every connection until the server
+/// stops, doing nothing with it. A service's handler runs on its context's thread.
+fn handler(keep: bool) -> impl Fn(&gio::SocketConnection) {
+    let kept = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    move |connection| {
+        if keep {
+            kept.borrow_mut().push(connection.clone());
+        } else {
+            echo_once(connection.clone());
+        }
     }
 }
 
@@ -523,72 +558,4 @@ fn echo_once(connection: impl IsA<gio::IOStream>) {
             }
         },
     );
-}
-
-/// The CPU time the thread `/proc/{task}` used so far, in seconds, to the nanosecond (its
-/// `schedstat`); `thread-self` is the calling thread.
-pub fn thread_cpu_time(task: &str) -> f64 {
-    let schedstat = std::fs::read_to_string(format!("/proc/{task}/schedstat")).unwrap_or_default();
-    let nanoseconds = schedstat
-        .split_whitespace()
-        .next()
-        .and_then(|field| field.parse::<f64>().ok())
-        .unwrap_or(f64::NAN);
-    nanoseconds / 1e9
-}
-
-/// `net.core.somaxconn`: the most any listen backlog is, and what a tuned server asks for.
-fn somaxconn() -> i32 {
-    std::fs::read_to_string("/proc/sys/net/core/somaxconn")
-        .ok()
-        .and_then(|maximum| maximum.trim().parse().ok())
-        .unwrap_or(4096)
-}
-
-/// The backlog the socket listening on 127.0.0.1:`port` has, as `ss` shows it (its `Send-Q`);
-/// `None` without `ss`.
-pub fn listen_backlog(port: u16) -> Option<u32> {
-    let output = Command::new("ss")
-        .args(["-Hltn", &format!("sport = :{port}")])
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
-    let output = String::from_utf8_lossy(&output.stdout);
-    output
-        .lines()
-        .next()?
-        .split_whitespace()
-        .nth(2)?
-        .parse()
-        .ok()
-}
-
-pub fn raise_descriptor_limit(needed: usize) {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    unsafe {
-        libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
-        limit.rlim_cur = limit.rlim_max;
-        libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
-    }
-    if (limit.rlim_cur as usize) < needed {
-        eprintln!("warning: only {} file descriptors", limit.rlim_cur);
-    }
-}
-
-/// Keeps this thread, and the threads it starts from now on, to `cpu`.
-pub fn pin_to(cpu: usize) {
-    // SAFETY: a zeroed cpu_set_t is an empty set, and the calls only read it.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(cpu, &mut set);
-        if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
-            panic!(
-                "cannot keep to CPU {cpu}: {}",
-                std::io::Error::last_os_error()
-            );
-        }
-    }
 }

@@ -1,7 +1,16 @@
 //! The table of medians, in the Markdown README.md has.
 
+use std::collections::HashMap;
+
+use crate::scale::Step;
 use crate::server::Kind;
-use crate::{BURST_CLIENTS, Options, Samples, UNTUNED_DEADLINE, Workload};
+use crate::workload::{BURST_CLIENTS, Options, SCALE_STEP, UNTUNED_DEADLINE, Workload};
+
+/// The samples of one measure of one server, over the rounds.
+pub type Samples = HashMap<(Kind, &'static str), Vec<f64>>;
+
+/// The steps of the scale workload, in each of its modes, of one server, over the rounds.
+pub type ScaleSamples = HashMap<(Kind, Workload), Vec<Vec<Step>>>;
 
 #[derive(Clone, Copy)]
 enum Unit {
@@ -240,6 +249,177 @@ pub fn markdown(options: &Options, samples: &Samples) -> String {
         );
     }
     table
+}
+
+/// The medians of each step of the scale workload in `mode`, over the rounds: the CPU per accept
+/// (seconds) and the memory per held connection (bytes), of each server in `Kind::ALL`'s order.
+fn scale_medians(mode: Workload, scales: &ScaleSamples) -> Vec<[Option<(f64, f64)>; 3]> {
+    let steps = scales
+        .iter()
+        .filter(|((_, workload), _)| *workload == mode)
+        .flat_map(|(_, rounds)| rounds.iter().map(Vec::len))
+        .min()
+        .unwrap_or(0);
+    let median = |mut values: Vec<f64>| {
+        values.sort_by(f64::total_cmp);
+        values[values.len() / 2]
+    };
+    (0..steps)
+        .map(|step| {
+            Kind::ALL.map(|kind| {
+                let rounds = scales.get(&(kind, mode))?;
+                let pick = |measure: fn(&Step) -> f64| {
+                    median(rounds.iter().map(|steps| measure(&steps[step])).collect())
+                };
+                Some((
+                    pick(|step| step.cpu_per_accept),
+                    pick(|step| step.memory_per_connection),
+                ))
+            })
+        })
+        .collect()
+}
+
+fn scale_mode(mode: Workload) -> &'static str {
+    match mode {
+        Workload::ScaleKeep => "the handler keeps each connection",
+        Workload::ScaleRead => "the handler starts a read on each connection",
+        other => unreachable!("{other:?} is no scale workload"),
+    }
+}
+
+/// Every step of the scale workload in `mode`: the CPU per accept and memory per held
+/// connection of each server, and Usher's against GLib's.
+pub fn scale_steps_markdown(mode: Workload, scales: &ScaleSamples) -> String {
+    let mut table = format!(
+        "Scale, {}: the server's CPU per accept in each step of {} connections, and its \
+         resident memory per held connection.\n\n\
+         | held | CPU: floor | GLib | Usher | Usher / GLib | RSS: floor | GLib | Usher | Usher / GLib |\n\
+         |---|---|---|---|---|---|---|---|---|\n",
+        scale_mode(mode),
+        thousands(SCALE_STEP as f64),
+    );
+    for (index, step) in scale_medians(mode, scales).iter().enumerate() {
+        let cpu = step.map(|step| step.map(|(cpu, _)| Value::Exact(cpu)));
+        let memory = step.map(|step| step.map(|(_, memory)| Value::Exact(memory)));
+        let cells = |values: [Option<Value>; 3], unit| {
+            let [floor, glib, usher] =
+                values.map(|value| value.map_or("–".to_owned(), |value| format(value, unit)));
+            format!(
+                "{floor} | {glib} | {usher} | {}",
+                ratio(values[2], values[1])
+            )
+        };
+        table += &format!(
+            "| {} | {} | {} |\n",
+            thousands(((index + 1) * SCALE_STEP) as f64),
+            cells(cpu, Unit::Microseconds),
+            cells(memory, Unit::Bytes),
+        );
+    }
+    table
+}
+
+/// The scale workload's first and last steps, the median CPU per accept of its first and last
+/// thirds and how much it grew between them, if it ran. (A single step can come cheaper to every
+/// server, the floor too, when the clients' `connect()`s come quicker and the servers find more
+/// clients waiting per wakeup: the thirds' medians tell growth from that.)
+pub fn scale_markdown(scales: &ScaleSamples) -> Option<String> {
+    let mut table = String::from(
+        "| scale | floor | GLib | Usher | Usher / GLib |\n\
+         |---|---|---|---|---|\n",
+    );
+    let mut any = false;
+    for mode in [Workload::ScaleKeep, Workload::ScaleRead] {
+        let medians = scale_medians(mode, scales);
+        let (Some(first), Some(last)) = (medians.first(), medians.last()) else {
+            continue;
+        };
+        any = true;
+        let held = |steps: usize| thousands((steps * SCALE_STEP) as f64);
+        let (first_held, last_held) = (held(1), held(medians.len()));
+        let third = (medians.len() / 3).max(1);
+        let label = match mode {
+            Workload::ScaleKeep => "keep only",
+            _ => "a read pending",
+        };
+        let row = |name: String, values: [Option<f64>; 3], unit: Option<Unit>| {
+            let values = values.map(|value| value.map(Value::Exact));
+            let cell = |value: Option<Value>| match (value, unit) {
+                (None, _) => "–".to_owned(),
+                (Some(value), Some(unit)) => format(value, unit),
+                (Some(value), None) => format!("{:.2}×", value.bound()),
+            };
+            format!(
+                "| {label}: {name} | {} | {} | {} | {} |\n",
+                cell(values[0]),
+                cell(values[1]),
+                cell(values[2]),
+                ratio(values[2], values[1]),
+            )
+        };
+        let pick = |step: &[Option<(f64, f64)>; 3], measure: fn((f64, f64)) -> f64| {
+            step.map(|step| step.map(measure))
+        };
+        // The median CPU per accept of each server over `steps`.
+        let cpu_over = |steps: &[[Option<(f64, f64)>; 3]]| {
+            [0, 1, 2].map(|server| {
+                let mut values: Vec<f64> = steps
+                    .iter()
+                    .filter_map(|step| step[server].map(|(cpu, _)| cpu))
+                    .collect();
+                values.sort_by(f64::total_cmp);
+                values.get(values.len() / 2).copied()
+            })
+        };
+        let (early, late) = (
+            cpu_over(&medians[..third]),
+            cpu_over(&medians[medians.len() - third..]),
+        );
+        let growth = [0, 1, 2].map(|server| Some(late[server]? / early[server]?));
+        let (early_held, late_held) = (
+            format!("{first_held}–{}", held(third)),
+            format!("{}–{last_held}", held(medians.len() - third + 1)),
+        );
+        let cpu = |step: (f64, f64)| step.0;
+        let memory = |step: (f64, f64)| step.1;
+        table += &row(
+            format!("CPU per accept, {first_held} held"),
+            pick(first, cpu),
+            Some(Unit::Microseconds),
+        );
+        table += &row(
+            format!("CPU per accept, {last_held} held"),
+            pick(last, cpu),
+            Some(Unit::Microseconds),
+        );
+        table += &row(
+            format!("CPU per accept, median of the steps {early_held}"),
+            early,
+            Some(Unit::Microseconds),
+        );
+        table += &row(
+            format!("CPU per accept, median of the steps {late_held}"),
+            late,
+            Some(Unit::Microseconds),
+        );
+        table += &row(
+            format!("CPU per accept, growth from {early_held} to {late_held}"),
+            growth,
+            None,
+        );
+        table += &row(
+            format!("RSS per held connection, {first_held} held"),
+            pick(first, memory),
+            Some(Unit::Bytes),
+        );
+        table += &row(
+            format!("RSS per held connection, {last_held} held"),
+            pick(last, memory),
+            Some(Unit::Bytes),
+        );
+    }
+    any.then_some(table)
 }
 
 fn format(value: Value, unit: Unit) -> String {

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-use crate::{TLS_BURST_CLIENTS, TLS_CONCURRENCY, TLS_TIME};
+use crate::workload::{TLS_BURST_CLIENTS, TLS_CONCURRENCY, TLS_TIME};
 
 /// A self-signed ECDSA P-256 certificate for `localhost` and 127.0.0.1, and its key, in a
 /// temporary directory removed on drop.

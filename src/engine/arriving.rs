@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use crate::client_hello::ClientHello;
 use crate::proxy_info::ProxyInfo;
-use crate::socket_settings::{Resolved, SocketSettings};
+use crate::socket_settings::Resolved;
 use crate::sys::SendObject;
 
 /// A connection on its way to `incoming`, between its stages.
@@ -31,15 +31,8 @@ pub(super) struct Arriving {
     pub credentials: Option<SendObject<gio::Credentials>>,
     /// What its listening socket's settings said at its accept.
     pub settings: Arc<Resolved>,
-    pub origin: Origin,
-}
-
-/// The listening socket a connection came through, and the settings in force for it.
-#[derive(Clone)]
-pub(super) struct Origin {
-    /// `None` for a connection accepted through the listener, which does not tell.
-    pub listening: Option<SendObject<gio::Socket>>,
-    pub settings: SendObject<SocketSettings>,
+    /// The id of the listening socket it came through; `None` through the listener.
+    pub listening: Option<u32>,
 }
 
 /// Where a stage takes a connection once done with it: the next stage.

@@ -55,10 +55,13 @@ impl Engine {
         })
     }
 
-    /// Sets `max-connections-per-peer`; whether it changed.
+    /// Sets `max-connections-per-peer`; whether it changed. Peers are counted only while it is
+    /// set.
     pub(crate) fn set_max_connections_per_peer<H: Host>(host: &H, max: u32) -> bool {
         Self::update(host, |state| {
-            std::mem::replace(&mut state.limits.max_per_peer, max) != max
+            let changed = std::mem::replace(&mut state.limits.max_per_peer, max) != max;
+            state.count_peers();
+            changed
         })
     }
 

@@ -11,13 +11,14 @@ use std::time::Duration;
 use gio::prelude::*;
 
 use super::accept::Failure;
-use super::arriving::{Arriving, Origin};
-use super::state::{AcceptMode, Lifecycle, Refused, State};
+use super::arriving::Arriving;
+use super::gate::Refused;
+use super::state::{AcceptMode, Lifecycle, State};
 use super::{Changes, Engine, Host, credentials, gate, hello, proxy, tls};
-use crate::connection::{self, Guard};
+use crate::connection::{self, Shared};
 use crate::log::{LOG_DOMAIN, debug};
 use crate::refusal::Refusal;
-use crate::socket_settings::Resolved;
+use crate::socket_settings::{Origin, Resolved};
 use crate::sys::{self, SendObject, SendWeak};
 
 /// How a dispatch serves a listening socket's clients.
@@ -26,7 +27,10 @@ struct Serving {
     most: usize,
     /// What the socket's connections are served with.
     resolved: Arc<Resolved>,
-    origin: Origin,
+    /// What they share: where they report their close, where they come from.
+    shared: Arc<Shared>,
+    /// The socket's id; `None` for the listener's accepts.
+    listening: Option<u32>,
 }
 
 /// The stages of a connection's way to `incoming`, in order.
@@ -74,7 +78,7 @@ impl Engine {
     /// rest of the context runs in between.
     fn serve<H: Host>(host: &H, id: u32) {
         let engine = host.engine();
-        let Some(serving) = engine.state().listening(id) else {
+        let Some((socket, serving)) = engine.state().listening(id, engine) else {
             return;
         };
         // Under the lock, so that `stop()` from another thread is strictly before or after.
@@ -92,12 +96,7 @@ impl Engine {
             Self::refuse(host, refused);
         }
 
-        let socket = serving
-            .origin
-            .listening
-            .as_deref()
-            .expect("a listening socket");
-        let source_object = sys::listener_source_object(socket);
+        let source_object = sys::listener_source_object(&socket);
         let mut changes = Changes::default();
         let mut handed_out = 0;
         while handed_out < serving.most {
@@ -174,14 +173,9 @@ impl Engine {
             state.n_accepted += 1;
             state.registry.insert(SendObject::new(socket.clone()), peer)
         };
-        if peer.is_some() && serving.origin.listening.is_none() {
-            // As GLib ≥ 2.80 does for every TCP socket: no delay for small writes. (A socket the
-            // service accepts on itself has it, and its connections inherit it.)
-            let _ = socket.set_option(libc::IPPROTO_TCP, libc::TCP_NODELAY, 1);
-        }
-        let sink: Arc<dyn connection::CloseSink> = engine.clone();
+        let connection = connection::new_tracked(&socket, serving.shared.clone(), key);
         let arriving = Arriving {
-            connection: SendObject::new(connection::new_tracked(&socket, Guard::new(sink, key))),
+            connection: SendObject::new(connection),
             key,
             peer,
             source_object: source_object.clone().map(SendObject::new),
@@ -190,7 +184,7 @@ impl Engine {
             tls_started: None,
             credentials: None,
             settings: serving.resolved.clone(),
-            origin: serving.origin.clone(),
+            listening: serving.listening,
         };
         Self::advance(host, arriving, Stage::Credentials);
         Changes {
@@ -267,10 +261,6 @@ impl Engine {
                 if let Some(credentials) = arriving.credentials.take() {
                     credentials::attach(&arriving.connection, credentials);
                 }
-                arriving
-                    .origin
-                    .settings
-                    .attach(&arriving.connection, arriving.origin.listening.as_deref());
                 host.incoming(&arriving.connection, arriving.source_object.as_deref());
             }
         }
@@ -415,6 +405,11 @@ impl Engine {
             .ok()
             .and_then(|address| address.downcast::<gio::InetSocketAddress>().ok())
             .map(|address| sys::canonical_ip(IpAddr::from(address.address())));
+        if peer.is_some() && !super::accept::glib_sets_no_delay() {
+            // As GLib ≥ 2.80 does for every TCP socket: no delay for small writes. The service's
+            // own sockets pass it on (see `accept::pass_on_no_delay`); these are not its own.
+            let _ = socket.set_option(libc::IPPROTO_TCP, libc::TCP_NODELAY, 1);
+        }
         let admitted = Self::update(host, |state| {
             state.end_listener_accept(cancellable);
             state.backoff.reset();
@@ -443,10 +438,11 @@ impl Engine {
             Ok(Serving {
                 most: 1,
                 resolved,
-                origin: Origin {
-                    listening: None,
-                    settings: state.defaults.clone(),
-                },
+                shared: Arc::new(Shared {
+                    sink: host.engine().clone(),
+                    origin: Origin::new(None, &state.defaults),
+                }),
+                listening: None,
             })
         });
         match admitted {
@@ -479,20 +475,23 @@ impl State {
         }
     }
 
-    /// How to serve socket `id` now, if the service serves it.
-    fn listening(&mut self, id: u32) -> Option<Serving> {
+    /// Socket `id`, and how to serve it now, if the service serves it; `engine` is the service's.
+    fn listening(
+        &mut self,
+        id: u32,
+        engine: &Arc<Engine>,
+    ) -> Option<(SendObject<gio::Socket>, Serving)> {
         (self.lifecycle != Lifecycle::Closed).then_some(())?;
         let Self {
             sockets, defaults, ..
         } = self;
         let listening = sockets.iter_mut().find(|listening| listening.id == id)?;
-        Some(Serving {
+        let serving = Serving {
             most: listening.most,
             resolved: listening.resolved(defaults).clone(),
-            origin: Origin {
-                listening: Some(listening.socket.clone()),
-                settings: listening.settings_in_force(defaults),
-            },
-        })
+            shared: listening.shared(defaults, || engine.clone()),
+            listening: Some(id),
+        };
+        Some((listening.socket.clone(), serving))
     }
 }

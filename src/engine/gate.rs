@@ -200,6 +200,13 @@ impl Descriptors {
     }
 }
 
+/// A connection refused: why, and from whom.
+pub(super) struct Refused {
+    pub error: glib::Error,
+    pub reason: Refusal,
+    pub peer: Option<IpAddr>,
+}
+
 /// The error a refusal for `reason` is reported with.
 pub(super) fn refused(reason: Refusal, peer: Option<IpAddr>) -> glib::Error {
     let (code, why) = match reason {

@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use gio::prelude::*;
 
 use super::arriving::{Arriving, Next};
+use super::handshakes;
 use super::{Engine, Host};
 use crate::client_hello::ClientHello;
 use crate::log::debug;
@@ -81,7 +82,7 @@ fn lock(shared: &Shared) -> std::sync::MutexGuard<'_, Option<Read>> {
 /// refuses it.
 pub(super) fn read<H: Host>(host: &H, mut arriving: Arriving, next: Next<H>) {
     // The TLS stage begins here: counted toward the handshake limits from now on.
-    if !super::tls::admit(host, &arriving) {
+    if !handshakes::admit(host, &arriving) {
         return;
     }
     arriving.tls_started = Some(Instant::now());
@@ -305,7 +306,7 @@ fn conclude<H: Host>(host: &H, read: Read, result: Result<Hello, glib::Error>, n
             next(host, arriving);
         }
         Err(error) => {
-            super::tls::end(host, arriving.peer);
+            handshakes::end(host, arriving.peer);
             let reason = if error.matches(gio::IOErrorEnum::TimedOut) {
                 Refusal::TlsTimeout
             } else {

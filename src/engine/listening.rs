@@ -9,8 +9,9 @@ use gio::prelude::*;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::PathBuf;
 
+use crate::connection::{CloseSink, Shared};
 use crate::log::{LOG_DOMAIN, debug};
-use crate::socket_settings::{Resolved, SocketSettings, TcpSettings, UnixSettings};
+use crate::socket_settings::{Origin, Resolved, SocketSettings, TcpSettings, UnixSettings};
 use crate::sys::{self, SendObject};
 
 /// A listening socket and, while the service accepts on it, the source watching it.
@@ -23,6 +24,9 @@ pub(super) struct Listening {
     /// The most clients to take in, and to hand out, per dispatch: the socket's backlog, or
     /// more.
     pub most: usize,
+    /// Whether each client taken in needs `TCP_NODELAY` set: those queued before the socket
+    /// had it to pass on (see `accept::pass_on_no_delay`), until the backlog is seen empty.
+    pub no_delay_each: bool,
     /// The name it was passed with (`LISTEN_FDNAMES`, a handover), if any.
     pub name: Option<String>,
     /// It was passed by systemd (`LISTEN_FDS`), which holds it already.
@@ -35,6 +39,10 @@ pub(super) struct Listening {
     /// service's given.
     resolved: Arc<Resolved>,
     versions: (u64, u64),
+    /// What its connections share: where they report their close, and where they come from;
+    /// made again when the settings in force are other ones. It holds the engine, which holds
+    /// this: the engine lets go of its sockets when disposed.
+    shared: Option<(Arc<Origin>, Arc<Shared>)>,
 }
 
 impl Listening {
@@ -44,23 +52,43 @@ impl Listening {
         let backlog = usize::try_from(socket.listen_backlog()).unwrap_or(0);
         let (resolved, versions) = resolve(adding.settings.as_deref(), defaults);
         tune(&socket, &TcpSettings::default(), &resolved.tcp);
-        // As GLib ≥ 2.80 sets on every TCP socket it makes: no delay for small writes. Set here
-        // once, the socket's connections inherit it, at no cost per accept.
-        if is_tcp(&socket) {
-            let _ = socket.set_option(libc::IPPROTO_TCP, libc::TCP_NODELAY, 1);
-        }
+        let no_delay_each = super::accept::pass_on_no_delay(&socket, is_tcp(&socket));
         Self {
             id,
             socket: SendObject::new(socket),
             source: None,
             waiting: VecDeque::new(),
             most: backlog.max(super::ACCEPT_BATCH),
+            no_delay_each,
             name: adding.name,
             activated: adding.activated,
             unix_file: adding.unix_file,
             settings: adding.settings,
             resolved,
             versions,
+            shared: None,
+        }
+    }
+
+    /// What its connections share: `sink`, the engine's, and where they come from, the socket
+    /// and the settings in force for it.
+    pub fn shared(
+        &mut self,
+        defaults: &SendObject<SocketSettings>,
+        sink: impl FnOnce() -> Arc<dyn CloseSink>,
+    ) -> Arc<Shared> {
+        let settings = self.settings_in_force(defaults);
+        match &self.shared {
+            Some((origin, shared)) if origin.has_settings(&settings) => shared.clone(),
+            _ => {
+                let origin = Origin::new(Some(&self.socket), &settings);
+                let shared = Arc::new(Shared {
+                    sink: sink(),
+                    origin: origin.clone(),
+                });
+                self.shared = Some((origin, shared.clone()));
+                shared
+            }
         }
     }
 

@@ -48,6 +48,7 @@ mod controls;
 mod credentials;
 mod dispatch;
 mod gate;
+mod handshakes;
 mod hello;
 mod listening;
 mod proxy;

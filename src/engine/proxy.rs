@@ -20,7 +20,7 @@ use std::time::Duration;
 use gio::prelude::*;
 
 use super::arriving::{Arriving, Next};
-use super::state::Refused;
+use super::gate::Refused;
 use super::{Engine, Host};
 use crate::log::debug;
 use crate::proxy_info::ProxyInfo;
@@ -262,9 +262,9 @@ fn look<H: Host>(weak: &SendWeak<H>, shared: &Shared, next: Next<H>) -> glib::Co
 /// tells what comes next.
 fn step(read: &mut Read) -> Step {
     let socket = read.arriving.connection.socket();
-    let mut peeked = [0u8; MAX_LENGTH];
+    let mut buffer = [0u8; MAX_LENGTH];
     let room = MAX_LENGTH - read.taken.len();
-    let received = match sys::receive(socket.as_fd(), &mut peeked[..room], true) {
+    let received = match sys::receive(socket.as_fd(), &mut buffer[..room], true) {
         Ok(received) => received,
         Err(libc::EAGAIN) => return Step::Wait,
         Err(errno) => {
@@ -291,7 +291,7 @@ fn step(read: &mut Read) -> Step {
             )),
         });
     }
-    let peeked = &peeked[..received];
+    let peeked = &buffer[..received];
     if read.expect != Expect::Header {
         // Nothing was taken yet: the bytes are the socket's first.
         match (proxy_protocol::detect(peeked), read.expect) {
@@ -322,7 +322,8 @@ fn step(read: &mut Read) -> Step {
         Ok(Parsed::Complete { header, length }) => (Some(header), length),
     };
     let unread = length - (bytes.len() - received);
-    if let Err(error) = take_off(&socket, unread) {
+    // Into the buffer the bytes were peeked into, copied out already.
+    if let Err(error) = take_off(&socket, &mut buffer[..unread]) {
         return Step::Done(Err(error));
     }
     bytes.truncate(length);
@@ -335,11 +336,11 @@ fn step(read: &mut Read) -> Step {
     }
 }
 
-/// Receives `count` bytes that a peek showed are there, and that belong to the header.
-fn take_off(socket: &gio::Socket, count: usize) -> Result<(), glib::Error> {
-    let mut discarded = [0u8; MAX_LENGTH];
-    match sys::receive(socket.as_fd(), &mut discarded[..count], false) {
-        Ok(received) if received == count => Ok(()),
+/// Receives into `discarded` as many bytes as it holds, which a peek showed are there, and which
+/// belong to the header.
+fn take_off(socket: &gio::Socket, discarded: &mut [u8]) -> Result<(), glib::Error> {
+    match sys::receive(socket.as_fd(), discarded, false) {
+        Ok(received) if received == discarded.len() => Ok(()),
         Ok(_) => Err(glib::Error::new(
             gio::IOErrorEnum::Failed,
             "The socket gave fewer bytes of the PROXY protocol header than it showed",

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use gio::prelude::*;
 
-use super::accept::{Failure, Outcome, accept};
+use super::accept::{Failure, Outcome, accept, client_waits};
 use super::backoff::Backoff;
-use super::gate::{Descriptors, Gate, refused};
+use super::gate::{Descriptors, Gate, Refused, refused};
 use super::listening::{self, Adding, Listening};
 use super::proxy::{self, Proxy};
 use super::registry::{Registry, refusal};
@@ -115,13 +115,6 @@ pub(super) struct Pauses {
     pub descriptor_check: Option<glib::Source>,
     /// Ends the memory pressure when no warning came for a while.
     pub memory_quiet: Option<glib::Source>,
-}
-
-/// A connection refused: why, and from whom.
-pub(super) struct Refused {
-    pub error: glib::Error,
-    pub reason: Refusal,
-    pub peer: Option<IpAddr>,
 }
 
 /// The main context the service accepts and emits on, and its mailbox there.
@@ -340,8 +333,16 @@ impl State {
         let mut instant = None;
         let mut now = || *instant.get_or_insert_with(std::time::Instant::now);
         // Refusals and failures count too: a flood of either cannot hold the dispatch.
-        for _ in 0..wanted {
-            match accept(&listening.socket) {
+        for attempt in 0..wanted {
+            // The first accept() is the one the socket's readiness called for. If no other
+            // client waits now, as when clients come one at a time, stop without an accept()
+            // that finds the backlog empty (see `client_waits`); if one does, this is a burst,
+            // taken until empty.
+            if attempt == 1 && !client_waits(&listening.socket) {
+                listening.no_delay_each = false;
+                break;
+            }
+            match accept(&listening.socket, listening.no_delay_each) {
                 Outcome::Client(client) => {
                     let peer = client.peer;
                     let near_limit = descriptors.is_near_limit(&client.fd);
@@ -373,7 +374,10 @@ impl State {
                         break;
                     }
                 }
-                Outcome::Empty => break,
+                Outcome::Empty => {
+                    listening.no_delay_each = false;
+                    break;
+                }
                 Outcome::Closed => {
                     intake.closed = true;
                     break;
@@ -390,6 +394,17 @@ impl State {
             self.backoff.reset();
         }
         Some(intake)
+    }
+
+    /// Counts connections per peer while `max-connections-per-peer` is set, and only then:
+    /// starts, counting those live and taken in, or stops.
+    pub(super) fn count_peers(&mut self) {
+        let counted = self.limits.max_per_peer != 0;
+        let waiting = self
+            .sockets
+            .iter()
+            .flat_map(|listening| listening.waiting.iter().map(|client| client.peer));
+        self.registry.count_peers(counted.then_some(waiting));
     }
 
     /// The refusal of a connection counted under `peer`, if that puts the peer beyond its

@@ -23,6 +23,7 @@ use std::time::Duration;
 use gio::prelude::*;
 
 use super::arriving::{Arriving, Next};
+use super::handshakes;
 use super::hello::Hellos;
 use super::{Engine, Host};
 use crate::connection;
@@ -52,7 +53,7 @@ impl Tls {
 pub(super) fn handshake<H: Host>(host: &H, mut arriving: Arriving, next: Next<H>) {
     let peer = arriving.peer;
     // Counted before anything is spent on it, unless it was as its ClientHello's read began.
-    if arriving.tls_started.is_none() && !admit(host, &arriving) {
+    if arriving.tls_started.is_none() && !handshakes::admit(host, &arriving) {
         return;
     }
     // The settings the connection's socket has now, and the certificate for it.
@@ -64,7 +65,7 @@ pub(super) fn handshake<H: Host>(host: &H, mut arriving: Arriving, next: Next<H>
     let tls = match tls {
         Ok(tls) => tls,
         Err(error) => {
-            end(host, peer);
+            handshakes::end(host, peer);
             Engine::refuse_arriving(host, &arriving, error, Refusal::Tls);
             return;
         }
@@ -99,7 +100,7 @@ pub(super) fn handshake<H: Host>(host: &H, mut arriving: Arriving, next: Next<H>
             timer.destroy();
         }
         let Some(host) = weak.upgrade() else { return };
-        end(&host, peer);
+        handshakes::end(&host, peer);
         match result {
             Ok(()) => {
                 let wrapper = connection::wrap_tls(&arriving.connection, handshaking.upcast_ref());
@@ -132,37 +133,10 @@ pub(super) fn handshake<H: Host>(host: &H, mut arriving: Arriving, next: Next<H>
         }
         // Not started: the connection went with the callback.
         Err(_) => {
-            end(host, peer);
+            handshakes::end(host, peer);
             glib::g_critical!(LOG_DOMAIN, "Cannot acquire the service's main context")
         }
     }
-}
-
-/// Counts the TLS stage of `arriving` as it begins (its handshake, or the read of its
-/// ClientHello before it), within `tls-handshakes-per-peer` and `tls-handshake-rate`: whether it
-/// may go on; a connection beyond them is refused, never queued.
-pub(super) fn admit<H: Host>(host: &H, arriving: &Arriving) -> bool {
-    let peer = arriving.peer;
-    let admission = &arriving.settings.admission;
-    let admitted = Engine::update(host, |state| {
-        state.gate.start_handshake(admission, peer)?;
-        state.tls.handshakes += 1;
-        Ok(())
-    });
-    if let Err(reason) = admitted {
-        let error = super::gate::refused(reason, peer);
-        Engine::refuse_arriving(host, arriving, error, reason);
-        return false;
-    }
-    true
-}
-
-/// A TLS stage counted for `peer` ended.
-pub(super) fn end<H: Host>(host: &H, peer: Option<std::net::IpAddr>) {
-    Engine::update(host, |state| {
-        state.tls.handshakes -= 1;
-        state.gate.end_handshake(peer);
-    });
 }
 
 /// The settings of the socket `arriving` came through as they are now, if it still serves TLS
@@ -172,13 +146,13 @@ fn current_settings<H: Host>(host: &H, arriving: &Arriving) -> Arc<Resolved> {
     let engine = host.engine();
     let mut state = engine.state();
     let state = &mut *state;
-    let now = match arriving.origin.listening.as_deref() {
-        Some(socket) => {
+    let now = match arriving.listening {
+        Some(id) => {
             let defaults = &state.defaults;
             state
                 .sockets
                 .iter_mut()
-                .find(|listening| *listening.socket == *socket)
+                .find(|listening| listening.id == id)
                 .map(|listening| listening.resolved(defaults).clone())
         }
         None => Some(state.fallback()),

@@ -1,7 +1,7 @@
 //! `UsherSocketService`: the GObject, its properties and signals. What accepting means lives in
 //! the [engine](crate::engine); this is the face it shows to GObject.
 
-use std::sync::{Arc, LazyLock, Mutex, PoisonError};
+use std::sync::{Arc, LazyLock, Mutex, OnceLock, PoisonError};
 
 use gio::prelude::*;
 use glib::subclass::{Signal, prelude::*};
@@ -11,8 +11,8 @@ use crate::ffi;
 use crate::glib_property::{DescribedAsGlibs, glib_property};
 use crate::log::LOG_DOMAIN;
 use crate::signals::{
-    accept_certificate_args, accept_credentials_args, accept_error_args, all_agree,
-    connection_signal, first_object, select_certificate_args, true_handled,
+    accept_certificate_args, accept_credentials_args, accept_error_args, all_agree, first_object,
+    select_certificate_args, true_handled,
 };
 use crate::socket_settings::{ProxySettings, TlsSettings};
 use crate::subclass::socket_listener::{SocketListenerImpl, SocketListenerImplExt};
@@ -208,6 +208,7 @@ impl ObjectSubclass for SocketService {
 
     fn class_init(klass: &mut Self::Class) {
         ffi::set_socket_service_slots::<Self>(klass);
+        INCOMING.get_or_init(|| ffi::register_incoming_signal(Self::type_()));
     }
 }
 
@@ -217,18 +218,25 @@ ffi::impl_structs!(
     ffi::UsherSocketServiceClass
 );
 
-/// The signals, in the order of `signals()`.
-const SIGNAL_INCOMING: usize = 0;
-const SIGNAL_ACCEPT_ERROR: usize = 1;
-const SIGNAL_ACCEPT_CERTIFICATE: usize = 2;
-const SIGNAL_ACCEPT_CREDENTIALS: usize = 3;
-const SIGNAL_REFUSED: usize = 4;
-const SIGNAL_SELECT_CERTIFICATE: usize = 5;
+/// `incoming`, registered as GLib registers it, emitted at every connection (see
+/// `ffi::register_incoming_signal`).
+static INCOMING: OnceLock<u32> = OnceLock::new();
+
+/// The id of `incoming`, once the class is initialized (an instance exists).
+pub(crate) fn incoming_signal() -> u32 {
+    *INCOMING.get().expect("the class registered incoming")
+}
+
+/// The other signals, in the order of `signals()`.
+const SIGNAL_ACCEPT_ERROR: usize = 0;
+const SIGNAL_ACCEPT_CERTIFICATE: usize = 1;
+const SIGNAL_ACCEPT_CREDENTIALS: usize = 2;
+const SIGNAL_REFUSED: usize = 3;
+const SIGNAL_SELECT_CERTIFICATE: usize = 4;
 
 static SIGNALS: LazyLock<Vec<Signal>> =
     LazyLock::new(|| {
         vec![
-            connection_signal::<SocketService>("incoming", |class| class.incoming),
             Signal::builder("accept-error")
                 .run_last()
                 .param_types([glib::Error::static_type()])
@@ -506,10 +514,7 @@ impl Host for super::SocketService {
     }
 
     fn incoming(&self, connection: &gio::SocketConnection, source_object: Option<&glib::Object>) {
-        let _handled: bool = self.emit(
-            SIGNALS[SIGNAL_INCOMING].signal_id(),
-            &[connection, &source_object],
-        );
+        ffi::emit_connection_signal(self, incoming_signal(), connection, source_object);
     }
 
     fn accept_error(&self, error: &glib::Error) {

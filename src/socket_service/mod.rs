@@ -25,8 +25,8 @@ use glib::{prelude::*, signal::SignalHandlerId, subclass::prelude::*};
 use crate::SocketSettings;
 use crate::engine::{Adding, Engine, Host};
 use crate::signals::{
-    accept_certificate_args, accept_credentials_args, accept_error_args, connection_handler,
-    select_certificate_args,
+    accept_certificate_args, accept_credentials_args, accept_error_args,
+    connect_connection_handler, select_certificate_args,
 };
 use crate::sys::SendWeak;
 
@@ -796,10 +796,12 @@ pub trait SocketServiceExt: IsA<SocketService> + 'static {
     where
         F: Fn(&Self, &gio::SocketConnection, Option<&glib::Object>) -> bool + 'static,
     {
-        self.connect_local(
-            "incoming",
-            false,
-            connection_handler::<SocketService, Self>(f),
+        // Not `Send`: called on this thread only, as glib-rs's `connect_local()` would.
+        let f = glib::thread_guard::ThreadGuard::new(f);
+        connect_connection_handler::<SocketService, Self>(
+            self,
+            imp::incoming_signal(),
+            move |service, connection, source| (f.get_ref())(service, connection, source),
         )
     }
 

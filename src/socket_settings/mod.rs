@@ -7,7 +7,9 @@ mod values;
 use gio::prelude::*;
 use glib::subclass::prelude::*;
 
-use crate::sys::{DataKey, SendObject, SendWeak};
+use std::sync::Arc;
+
+use crate::sys::{SendObject, SendWeak};
 pub(crate) use values::{
     AdmissionSettings, ProxySettings, Resolved, TcpSettings, TlsSettings, UnixSettings, Values,
 };
@@ -63,16 +65,37 @@ glib::wrapper! {
     pub struct SocketSettings(ObjectSubclass<imp::SocketSettings>);
 }
 
-/// Where a connection came from, attached to the connection the service hands out.
-#[derive(Clone)]
-struct Origin {
+/// Where a connection came from, recorded on the connection the service hands out: one for a
+/// listening socket and the settings in force for it, shared by its connections (a weak
+/// reference per connection would cost each a `GWeakRef`, and the socket a list of them).
+pub(crate) struct Origin {
     /// `None` for a connection the service accepted through its listener, which does not say.
     /// Weak: a connection does not keep its listening socket open.
     listening: Option<SendWeak<gio::Socket>>,
     settings: SendObject<SocketSettings>,
 }
 
-static ORIGIN: DataKey<Origin> = DataKey::new("usher-connection-origin");
+impl Origin {
+    /// The origin of the connections of `listening` (`None`: accepted through the listener),
+    /// served with `settings`.
+    pub(crate) fn new(listening: Option<&gio::Socket>, settings: &SocketSettings) -> Arc<Origin> {
+        Arc::new(Origin {
+            listening: listening.map(SendWeak::new),
+            settings: SendObject::new(settings.clone()),
+        })
+    }
+
+    /// Whether these are the settings it was made with.
+    pub(crate) fn has_settings(&self, settings: &SocketSettings) -> bool {
+        *self.settings == *settings
+    }
+
+    fn of(connection: &impl IsA<gio::SocketConnection>) -> Option<Arc<Origin>> {
+        crate::connection::origin(connection.as_ref())?
+            .downcast::<Origin>()
+            .ok()
+    }
+}
 
 impl SocketSettings {
     /// New settings that set nothing: a socket given them takes its service's settings until
@@ -249,9 +272,7 @@ impl SocketSettings {
     /// ([`socket_settings()`](crate::SocketServicePropertiesExt::socket_settings)).
     #[doc(alias = "usher_socket_settings_get_for_connection")]
     pub fn for_connection(connection: &impl IsA<gio::SocketConnection>) -> Option<SocketSettings> {
-        ORIGIN
-            .get(connection.as_ref())
-            .map(|origin| origin.settings.into_inner())
+        Origin::of(connection).map(|origin| (*origin.settings).clone())
     }
 
     /// The listening socket `connection` came through, if a service handed it out and the
@@ -259,24 +280,7 @@ impl SocketSettings {
     pub(crate) fn listening_socket_of(
         connection: &impl IsA<gio::SocketConnection>,
     ) -> Option<gio::Socket> {
-        ORIGIN
-            .get(connection.as_ref())
-            .and_then(|origin| origin.listening?.upgrade())
-    }
-
-    /// Records on `connection` that it came through `listening`, whose settings are `self`.
-    pub(crate) fn attach(
-        &self,
-        connection: &gio::SocketConnection,
-        listening: Option<&gio::Socket>,
-    ) {
-        ORIGIN.set(
-            connection,
-            Origin {
-                listening: listening.map(SendWeak::new),
-                settings: SendObject::new(self.clone()),
-            },
-        );
+        Origin::of(connection).and_then(|origin| origin.listening.as_ref()?.upgrade())
     }
 
     /// Tells `watcher` of every change from now on, until it is gone.

@@ -2,14 +2,16 @@
 //! GObject references that cross threads (`refs`), system calls on sockets and descriptors
 //! (`socket`), GLib's logging state (`log`), a source woken from any thread (`wakeup`), GIO
 //! asynchronous calls whose callback may run on another thread (`gio_async`), typed object data
-//! (`object_data`), registering a type that reports its close (`close_reporting`), descriptors
-//! passed between processes and a peer's credentials (`fd_passing`), a
-//! `GThreadPool` (`thread_pool`) and user and group names (`users`).
+//! (`object_data`), registering a type that reports its close (`close_reporting`), handlers of
+//! `incoming` and `run` (`closure`), descriptors passed between processes and a peer's
+//! credentials (`fd_passing`), a `GThreadPool` (`thread_pool`) and user and group names
+//! (`users`).
 //!
 //! Outside the C ABI (`ffi.rs`, `capi/`) and `subclass/`, this module is the only place with
 //! `unsafe`. Its files import nothing of the crate but each other: it is the lowest layer.
 
 mod close_reporting;
+mod closure;
 mod fd_passing;
 mod gio_async;
 mod log;
@@ -20,7 +22,10 @@ mod thread_pool;
 mod users;
 mod wakeup;
 
-pub(crate) use close_reporting::register_close_reporting_type;
+pub(crate) use close_reporting::{
+    CloseReporting, CloseReportingType, new_connection, register_close_reporting_type,
+};
+pub(crate) use closure::connect_connection_handler;
 pub(crate) use fd_passing::{
     PeerCredentials, Received, effective_user, peer_credentials, receive_with_descriptors,
     send_with_descriptors,
@@ -32,7 +37,7 @@ pub(crate) use refs::{SendObject, SendWeak};
 pub(crate) use socket::{
     Accepted, accept, bind, canonical_ip, close_passed_descriptor, credential_ids,
     descriptor_limit, duplicate_descriptor, errno_error, is_listening_stream,
-    lowest_free_descriptor, peer_closed, receive, remote_address,
+    lowest_free_descriptor, peer_closed, readable_now, receive, remote_address, set_no_delay,
 };
 pub(crate) use thread_pool::ThreadPool;
 pub(crate) use users::{group_id, user_id};

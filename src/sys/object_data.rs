@@ -30,11 +30,6 @@ impl<T: 'static> DataKey<T> {
         unsafe { object.as_ref().set_qdata(self.quark(), data) }
     }
 
-    pub(crate) fn take(&self, object: &impl IsA<glib::Object>) -> Option<T> {
-        // SAFETY: as above.
-        unsafe { object.as_ref().steal_qdata(self.quark()) }
-    }
-
     pub(crate) fn get(&self, object: &impl IsA<glib::Object>) -> Option<T>
     where
         T: Clone,

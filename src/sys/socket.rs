@@ -1,4 +1,4 @@
-//! System calls on sockets and descriptors that std and gio-rs do not offer: `accept4`,
+//! System calls on sockets and descriptors that std and gio-rs do not offer: `accept4`, `poll`,
 //! `getpeername`, `recv`, `getsockopt`, `fcntl`, `bind`; and the `GError` of an errno.
 
 use std::ffi::CStr;
@@ -43,6 +43,34 @@ pub(crate) fn accept(listening: BorrowedFd<'_>) -> Result<Accepted, i32> {
             errno => return Err(errno),
         }
     }
+}
+
+/// Sets `TCP_NODELAY` on a TCP socket; an error (a socket of another kind) changes nothing.
+pub(crate) fn set_no_delay(socket: BorrowedFd<'_>) {
+    let on: libc::c_int = 1;
+    // SAFETY: setsockopt() only reads the int it is given.
+    unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_NODELAY,
+            &on as *const libc::c_int as *const libc::c_void,
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        );
+    }
+}
+
+/// Whether `socket` is readable now, by `poll(2)` without waiting: for a listening socket,
+/// whether a client waits in its backlog. `true` when `poll()` fails: the next call on the
+/// socket tells.
+pub(crate) fn readable_now(socket: BorrowedFd<'_>) -> bool {
+    let mut poll = libc::pollfd {
+        fd: socket.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one pollfd, which poll() writes `revents` of, and no wait.
+    unsafe { libc::poll(&mut poll, 1, 0) != 0 }
 }
 
 /// The remote address of a connected IP socket (`getpeername(2)`), without the `GSocketAddress`

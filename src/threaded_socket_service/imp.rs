@@ -15,15 +15,14 @@
 //!   per processor.
 //! * A failed push into the pool releases its slot (GLib leaks it: bug B10).
 
-use std::sync::{LazyLock, Mutex, OnceLock, PoisonError};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
-use glib::{prelude::*, subclass::Signal, subclass::prelude::*};
+use glib::{prelude::*, subclass::prelude::*};
 
 use crate::engine::{Engine, Host};
 use crate::ffi;
 use crate::glib_property::{DescribedAsGlibs, glib_property};
 use crate::log::LOG_DOMAIN;
-use crate::signals::connection_signal;
 use crate::subclass::socket_listener::SocketListenerImpl;
 use crate::subclass::socket_service::SocketServiceImpl;
 use crate::sys::{SendObject, ThreadPool};
@@ -62,6 +61,10 @@ impl ObjectSubclass for ThreadedSocketService {
     type ParentType = crate::SocketService;
     type Instance = ffi::UsherThreadedSocketService;
     type Class = ffi::UsherThreadedSocketServiceClass;
+
+    fn class_init(_: &mut Self::Class) {
+        RUN.get_or_init(|| ffi::register_run_signal(Self::type_()));
+    }
 }
 
 ffi::impl_structs!(
@@ -70,18 +73,16 @@ ffi::impl_structs!(
     ffi::UsherThreadedSocketServiceClass
 );
 
-static SIGNALS: LazyLock<Vec<Signal>> = LazyLock::new(|| {
-    vec![connection_signal::<ThreadedSocketService>("run", |class| {
-        class.run
-    })]
-});
+/// `run`, registered as GLib registers it (see `ffi::register_run_signal`).
+static RUN: OnceLock<u32> = OnceLock::new();
+
+/// The id of `run`, once the class is initialized (an instance exists).
+pub(crate) fn run_signal() -> u32 {
+    *RUN.get().expect("the class registered run")
+}
 
 #[glib::derived_properties]
 impl ObjectImpl for ThreadedSocketService {
-    fn signals() -> &'static [Signal] {
-        &SIGNALS
-    }
-
     fn constructed(&self) {
         self.parent_constructed();
         let limit = self.thread_limit();
@@ -147,7 +148,7 @@ impl Job {
             source_object,
         } = self;
         let source_object = source_object.map(SendObject::into_inner);
-        let _handled: bool = service.emit(SIGNALS[0].signal_id(), &[&*connection, &source_object]);
+        ffi::emit_connection_signal(&*service, run_signal(), &connection, source_object.as_ref());
         // Everything the job holds goes before it counts as done: a shutdown that waits for the
         // jobs then finds the connections closed too, and an application that exits once its
         // shutdown completes (Python, say) does not see the service finalized in a worker

@@ -10,7 +10,7 @@ pub use imp::ThreadedSocketServicePropertiesExt;
 use glib::{prelude::*, signal::SignalHandlerId};
 
 use crate::SocketService;
-use crate::signals::connection_handler;
+use crate::signals::connect_connection_handler;
 
 glib::wrapper! {
     /// A [`SocketService`] that runs a blocking handler per connection in a thread pool.
@@ -85,11 +85,7 @@ pub trait ThreadedSocketServiceExt: IsA<ThreadedSocketService> + 'static {
     where
         F: Fn(&Self, &gio::SocketConnection, Option<&glib::Object>) -> bool + Send + Sync + 'static,
     {
-        self.connect(
-            "run",
-            false,
-            connection_handler::<ThreadedSocketService, Self>(f),
-        )
+        connect_connection_handler::<ThreadedSocketService, Self>(self, imp::run_signal(), f)
     }
 }
 
