@@ -962,11 +962,13 @@ gboolean usher_socket_service_shutdown_finish (UsherSocketService  *service,
 /**
  * UsherActivatedSourceFunc:
  * @name: the socket's name, from `LISTEN_FDNAMES` (the `FileDescriptorName=` of
- *   its `.socket` unit), or `"unknown"`
+ *   its `.socket` unit) or the predecessor's handover, or `"unknown"`
  * @user_data: the data given to usher_socket_service_add_activated_sockets()
+ *   or usher_socket_service_take_over()
  *
- * Chooses the source_object of a socket passed by socket activation, so that
- * #UsherSocketService::incoming handlers can tell the sockets apart.
+ * Chooses the source_object of a socket passed by socket activation or
+ * taken over from a predecessor, so that #UsherSocketService::incoming
+ * handlers can tell the sockets apart.
  *
  * Returns: (transfer full) (nullable): the source_object for the socket named
  *   @name, or %NULL
@@ -1015,6 +1017,146 @@ guint usher_socket_service_add_activated_sockets (UsherSocketService        *ser
                                                   UsherActivatedSourceFunc   source_func,
                                                   gpointer                   user_data,
                                                   GError                   **error);
+
+/**
+ * usher_socket_service_store_sockets:
+ * @service: a #UsherSocketService
+ * @error: return location for a #GError, or %NULL
+ *
+ * Sends the service's listening sockets to systemd's file descriptor store,
+ * so that the next instance of the unit gets them back, with
+ * usher_socket_service_add_activated_sockets(), and no client is refused
+ * while the service restarts: systemd holds the sockets meanwhile, and
+ * clients wait in their backlogs.
+ *
+ * Each socket goes to `$NOTIFY_SOCKET` (a path, or an abstract name after
+ * `@`) in a message of its own, as sd_pid_notify_with_fds() sends it:
+ * `FDSTORE=1` and `FDNAME=` its name, which is the one it was passed with,
+ * else its settings' #UsherSocketSettings:name, else `"unknown"`; the next
+ * instance gets it as `LISTEN_FDNAMES`. The sockets systemd passed (through
+ * `LISTEN_FDS`) are not sent: it holds them already. A Unix socket file the
+ * service made is systemd's from then on: the service no longer removes it
+ * when it lets go of the socket, as the next instance serves it.
+ *
+ * The unit needs `FileDescriptorStoreMax=` (systemd drops stored descriptors
+ * beyond it, and reports that only in its own log) and a notify socket
+ * (`Type=notify`, or `NotifyAccess=`). Fails with %G_IO_ERROR_NOT_FOUND when
+ * `NOTIFY_SOCKET` is not set, with the error of connect() when nothing
+ * listens there, and with the error of sendmsg() when systemd refuses a
+ * socket; the sockets sent before it stay stored.
+ *
+ * Returns: how many sockets were sent
+ *
+ * Since: 0.2
+ */
+guint usher_socket_service_store_sockets (UsherSocketService  *service,
+                                          GError             **error);
+
+/**
+ * usher_socket_service_hand_over_async:
+ * @service: a #UsherSocketService
+ * @address: a #GUnixSocketAddress at a path that does not exist yet, or an
+ *   abstract name
+ * @cancellable: (nullable): a #GCancellable, or %NULL
+ * @callback: (scope async) (closure user_data): called once the successor
+ *   accepts on the sockets, or the handover failed
+ * @user_data: data for @callback
+ *
+ * Hands the service's listening sockets over to its successor, a process of
+ * the same user that calls usher_socket_service_take_over() with @address.
+ * This is how to restart (upgrade, reload the configuration) without systemd
+ * and without refusing a client.
+ *
+ * It listens on @address at once: start the successor once this returns. A
+ * process of another user that connects gets nothing (it is refused with a
+ * warning; `SO_PEERCRED` tells its user) and the wait goes on. To the first
+ * process of this user it sends the service's listening sockets (those it
+ * accepts on itself: all but those given to g_socket_listener_add_socket()),
+ * with their names (the one a socket was passed with, else its settings'
+ * #UsherSocketSettings:name, else `"unknown"`), from which the successor tags
+ * them, and the Unix socket files the service made, which are the
+ * successor's from then on. A path at @address is removed when done.
+ *
+ * The service goes on accepting meanwhile: the kernel's backlog of each
+ * socket is shared by both processes, and each client in it is accepted by
+ * exactly one of them. The handover completes once the successor has adopted
+ * the sockets and runs its main context, where it accepts: then shut this
+ * service down with usher_socket_service_shutdown_async(), with a deadline of
+ * your choosing before usher_socket_service_close_connections(). It fails,
+ * and the service serves on as it did, when the successor refuses the sockets
+ * (%G_IO_ERROR_FAILED, saying why) or goes away before it is ready
+ * (%G_IO_ERROR_BROKEN_PIPE), or when the service has no socket to hand over
+ * (%G_IO_ERROR_NOT_FOUND). It waits for a successor as long as it takes:
+ * cancel @cancellable once the successor has exited, or after a deadline
+ * (%G_IO_ERROR_CANCELLED). Call usher_socket_service_hand_over_finish() from
+ * @callback, which is called on the thread-default #GMainContext of the
+ * calling thread; another thread must not own that context (a critical
+ * otherwise).
+ *
+ * Since: 0.2
+ */
+void usher_socket_service_hand_over_async (UsherSocketService  *service,
+                                           GSocketAddress      *address,
+                                           GCancellable        *cancellable,
+                                           GAsyncReadyCallback  callback,
+                                           gpointer             user_data);
+
+/**
+ * usher_socket_service_hand_over_finish:
+ * @service: a #UsherSocketService
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError, or %NULL
+ *
+ * Finishes usher_socket_service_hand_over_async().
+ *
+ * Returns: how many sockets the successor took over, 0 on error
+ *
+ * Since: 0.2
+ */
+guint usher_socket_service_hand_over_finish (UsherSocketService  *service,
+                                             GAsyncResult        *result,
+                                             GError             **error);
+
+/**
+ * usher_socket_service_take_over:
+ * @service: a #UsherSocketService
+ * @address: the #GUnixSocketAddress the predecessor hands over at
+ * @cancellable: (nullable): a #GCancellable, or %NULL
+ * @source_func: (nullable) (scope call) (closure user_data): chooses each
+ *   socket's source_object, from its name, or %NULL for none
+ * @user_data: data for @source_func
+ * @error: return location for a #GError, or %NULL
+ *
+ * Takes over the listening sockets of the predecessor that hands them over at
+ * @address (usher_socket_service_hand_over_async()). @source_func is called
+ * with each socket's name, as for
+ * usher_socket_service_add_activated_sockets(); the names also choose the
+ * settings given with usher_socket_service_set_named_socket_settings(). The
+ * sockets are served as the service's own, and a Unix socket file the
+ * predecessor made is the service's from then on. In the first iteration of
+ * the service's context, where it accepts, it tells the predecessor, which
+ * then stops accepting.
+ *
+ * It blocks until the predecessor's message is there (at most 10 seconds),
+ * or @cancellable is cancelled. The message is untrusted input, checked as
+ * `LISTEN_FDS` is: the predecessor must run as this process's user
+ * (`SO_PEERCRED`; %G_IO_ERROR_PERMISSION_DENIED otherwise), and the message
+ * must be well formed, with one descriptor per name and at most 64
+ * (%G_IO_ERROR_INVALID_DATA), each a listening stream socket
+ * (%G_IO_ERROR_NOT_SUPPORTED). On any error nothing is adopted, every
+ * descriptor received is closed, and the predecessor is told why and serves
+ * on. A socket the service serves already is not added twice.
+ *
+ * Returns: how many sockets were added, 0 on error
+ *
+ * Since: 0.2
+ */
+guint usher_socket_service_take_over (UsherSocketService        *service,
+                                      GSocketAddress            *address,
+                                      GCancellable              *cancellable,
+                                      UsherActivatedSourceFunc   source_func,
+                                      gpointer                   user_data,
+                                      GError                   **error);
 
 /**
  * usher_socket_service_add_reuse_port_address:

@@ -342,6 +342,22 @@ G_DECLARE_FINAL_TYPE (UsherSocketSettings, usher_socket_settings, USHER, SOCKET_
  */
 
 /**
+ * UsherSocketSettings:name:
+ *
+ * The socket's name, as systemd names the sockets it passes
+ * (`FileDescriptorName=`, `LISTEN_FDNAMES`): what it is called when the
+ * service hands it to its successor (usher_socket_service_hand_over_async())
+ * or stores it with systemd (usher_socket_service_store_sockets()), for the
+ * next instance to know it by. 1 to 255 printable ASCII characters, with
+ * neither spaces nor colons; an invalid name logs a critical and leaves the
+ * setting as it was. A socket passed to the process with a name (socket
+ * activation, a handover) keeps that one. With no name (the default), a
+ * socket goes as `"unknown"`, systemd's name for an unnamed socket.
+ *
+ * Since: 0.2
+ */
+
+/**
  * UsherSocketSettings:peer-rate:
  *
  * The new connections one peer may make a second: a token bucket per IP
@@ -976,6 +992,31 @@ gchar **usher_socket_settings_get_allowed_groups (UsherSocketSettings *settings)
  */
 void usher_socket_settings_set_allowed_groups (UsherSocketSettings *settings,
                                                const gchar * const *value);
+
+/**
+ * usher_socket_settings_get_name:
+ * @settings: a #UsherSocketSettings
+ *
+ * Gets #UsherSocketSettings:name: its value if it is set, else its default.
+ *
+ * Returns: (transfer full) (nullable): the name, or %NULL for none; free with
+ *   g_free()
+ *
+ * Since: 0.2
+ */
+gchar *usher_socket_settings_get_name (UsherSocketSettings *settings);
+
+/**
+ * usher_socket_settings_set_name:
+ * @settings: a #UsherSocketSettings
+ * @value: (nullable): the name, or %NULL for none
+ *
+ * Sets #UsherSocketSettings:name.
+ *
+ * Since: 0.2
+ */
+void usher_socket_settings_set_name (UsherSocketSettings *settings,
+                                     const gchar         *value);
 
 /**
  * usher_socket_settings_try_set_allowed_users:

@@ -5,9 +5,10 @@
 //! translates to the Rust API. Behaviour lives in the Rust types, not here. Only meson's build of
 //! `libusher-1.so` compiles this module (feature `capi`).
 //!
-//! A file per type of the C API, as librsvg-c has: `socket_service.rs` (with `shutdown.rs`, its
-//! asynchronous shutdown as a `GTask`), `threaded_socket_service.rs`, `socket_settings.rs`,
-//! `proxy_info.rs`, `refusal.rs`, `client_hello.rs`, `version.rs` (the library's version);
+//! A file per type of the C API, as librsvg-c has: `socket_service.rs` (with `shutdown.rs` and
+//! `handover.rs`, its asynchronous shutdown and handover as `GTask`s),
+//! `threaded_socket_service.rs`, `socket_settings.rs`, `proxy_info.rs`, `refusal.rs`,
+//! `client_hello.rs`, `version.rs` (the library's version);
 //! `properties.rs` makes their properties' getters and setters; here, the argument checks and
 //! conversions they share.
 
@@ -93,6 +94,7 @@ type_checks! {
 #[macro_use]
 mod properties;
 mod client_hello;
+mod handover;
 mod proxy_info;
 mod refusal;
 mod shutdown;
@@ -142,6 +144,11 @@ fn strv_or_null(strings: glib::StrV) -> *mut *mut c_char {
 /// The strings of the NULL-terminated array `strv`, none for NULL.
 unsafe fn strv_from_c(strv: *const *const c_char) -> Vec<glib::GString> {
     unsafe { FromGlibPtrContainer::from_glib_none(strv) }
+}
+
+/// Whether `string`, a `gchar *` or NULL, is UTF-8, as GLib's API strings are.
+fn string_is_utf8(string: *const c_char) -> bool {
+    string.is_null() || unsafe { std::ffi::CStr::from_ptr(string) }.to_str().is_ok()
 }
 
 /// Whether every string of the NULL-terminated array `strv` (or NULL) is UTF-8: `gchar *`

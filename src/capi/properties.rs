@@ -57,6 +57,7 @@ pub(super) fn is_valid(object: &glib::Object, getter: &str, value: &glib::Value)
 /// * `value`: a number or a boolean ([`CValue`]);
 /// * `object`: an object, or `NULL`, of a type and its check, `(transfer none)` when read;
 /// * `strv`: a list of strings, `NULL` for none, `(transfer full)` when read;
+/// * `string`: a string, `NULL` for none, `(transfer full)` when read;
 /// * `authentication_mode`: a `GTlsAuthenticationMode`.
 macro_rules! property_accessors {
     ($instance:ty, $check:ident, $borrow:path;) => {};
@@ -124,6 +125,23 @@ macro_rules! property_accessors {
             return_if_fail! { $set; $check(instance), strv_is_utf8(value) }
             let value = unsafe { strv_from_c(value) };
             unsafe { $borrow(instance) }.$set_name(glib::StrV::from(value))
+        }
+        property_accessors!($instance, $check, $borrow; $($rest)*);
+    };
+    ($instance:ty, $check:ident, $borrow:path;
+        string $get:ident / $set:ident: $name:ident / $set_name:ident;
+        $($rest:tt)*) => {
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn $get(instance: *mut $instance) -> *mut std::ffi::c_char {
+            return_if_fail! { $get => std::ptr::null_mut(); $check(instance) }
+            unsafe { $borrow(instance) }.$name().to_glib_full()
+        }
+
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn $set(instance: *mut $instance, value: *const std::ffi::c_char) {
+            return_if_fail! { $set; $check(instance), string_is_utf8(value) }
+            let value: Option<glib::GString> = unsafe { from_glib_none(value) };
+            unsafe { $borrow(instance) }.$set_name(value.as_deref())
         }
         property_accessors!($instance, $check, $borrow; $($rest)*);
     };

@@ -419,3 +419,59 @@ pub unsafe extern "C" fn usher_socket_service_get_n_refused(
     let reason = crate::Refusal::ALL[reason as usize];
     unsafe { self::service(service) }.n_refused(reason)
 }
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn usher_socket_service_store_sockets(
+    service: *mut UsherSocketService,
+    error: *mut *mut glib::ffi::GError,
+) -> c_uint {
+    return_if_fail! {
+        usher_socket_service_store_sockets => 0;
+        USHER_IS_SOCKET_SERVICE(service),
+        error_is_unset(error),
+    }
+    match unsafe { self::service(service) }.store_sockets() {
+        Ok(stored) => stored,
+        Err(failure) => {
+            unsafe { set_error(error, failure) };
+            0
+        }
+    }
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn usher_socket_service_take_over(
+    service: *mut UsherSocketService,
+    address: *mut gio::ffi::GSocketAddress,
+    cancellable: *mut gio::ffi::GCancellable,
+    source_func: ActivatedSourceFunc,
+    user_data: glib::ffi::gpointer,
+    error: *mut *mut glib::ffi::GError,
+) -> c_uint {
+    return_if_fail! {
+        usher_socket_service_take_over => 0;
+        USHER_IS_SOCKET_SERVICE(service),
+        G_IS_SOCKET_ADDRESS(address),
+        cancellable.is_null() || G_IS_CANCELLABLE(cancellable),
+        error_is_unset(error),
+    }
+    let address: Borrowed<gio::SocketAddress> = unsafe { from_glib_borrow(address) };
+    let cancellable: Borrowed<Option<gio::Cancellable>> = unsafe { from_glib_borrow(cancellable) };
+    let source_object_for = |name: &str| {
+        let func = source_func?;
+        let name = CString::new(name).ok()?;
+        unsafe { from_glib_full(func(name.as_ptr(), user_data)) }
+    };
+    let taken = unsafe { self::service(service) }.take_over(
+        &*address,
+        source_object_for,
+        cancellable.as_ref().as_ref(),
+    );
+    match taken {
+        Ok(added) => added,
+        Err(failure) => {
+            unsafe { set_error(error, failure) };
+            0
+        }
+    }
+}

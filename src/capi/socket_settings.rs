@@ -154,6 +154,8 @@ property_accessors! {
         allowed_peers / set_allowed_peers;
     strv usher_socket_settings_get_denied_peers / usher_socket_settings_set_denied_peers:
         denied_peers / set_denied_peers;
+    // Through the property's setter, which logs a critical for an invalid name.
+    string usher_socket_settings_get_name / usher_socket_settings_set_name: name / set_name;
 }
 
 /// The `try_set_*()` of a list setting: its entries, or the error saying which is wrong.

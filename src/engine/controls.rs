@@ -6,7 +6,7 @@ use std::task::Waker;
 
 use gio::prelude::*;
 
-use super::listening::Adding;
+use super::listening::{Adding, Served};
 use super::state::{AcceptMode, Backlog, Jobs, Lifecycle};
 use super::{Changes, Engine, Host, Waiter};
 use crate::log::debug;
@@ -140,6 +140,18 @@ impl Engine {
         let settings = settings.cloned().map(SendObject::new);
         let previous = self.state().set_named_settings(name, settings);
         drop(previous);
+    }
+
+    /// The listening sockets the service accepts on itself, with their names, in the order
+    /// they were added: what it hands to a successor or stores with systemd.
+    pub(crate) fn served_sockets(&self) -> Vec<Served> {
+        self.state().served()
+    }
+
+    /// `sockets` went to another process, which serves them on: the files the service made for
+    /// them are that process's, which the service never removes or changes from now on.
+    pub(crate) fn give_up_files(&self, sockets: &[gio::Socket]) {
+        self.state().give_up_files(sockets);
     }
 
     /// The service is constructed: the next `listen-backlog` notification is construction's.

@@ -27,8 +27,10 @@ pub(super) struct Listening {
     /// Whether each client taken in needs `TCP_NODELAY` set: those queued before the socket
     /// had it to pass on (see `accept::pass_on_no_delay`), until the backlog is seen empty.
     pub no_delay_each: bool,
-    /// The name it was passed with (`LISTEN_FDNAMES`), if any.
+    /// The name it was passed with (`LISTEN_FDNAMES`, a handover), if any.
     pub name: Option<String>,
+    /// It was passed by systemd (`LISTEN_FDS`), which holds it already.
+    activated: bool,
     /// The file of a Unix socket the service made at a path, to remove when done with it.
     unix_file: Option<UnixFile>,
     /// The settings it was given; `None` for its service's.
@@ -59,6 +61,7 @@ impl Listening {
             most: backlog.max(super::ACCEPT_BATCH),
             no_delay_each,
             name: adding.name,
+            activated: adding.activated,
             unix_file: adding.unix_file,
             settings: adding.settings,
             resolved,
@@ -116,6 +119,29 @@ impl Listening {
         self.settings.as_ref().unwrap_or(defaults).clone()
     }
 
+    /// The socket as it is handed to another process: its name (the one it was passed with,
+    /// else its settings'), and the file the service made for it.
+    pub fn served(&mut self, defaults: &SocketSettings) -> Served {
+        let name = match &self.name {
+            Some(name) => Some(name.clone()),
+            None => self.resolved(defaults).name.clone(),
+        };
+        Served {
+            socket: self.socket.clone(),
+            name,
+            activated: self.activated,
+            unix_file: self.unix_file.clone(),
+        }
+    }
+
+    /// The socket went to another process, which serves it on: its file is that process's,
+    /// never removed or changed from here.
+    pub fn give_up_file(&mut self) {
+        if let Some(file) = self.unix_file.take() {
+            debug!("{} is another process's now", file.path.display());
+        }
+    }
+
     /// Serves the socket with `settings` from now on (`None`: its service's); returns those
     /// it had, to let go of unlocked.
     pub fn set_settings(
@@ -148,7 +174,21 @@ pub(crate) struct Adding {
     pub settings: Option<SendObject<SocketSettings>>,
     /// Their name, for sockets passed to the process.
     pub name: Option<String>,
+    /// They were passed by systemd (`LISTEN_FDS`).
+    pub activated: bool,
     /// The file of a Unix socket the service made at a path.
+    pub unix_file: Option<UnixFile>,
+}
+
+/// A listening socket the service serves, as it is handed to another process (a successor,
+/// systemd's file descriptor store).
+pub(crate) struct Served {
+    pub socket: SendObject<gio::Socket>,
+    /// The name it was passed with, else its settings' `name`; `None` if neither has one.
+    pub name: Option<String>,
+    /// It was passed by systemd (`LISTEN_FDS`), which holds it already.
+    pub activated: bool,
+    /// The file the service made for it, if it is a Unix socket at a path.
     pub unix_file: Option<UnixFile>,
 }
 
@@ -171,8 +211,13 @@ impl UnixFile {
         }
     }
 
+    /// The file's device and inode numbers.
+    pub(crate) fn identity(&self) -> (u64, u64) {
+        (self.device, self.inode)
+    }
+
     /// Whether the file at the path is still the one the service bound.
-    fn is_ours(&self) -> bool {
+    pub(crate) fn is_ours(&self) -> bool {
         std::fs::symlink_metadata(&self.path)
             .is_ok_and(|file| (file.dev(), file.ino()) == (self.device, self.inode))
     }

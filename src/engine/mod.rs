@@ -66,7 +66,7 @@ use crate::log::debug;
 use crate::socket_settings::{SocketSettings, Watcher};
 use crate::sys::{SendObject, SendWeak, Wakeup};
 pub(crate) use credentials::checked as checked_credentials;
-pub(crate) use listening::{Adding, UnixFile};
+pub(crate) use listening::{Adding, Served, UnixFile};
 pub(crate) use state::Lifecycle;
 use state::{AcceptMode, Home, State};
 

@@ -519,6 +519,30 @@ impl State {
         previous
     }
 
+    /// The listening sockets the service serves itself, with their names, in the order they
+    /// were added.
+    pub(super) fn served(&mut self) -> Vec<listening::Served> {
+        let Self {
+            sockets, defaults, ..
+        } = self;
+        let mut served: Vec<_> = sockets
+            .iter_mut()
+            .map(|l| (l.id, l.served(defaults)))
+            .collect();
+        served.sort_by_key(|(id, _)| *id);
+        served.into_iter().map(|(_, served)| served).collect()
+    }
+
+    /// `sockets` went to another process: the files the service made for them are that
+    /// process's now.
+    pub(super) fn give_up_files(&mut self, sockets: &[gio::Socket]) {
+        for listening in &mut self.sockets {
+            if sockets.contains(&*listening.socket) {
+                listening.give_up_file();
+            }
+        }
+    }
+
     /// Settings changed: resolves the sockets' again, and applies their TCP options.
     pub(super) fn settings_changed(&mut self) {
         let Self {

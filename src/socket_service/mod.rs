@@ -1,6 +1,8 @@
 //! [`SocketService`]: GLib's `GSocketService`, re-implemented.
 
 mod activation;
+mod fd_store;
+mod handover;
 pub(crate) mod imp;
 mod own_socket;
 mod stream;
@@ -329,7 +331,7 @@ pub trait SocketServiceExt: IsA<SocketService> + 'static {
     #[doc(alias = "usher_socket_service_add_activated_sockets")]
     fn add_activated_sockets(
         &self,
-        mut source_object_for: impl FnMut(&str) -> Option<glib::Object>,
+        source_object_for: impl FnMut(&str) -> Option<glib::Object>,
     ) -> Result<u32, glib::Error> {
         let service = self.as_ref();
         let Some(passed) = activation::passed()? else {
@@ -347,21 +349,207 @@ pub trait SocketServiceExt: IsA<SocketService> + 'static {
             .sockets()
             .map(|(fd, name)| {
                 let socket = gio::Socket::from_fd(activation::Passed::duplicate(fd)?)?;
-                Ok((socket, name.to_owned()))
+                let adding = Adding {
+                    name: Some(name.to_owned()),
+                    activated: true,
+                    ..Adding::default()
+                };
+                Ok((socket, adding))
             })
             .collect::<Result<Vec<_>, glib::Error>>()?;
-        for (socket, name) in &sockets {
-            let source_object = source_object_for(name);
-            let adding = Adding {
-                name: Some(name.clone()),
-                ..Adding::default()
-            };
-            service
-                .imp()
-                .add_own_socket(socket, source_object.as_ref(), adding)?;
-        }
+        let added = adopt(service, sockets, source_object_for)?;
         passed.adopted();
-        Ok(sockets.len() as u32)
+        Ok(added)
+    }
+
+    /// Sends the service's listening sockets to systemd's file descriptor store, so that the
+    /// next instance of the unit gets them back, with
+    /// [`add_activated_sockets()`](Self::add_activated_sockets), and no client is refused
+    /// while the service restarts: systemd holds the sockets meanwhile, and clients wait in
+    /// their backlogs. Returns how many it sent.
+    ///
+    /// Each socket goes to `$NOTIFY_SOCKET` (a path, or an abstract name after `@`) in a
+    /// message of its own, as `sd_pid_notify_with_fds(3)` sends it: `FDSTORE=1` and
+    /// `FDNAME=` its name, which is the one it was passed with, else its settings'
+    /// [`name`](crate::SocketSettings#name), else `"unknown"`; the next instance gets it as
+    /// `LISTEN_FDNAMES`. The sockets systemd passed (through `LISTEN_FDS`) are not sent: it
+    /// holds them already. A Unix socket file the service made is systemd's from then on: the
+    /// service no longer removes it when it lets go of the socket, as the next instance
+    /// serves it.
+    ///
+    /// The unit needs `FileDescriptorStoreMax=` (systemd drops stored descriptors beyond it,
+    /// and reports that only in its own log) and a notify socket (`Type=notify`, or
+    /// `NotifyAccess=`). Fails with [`gio::IOErrorEnum::NotFound`] when `NOTIFY_SOCKET` is not
+    /// set, with the error of `connect()` when nothing listens there, and with the error of
+    /// `sendmsg()` (`EPERM`, `EAGAIN`, …) when systemd refuses a socket; the sockets sent
+    /// before it stay stored.
+    ///
+    /// ```no_run
+    /// use usher::prelude::*;
+    ///
+    /// // In the unit: Type=notify, FileDescriptorStoreMax=4.
+    /// let service = usher::SocketService::new();
+    /// let tag: glib::Object = glib::Object::new();
+    /// if service.add_activated_sockets(|_name| Some(tag.clone()))? == 0 {
+    ///     // The first start: the sockets are made here, and stored for the next ones.
+    ///     let settings = usher::SocketSettings::new();
+    ///     settings.set_name(Some("web"));
+    ///     service.add_inet_port_with_settings(8080, Some(&tag), Some(&settings))?;
+    ///     service.store_sockets()?;
+    /// }
+    /// # Ok::<(), glib::Error>(())
+    /// ```
+    #[doc(alias = "usher_socket_service_store_sockets")]
+    fn store_sockets(&self) -> Result<u32, glib::Error> {
+        fd_store::store(self.as_ref())
+    }
+
+    /// Hands the service's listening sockets over to its successor, a process of the same
+    /// user that calls [`take_over()`](Self::take_over) with `address`, and calls `callback`,
+    /// on this thread's thread-default context, with how many once the successor accepts on
+    /// them; then shut this service down with [`shutdown_async()`](Self::shutdown_async), and
+    /// no client is refused. See [`hand_over_future()`](Self::hand_over_future).
+    ///
+    /// Cancelling `cancellable` ends the wait with [`gio::IOErrorEnum::Cancelled`].
+    ///
+    /// # Panics
+    /// Like gio's asynchronous methods, if this thread does not own its thread-default
+    /// context.
+    #[doc(alias = "usher_socket_service_hand_over_async")]
+    fn hand_over_async<P: FnOnce(Result<u32, glib::Error>) + 'static>(
+        &self,
+        address: &impl IsA<gio::SocketAddress>,
+        cancellable: Option<&impl IsA<gio::Cancellable>>,
+        callback: P,
+    ) {
+        let cancellable = cancellable.map(|cancellable| cancellable.as_ref().clone());
+        let handover = self.hand_over_future(address);
+        glib::MainContext::ref_thread_default().spawn_local(async move {
+            let result = match cancellable {
+                None => handover.await,
+                Some(cancellable) => gio::CancellableFuture::new(handover, cancellable)
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(glib::Error::new(
+                            gio::IOErrorEnum::Cancelled,
+                            "Operation was cancelled",
+                        ))
+                    }),
+            };
+            callback(result)
+        });
+    }
+
+    /// Hands the service's listening sockets over to its successor, and completes with how
+    /// many once the successor accepts on them. This is how to restart (upgrade, reload the
+    /// configuration) without systemd and without refusing a client; see `examples/restart.rs`.
+    ///
+    /// It listens on `address`, a Unix socket address at a path (which must not exist yet,
+    /// and is removed when done) or an abstract name, for the successor's
+    /// [`take_over()`](Self::take_over), at once: start the successor once this returns. A
+    /// process of another user that connects gets nothing (it is refused with a warning,
+    /// `SO_PEERCRED` tells its user) and the wait goes on. To the first
+    /// process of this user it sends the service's listening sockets (those it accepts on
+    /// itself: all but those given to the listener's `add_socket()`), with their names (the
+    /// one a socket was passed with, else its settings' [`name`](crate::SocketSettings#name),
+    /// else `"unknown"`), from which the successor tags them, and the Unix socket files the
+    /// service made, which are the successor's from then on.
+    ///
+    /// The service goes on accepting meanwhile: the kernel's backlog of each socket is shared
+    /// by both processes, and each client in it is accepted by exactly one of them. The future
+    /// completes once the successor has adopted the sockets and runs its main context, where
+    /// it accepts; then shut this service down gracefully
+    /// ([`shutdown_future()`](Self::shutdown_future), with a deadline of your choosing before
+    /// [`close_connections()`](Self::close_connections)): it stops accepting and lets its
+    /// connections finish. It fails, and the service serves on as it did, when the successor
+    /// refuses the sockets ([`gio::IOErrorEnum::Failed`], saying why) or goes away before it
+    /// is ready ([`gio::IOErrorEnum::BrokenPipe`]), or when the service has no socket to hand
+    /// over ([`gio::IOErrorEnum::NotFound`]). It waits for a successor as long as it takes:
+    /// drop the future (or cancel [`hand_over_async()`](Self::hand_over_async)) once the
+    /// successor has exited, or after a deadline.
+    ///
+    /// ```no_run
+    /// use usher::prelude::*;
+    ///
+    /// # async fn restart(service: usher::SocketService) -> Result<(), Box<dyn std::error::Error>> {
+    /// let address = gio::UnixSocketAddress::with_type(gio::prelude::UnixSocketAddressPath::Abstract(
+    ///     format!("my-server-handover-{}", std::process::id()).as_bytes(),
+    /// ));
+    /// let handover = service.hand_over_future(&address);
+    /// // The successor calls take_over() with the same address.
+    /// let successor = std::process::Command::new(std::env::current_exe()?)
+    ///     .arg("--take-over")
+    ///     .arg(format!("my-server-handover-{}", std::process::id()))
+    ///     .spawn()?;
+    /// handover.await?;
+    /// let deadline = std::time::Duration::from_secs(10);
+    /// if glib::future_with_timeout(deadline, service.shutdown_future()).await.is_err() {
+    ///     service.close_connections();
+    /// }
+    /// # drop(successor);
+    /// # Ok(())
+    /// # }
+    /// ```
+    fn hand_over_future(
+        &self,
+        address: &impl IsA<gio::SocketAddress>,
+    ) -> Pin<Box<dyn std::future::Future<Output = Result<u32, glib::Error>> + 'static>> {
+        let service = self.upcast_ref::<SocketService>().clone();
+        // Listening now: the successor may start as soon as this returns.
+        let rendezvous = handover::rendezvous(&service, address.as_ref());
+        Box::pin(handover::hand_over(service, rendezvous))
+    }
+
+    /// Takes over the listening sockets of the predecessor that hands them over at `address`
+    /// ([`hand_over_future()`](Self::hand_over_future)), and returns how many it added.
+    ///
+    /// `source_object_for` is called with each socket's name and returns the `source_object`
+    /// to tag it with, as for [`add_activated_sockets()`](Self::add_activated_sockets); the
+    /// names also choose the settings given with
+    /// [`set_named_socket_settings()`](Self::set_named_socket_settings). The sockets are
+    /// served as the service's own, and a Unix socket file the predecessor made is the
+    /// service's from then on. In the first iteration of the service's context, where it
+    /// accepts, it tells the predecessor, which then stops accepting.
+    ///
+    /// It blocks until the predecessor's message is there (at most 10 seconds), or
+    /// `cancellable` is cancelled. The message is untrusted input, checked as `LISTEN_FDS`
+    /// is: the predecessor must run as this process's user (`SO_PEERCRED`;
+    /// [`gio::IOErrorEnum::PermissionDenied`] otherwise), and the message must be well formed,
+    /// with one descriptor per name and at most 64 ([`gio::IOErrorEnum::InvalidData`]), each
+    /// a listening stream socket ([`gio::IOErrorEnum::NotSupported`]). On any error nothing is
+    /// adopted, every descriptor received is closed, and the predecessor is told why and
+    /// serves on. A socket the service serves already is not added twice.
+    ///
+    /// ```no_run
+    /// use usher::prelude::*;
+    ///
+    /// let service = usher::SocketService::new();
+    /// let web: glib::Object = glib::Object::new();
+    /// let address = gio::UnixSocketAddress::with_type(gio::prelude::UnixSocketAddressPath::Abstract(
+    ///     b"my-server-handover-1234",
+    /// ));
+    /// let added = service.take_over(
+    ///     &address,
+    ///     |name| (name == "web").then(|| web.clone()),
+    ///     gio::Cancellable::NONE,
+    /// )?;
+    /// println!("took over {added} sockets");
+    /// glib::MainLoop::new(None, false).run();
+    /// # Ok::<(), glib::Error>(())
+    /// ```
+    #[doc(alias = "usher_socket_service_take_over")]
+    fn take_over(
+        &self,
+        address: &impl IsA<gio::SocketAddress>,
+        source_object_for: impl FnMut(&str) -> Option<glib::Object>,
+        cancellable: Option<&impl IsA<gio::Cancellable>>,
+    ) -> Result<u32, glib::Error> {
+        handover::take_over(
+            self.upcast_ref::<SocketService>(),
+            address.as_ref(),
+            source_object_for,
+            cancellable.map(|cancellable| cancellable.as_ref()),
+        )
     }
 
     /// Listens on `address`, as the listener's
@@ -740,6 +928,49 @@ pub trait SocketServiceExt: IsA<SocketService> + 'static {
 }
 
 impl<O: IsA<SocketService>> SocketServiceExt for O {}
+
+/// Adopts `sockets`, passed to the process, each tagged with the `source_object` that
+/// `source_object_for` gives for its name. A socket the service serves already, or that came
+/// twice (systemd passes a socket of a `.socket` unit and the same socket from its file
+/// descriptor store), is adopted once: the other descriptor is closed.
+fn adopt(
+    service: &SocketService,
+    sockets: Vec<(gio::Socket, Adding)>,
+    mut source_object_for: impl FnMut(&str) -> Option<glib::Object>,
+) -> Result<u32, glib::Error> {
+    let mut known: Vec<(u64, u64)> = service
+        .engine()
+        .served_sockets()
+        .iter()
+        .filter_map(|served| identity(&*served.socket))
+        .collect();
+    let mut added = 0;
+    for (socket, adding) in sockets {
+        if let Some(identity) = identity(&socket) {
+            if known.contains(&identity) {
+                crate::log::debug!("a socket passed twice: adopted once");
+                continue;
+            }
+            known.push(identity);
+        }
+        let name = adding.name.clone().unwrap_or_default();
+        let source_object = source_object_for(&name);
+        service
+            .imp()
+            .add_own_socket(&socket, source_object.as_ref(), adding)?;
+        added += 1;
+    }
+    Ok(added)
+}
+
+/// The device and inode numbers of the socket `descriptor` is open on: the same for every
+/// descriptor of one socket, in any process.
+fn identity(descriptor: impl std::os::fd::AsFd) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let copy = descriptor.as_fd().try_clone_to_owned().ok()?;
+    let metadata = std::fs::File::from(copy).metadata().ok()?;
+    Some((metadata.dev(), metadata.ino()))
+}
 
 /// The sockets an `add_*_with_settings()` adds are served with `settings`.
 fn adding(settings: Option<&SocketSettings>) -> Adding {

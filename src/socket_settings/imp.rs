@@ -292,6 +292,18 @@ pub struct SocketSettings {
             imp.set_or_complain("denied-peers", value, Self::try_set_denied_peers),
         explicit_notify, nick = "Denied peers",
         blurb = "Addresses refused")]
+    /// The socket's name, as systemd names the sockets it passes (`FileDescriptorName=`,
+    /// `LISTEN_FDNAMES`): what it is called when the service hands it to its successor or
+    /// stores it with systemd, for the next instance to know it by. 1 to 255 printable ASCII
+    /// characters, with neither spaces nor colons; an invalid name logs a critical and leaves
+    /// the setting as it was. A socket passed to the process with a name (socket activation,
+    /// a handover) keeps that one. With no name (the default), a socket goes as `"unknown"`,
+    /// systemd's name for an unnamed socket.
+    #[property(name = "name", type = Option<String>, nullable,
+        get = |imp: &Self| imp.get(|v| &v.name).flatten(),
+        set = |imp: &Self, value: Option<String>| imp.set_name(value),
+        explicit_notify, nick = "Name",
+        blurb = "The socket's name, for the next instance of the service")]
     values: Mutex<Values>,
     /// Bumped at every change, so that a service knows when what it resolved is stale.
     version: AtomicU64,
@@ -718,6 +730,18 @@ impl SocketSettings {
         let ids = ids("group", groups, sys::group_id)?;
         self.set("allowed-groups", |v| &mut v.allowed_groups, ids);
         Ok(())
+    }
+
+    fn set_name(&self, name: Option<String>) {
+        if let Some(invalid) = name.as_deref().filter(|name| !super::is_valid_name(name)) {
+            glib::g_critical!(
+                LOG_DOMAIN,
+                "name left as it was: {invalid:?} is not 1 to 255 printable ASCII characters \
+                 without spaces or colons"
+            );
+            return;
+        }
+        self.set("name", |v| &mut v.name, name);
     }
 
     /// Sets the list setting `name` with `try_set`, or logs a critical saying why not, as a

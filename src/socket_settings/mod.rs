@@ -299,6 +299,16 @@ impl SocketSettings {
     }
 }
 
+/// Whether `name` may name a socket passed between processes, as systemd's `fdname_is_valid()`
+/// has it: 1 to 255 printable ASCII characters, with neither spaces nor colons (which separate
+/// the names of `LISTEN_FDNAMES`).
+pub(crate) fn is_valid_name(name: &str) -> bool {
+    (1..=255).contains(&name.len())
+        && name
+            .bytes()
+            .all(|byte| byte.is_ascii_graphic() && byte != b':')
+}
+
 /// What is told of every change of the settings it watches, after the change, on the thread
 /// that made it.
 pub(crate) trait Watcher: Send + Sync {

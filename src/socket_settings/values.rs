@@ -197,6 +197,7 @@ pub(crate) struct Values {
     pub tls_handshake_rate: Option<u32>,
     pub allowed_peers: Option<Vec<PeerRange>>,
     pub denied_peers: Option<Vec<PeerRange>>,
+    pub name: Option<Option<String>>,
 }
 
 /// A setting of any type, to ask whether it is set or to unset it.
@@ -249,6 +250,7 @@ impl Values {
             "tls-handshake-rate" => &mut self.tls_handshake_rate,
             "allowed-peers" => &mut self.allowed_peers,
             "denied-peers" => &mut self.denied_peers,
+            "name" => &mut self.name,
             _ => return None,
         })
     }
@@ -302,6 +304,8 @@ pub(crate) struct Resolved {
     pub unix: UnixSettings,
     pub credentials: CredentialsPolicy,
     pub admission: AdmissionSettings,
+    /// `name`: what the socket is called when handed to another process.
+    pub name: Option<String>,
 }
 
 impl Resolved {
@@ -376,6 +380,7 @@ impl Resolved {
                 allowed: pick_set!(allowed_peers),
                 denied: pick!(denied_peers, Vec::new()),
             },
+            name: pick!(name, None),
         }
     }
 }

@@ -3,7 +3,8 @@
 //! (`socket`), GLib's logging state (`log`), a source woken from any thread (`wakeup`), GIO
 //! asynchronous calls whose callback may run on another thread (`gio_async`), typed object data
 //! (`object_data`), registering a type that reports its close (`close_reporting`), handlers of
-//! `incoming` and `run` (`closure`), a `GThreadPool` (`thread_pool`) and user and group names
+//! `incoming` and `run` (`closure`), descriptors passed between processes and a peer's
+//! credentials (`fd_passing`), a `GThreadPool` (`thread_pool`) and user and group names
 //! (`users`).
 //!
 //! Outside the C ABI (`ffi.rs`, `capi/`) and `subclass/`, this module is the only place with
@@ -11,6 +12,7 @@
 
 mod close_reporting;
 mod closure;
+mod fd_passing;
 mod gio_async;
 mod log;
 mod object_data;
@@ -24,6 +26,10 @@ pub(crate) use close_reporting::{
     CloseReporting, CloseReportingType, new_connection, register_close_reporting_type,
 };
 pub(crate) use closure::connect_connection_handler;
+pub(crate) use fd_passing::{
+    PeerCredentials, Received, effective_user, peer_credentials, receive_with_descriptors,
+    send_with_descriptors,
+};
 pub(crate) use gio_async::{accept_socket_async, tls_handshake_async};
 pub(crate) use log::log_debug_enabled;
 pub(crate) use object_data::{DataKey, listener_source_object};

@@ -33,7 +33,7 @@ SETTINGS = ["tls-certificate", "tls-database", "tls-authentication-mode",
             "tcp-user-timeout", "tcp-defer-accept", "unix-mode", "unix-owner", "unix-group",
             "allowed-users", "allowed-groups", "peer-rate", "peer-rate-burst", "rate",
             "rate-burst", "tls-handshakes-per-peer", "tls-handshake-rate", "allowed-peers",
-            "denied-peers"]
+            "denied-peers", "name"]
 
 
 def setUpModule():

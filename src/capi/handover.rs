@@ -1,0 +1,115 @@
+//! `usher_socket_service_hand_over_async()` and `_finish()`: the handover as a `GTask`.
+
+use std::ffi::c_uint;
+
+use glib::translate::*;
+
+use super::socket_service::service;
+use super::*;
+use crate::ffi::UsherSocketService;
+use crate::prelude::*;
+
+/// The source tag of the tasks of `hand_over_async`, to recognise them in `hand_over_finish`.
+fn hand_over_source_tag() -> glib::ffi::gpointer {
+    usher_socket_service_hand_over_async as *const () as glib::ffi::gpointer
+}
+
+/// A `GTask` of `usher_socket_service_hand_over_async()`, returned into once, on the context
+/// it was created on; dropped unreturned, it returns an error.
+struct Task(*mut gio::ffi::GTask);
+
+impl Task {
+    fn complete(self, result: Result<u32, glib::Error>) {
+        let task = std::mem::ManuallyDrop::new(self);
+        unsafe {
+            match result {
+                Ok(handed) => gio::ffi::g_task_return_int(task.0, handed as isize),
+                Err(error) => gio::ffi::g_task_return_error(task.0, error.into_glib_ptr()),
+            }
+            glib::gobject_ffi::g_object_unref(task.0 as *mut glib::gobject_ffi::GObject);
+        }
+    }
+}
+
+impl Drop for Task {
+    fn drop(&mut self) {
+        Task(self.0).complete(Err(glib::Error::new(
+            gio::IOErrorEnum::Cancelled,
+            "The handover was dropped before it completed",
+        )));
+    }
+}
+
+/// Whether this thread may run what the handover does on its thread-default context: it owns
+/// the context, or no other thread does (the Rust API would panic otherwise).
+fn thread_default_context_is_usable() -> bool {
+    let context = glib::MainContext::ref_thread_default();
+    context.is_owner() || context.acquire().is_ok()
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn usher_socket_service_hand_over_async(
+    service: *mut UsherSocketService,
+    address: *mut gio::ffi::GSocketAddress,
+    cancellable: *mut gio::ffi::GCancellable,
+    callback: gio::ffi::GAsyncReadyCallback,
+    user_data: glib::ffi::gpointer,
+) {
+    return_if_fail! {
+        usher_socket_service_hand_over_async;
+        USHER_IS_SOCKET_SERVICE(service),
+        G_IS_SOCKET_ADDRESS(address),
+        cancellable.is_null() || G_IS_CANCELLABLE(cancellable),
+        thread_default_context_is_usable(),
+    }
+    let task = unsafe {
+        let task = gio::ffi::g_task_new(
+            service as *mut glib::gobject_ffi::GObject,
+            cancellable,
+            callback,
+            user_data,
+        );
+        gio::ffi::g_task_set_source_tag(task, hand_over_source_tag());
+        gio::ffi::g_task_set_name(task, c"usher_socket_service_hand_over_async".as_ptr());
+        Task(task)
+    };
+    let address: Borrowed<gio::SocketAddress> = unsafe { from_glib_borrow(address) };
+    let cancellable: Borrowed<Option<gio::Cancellable>> = unsafe { from_glib_borrow(cancellable) };
+    unsafe { self::service(service) }.hand_over_async(
+        &*address,
+        cancellable.as_ref().as_ref(),
+        move |result| task.complete(result),
+    );
+}
+
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn usher_socket_service_hand_over_finish(
+    service: *mut UsherSocketService,
+    result: *mut gio::ffi::GAsyncResult,
+    error: *mut *mut glib::ffi::GError,
+) -> c_uint {
+    return_if_fail! {
+        usher_socket_service_hand_over_finish => 0;
+        USHER_IS_SOCKET_SERVICE(service),
+        G_IS_ASYNC_RESULT(result),
+        error_is_unset(error),
+    }
+    unsafe {
+        let task = result as *mut gio::ffi::GTask;
+        let ours = gio::ffi::g_task_is_valid(result, service as *mut glib::gobject_ffi::GObject)
+            != glib::ffi::GFALSE
+            && gio::ffi::g_task_get_source_tag(task) == hand_over_source_tag();
+        if !ours {
+            set_error(
+                error,
+                glib::Error::new(
+                    gio::IOErrorEnum::InvalidArgument,
+                    "The result is not from this service's hand_over_async()",
+                ),
+            );
+            return 0;
+        }
+        let handed = gio::ffi::g_task_propagate_int(task, error);
+        c_uint::try_from(handed).unwrap_or(0)
+    }
+}

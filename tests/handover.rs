@@ -1,0 +1,348 @@
+//! The handover of listening sockets to a successor, in this process's service: the successor
+//! is another service of this process, or `tests/handover_peer.py`, a stand-in that says ready,
+//! exits first, refuses, or runs as another user.
+
+mod common;
+
+use std::cell::RefCell;
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::rc::Rc;
+
+use common::*;
+use gio::prelude::*;
+use usher::prelude::*;
+
+const PEER: &str = include_str!("handover_peer.py");
+
+/// A handover address no other test uses: an abstract name.
+fn rendezvous(test: &str) -> (String, gio::UnixSocketAddress) {
+    let name = format!("usher-test-{test}-{}", std::process::id());
+    let address = gio::UnixSocketAddress::with_type(gio::prelude::UnixSocketAddressPath::Abstract(
+        name.as_bytes(),
+    ));
+    (name, address)
+}
+
+/// Runs the stand-in successor; `as_nobody` runs it as user 65534.
+fn successor(name: &str, mode: &str, as_nobody: bool) -> Reaped {
+    let mut command = if as_nobody {
+        let mut command = Command::new("setpriv");
+        command.args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "/usr/bin/python3",
+        ]);
+        command
+    } else {
+        Command::new("/usr/bin/python3")
+    };
+    command
+        .args(["-c", PEER, "successor", name, mode])
+        .stdout(Stdio::piped());
+    Reaped(command.spawn().expect("python3 runs"))
+}
+
+/// An echo service on 127.0.0.1 (socket name `web`) and at `path` (`local`).
+fn echo_service(path: &Path) -> (usher::SocketService, std::net::SocketAddr) {
+    let service = usher::SocketService::new();
+    serve_echo(&service);
+    let web = usher::SocketSettings::new();
+    web.set_name(Some("web"));
+    let any = gio::InetSocketAddress::from_string("127.0.0.1", 0).unwrap();
+    let address = service
+        .add_address_with_settings(
+            &any,
+            gio::SocketType::Stream,
+            gio::SocketProtocol::Tcp,
+            None::<&glib::Object>,
+            Some(&web),
+        )
+        .unwrap()
+        .downcast::<gio::InetSocketAddress>()
+        .unwrap();
+    let local = usher::SocketSettings::new();
+    local.set_name(Some("local"));
+    service
+        .add_address_with_settings(
+            &gio::UnixSocketAddress::new(path),
+            gio::SocketType::Stream,
+            gio::SocketProtocol::Default,
+            None::<&glib::Object>,
+            Some(&local),
+        )
+        .unwrap();
+    let port = address.port();
+    (service, std::net::SocketAddr::from(([127, 0, 0, 1], port)))
+}
+
+/// Runs `future` on `context` to its end.
+fn run<T: 'static>(
+    context: &glib::MainContext,
+    future: impl std::future::Future<Output = T> + 'static,
+) -> T {
+    let result = Rc::new(RefCell::new(None));
+    context.spawn_local({
+        let result = result.clone();
+        async move {
+            *result.borrow_mut() = Some(future.await);
+        }
+    });
+    iterate_until(context, || result.borrow().is_some());
+    result.take().unwrap()
+}
+
+fn say_unix(context: &glib::MainContext, path: &Path, line: &str) -> String {
+    let (path, line) = (path.to_owned(), line.to_owned());
+    let client = spawn_client(context, move || {
+        use std::io::{BufRead, BufReader, Write};
+        let mut stream = UnixStream::connect(path).unwrap();
+        stream.set_read_timeout(Some(DEADLINE)).unwrap();
+        stream.write_all(format!("{line}\n").as_bytes()).unwrap();
+        let mut reply = String::new();
+        BufReader::new(stream).read_line(&mut reply).unwrap();
+        reply
+    });
+    iterate_until(context, || client.is_finished());
+    client.join().unwrap()
+}
+
+fn output_of(mut child: Reaped) -> String {
+    let mut output = String::new();
+    std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut output).unwrap();
+    child.wait().unwrap();
+    output
+}
+
+fn is_root() -> bool {
+    unsafe { libc::geteuid() == 0 }
+}
+
+#[test]
+fn the_sockets_and_the_socket_file_go_to_a_successor_that_says_ready() {
+    with_context(|context| {
+        let scratch = Scratch::new("handover");
+        let path = scratch.0.join("echo.sock");
+        let (service, address) = echo_service(&path);
+        let (name, rendezvous) = rendezvous("ready");
+        let handover = service.hand_over_future(&rendezvous);
+        let peer = successor(&name, "ready", false);
+        let handed = run(context, handover).unwrap();
+        assert_eq!(handed, 2);
+        let file = std::fs::metadata(&path).unwrap();
+        let expected = format!(
+            "received 2 descriptors, 2 listening: b'usher-handover 1 2\\nweb\\nlocal {} {}\\n'",
+            std::os::unix::fs::MetadataExt::dev(&file),
+            std::os::unix::fs::MetadataExt::ino(&file),
+        );
+        assert_eq!(output_of(peer).trim(), expected);
+        // Served until shut down, then the file is left to the successor.
+        assert_echoed(context, address, "still here");
+        run(context, service.shutdown_future()).unwrap();
+        assert!(path.exists(), "the successor's file is never removed here");
+    })
+}
+
+#[test]
+fn a_successor_that_exits_before_it_is_ready_leaves_the_predecessor_serving() {
+    with_context(|context| {
+        let scratch = Scratch::new("handover");
+        let path = scratch.0.join("echo.sock");
+        let (service, address) = echo_service(&path);
+        let (name, rendezvous) = rendezvous("exit");
+        let handover = service.hand_over_future(&rendezvous);
+        let peer = successor(&name, "exit", false);
+        let error = run(context, handover).unwrap_err();
+        assert!(error.matches(gio::IOErrorEnum::BrokenPipe), "{error}");
+        assert!(error.message().contains("before it was ready"), "{error}");
+        assert!(output_of(peer).starts_with("received 2 descriptors"));
+        assert!(service.is_active());
+        assert_echoed(context, address, "serving on");
+        assert_eq!(say_unix(context, &path, "and here"), "and here\n");
+        // Its own file still: removed when the service lets go of it.
+        run(context, service.shutdown_future()).unwrap();
+        assert!(!path.exists());
+    })
+}
+
+#[test]
+fn a_successor_that_refuses_is_reported_and_the_predecessor_serves_on() {
+    with_context(|context| {
+        let scratch = Scratch::new("handover");
+        let (service, address) = echo_service(&scratch.0.join("echo.sock"));
+        let (name, rendezvous) = rendezvous("refuse");
+        let handover = service.hand_over_future(&rendezvous);
+        let peer = successor(&name, "refuse", false);
+        let error = run(context, handover).unwrap_err();
+        assert!(error.matches(gio::IOErrorEnum::Failed), "{error}");
+        assert!(
+            error.message().ends_with("refused the sockets: not today"),
+            "{error}"
+        );
+        output_of(peer);
+        assert_echoed(context, address, "serving on");
+    })
+}
+
+#[test]
+fn a_successor_of_another_user_gets_nothing_and_the_right_one_comes_after() {
+    if !is_root() {
+        eprintln!("skipped: only root can run a successor as another user");
+        return;
+    }
+    with_context(|context| {
+        let scratch = Scratch::new("handover");
+        let (service, _) = echo_service(&scratch.0.join("echo.sock"));
+        let (name, rendezvous) = rendezvous("nobody");
+        let handed = Rc::new(RefCell::new(None));
+        context.spawn_local({
+            let (handover, handed) = (service.hand_over_future(&rendezvous), handed.clone());
+            async move { *handed.borrow_mut() = Some(handover.await) }
+        });
+        let intruder = successor(&name, "ready", true);
+        let intruder = spawn_client(context, move || output_of(intruder));
+        iterate_until(context, || intruder.is_finished());
+        assert_eq!(
+            intruder.join().unwrap().trim(),
+            "received 0 descriptors, 0 listening: b''"
+        );
+        assert!(handed.borrow().is_none(), "still waiting for the successor");
+        let peer = successor(&name, "ready", false);
+        iterate_until(context, || handed.borrow().is_some());
+        assert_eq!(handed.take().unwrap().unwrap(), 2);
+        output_of(peer);
+    })
+}
+
+#[test]
+fn a_service_takes_over_from_another_and_owns_the_file_after() {
+    with_context(|context| {
+        let scratch = Scratch::new("handover");
+        let path = scratch.0.join("echo.sock");
+        let (predecessor, address) = echo_service(&path);
+        let (_, rendezvous) = rendezvous("service");
+        let handover = predecessor.hand_over_future(&rendezvous);
+        let names = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (stop, stop_here) = std::sync::mpsc::channel::<()>();
+        let successor = std::thread::spawn({
+            let names = names.clone();
+            move || {
+                with_context(|context| {
+                    let service = usher::SocketService::new();
+                    serve_echo(&service);
+                    let added = service
+                        .take_over(
+                            &rendezvous,
+                            |name| {
+                                names.lock().unwrap().push(name.to_owned());
+                                Some(tag())
+                            },
+                            gio::Cancellable::NONE,
+                        )
+                        .unwrap();
+                    // Its context runs: it says it is ready, and serves.
+                    while stop_here.try_recv().is_err() {
+                        context.iteration(false);
+                        std::thread::sleep(std::time::Duration::from_millis(1));
+                    }
+                    service.close();
+                    drain(context);
+                    added
+                })
+            }
+        });
+        assert_eq!(run(context, handover).unwrap(), 2);
+        assert_eq!(*names.lock().unwrap(), ["web", "local"]);
+        run(context, predecessor.shutdown_future()).unwrap();
+        // The successor alone serves now, on both.
+        let client = spawn_client(context, move || echo_line(address, "successor"));
+        iterate_until(context, || client.is_finished());
+        assert_eq!(client.join().unwrap(), "successor\n");
+        assert_eq!(say_unix(context, &path, "unix"), "unix\n");
+        assert!(path.exists());
+        stop.send(()).unwrap();
+        assert_eq!(successor.join().unwrap(), 2);
+        // The successor's file now: it removed it when it let go of the socket.
+        assert!(!path.exists());
+    })
+}
+
+#[test]
+fn bad_addresses_and_a_service_without_sockets_are_refused() {
+    with_context(|context| {
+        let service = usher::SocketService::new();
+        let inet = gio::InetSocketAddress::from_string("127.0.0.1", 1).unwrap();
+        let error = run(context, service.hand_over_future(&inet)).unwrap_err();
+        assert!(error.matches(gio::IOErrorEnum::InvalidArgument), "{error}");
+        let error = service
+            .take_over(&inet, |_| None, gio::Cancellable::NONE)
+            .unwrap_err();
+        assert!(error.matches(gio::IOErrorEnum::InvalidArgument), "{error}");
+
+        let (name, address) = rendezvous("empty");
+        let handover = service.hand_over_future(&address);
+        let peer = successor(&name, "ready", false);
+        let error = run(context, handover).unwrap_err();
+        assert!(error.matches(gio::IOErrorEnum::NotFound), "{error}");
+        assert_eq!(
+            output_of(peer).trim(),
+            "received 0 descriptors, 0 listening: b''"
+        );
+
+        // Nobody at the address.
+        let (_, nobody) = rendezvous("nobody-there");
+        let error = service
+            .take_over(&nobody, |_| None, gio::Cancellable::NONE)
+            .unwrap_err();
+        assert!(
+            error.matches(gio::IOErrorEnum::ConnectionRefused),
+            "{error}"
+        );
+    })
+}
+
+#[test]
+fn a_socket_goes_by_its_settings_name_else_its_services_else_unknown() {
+    with_context(|context| {
+        let service = usher::SocketService::new();
+        let named = usher::SocketSettings::new();
+        named.set_name(Some("mine"));
+        let any = gio::InetSocketAddress::from_string("127.0.0.1", 0).unwrap();
+        let add = |settings: Option<&usher::SocketSettings>| {
+            service
+                .add_address_with_settings(
+                    &any,
+                    gio::SocketType::Stream,
+                    gio::SocketProtocol::Tcp,
+                    None::<&glib::Object>,
+                    settings,
+                )
+                .unwrap();
+        };
+        add(Some(&named));
+        add(None);
+        // Set to none: no name, whatever the service's.
+        let unnamed = usher::SocketSettings::new();
+        unnamed.set_name(None::<&str>);
+        add(Some(&unnamed));
+        service.socket_settings().set_name(Some("service"));
+        // An invalid name is refused (with a critical), the setting left as it was.
+        named.set_name(Some("not:valid"));
+        assert_eq!(named.name().as_deref(), Some("mine"));
+        named.set_name(Some(""));
+        named.set_name(Some("with space"));
+        assert_eq!(named.name().as_deref(), Some("mine"));
+        assert!(unnamed.is_set("name"));
+
+        let (name, address) = rendezvous("names");
+        let handover = service.hand_over_future(&address);
+        let peer = successor(&name, "ready", false);
+        assert_eq!(run(context, handover).unwrap(), 3);
+        assert_eq!(
+            output_of(peer).trim(),
+            "received 3 descriptors, 3 listening: b'usher-handover 1 3\\nmine\\nservice\\nunknown\\n'"
+        );
+    })
+}
