@@ -201,18 +201,43 @@ fn a_successor_of_another_user_gets_nothing_and_the_right_one_comes_after() {
             let (handover, handed) = (service.hand_over_future(&rendezvous), handed.clone());
             async move { *handed.borrow_mut() = Some(handover.await) }
         });
-        let intruder = successor(&name, "ready", true);
-        let intruder = spawn_client(context, move || output_of(intruder));
-        iterate_until(context, || intruder.is_finished());
-        assert_eq!(
-            intruder.join().unwrap().trim(),
-            "received 0 descriptors, 0 listening: b''"
+        // Each refusal of another user's process is counted; only the first is a warning,
+        // so that such processes cannot flood the log.
+        let warnings = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let handler = glib::log_set_handler(
+            Some("Usher"),
+            glib::LogLevels::LEVEL_WARNING,
+            false,
+            false,
+            {
+                let warnings = warnings.clone();
+                move |_, _, message| {
+                    if message.starts_with("Handover refused") {
+                        warnings.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+            },
         );
+        for _ in 0..3 {
+            let intruder = successor(&name, "ready", true);
+            let intruder = spawn_client(context, move || output_of(intruder));
+            iterate_until(context, || intruder.is_finished());
+            assert_eq!(
+                intruder.join().unwrap().trim(),
+                "received 0 descriptors, 0 listening: b''"
+            );
+        }
         assert!(handed.borrow().is_none(), "still waiting for the successor");
         let peer = successor(&name, "ready", false);
         iterate_until(context, || handed.borrow().is_some());
         assert_eq!(handed.take().unwrap().unwrap(), 2);
         output_of(peer);
+        glib::log_remove_handler(Some("Usher"), handler);
+        assert_eq!(
+            warnings.load(std::sync::atomic::Ordering::Relaxed),
+            1,
+            "one warning for three refusals"
+        );
     })
 }
 

@@ -254,6 +254,10 @@ pub(super) async fn hand_over(
     rendezvous: Result<Rendezvous, glib::Error>,
 ) -> Result<u32, glib::Error> {
     let rendezvous = rendezvous?;
+    // Another user's processes may connect as often as they like: the first refusal is a
+    // warning, the others a debug message, so that they cannot flood the log (or abort a
+    // program run with fatal warnings more than once).
+    let mut refused = 0u64;
     let channel = loop {
         readable(&rendezvous.socket).await;
         let channel = match rendezvous.socket.accept(gio::Cancellable::NONE) {
@@ -267,11 +271,18 @@ pub(super) async fn hand_over(
                 break channel;
             }
             // Someone else's: it gets nothing, and the successor may still come.
-            Err(error) => glib::g_warning!(
-                crate::log::LOG_DOMAIN,
-                "Handover refused: {}",
-                error.message()
-            ),
+            Err(error) => {
+                refused += 1;
+                if refused == 1 {
+                    glib::g_warning!(
+                        crate::log::LOG_DOMAIN,
+                        "Handover refused: {}",
+                        error.message()
+                    );
+                } else {
+                    debug!("handover refused ({refused} so far): {}", error.message());
+                }
+            }
         }
     };
     drop(rendezvous);
