@@ -69,8 +69,8 @@ G_DECLARE_FINAL_TYPE (UsherClientHello, usher_client_hello, USHER, CLIENT_HELLO,
  * UsherClientHello:alpn-protocols:
  *
  * The application protocols the client offers (ALPN), in its order of
- * preference; empty when it offers none. A protocol name that is not UTF-8 is
- * left out.
+ * preference; empty when it offers none. A protocol name that is not UTF-8, or
+ * holds a NUL byte, is left out.
  *
  * Since: 0.2
  */

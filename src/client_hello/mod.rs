@@ -76,7 +76,7 @@ impl ClientHello {
         &self.imp().data().alpn
     }
 
-    /// The protocols the client offers, as bytes, those that are not UTF-8 included.
+    /// The protocols the client offers, as bytes, those that are not UTF-8 or hold a NUL included.
     pub fn alpn_protocol_bytes(&self) -> Vec<glib::Bytes> {
         self.imp()
             .data()
