@@ -474,6 +474,24 @@ fn a_stop_from_a_handler_leaves_the_other_clients_waiting_for_start() {
 }
 
 #[test]
+fn a_service_that_dies_leaves_no_handler_on_its_memory_monitor() {
+    // The default monitor lives as long as the process (no other test of this file uses it):
+    // a handler left on it by each service that watched it would be a leak, run on every
+    // warning.
+    let monitor = gio::MemoryMonitor::dup_default();
+    let warning = glib::subclass::SignalId::lookup("low-memory-warning", monitor.type_()).unwrap();
+    let pending = || glib::signal::signal_has_handler_pending(&monitor, warning, None, false);
+    assert!(!pending());
+    let service = usher::SocketService::new();
+    service.set_memory_monitor(Some(&monitor));
+    assert!(pending());
+    let weak = service.downgrade();
+    drop(service);
+    assert!(weak.upgrade().is_none());
+    assert!(!pending(), "the service's handler went with it");
+}
+
+#[test]
 fn an_active_service_keeps_itself_alive_and_a_stopped_one_is_freed() {
     with_context(|context| {
         let service = usher::SocketService::new();

@@ -394,6 +394,16 @@ impl ObjectImpl for SocketService {
     }
 
     fn dispose(&self) {
+        // The monitor (the default one lives as long as the process) would keep a handler of
+        // each service that ever watched it.
+        let monitor = self
+            .memory_monitor
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some((monitor, handler)) = monitor {
+            monitor.disconnect(handler);
+        }
         self.engine.dispose();
     }
 
