@@ -653,8 +653,9 @@ void usher_socket_service_set_timeout (UsherSocketService *service,
  *
  * Gets #UsherSocketService:tls-certificate.
  *
- * Returns: (transfer none) (nullable): the certificate the service serves TLS
- *   with, or %NULL for plain TCP
+ * Returns: (transfer full) (nullable): a reference to the certificate the
+ *   service serves TLS with (another thread may change it), to be released
+ *   with g_object_unref(), or %NULL for plain TCP
  *
  * Since: 0.2
  */
@@ -680,8 +681,9 @@ void usher_socket_service_set_tls_certificate (UsherSocketService *service,
  *
  * Gets #UsherSocketService:tls-database.
  *
- * Returns: (transfer none) (nullable): the database client certificates are
- *   verified with, or %NULL for the backend's default
+ * Returns: (transfer full) (nullable): a reference to the database client
+ *   certificates are verified with, to be released with g_object_unref(), or
+ *   %NULL for the backend's default
  *
  * Since: 0.2
  */
@@ -1372,7 +1374,8 @@ void usher_socket_service_set_named_socket_settings (UsherSocketService  *servic
  * g_socket_listener_add_socket()) and the socket is still there. Its settings
  * are usher_socket_settings_get_for_connection().
  *
- * Returns: (transfer none) (nullable): the listening socket, or %NULL
+ * Returns: (transfer full) (nullable): a reference to the listening socket,
+ *   to be released with g_object_unref(), or %NULL
  *
  * Since: 0.2
  */
@@ -1418,7 +1421,8 @@ guint64 usher_socket_service_get_n_refused (UsherSocketService *service,
  *
  * Gets #UsherSocketService:memory-monitor.
  *
- * Returns: (transfer none) (nullable): the monitor, or %NULL
+ * Returns: (transfer full) (nullable): a reference to the monitor, to be
+ *   released with g_object_unref(), or %NULL
  *
  * Since: 0.2
  */

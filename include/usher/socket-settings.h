@@ -519,7 +519,9 @@ UsherSocketSettings *usher_socket_settings_get_for_connection (GSocketConnection
  *
  * Gets #UsherSocketSettings:tls-certificate: its value if it is set, else its default.
  *
- * Returns: (transfer none) (nullable): the certificate, or %NULL for plain TCP or when unset
+ * Returns: (transfer full) (nullable): a reference to the certificate (another
+ *   thread, or the reload of its files, may change it), to be released with
+ *   g_object_unref(), or %NULL for plain TCP or when unset
  *
  * Since: 0.2
  */
@@ -543,7 +545,8 @@ void usher_socket_settings_set_tls_certificate (UsherSocketSettings *settings,
  *
  * Gets #UsherSocketSettings:tls-database: its value if it is set, else its default.
  *
- * Returns: (transfer none) (nullable): the database, or %NULL
+ * Returns: (transfer full) (nullable): a reference to the database, to be
+ *   released with g_object_unref(), or %NULL
  *
  * Since: 0.2
  */

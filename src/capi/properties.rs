@@ -55,7 +55,8 @@ pub(super) fn is_valid(object: &glib::Object, getter: &str, value: &glib::Value)
 /// and the Rust getter (and setter) they call:
 ///
 /// * `value`: a number or a boolean ([`CValue`]);
-/// * `object`: an object, or `NULL`, of a type and its check, `(transfer none)` when read;
+/// * `object`: an object, or `NULL`, of a type and its check, `(transfer full)` when read (another
+///   thread may change it, or a certificate file's reload);
 /// * `strv`: a list of strings, `NULL` for none, `(transfer full)` when read;
 /// * `string`: a string, `NULL` for none, `(transfer full)` when read;
 /// * `authentication_mode`: a `GTlsAuthenticationMode`.
@@ -93,8 +94,8 @@ macro_rules! property_accessors {
             instance: *mut $instance,
         ) -> *mut <$type as glib::object::ObjectType>::GlibType {
             return_if_fail! { $get => std::ptr::null_mut(); $check(instance) }
-            // (transfer none): the instance keeps its reference.
-            unsafe { $borrow(instance) }.$name().to_glib_none().0
+            // (transfer full): the instance's reference may go at once, on another thread.
+            unsafe { $borrow(instance) }.$name().into_glib_ptr()
         }
 
         #[unsafe(no_mangle)]

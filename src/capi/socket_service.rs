@@ -370,7 +370,8 @@ pub unsafe extern "C" fn usher_socket_service_set_named_socket_settings(
     unsafe { self::service(service) }.set_named_socket_settings(name, settings.as_ref().as_ref())
 }
 
-/// (transfer none): the listener keeps the socket while it listens.
+/// (transfer full): the service holds the socket weakly, and the listener only while it
+/// listens, which another thread may end.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn usher_socket_service_get_listening_socket(
     connection: *mut gio::ffi::GSocketConnection,
@@ -380,9 +381,7 @@ pub unsafe extern "C" fn usher_socket_service_get_listening_socket(
         G_IS_SOCKET_CONNECTION(connection),
     }
     let connection: Borrowed<gio::SocketConnection> = unsafe { from_glib_borrow(connection) };
-    SocketService::listening_socket(&*connection)
-        .to_glib_none()
-        .0
+    SocketService::listening_socket(&*connection).into_glib_ptr()
 }
 
 /// (transfer full): a reference of the caller's.

@@ -335,7 +335,8 @@ test_accessors (void)
 
   usher_socket_service_set_memory_monitor (service, monitor);
   usher_socket_service_set_memory_monitor (service, monitor);
-  g_assert_true (usher_socket_service_get_memory_monitor (service) == monitor);
+  g_autoptr (GMemoryMonitor) set_monitor = usher_socket_service_get_memory_monitor (service);
+  g_assert_true (set_monitor == monitor);
   g_object_get (service, "memory-monitor", &read_monitor, NULL);
   g_assert_true (read_monitor == monitor);
   g_clear_object (&read_monitor);

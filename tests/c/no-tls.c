@@ -69,7 +69,8 @@ test_every_connection_fails (void)
 
   g_test_expect_message ("Usher", G_LOG_LEVEL_WARNING, "*TLS backend*");
   usher_socket_service_set_tls_certificate (service, certificate);
-  g_assert_true (usher_socket_service_get_tls_certificate (service) == certificate);
+  g_autoptr (GTlsCertificate) set = usher_socket_service_get_tls_certificate (service);
+  g_assert_true (set == certificate);
   g_signal_connect (service, "incoming", G_CALLBACK (never_incoming), NULL);
   g_signal_connect (service, "accept-error", G_CALLBACK (count_unavailable), &errors);
   guint16 port = listen_loopback (G_SOCKET_LISTENER (service), NULL);

@@ -224,15 +224,19 @@ test_accessors (void)
 
   g_assert_null (usher_socket_service_get_tls_certificate (service));
   usher_socket_service_set_tls_certificate (service, certificate);
-  g_assert_true (usher_socket_service_get_tls_certificate (service) == certificate);
+  g_autoptr (GTlsCertificate) set_certificate = usher_socket_service_get_tls_certificate (service);
+  g_assert_true (set_certificate == certificate);
   g_object_get (service, "tls-certificate", &certificate_property, NULL);
   g_assert_true (certificate_property == certificate);
   usher_socket_service_set_tls_certificate (service, NULL);
   g_assert_null (usher_socket_service_get_tls_certificate (service));
+  /* The caller's reference outlives the service's. */
+  g_assert_true (G_IS_TLS_CERTIFICATE (set_certificate));
 
   g_assert_null (usher_socket_service_get_tls_database (service));
   usher_socket_service_set_tls_database (service, database);
-  g_assert_true (usher_socket_service_get_tls_database (service) == database);
+  g_autoptr (GTlsDatabase) set_database = usher_socket_service_get_tls_database (service);
+  g_assert_true (set_database == database);
   g_object_get (service, "tls-database", &database_property, NULL);
   g_assert_true (database_property == database);
   usher_socket_service_set_tls_database (service, NULL);
