@@ -181,9 +181,11 @@ struct _UsherSocketServiceClass
  *
  * Emitted, on the service's context, for every accept that failed for another
  * reason than a cancellation, every TLS handshake that failed (a
- * %G_TLS_ERROR, or %G_IO_ERROR_TIMED_OUT), and every client refused at
- * #UsherSocketService:max-connections-per-peer (a %G_IO_ERROR naming the
- * peer). The service keeps serving: it retries at once after a transient
+ * %G_TLS_ERROR, or %G_IO_ERROR_TIMED_OUT), and every client refused (at
+ * #UsherSocketService:max-connections-per-peer, by an admission check, for
+ * its credentials, its PROXY protocol header or its ClientHello; a %G_IO_ERROR
+ * naming the peer), after #UsherSocketService::refused, which says why. The
+ * service keeps serving: it retries at once after a transient
  * error (the client gave up, for instance), and after a short pause, growing
  * to well under a second, when out of resources (file descriptors, memory).
  *

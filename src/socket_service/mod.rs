@@ -806,8 +806,10 @@ pub trait SocketServiceExt: IsA<SocketService> + 'static {
     }
 
     /// Connects to `accept-error`, emitted on the service's context for every failed accept
-    /// but cancellations, every failed TLS handshake and every client refused at
-    /// `max-connections-per-peer`. The service keeps serving: it retries at once after a
+    /// but cancellations, every failed TLS handshake and every refused client (at
+    /// `max-connections-per-peer`, by an admission check, for its credentials, its PROXY
+    /// protocol header or its ClientHello), after `refused`, which says why with a
+    /// [`Refusal`](crate::Refusal). The service keeps serving: it retries at once after a
     /// transient error and after a short, growing pause when out of resources (file
     /// descriptors, memory).
     ///
