@@ -64,16 +64,6 @@ fn ended_within(stream: &mut TcpStream, patience: Duration) -> bool {
     }
 }
 
-/// The errors `accept-error` reports.
-fn accept_errors(service: &usher::SocketService) -> Rc<RefCell<Vec<glib::Error>>> {
-    let errors = Rc::new(RefCell::new(Vec::new()));
-    service.connect_accept_error({
-        let errors = errors.clone();
-        move |_, error| errors.borrow_mut().push(error.clone())
-    });
-    errors
-}
-
 /// Keeps every connection until its client closes it, then closes it; returns the peers of
 /// the connections handed out, in order (`None` for Unix-domain ones).
 fn hold_until_client_closes(service: &usher::SocketService) -> Rc<RefCell<Vec<Option<IpAddr>>>> {

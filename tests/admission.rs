@@ -37,23 +37,6 @@ fn record_refusals(service: &usher::SocketService) -> Refusals {
     refusals
 }
 
-/// Listens on 127.0.0.1 with `settings`.
-fn listen_with(service: &usher::SocketService, settings: &usher::SocketSettings) -> SocketAddr {
-    let any_port = gio::InetSocketAddress::from_string("127.0.0.1", 0).unwrap();
-    let effective = service
-        .add_address_with_settings(
-            &any_port,
-            gio::SocketType::Stream,
-            gio::SocketProtocol::Tcp,
-            None::<&glib::Object>,
-            Some(settings),
-        )
-        .unwrap()
-        .downcast::<gio::InetSocketAddress>()
-        .unwrap();
-    SocketAddr::new([127, 0, 0, 1].into(), effective.port())
-}
-
 /// Connects from `source`, sends a line, and returns the time until its echo, or why none came.
 fn echo_time(source: Ipv4Addr, address: SocketAddr) -> Result<Duration, String> {
     let start = Instant::now();
@@ -261,18 +244,8 @@ fn stalled_handshakes_beyond_the_budget_of_their_peer_are_refused_at_once() {
 }
 
 /// Sends `bytes` from 127.0.0.1 and returns all that comes back.
-fn exchange(context: &glib::MainContext, address: SocketAddr, bytes: &'static [u8]) -> Vec<u8> {
-    let client = spawn_client(context, move || {
-        let mut stream = connect_from(Ipv4Addr::LOCALHOST, address);
-        stream.set_read_timeout(Some(DEADLINE)).unwrap();
-        stream.write_all(bytes).unwrap();
-        let _ = stream.shutdown(std::net::Shutdown::Write);
-        let mut reply = Vec::new();
-        let _ = stream.read_to_end(&mut reply);
-        reply
-    });
-    iterate_until(context, || client.is_finished());
-    client.join().unwrap()
+fn exchange(context: &glib::MainContext, address: SocketAddr, bytes: &[u8]) -> Vec<u8> {
+    send(context, address, vec![bytes.to_vec()])
 }
 
 #[test]

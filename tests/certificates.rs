@@ -61,31 +61,11 @@ impl Service {
                     proxy: usher::ProxyInfo::for_connection(connection),
                     certificate: tls.and_then(|tls| tls.certificate()),
                 });
-                let connection = connection.clone();
-                glib::spawn_future_local(async move {
-                    let input = gio::DataInputStream::new(&connection.input_stream());
-                    let output = connection.output_stream();
-                    while let Ok(Some(line)) =
-                        input.read_line_utf8_future(glib::Priority::DEFAULT).await
-                    {
-                        let reply = format!("{line}\n").into_bytes();
-                        if output
-                            .write_all_future(reply, glib::Priority::DEFAULT)
-                            .await
-                            .is_err()
-                        {
-                            break;
-                        }
-                    }
-                });
+                echo_lines(connection);
                 false
             }
         });
-        let errors = Rc::new(RefCell::new(Vec::new()));
-        service.connect_accept_error({
-            let errors = errors.clone();
-            move |_, error| errors.borrow_mut().push(error.clone())
-        });
+        let errors = accept_errors(&service);
         let address = listen_loopback(&service, None);
         Service {
             service,
@@ -198,6 +178,44 @@ fn configure_names(settings: &usher::SocketSettings) {
         .unwrap();
 }
 
+/// Has `sni_client.py OPTIONS…` ask `address` (the service's, or a balancer's in front of it)
+/// for a name of each kind [`configure_names`] configures, one connection each: a name of its
+/// own, one from its files, one its wildcard matches, and none. Asserts that each was served the
+/// certificate of its name (none: the default), and that the service was told those names
+/// (its first connections).
+fn assert_each_name_served(
+    context: &glib::MainContext,
+    service: &Service,
+    address: SocketAddr,
+    options: &[&str],
+) {
+    let names = ["a.test", "b.test", "x.wild.test", "-"];
+    let args: Vec<&str> = options
+        .iter()
+        .copied()
+        .chain(names.iter().flat_map(|name| ["--name", name]))
+        .collect();
+    assert_eq!(
+        client(context, address, &args),
+        [
+            line("a", "hello a.test"),
+            line("b", "hello b.test"),
+            line("wild", "hello x.wild.test"),
+            line("default", "hello -"),
+        ]
+    );
+    // What the application is told of each connection.
+    assert_eq!(
+        service.server_names(),
+        [
+            Some("a.test".into()),
+            Some("b.test".into()),
+            Some("x.wild.test".into()),
+            None
+        ]
+    );
+}
+
 #[test]
 fn python_clients_are_served_the_certificate_of_the_name_they_ask_for() {
     with_context(|context| {
@@ -206,40 +224,11 @@ fn python_clients_are_served_the_certificate_of_the_name_they_ask_for() {
             service.settings().tls_certificate_names(),
             glib::StrV::from(["a.test", "b.test", "*.wild.test"])
         );
-        let lines = client(
+        assert_each_name_served(
             context,
+            &service,
             service.address,
-            &[
-                "--alpn",
-                "h2,http/1.1",
-                "--name",
-                "a.test",
-                "--name",
-                "b.test",
-                "--name",
-                "x.wild.test",
-                "--name",
-                "-",
-            ],
-        );
-        assert_eq!(
-            lines,
-            [
-                line("a", "hello a.test"),
-                line("b", "hello b.test"),
-                line("wild", "hello x.wild.test"),
-                line("default", "hello -"),
-            ]
-        );
-        // What the application is told of each connection.
-        assert_eq!(
-            service.server_names(),
-            [
-                Some("a.test".into()),
-                Some("b.test".into()),
-                Some("x.wild.test".into()),
-                None
-            ]
+            &["--alpn", "h2,http/1.1"],
         );
         for served in service.served.borrow().iter() {
             let hello = served.hello.as_ref().unwrap();
@@ -351,20 +340,7 @@ fn a_socket_with_a_certificate_of_its_own_is_not_served_its_services_names() {
         let service = Service::new(configure_names);
         let own = usher::SocketSettings::new();
         own.set_tls_certificate(Some(&certificates.certificate("late")));
-        let any_port = gio::InetSocketAddress::from_string("127.0.0.1", 0).unwrap();
-        let other = service
-            .service
-            .add_address_with_settings(
-                &any_port,
-                gio::SocketType::Stream,
-                gio::SocketProtocol::Tcp,
-                None::<&glib::Object>,
-                Some(&own),
-            )
-            .unwrap()
-            .downcast::<gio::InetSocketAddress>()
-            .unwrap();
-        let other = SocketAddr::new("127.0.0.1".parse().unwrap(), other.port());
+        let other = listen_with(&service.service, &own);
         let lines = client(context, other, &["--no-check", "--name", "a.test"]);
         assert_eq!(lines, [line("late", "hello a.test")]);
         assert!(
@@ -812,38 +788,7 @@ fn through_haproxy_in_tls_passthrough_with_a_proxy_v2_header() {
                 .unwrap();
         });
         let balancer = haproxy(service.address, "send-proxy-v2");
-        let lines = client(
-            context,
-            balancer.frontend,
-            &[
-                "--name",
-                "a.test",
-                "--name",
-                "b.test",
-                "--name",
-                "x.wild.test",
-                "--name",
-                "-",
-            ],
-        );
-        assert_eq!(
-            lines,
-            [
-                line("a", "hello a.test"),
-                line("b", "hello b.test"),
-                line("wild", "hello x.wild.test"),
-                line("default", "hello -"),
-            ]
-        );
-        assert_eq!(
-            service.server_names(),
-            [
-                Some("a.test".into()),
-                Some("b.test".into()),
-                Some("x.wild.test".into()),
-                None
-            ]
-        );
+        assert_each_name_served(context, &service, balancer.frontend, &[]);
         assert!(
             service
                 .served

@@ -35,11 +35,7 @@ fn listen_at(
 fn echo_service() -> (usher::SocketService, Rc<RefCell<Vec<glib::Error>>>) {
     let service = usher::SocketService::new();
     serve_echo(&service);
-    let errors = Rc::new(RefCell::new(Vec::new()));
-    service.connect_accept_error({
-        let errors = errors.clone();
-        move |_, error| errors.borrow_mut().push(error.clone())
-    });
+    let errors = accept_errors(&service);
     (service, errors)
 }
 

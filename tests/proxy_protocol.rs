@@ -53,31 +53,11 @@ impl Proxied {
                     remote_address: connection.remote_address().unwrap(),
                     tls: connection.is::<gio::TcpWrapperConnection>(),
                 });
-                let connection = connection.clone();
-                glib::spawn_future_local(async move {
-                    let input = gio::DataInputStream::new(&connection.input_stream());
-                    let output = connection.output_stream();
-                    while let Ok(Some(line)) =
-                        input.read_line_utf8_future(glib::Priority::DEFAULT).await
-                    {
-                        let reply = format!("{line}\n").into_bytes();
-                        if output
-                            .write_all_future(reply, glib::Priority::DEFAULT)
-                            .await
-                            .is_err()
-                        {
-                            break;
-                        }
-                    }
-                });
+                echo_lines(connection);
                 false
             }
         });
-        let errors = Rc::new(RefCell::new(Vec::new()));
-        service.connect_accept_error({
-            let errors = errors.clone();
-            move |_, error| errors.borrow_mut().push(error.clone())
-        });
+        let errors = accept_errors(&service);
         let address = listen_loopback(&service, None);
         Self {
             service,
@@ -105,38 +85,6 @@ impl Proxied {
 fn inet(address: &gio::SocketAddress) -> SocketAddr {
     let inet = address.downcast_ref::<gio::InetSocketAddress>().unwrap();
     SocketAddr::new(inet.address().to_string().parse().unwrap(), inet.port())
-}
-
-/// Sends `bytes` to `address` from 127.0.0.1, one write each, and returns what comes back
-/// until the end of the stream.
-fn send(context: &glib::MainContext, address: SocketAddr, pieces: Vec<Vec<u8>>) -> Vec<u8> {
-    send_from(context, Ipv4Addr::LOCALHOST, address, pieces)
-}
-
-fn send_from(
-    context: &glib::MainContext,
-    source: Ipv4Addr,
-    address: SocketAddr,
-    pieces: Vec<Vec<u8>>,
-) -> Vec<u8> {
-    let client = spawn_client(context, move || {
-        let mut stream = connect_from(source, address);
-        stream.set_nodelay(true).unwrap();
-        stream.set_read_timeout(Some(DEADLINE)).unwrap();
-        for (index, piece) in pieces.iter().enumerate() {
-            if index > 0 {
-                // Separate segments: the header arrives in pieces.
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            stream.write_all(piece).unwrap();
-        }
-        let _ = stream.shutdown(std::net::Shutdown::Write);
-        let mut reply = Vec::new();
-        let _ = stream.read_to_end(&mut reply);
-        reply
-    });
-    iterate_until(context, || client.is_finished());
-    client.join().unwrap()
 }
 
 /// A v2 `PROXY` header for TCP over IPv4, with `tlvs`.

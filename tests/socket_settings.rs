@@ -6,7 +6,7 @@
 mod common;
 
 use std::io::Write;
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -15,25 +15,6 @@ use common::certificates::{Certificates, python_client};
 use common::*;
 use gio::prelude::*;
 use usher::prelude::*;
-
-/// Listens on 127.0.0.1 with an ephemeral port, with `settings`; returns the address.
-fn listen_with(service: &usher::SocketService, settings: &usher::SocketSettings) -> SocketAddr {
-    let any_port = gio::InetSocketAddress::from_string("127.0.0.1", 0).unwrap();
-    let effective = service
-        .add_address_with_settings(
-            &any_port,
-            gio::SocketType::Stream,
-            gio::SocketProtocol::Tcp,
-            None::<&glib::Object>,
-            Some(settings),
-        )
-        .expect("listen on 127.0.0.1");
-    let effective = effective.downcast::<gio::InetSocketAddress>().unwrap();
-    SocketAddr::new(
-        effective.address().to_string().parse().unwrap(),
-        effective.port(),
-    )
-}
 
 /// An integer option of a connection's socket.
 fn option(connection: &gio::SocketConnection, level: i32, name: i32) -> i32 {

@@ -11,17 +11,9 @@
 #include <unistd.h>
 
 #include "loopback.h"
+#include "refusals.h"
+#include "settings-checks.h"
 #include "wait.h"
-
-/* Expects a critical of the Usher domain matching @pattern from @statement, and no other. */
-#define EXPECT_CRITICAL(pattern, statement)                                                   \
-  G_STMT_START                                                                                \
-  {                                                                                           \
-    g_test_expect_message ("Usher", G_LOG_LEVEL_CRITICAL, pattern);                           \
-    statement;                                                                                \
-    g_test_assert_expected_messages ();                                                       \
-  }                                                                                           \
-  G_STMT_END
 
 /* A GMemoryMonitor of the test's own, whose warnings the test emits. GMemoryMonitor requires
  * GInitable. */
@@ -82,61 +74,6 @@ warn (GMemoryMonitor *monitor, GMemoryMonitorWarningLevel level)
   g_signal_emit_by_name (monitor, "low-memory-warning", level);
 }
 
-/* One refusal reported with the refused signal. */
-typedef struct
-{
-  char *peer;
-  UsherRefusal reason;
-  GError *error;
-} Refusal;
-
-static void
-refusal_free (Refusal *refusal)
-{
-  g_free (refusal->peer);
-  g_error_free (refusal->error);
-  g_free (refusal);
-}
-
-static void
-keep_refusal (UsherSocketService *service, GInetAddress *peer, UsherRefusal reason,
-              GError *error, GPtrArray *refusals)
-{
-  Refusal *refusal = g_new0 (Refusal, 1);
-
-  g_assert_true (USHER_IS_SOCKET_SERVICE (service));
-  g_assert_true (peer == NULL || G_IS_INET_ADDRESS (peer));
-  g_assert_nonnull (error);
-  refusal->peer = peer == NULL ? NULL : g_inet_address_to_string (peer);
-  refusal->reason = reason;
-  refusal->error = g_error_copy (error);
-  g_ptr_array_add (refusals, refusal);
-}
-
-#define REFUSAL(refusals, index) ((Refusal *) (refusals)->pdata[index])
-
-/* An accept-error handler that keeps a copy of every error in the GPtrArray errors. */
-static void
-keep_error (UsherSocketService *service, const GError *error, GPtrArray *errors)
-{
-  g_ptr_array_add (errors, g_error_copy (error));
-}
-
-/* Listens on 127.0.0.1 with an ephemeral port, with @settings; returns the port. */
-static guint16
-listen_with (UsherSocketService *service, UsherSocketSettings *settings)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GSocketAddress) any_port = g_inet_socket_address_new_from_string ("127.0.0.1", 0);
-  g_autoptr(GSocketAddress) effective = NULL;
-
-  g_assert_true (usher_socket_service_add_address_full (service, any_port, G_SOCKET_TYPE_STREAM,
-                                                        G_SOCKET_PROTOCOL_TCP, NULL, settings,
-                                                        &effective, &error));
-  g_assert_no_error (error);
-  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (effective));
-}
-
 /* The address of the peer of a connection the service handed out. */
 static char *
 peer_of (GSocketConnection *connection)
@@ -163,38 +100,14 @@ count_from (GPtrArray *held, const char *peer)
   return count;
 }
 
-typedef struct
-{
-  gboolean done;
-  gssize size;
-} Read;
-
-static void
-read_done (GObject *input, GAsyncResult *result, gpointer data)
-{
-  Read *read = data;
-  g_autoptr(GError) error = NULL;
-
-  read->size = g_input_stream_read_finish (G_INPUT_STREAM (input), result, &error);
-  if (error != NULL)
-    {
-      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED);
-      read->size = 0;
-    }
-  read->done = TRUE;
-}
-
 /* Waits until the service closes the client @connection (a refused client); fails if it sends
  * anything first. */
 static void
 wait_closed (GSocketConnection *connection)
 {
-  char buffer[16];
-  Read read = { 0 };
+  Read read;
 
-  g_input_stream_read_async (g_io_stream_get_input_stream (G_IO_STREAM (connection)), buffer,
-                             sizeof buffer, G_PRIORITY_DEFAULT, NULL, read_done, &read);
-  WAIT_UNTIL (read.done);
+  read_first (connection, &read);
   g_assert_cmpint (read.size, ==, 0);
 }
 
@@ -207,6 +120,16 @@ connected_from (const char *local, guint16 port)
   connect_from (local, port, connected_into, &client);
   WAIT_UNTIL (client != NULL);
   return client;
+}
+
+/* Keeps what @service hands out in the GPtrArray held, its refusals in refusals (of
+ * refusal_free) and its accept errors in errors. */
+static void
+watch (UsherSocketService *service, GPtrArray *held, GPtrArray *refusals, GPtrArray *errors)
+{
+  g_signal_connect (service, "incoming", G_CALLBACK (hold_all), held);
+  g_signal_connect (service, "refused", G_CALLBACK (keep_refusal), refusals);
+  g_signal_connect (service, "accept-error", G_CALLBACK (keep_error), errors);
 }
 
 static void
@@ -426,9 +349,7 @@ test_deny_and_allow_lists (void)
   const char *allow_list[] = { "127.0.0.3/32", NULL };
   guint16 deny_port, allow_port;
 
-  g_signal_connect (service, "incoming", G_CALLBACK (hold_all), held);
-  g_signal_connect (service, "refused", G_CALLBACK (keep_refusal), refusals);
-  g_signal_connect (service, "accept-error", G_CALLBACK (keep_error), errors);
+  watch (service, held, refusals, errors);
   g_assert_true (usher_socket_settings_try_set_denied_peers (deny, deny_list, &error));
   g_assert_true (usher_socket_settings_try_set_allowed_peers (allow, allow_list, &error));
   g_assert_no_error (error);
@@ -475,6 +396,32 @@ test_deny_and_allow_lists (void)
 
 #define FLOOD 6
 
+/* Waits until the last of the FLOOD @clients is connected, and closes them all. */
+static void
+close_flood (GSocketConnection **clients)
+{
+  WAIT_UNTIL (clients[FLOOD - 1] != NULL);
+  for (guint i = 0; i < FLOOD; i++)
+    g_clear_object (&clients[i]);
+}
+
+/* Asserts that each refusal in refusals was for @reason, with a BUSY error, of @peer if set, and
+ * that the service counted them as @reason and none as @other. */
+static void
+assert_flood_refused (UsherSocketService *service, GPtrArray *refusals, const char *peer,
+                      UsherRefusal reason, UsherRefusal other)
+{
+  for (guint i = 0; i < refusals->len; i++)
+    {
+      if (peer != NULL)
+        g_assert_cmpstr (REFUSAL (refusals, i)->peer, ==, peer);
+      g_assert_cmpint (REFUSAL (refusals, i)->reason, ==, reason);
+      g_assert_error (REFUSAL (refusals, i)->error, G_IO_ERROR, G_IO_ERROR_BUSY);
+    }
+  g_assert_cmpuint (usher_socket_service_get_n_refused (service, reason), ==, refusals->len);
+  g_assert_cmpuint (usher_socket_service_get_n_refused (service, other), ==, 0);
+}
+
 /* A peer beyond its peer-rate is refused at once (refused: the peer, PEER_RATE, a BUSY error),
  * and counted; another peer, with a bucket of its own, is served. */
 static void
@@ -490,9 +437,7 @@ test_peer_rate (void)
   guint16 port;
   guint from_flooder;
 
-  g_signal_connect (service, "incoming", G_CALLBACK (hold_all), held);
-  g_signal_connect (service, "refused", G_CALLBACK (keep_refusal), refusals);
-  g_signal_connect (service, "accept-error", G_CALLBACK (keep_error), errors);
+  watch (service, held, refusals, errors);
   /* One a second, one at once: of a handful at once, the first. */
   usher_socket_settings_set_peer_rate (settings, 1);
   usher_socket_settings_set_peer_rate_burst (settings, 1);
@@ -507,23 +452,14 @@ test_peer_rate (void)
   g_assert_cmpuint (from_flooder, >=, 1);
   /* A token a second: more than two served would take seconds. */
   g_assert_cmpuint (refusals->len, >=, FLOOD - 2);
-  for (guint i = 0; i < refusals->len; i++)
-    {
-      g_assert_cmpstr (REFUSAL (refusals, i)->peer, ==, "127.0.0.2");
-      g_assert_cmpint (REFUSAL (refusals, i)->reason, ==, USHER_REFUSAL_PEER_RATE);
-      g_assert_error (REFUSAL (refusals, i)->error, G_IO_ERROR, G_IO_ERROR_BUSY);
-    }
-  g_assert_cmpuint (usher_socket_service_get_n_refused (service, USHER_REFUSAL_PEER_RATE), ==,
-                    refusals->len);
-  g_assert_cmpuint (usher_socket_service_get_n_refused (service, USHER_REFUSAL_RATE), ==, 0);
+  assert_flood_refused (service, refusals, "127.0.0.2", USHER_REFUSAL_PEER_RATE,
+                        USHER_REFUSAL_RATE);
   g_assert_cmpuint (errors->len, ==, refusals->len);
 
   /* Another peer has a bucket of its own. */
   steady = connected_from ("127.0.0.3", port);
   WAIT_UNTIL (count_from (held, "127.0.0.3") == 1);
-  WAIT_UNTIL (clients[FLOOD - 1] != NULL);
-  for (guint i = 0; i < FLOOD; i++)
-    g_clear_object (&clients[i]);
+  close_flood (clients);
 }
 
 /* The service's rate refuses the excess of everyone together (RATE). */
@@ -538,9 +474,7 @@ test_service_rate (void)
   GSocketConnection *clients[FLOOD] = { NULL };
   guint16 port;
 
-  g_signal_connect (service, "incoming", G_CALLBACK (hold_all), held);
-  g_signal_connect (service, "refused", G_CALLBACK (keep_refusal), refusals);
-  g_signal_connect (service, "accept-error", G_CALLBACK (keep_error), errors);
+  watch (service, held, refusals, errors);
   usher_socket_settings_set_rate (settings, 1);
   usher_socket_settings_set_rate_burst (settings, 1);
   port = listen_with (service, settings);
@@ -550,18 +484,8 @@ test_service_rate (void)
   WAIT_UNTIL (held->len + refusals->len == FLOOD);
   g_assert_cmpuint (held->len, >=, 1);
   g_assert_cmpuint (refusals->len, >=, FLOOD - 2);
-  for (guint i = 0; i < refusals->len; i++)
-    {
-      g_assert_cmpint (REFUSAL (refusals, i)->reason, ==, USHER_REFUSAL_RATE);
-      g_assert_error (REFUSAL (refusals, i)->error, G_IO_ERROR, G_IO_ERROR_BUSY);
-    }
-  g_assert_cmpuint (usher_socket_service_get_n_refused (service, USHER_REFUSAL_RATE), ==,
-                    refusals->len);
-  g_assert_cmpuint (usher_socket_service_get_n_refused (service, USHER_REFUSAL_PEER_RATE), ==,
-                    0);
-  WAIT_UNTIL (clients[FLOOD - 1] != NULL);
-  for (guint i = 0; i < FLOOD; i++)
-    g_clear_object (&clients[i]);
+  assert_flood_refused (service, refusals, NULL, USHER_REFUSAL_RATE, USHER_REFUSAL_PEER_RATE);
+  close_flood (clients);
 }
 
 /* Refusals of other stages are told apart: the per-peer cap (PEER_CAP), a PROXY header from a
@@ -584,9 +508,7 @@ test_every_refusal_told_apart (void)
   static const char header[] = "PROXY TCP4 192.0.2.1 192.0.2.2 5555 80\r\n";
   guint16 port, proxy_port;
 
-  g_signal_connect (service, "incoming", G_CALLBACK (hold_all), held);
-  g_signal_connect (service, "refused", G_CALLBACK (keep_refusal), refusals);
-  g_signal_connect (service, "accept-error", G_CALLBACK (keep_error), errors);
+  watch (service, held, refusals, errors);
   usher_socket_service_set_max_connections_per_peer (service, 1);
   port = listen_loopback (G_SOCKET_LISTENER (service), NULL);
   /* A port trusting a balancer holds a connection from anyone else until its first bytes (or
@@ -830,17 +752,11 @@ test_misuse (void)
   g_autoptr(UsherSocketService) service = usher_socket_service_new ();
   g_autoptr(UsherSocketSettings) settings = usher_socket_settings_new ();
   g_autoptr(GObject) object = g_object_new (G_TYPE_OBJECT, NULL);
-  g_autoptr(GError) error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_FAILED, "set");
   UsherSocketSettings *not_settings = (UsherSocketSettings *) object;
   UsherSocketService *not_service = (UsherSocketService *) object;
   const char *peers[] = { "127.0.0.2", NULL };
   const char *not_utf8[] = { "127.0.0.2", "\xff\xfe", NULL };
-  static const struct
-  {
-    const char *name;
-    void (*set) (UsherSocketSettings *, guint);
-    guint (*get) (UsherSocketSettings *);
-  } numbers[] = {
+  static const NumberSetting numbers[] = {
     { "peer_rate", usher_socket_settings_set_peer_rate, usher_socket_settings_get_peer_rate },
     { "peer_rate_burst", usher_socket_settings_set_peer_rate_burst,
       usher_socket_settings_get_peer_rate_burst },
@@ -851,62 +767,15 @@ test_misuse (void)
     { "tls_handshake_rate", usher_socket_settings_set_tls_handshake_rate,
       usher_socket_settings_get_tls_handshake_rate },
   };
-  static const struct
-  {
-    const char *name;
-    void (*set) (UsherSocketSettings *, const gchar *const *);
-    gchar **(*get) (UsherSocketSettings *);
-    gboolean (*try_set) (UsherSocketSettings *, const gchar *const *, GError **);
-  } lists[] = {
+  static const ListSetting lists[] = {
     { "allowed_peers", usher_socket_settings_set_allowed_peers,
       usher_socket_settings_get_allowed_peers, usher_socket_settings_try_set_allowed_peers },
     { "denied_peers", usher_socket_settings_set_denied_peers,
       usher_socket_settings_get_denied_peers, usher_socket_settings_try_set_denied_peers },
   };
 
-  for (gsize i = 0; i < G_N_ELEMENTS (numbers); i++)
-    {
-      g_autofree char *getter = g_strdup_printf ("*usher_socket_settings_get_%s*"
-                                                 "USHER_IS_SOCKET_SETTINGS*", numbers[i].name);
-      g_autofree char *setter = g_strdup_printf ("*usher_socket_settings_set_%s*"
-                                                 "USHER_IS_SOCKET_SETTINGS*", numbers[i].name);
-
-      EXPECT_CRITICAL (getter, g_assert_cmpuint (numbers[i].get (NULL), ==, 0));
-      EXPECT_CRITICAL (getter, g_assert_cmpuint (numbers[i].get (not_settings), ==, 0));
-      EXPECT_CRITICAL (setter, numbers[i].set (NULL, 5));
-      EXPECT_CRITICAL (setter, numbers[i].set (not_settings, 5));
-    }
-
-  for (gsize i = 0; i < G_N_ELEMENTS (lists); i++)
-    {
-      g_autofree char *property = g_strdelimit (g_strdup (lists[i].name), "_", '-');
-      g_autofree char *getter = g_strdup_printf ("*usher_socket_settings_get_%s*"
-                                                 "USHER_IS_SOCKET_SETTINGS*", lists[i].name);
-      g_autofree char *setter = g_strdup_printf ("*usher_socket_settings_set_%s*",
-                                                 lists[i].name);
-      g_autofree char *try_set = g_strdup_printf ("*usher_socket_settings_try_set_%s*",
-                                                  lists[i].name);
-      g_autofree char *try_set_type = g_strconcat (try_set, "USHER_IS_SOCKET_SETTINGS*", NULL);
-      g_autofree char *try_set_utf8 = g_strconcat (try_set, "strv_is_utf8*", NULL);
-      g_autofree char *try_set_error = g_strconcat (try_set, "error_is_unset*", NULL);
-      g_autofree char *setter_type = g_strconcat (setter, "USHER_IS_SOCKET_SETTINGS*", NULL);
-      g_autofree char *setter_utf8 = g_strconcat (setter, "strv_is_utf8*", NULL);
-
-      EXPECT_CRITICAL (getter, g_assert_null (lists[i].get (NULL)));
-      EXPECT_CRITICAL (getter, g_assert_null (lists[i].get (not_settings)));
-      EXPECT_CRITICAL (setter_type, lists[i].set (NULL, peers));
-      EXPECT_CRITICAL (setter_type, lists[i].set (not_settings, peers));
-      EXPECT_CRITICAL (setter_utf8, lists[i].set (settings, not_utf8));
-      EXPECT_CRITICAL (try_set_type, g_assert_false (lists[i].try_set (NULL, peers, NULL)));
-      EXPECT_CRITICAL (try_set_type,
-                       g_assert_false (lists[i].try_set (not_settings, peers, NULL)));
-      EXPECT_CRITICAL (try_set_utf8, g_assert_false (lists[i].try_set (settings, not_utf8,
-                                                                       NULL)));
-      EXPECT_CRITICAL (try_set_error, g_assert_false (lists[i].try_set (settings, peers,
-                                                                        &error)));
-      g_assert_cmpstr (error->message, ==, "set");
-      g_assert_false (usher_socket_settings_is_set (settings, property));
-    }
+  assert_numbers_misused (numbers, G_N_ELEMENTS (numbers), not_settings, 5);
+  assert_lists_misused (lists, G_N_ELEMENTS (lists), settings, not_settings, peers, not_utf8);
 
   EXPECT_CRITICAL ("*usher_socket_service_get_n_refused*USHER_IS_SOCKET_SERVICE*",
                    g_assert_cmpuint (usher_socket_service_get_n_refused (

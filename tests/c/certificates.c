@@ -284,14 +284,7 @@ test_reload (void)
   g_signal_connect (settings, "tls-certificate-reload-failed", G_CALLBACK (record_failure),
                     failures);
 
-  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr(GSocketAddress) any_port = g_inet_socket_address_new (loopback, 0);
-  g_autoptr(GSocketAddress) effective = NULL;
-  g_assert_true (usher_socket_service_add_address_full (service, any_port, G_SOCKET_TYPE_STREAM,
-                                                        G_SOCKET_PROTOCOL_TCP, NULL, settings,
-                                                        &effective, &error));
-  g_assert_no_error (error);
-  guint16 port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (effective));
+  guint16 port = listen_with (service, settings);
   assert_served (port, NULL, "default");
 
   /* Half a file: the old certificate goes on serving, and the file is named. */

@@ -16,17 +16,9 @@
 #include <glib/gstdio.h>
 
 #include "loopback.h"
+#include "refusals.h"
+#include "settings-checks.h"
 #include "wait.h"
-
-/* Expects a critical of the Usher domain matching @pattern from @statement, and no other. */
-#define EXPECT_CRITICAL(pattern, statement)                                                   \
-  G_STMT_START                                                                                \
-  {                                                                                           \
-    g_test_expect_message ("Usher", G_LOG_LEVEL_CRITICAL, pattern);                           \
-    statement;                                                                                \
-    g_test_assert_expected_messages ();                                                       \
-  }                                                                                           \
-  G_STMT_END
 
 /* What a greeted client reads: the service wrote it from incoming. */
 #define GREETING "welcome\n"
@@ -59,13 +51,6 @@ scratch_free (char *directory)
 
 typedef char Scratch;
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Scratch, scratch_free)
-
-/* An accept-error handler that keeps a copy of every error in the GPtrArray errors. */
-static void
-keep_error (UsherSocketService *service, const GError *error, GPtrArray *errors)
-{
-  g_ptr_array_add (errors, g_error_copy (error));
-}
 
 /* Listens on the Unix socket at @path with @settings. */
 static gboolean
@@ -134,43 +119,6 @@ connect_unix (const char *path)
   return connect_unix_address (address);
 }
 
-typedef struct
-{
-  char buffer[64];
-  gssize size;
-  gboolean done;
-} Read;
-
-static void
-read_done (GObject *input, GAsyncResult *result, gpointer data)
-{
-  Read *read = data;
-  g_autoptr(GError) error = NULL;
-
-  read->size = g_input_stream_read_finish (G_INPUT_STREAM (input), result, &error);
-  /* A refused client may see its connection reset rather than closed. */
-  if (error != NULL)
-    {
-      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED);
-      read->size = 0;
-    }
-  read->done = TRUE;
-}
-
-/* What the client @connection reads first, while the main context runs: the greeting if it was
- * served, "" if the service closed it. */
-static char *
-first_read (GSocketConnection *connection)
-{
-  Read read = { .size = -1 };
-
-  g_input_stream_read_async (g_io_stream_get_input_stream (G_IO_STREAM (connection)),
-                             read.buffer, sizeof read.buffer, G_PRIORITY_DEFAULT, NULL,
-                             read_done, &read);
-  WAIT_UNTIL (read.done);
-  return g_strndup (read.buffer, read.size);
-}
-
 /* Connects to @path and returns what the client reads first. */
 static char *
 visit (const char *path)
@@ -180,38 +128,27 @@ visit (const char *path)
   return first_read (client);
 }
 
-/* One refusal reported with the refused signal. */
-typedef struct
+/* Connects to @path and asserts that the client was served: greeted. */
+static void
+assert_served (const char *path)
 {
-  char *peer;
-  UsherRefusal reason;
-  GError *error;
-} Refusal;
+  g_autofree char *greeting = visit (path);
 
-#define REFUSAL(refusals, index) ((Refusal *) (refusals)->pdata[index])
+  g_assert_cmpstr (greeting, ==, GREETING);
+}
+
+/* Connects to @path and asserts that the client was refused: closed before a greeting, and
+ * reported, the @count'th refusal kept in the GPtrArray refusals. */
+static void
+assert_refused (const char *path, GPtrArray *refusals, guint count)
+{
+  g_autofree char *greeting = visit (path);
+
+  g_assert_cmpstr (greeting, ==, "");
+  WAIT_UNTIL (refusals->len == count);
+}
+
 #define ERROR_AT(errors, index) ((GError *) (errors)->pdata[index])
-
-static void
-refusal_free (Refusal *refusal)
-{
-  g_free (refusal->peer);
-  g_error_free (refusal->error);
-  g_free (refusal);
-}
-
-static void
-keep_refusal (UsherSocketService *service, GInetAddress *peer, UsherRefusal reason,
-              GError *error, GPtrArray *refusals)
-{
-  Refusal *refusal = g_new0 (Refusal, 1);
-
-  g_assert_true (USHER_IS_SOCKET_SERVICE (service));
-  g_assert_true (peer == NULL || G_IS_INET_ADDRESS (peer));
-  refusal->peer = peer == NULL ? NULL : g_inet_address_to_string (peer);
-  refusal->reason = reason;
-  refusal->error = g_error_copy (error);
-  g_ptr_array_add (refusals, refusal);
-}
 
 static gboolean
 is_root (void)
@@ -235,6 +172,20 @@ assert_contains (const char *haystack, const char *needle)
     g_error ("\"%s\" does not contain \"%s\"", haystack, needle);
 }
 
+/* The refusal at @index of refusals is for credentials, as is the accept error at @index of
+ * errors: no peer, CREDENTIALS, and a PERMISSION_DENIED error naming @uid ("uid N") and a pid. */
+static void
+assert_refused_for_credentials (GPtrArray *errors, GPtrArray *refusals, guint index,
+                                const char *uid)
+{
+  g_assert_error (ERROR_AT (errors, index), G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
+  assert_contains (ERROR_AT (errors, index)->message, uid);
+  assert_contains (ERROR_AT (errors, index)->message, "pid ");
+  g_assert_null (REFUSAL (refusals, index)->peer);
+  g_assert_cmpint (REFUSAL (refusals, index)->reason, ==, USHER_REFUSAL_CREDENTIALS);
+  g_assert_error (REFUSAL (refusals, index)->error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
+}
+
 /* The file has its mode whatever the umask, and its owner and group (as root: 65534), before
  * the first client; the mode changed while serving, the file follows; the file is removed when
  * the service closes. */
@@ -248,7 +199,6 @@ test_the_file_has_its_mode_owner_and_group (void)
   g_autoptr(UsherSocketService) service = greeter_new (held, errors);
   g_autoptr(UsherSocketSettings) settings = usher_socket_settings_new ();
   g_autoptr(GError) error = NULL;
-  g_autofree char *greeting = NULL;
   GParamSpec *owner = g_object_class_find_property (G_OBJECT_GET_CLASS (settings), "unix-owner");
   mode_t umask_before = umask (0077);
   struct stat status;
@@ -281,16 +231,13 @@ test_the_file_has_its_mode_owner_and_group (void)
   g_assert_cmpuint (status.st_mode & 07777, ==, 0664);
   g_assert_cmpuint (status.st_uid, ==, is_root () ? 65534 : geteuid ());
   g_assert_cmpuint (status.st_gid, ==, is_root () ? 65534 : getegid ());
-  greeting = visit (path);
-  g_assert_cmpstr (greeting, ==, GREETING);
+  assert_served (path);
   g_assert_cmpuint (held->len, ==, 1);
 
   /* Changed while serving, the file follows at once. */
   usher_socket_settings_set_unix_mode (settings, 0600);
   g_assert_cmpuint (stat_of (path).st_mode & 07777, ==, 0600);
-  g_clear_pointer (&greeting, g_free);
-  greeting = visit (path);
-  g_assert_cmpstr (greeting, ==, GREETING);
+  assert_served (path);
   g_assert_cmpuint (stat_of (path).st_mode & 07777, ==, 0600);
   g_assert_cmpuint (errors->len, ==, 0);
 
@@ -312,7 +259,6 @@ test_a_live_path_is_refused (void)
   g_autoptr(UsherSocketService) first = greeter_new (held, errors);
   g_autoptr(UsherSocketService) second = usher_socket_service_new ();
   g_autoptr(GError) error = NULL;
-  g_autofree char *greeting = NULL;
   g_autofree char *contents = NULL;
   guint probes;
   ino_t inode;
@@ -328,8 +274,7 @@ test_a_live_path_is_refused (void)
   /* The second service's probe may reach the first as a client. */
   iterate_pending ();
   probes = held->len;
-  greeting = visit (path);
-  g_assert_cmpstr (greeting, ==, GREETING);
+  assert_served (path);
   g_assert_cmpuint (held->len, ==, probes + 1);
 
   g_assert_true (g_file_set_contents (file, "data", -1, NULL));
@@ -352,7 +297,6 @@ test_a_stale_path_is_replaced (void)
   g_autoptr(GPtrArray) errors = g_ptr_array_new_with_free_func ((GDestroyNotify) g_error_free);
   g_autoptr(UsherSocketService) service = greeter_new (held, errors);
   g_autoptr(GError) error = NULL;
-  g_autofree char *greeting = NULL;
   g_autoptr(GSocket) gone = g_socket_new (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM,
                                           G_SOCKET_PROTOCOL_DEFAULT, &error);
 
@@ -365,8 +309,7 @@ test_a_stale_path_is_replaced (void)
 
   g_assert_true (listen_at (service, path, NULL, &error));
   g_assert_no_error (error);
-  greeting = visit (path);
-  g_assert_cmpstr (greeting, ==, GREETING);
+  assert_served (path);
   g_assert_cmpuint (held->len, ==, 1);
   g_assert_cmpuint (errors->len, ==, 0);
 }
@@ -395,7 +338,6 @@ test_only_its_own_file_is_removed (void)
   g_autoptr(UsherSocketService) first = greeter_new (held, errors);
   g_autoptr(UsherSocketService) second = greeter_new (held, errors);
   g_autoptr(GError) error = NULL;
-  g_autofree char *greeting = NULL;
   gboolean done = FALSE;
 
   g_assert_true (listen_at (first, path, NULL, &error));
@@ -409,8 +351,7 @@ test_only_its_own_file_is_removed (void)
   g_assert_false (g_file_test (own, G_FILE_TEST_EXISTS));
   WAIT_UNTIL (done);
   g_assert_true (g_file_test (path, G_FILE_TEST_EXISTS));
-  greeting = visit (path);
-  g_assert_cmpstr (greeting, ==, GREETING);
+  assert_served (path);
   g_clear_object (&first);
   iterate_pending ();
   g_assert_true (g_file_test (path, G_FILE_TEST_EXISTS));
@@ -531,14 +472,9 @@ test_accept_credentials_decides (void)
   g_assert_cmpuint (first.uid, ==, getuid ());
   WAIT_UNTIL (errors->len == 1 && refusals->len == 1);
   g_assert_cmpuint (held->len, ==, 0);
-  g_assert_error (ERROR_AT (errors, 0), G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
+  assert_refused_for_credentials (errors, refusals, 0, expected_uid);
   assert_contains (ERROR_AT (errors, 0)->message, "accept-credentials");
-  assert_contains (ERROR_AT (errors, 0)->message, expected_uid);
   assert_contains (ERROR_AT (errors, 0)->message, expected_pid);
-  g_assert_null (REFUSAL (refusals, 0)->peer);
-  g_assert_cmpint (REFUSAL (refusals, 0)->reason, ==, USHER_REFUSAL_CREDENTIALS);
-  g_assert_error (REFUSAL (refusals, 0)->error, G_IO_ERROR,
-                  G_IO_ERROR_PERMISSION_DENIED);
   g_assert_cmpuint (usher_socket_service_get_n_refused (service, USHER_REFUSAL_CREDENTIALS), ==,
                     1);
 
@@ -546,10 +482,7 @@ test_accept_credentials_decides (void)
   first.answer = TRUE;
   second.answer = FALSE;
   second_id = g_signal_connect (service, "accept-credentials", G_CALLBACK (judge), &second);
-  g_clear_pointer (&greeting, g_free);
-  greeting = visit (path);
-  g_assert_cmpstr (greeting, ==, "");
-  WAIT_UNTIL (refusals->len == 2);
+  assert_refused (path, refusals, 2);
   g_assert_cmpuint (first.asked, ==, 2);
   g_assert_cmpuint (second.asked, ==, 1);
   g_assert_cmpuint (usher_socket_service_get_n_refused (service, USHER_REFUSAL_CREDENTIALS), ==,
@@ -557,9 +490,7 @@ test_accept_credentials_decides (void)
 
   /* Both agree: served. */
   second.answer = TRUE;
-  g_clear_pointer (&greeting, g_free);
-  greeting = visit (path);
-  g_assert_cmpstr (greeting, ==, GREETING);
+  assert_served (path);
   g_assert_cmpuint (first.asked, ==, 3);
   g_assert_cmpuint (second.asked, ==, 2);
   g_assert_cmpuint (held->len, ==, 1);
@@ -587,11 +518,9 @@ test_peer_credentials_unchecked (void)
   g_autoptr(UsherSocketService) service = greeter_new (held, errors);
   g_autoptr(GCredentials) credentials = NULL;
   g_autoptr(GError) error = NULL;
-  g_autofree char *greeting = NULL;
 
   g_assert_true (listen_at (service, path, NULL, &error));
-  greeting = visit (path);
-  g_assert_cmpstr (greeting, ==, GREETING);
+  assert_served (path);
   credentials = usher_socket_service_get_peer_credentials (held->pdata[0], &error);
   g_assert_no_error (error);
   g_assert_cmpint (g_credentials_get_unix_pid (credentials, NULL), ==, getpid ());
@@ -683,17 +612,12 @@ test_a_subclass_decides (void)
   g_assert_cmpint (REFUSAL (refusals, 0)->reason, ==, USHER_REFUSAL_CREDENTIALS);
 
   gatekeeper->judge.answer = TRUE;
-  g_clear_pointer (&greeting, g_free);
-  greeting = visit (path);
-  g_assert_cmpstr (greeting, ==, GREETING);
+  assert_served (path);
   g_assert_cmpuint (gatekeeper->judge.asked, ==, 2);
 
   /* A handler that refuses overrules the class handler that agrees. */
   g_signal_connect (service, "accept-credentials", G_CALLBACK (judge), &handler);
-  g_clear_pointer (&greeting, g_free);
-  greeting = visit (path);
-  g_assert_cmpstr (greeting, ==, "");
-  WAIT_UNTIL (refusals->len == 2);
+  assert_refused (path, refusals, 2);
   g_assert_cmpuint (handler.asked, ==, 1);
   g_assert_cmpuint (held->len, ==, 1);
   g_assert_cmpuint (errors->len, ==, 2);
@@ -730,8 +654,6 @@ test_allowed_users_and_groups_by_id (void)
   const char *unknown[] = { own_uid, "no such user, surely", NULL };
   g_auto(GStrv) read_back = NULL;
   g_autoptr(GSocketConnection) tcp_client = NULL;
-  GSocketAddress *effective = NULL;
-  g_autoptr(GSocketAddress) loopback = g_inet_socket_address_new_from_string ("127.0.0.1", 0);
   guint16 port;
 
   g_signal_connect (service, "refused", G_CALLBACK (keep_refusal), refusals);
@@ -744,25 +666,14 @@ test_allowed_users_and_groups_by_id (void)
   g_clear_pointer (&read_back, g_strfreev);
   g_assert_true (listen_at (service, path, settings, &error));
 
-  greeting = visit (path);
-  g_assert_cmpstr (greeting, ==, "");
-  WAIT_UNTIL (refusals->len == 1);
-  g_assert_error (ERROR_AT (errors, 0), G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
-  assert_contains (ERROR_AT (errors, 0)->message, expected);
-  assert_contains (ERROR_AT (errors, 0)->message, "pid ");
-  g_assert_null (REFUSAL (refusals, 0)->peer);
-  g_assert_cmpint (REFUSAL (refusals, 0)->reason, ==, USHER_REFUSAL_CREDENTIALS);
+  assert_refused (path, refusals, 1);
+  assert_refused_for_credentials (errors, refusals, 0, expected);
 
   /* A group of ours lets us in, the user not. */
   g_assert_true (usher_socket_settings_try_set_allowed_groups (settings, own_group, &error));
-  g_clear_pointer (&greeting, g_free);
-  greeting = visit (path);
-  g_assert_cmpstr (greeting, ==, GREETING);
+  assert_served (path);
   g_assert_true (usher_socket_settings_try_set_allowed_groups (settings, others_groups, &error));
-  g_clear_pointer (&greeting, g_free);
-  greeting = visit (path);
-  g_assert_cmpstr (greeting, ==, "");
-  WAIT_UNTIL (refusals->len == 2);
+  assert_refused (path, refusals, 2);
 
   /* An unknown name: an error, and the list as it was. */
   g_assert_false (usher_socket_settings_try_set_allowed_users (settings, unknown, &error));
@@ -778,9 +689,7 @@ test_allowed_users_and_groups_by_id (void)
 
   /* Ours: served. A name resolves to its id. */
   usher_socket_settings_set_allowed_users (settings, own);
-  g_clear_pointer (&greeting, g_free);
-  greeting = visit (path);
-  g_assert_cmpstr (greeting, ==, GREETING);
+  assert_served (path);
   g_assert_cmpuint (held->len, ==, 2);
   {
     const char *root[] = { "root", NULL };
@@ -798,21 +707,14 @@ test_allowed_users_and_groups_by_id (void)
   /* Unset, anyone. */
   usher_socket_settings_unset (settings, "allowed-users");
   usher_socket_settings_unset (settings, "allowed-groups");
-  g_clear_pointer (&greeting, g_free);
-  greeting = visit (path);
-  g_assert_cmpstr (greeting, ==, GREETING);
+  assert_served (path);
 
   /* TCP: no credentials, so a socket that restricts users refuses all. */
   g_assert_true (usher_socket_settings_try_set_allowed_users (tcp, own, &error));
-  g_assert_true (usher_socket_service_add_address_full (service, loopback, G_SOCKET_TYPE_STREAM,
-                                                        G_SOCKET_PROTOCOL_TCP, NULL, tcp,
-                                                        &effective, &error));
   g_assert_no_error (error);
-  port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (effective));
-  g_clear_object (&effective);
+  port = listen_with (service, tcp);
   connect_to (port, connected_into, &tcp_client);
   WAIT_UNTIL (tcp_client != NULL);
-  g_clear_pointer (&greeting, g_free);
   greeting = first_read (tcp_client);
   g_assert_cmpstr (greeting, ==, "");
   WAIT_UNTIL (refusals->len == 3);
@@ -923,11 +825,7 @@ test_another_user_is_refused_by_a_root_only_socket (void)
   reply = as_nobody (admin);
   g_assert_cmpstr (reply, ==, "''");
   WAIT_UNTIL (errors->len == 1 && refusals->len == 1);
-  g_assert_error (ERROR_AT (errors, 0), G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED);
-  assert_contains (ERROR_AT (errors, 0)->message, "uid 65534");
-  assert_contains (ERROR_AT (errors, 0)->message, "pid ");
-  g_assert_cmpint (REFUSAL (refusals, 0)->reason, ==, USHER_REFUSAL_CREDENTIALS);
-  g_assert_null (REFUSAL (refusals, 0)->peer);
+  assert_refused_for_credentials (errors, refusals, 0, "uid 65534");
 
   g_clear_pointer (&reply, g_free);
   reply = as_nobody (user);
@@ -938,13 +836,8 @@ test_another_user_is_refused_by_a_root_only_socket (void)
   g_assert_cmpuint (held->len, ==, 2);
 
   /* Root: let in by the root-only socket, refused by the group's. */
-  g_clear_pointer (&reply, g_free);
-  reply = visit (admin);
-  g_assert_cmpstr (reply, ==, GREETING);
-  g_clear_pointer (&reply, g_free);
-  reply = visit (group);
-  g_assert_cmpstr (reply, ==, "");
-  WAIT_UNTIL (refusals->len == 2);
+  assert_served (admin);
+  assert_refused (group, refusals, 2);
   assert_contains (ERROR_AT (errors, 1)->message, "uid 0");
   g_assert_cmpuint (usher_socket_service_get_n_refused (service, USHER_REFUSAL_CREDENTIALS), ==,
                     2);
@@ -966,23 +859,12 @@ test_misuse (void)
   UsherSocketSettings *not_settings = (UsherSocketSettings *) object;
   const char *users[] = { "0", NULL };
   const char *not_utf8[] = { "0", "\xff\xfe", NULL };
-  static const struct
-  {
-    const char *name;
-    void (*set) (UsherSocketSettings *, guint);
-    guint (*get) (UsherSocketSettings *);
-  } numbers[] = {
+  static const NumberSetting numbers[] = {
     { "unix_mode", usher_socket_settings_set_unix_mode, usher_socket_settings_get_unix_mode },
     { "unix_owner", usher_socket_settings_set_unix_owner, usher_socket_settings_get_unix_owner },
     { "unix_group", usher_socket_settings_set_unix_group, usher_socket_settings_get_unix_group },
   };
-  static const struct
-  {
-    const char *name;
-    void (*set) (UsherSocketSettings *, const gchar *const *);
-    gchar **(*get) (UsherSocketSettings *);
-    gboolean (*try_set) (UsherSocketSettings *, const gchar *const *, GError **);
-  } lists[] = {
+  static const ListSetting lists[] = {
     { "allowed_users", usher_socket_settings_set_allowed_users,
       usher_socket_settings_get_allowed_users, usher_socket_settings_try_set_allowed_users },
     { "allowed_groups", usher_socket_settings_set_allowed_groups,
@@ -992,18 +874,7 @@ test_misuse (void)
   g_assert_no_error (socket_error);
   connection = g_socket_connection_factory_create_connection (socket);
 
-  for (gsize i = 0; i < G_N_ELEMENTS (numbers); i++)
-    {
-      g_autofree char *getter = g_strdup_printf ("*usher_socket_settings_get_%s*"
-                                                 "USHER_IS_SOCKET_SETTINGS*", numbers[i].name);
-      g_autofree char *setter = g_strdup_printf ("*usher_socket_settings_set_%s*"
-                                                 "USHER_IS_SOCKET_SETTINGS*", numbers[i].name);
-
-      EXPECT_CRITICAL (getter, g_assert_cmpuint (numbers[i].get (NULL), ==, 0));
-      EXPECT_CRITICAL (getter, g_assert_cmpuint (numbers[i].get (not_settings), ==, 0));
-      EXPECT_CRITICAL (setter, numbers[i].set (NULL, 0600));
-      EXPECT_CRITICAL (setter, numbers[i].set (not_settings, 0600));
-    }
+  assert_numbers_misused (numbers, G_N_ELEMENTS (numbers), not_settings, 0600);
   /* Beyond 07777: no mode. */
   EXPECT_CRITICAL ("*usher_socket_settings_set_unix_mode*is_valid*",
                    usher_socket_settings_set_unix_mode (settings, 010000));
@@ -1011,36 +882,7 @@ test_misuse (void)
   usher_socket_settings_set_unix_mode (settings, 07777);
   g_assert_cmpuint (usher_socket_settings_get_unix_mode (settings), ==, 07777);
 
-  for (gsize i = 0; i < G_N_ELEMENTS (lists); i++)
-    {
-      g_autofree char *property = g_strdelimit (g_strdup (lists[i].name), "_", '-');
-      g_autofree char *getter = g_strdup_printf ("*usher_socket_settings_get_%s*"
-                                                 "USHER_IS_SOCKET_SETTINGS*", lists[i].name);
-      g_autofree char *setter = g_strdup_printf ("*usher_socket_settings_set_%s*",
-                                                 lists[i].name);
-      g_autofree char *try_set = g_strdup_printf ("*usher_socket_settings_try_set_%s*",
-                                                  lists[i].name);
-      g_autofree char *try_set_type = g_strconcat (try_set, "USHER_IS_SOCKET_SETTINGS*", NULL);
-      g_autofree char *try_set_utf8 = g_strconcat (try_set, "strv_is_utf8*", NULL);
-      g_autofree char *try_set_error = g_strconcat (try_set, "error_is_unset*", NULL);
-      g_autofree char *setter_type = g_strconcat (setter, "USHER_IS_SOCKET_SETTINGS*", NULL);
-      g_autofree char *setter_utf8 = g_strconcat (setter, "strv_is_utf8*", NULL);
-
-      EXPECT_CRITICAL (getter, g_assert_null (lists[i].get (NULL)));
-      EXPECT_CRITICAL (getter, g_assert_null (lists[i].get (not_settings)));
-      EXPECT_CRITICAL (setter_type, lists[i].set (NULL, users));
-      EXPECT_CRITICAL (setter_type, lists[i].set (not_settings, users));
-      EXPECT_CRITICAL (setter_utf8, lists[i].set (settings, not_utf8));
-      EXPECT_CRITICAL (try_set_type, g_assert_false (lists[i].try_set (NULL, users, NULL)));
-      EXPECT_CRITICAL (try_set_type,
-                       g_assert_false (lists[i].try_set (not_settings, users, NULL)));
-      EXPECT_CRITICAL (try_set_utf8, g_assert_false (lists[i].try_set (settings, not_utf8,
-                                                                       NULL)));
-      EXPECT_CRITICAL (try_set_error, g_assert_false (lists[i].try_set (settings, users,
-                                                                        &error)));
-      g_assert_cmpstr (error->message, ==, "set");
-      g_assert_false (usher_socket_settings_is_set (settings, property));
-    }
+  assert_lists_misused (lists, G_N_ELEMENTS (lists), settings, not_settings, users, not_utf8);
 
   EXPECT_CRITICAL ("*usher_socket_service_get_peer_credentials*G_IS_SOCKET_CONNECTION*",
                    g_assert_null (usher_socket_service_get_peer_credentials (NULL, NULL)));

@@ -126,21 +126,13 @@ test_hand_over_to_a_successor (void)
 {
   g_autoptr(UsherSocketService) service = usher_socket_service_new ();
   g_autoptr(UsherSocketSettings) settings = usher_socket_settings_new ();
-  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr(GSocketAddress) any_port = g_inet_socket_address_new (loopback, 0);
-  g_autoptr(GSocketAddress) effective = NULL;
-  g_autoptr(GError) error = NULL;
   Outcome outcome = { 0 };
   Successor successor = { .rendezvous = abstract_address ("handover"),
                           .context = g_main_context_new () };
   gboolean done = FALSE;
 
   usher_socket_settings_set_name (settings, "web");
-  g_assert_true (usher_socket_service_add_address_full (service, any_port, G_SOCKET_TYPE_STREAM,
-                                                        G_SOCKET_PROTOCOL_TCP, NULL, settings,
-                                                        &effective, &error));
-  g_assert_no_error (error);
-  guint16 port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (effective));
+  guint16 port = listen_with (service, settings);
 
   /* Listening once the call returns: the successor may start at once. */
   usher_socket_service_hand_over_async (service, successor.rendezvous, NULL, handed_over, &outcome);

@@ -9,34 +9,10 @@
 #include <sys/socket.h>
 
 #include "certificate.h"
+#include "echo.h"
 #include "loopback.h"
+#include "settings-checks.h"
 #include "wait.h"
-
-/* Expects a critical of the Usher domain matching @pattern from @statement, and no other. */
-#define EXPECT_CRITICAL(pattern, statement)                                                   \
-  G_STMT_START                                                                                \
-  {                                                                                           \
-    g_test_expect_message ("Usher", G_LOG_LEVEL_CRITICAL, pattern);                           \
-    statement;                                                                                \
-    g_test_assert_expected_messages ();                                                       \
-  }                                                                                           \
-  G_STMT_END
-
-/* Listens on 127.0.0.1 with an ephemeral port, with @settings; returns the port. */
-static guint16
-listen_with (UsherSocketService *service, UsherSocketSettings *settings)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
-  g_autoptr(GSocketAddress) any_port = g_inet_socket_address_new (loopback, 0);
-  g_autoptr(GSocketAddress) effective = NULL;
-
-  g_assert_true (usher_socket_service_add_address_full (service, any_port, G_SOCKET_TYPE_STREAM,
-                                                        G_SOCKET_PROTOCOL_TCP, NULL, settings,
-                                                        &effective, &error));
-  g_assert_no_error (error);
-  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (effective));
-}
 
 /* The port a socket is bound to. */
 static guint16
@@ -81,142 +57,15 @@ ipv4_sysctl (const char *name)
   return atoi (text);
 }
 
-/* The server's side of an echo: reads a line, writes it back, and lets go. */
-typedef struct
-{
-  GSocketConnection *connection;
-  GDataInputStream *lines;
-  char *reply;
-} Echo;
-
-static void
-echo_free (Echo *echo)
-{
-  g_object_unref (echo->lines);
-  g_object_unref (echo->connection);
-  g_free (echo->reply);
-  g_free (echo);
-}
-
-static void
-echo_written (GObject *output, GAsyncResult *result, gpointer data)
-{
-  g_autoptr(GError) error = NULL;
-
-  g_output_stream_write_all_finish (G_OUTPUT_STREAM (output), result, NULL, &error);
-  g_assert_no_error (error);
-  echo_free (data);
-}
-
-static void
-echo_read (GObject *lines, GAsyncResult *result, gpointer data)
-{
-  Echo *echo = data;
-  g_autoptr(GError) error = NULL;
-  g_autofree char *line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (lines),
-                                                                     result, NULL, &error);
-  g_assert_no_error (error);
-  g_assert_nonnull (line);
-  echo->reply = g_strconcat (line, "\n", NULL);
-  g_output_stream_write_all_async (g_io_stream_get_output_stream (G_IO_STREAM (echo->connection)),
-                                   echo->reply, strlen (echo->reply), G_PRIORITY_DEFAULT, NULL,
-                                   echo_written, echo);
-}
-
 /* An incoming handler that keeps every connection in the GPtrArray held and echoes its first
  * line, over TLS or not. */
 static gboolean
 echo_and_hold (UsherSocketService *service, GSocketConnection *connection, GObject *source_object,
                GPtrArray *held)
 {
-  Echo *echo = g_new0 (Echo, 1);
-
   g_ptr_array_add (held, g_object_ref (connection));
-  echo->connection = g_object_ref (connection);
-  echo->lines = g_data_input_stream_new (g_io_stream_get_input_stream (G_IO_STREAM (connection)));
-  g_data_input_stream_read_line_async (echo->lines, G_PRIORITY_DEFAULT, NULL, echo_read, echo);
+  echo_first_line (connection);
   return TRUE;
-}
-
-/* The client's side: connects, over TLS trusting only the test certificate if trust is set,
- * says a line and reads the answer. */
-typedef struct
-{
-  GTlsDatabase *trust;
-  char *request;
-  GSocketConnection *connection;
-  GDataInputStream *lines;
-  char *line;
-  gboolean done;
-} Client;
-
-static void
-trust_test_certificate (GSocketClient *socket_client, GSocketClientEvent event,
-                        GSocketConnectable *connectable, GIOStream *connection, Client *client)
-{
-  if (event == G_SOCKET_CLIENT_TLS_HANDSHAKING)
-    g_tls_connection_set_database (G_TLS_CONNECTION (connection), client->trust);
-}
-
-static void
-client_read (GObject *lines, GAsyncResult *result, gpointer data)
-{
-  Client *client = data;
-  g_autoptr(GError) error = NULL;
-
-  client->line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (lines), result,
-                                                            NULL, &error);
-  g_assert_no_error (error);
-  client->done = TRUE;
-}
-
-static void
-client_written (GObject *output, GAsyncResult *result, gpointer data)
-{
-  Client *client = data;
-  g_autoptr(GError) error = NULL;
-
-  g_output_stream_write_all_finish (G_OUTPUT_STREAM (output), result, NULL, &error);
-  g_assert_no_error (error);
-  client->lines =
-    g_data_input_stream_new (g_io_stream_get_input_stream (G_IO_STREAM (client->connection)));
-  g_data_input_stream_read_line_async (client->lines, G_PRIORITY_DEFAULT, NULL, client_read,
-                                       client);
-}
-
-static void
-client_connected (GObject *socket_client, GAsyncResult *result, gpointer data)
-{
-  Client *client = data;
-  g_autoptr(GError) error = NULL;
-
-  client->connection = g_socket_client_connect_finish (G_SOCKET_CLIENT (socket_client), result,
-                                                       &error);
-  g_assert_no_error (error);
-  g_output_stream_write_all_async (g_io_stream_get_output_stream (G_IO_STREAM (client->connection)),
-                                   client->request, strlen (client->request), G_PRIORITY_DEFAULT,
-                                   NULL, client_written, client);
-}
-
-/* Sends @line to 127.0.0.1:@port, over TLS if @trust is set, and returns the line read back. */
-static char *
-exchange (guint16 port, GTlsDatabase *trust, const char *line)
-{
-  g_autoptr(GSocketClient) socket_client = g_socket_client_new ();
-  g_autoptr(GSocketConnectable) address = g_network_address_new ("127.0.0.1", port);
-  Client client = { .trust = trust, .request = g_strconcat (line, "\n", NULL) };
-
-  if (trust != NULL)
-    {
-      g_socket_client_set_tls (socket_client, TRUE);
-      g_signal_connect (socket_client, "event", G_CALLBACK (trust_test_certificate), &client);
-    }
-  g_socket_client_connect_async (socket_client, address, NULL, client_connected, &client);
-  WAIT_UNTIL (client.done);
-  g_free (client.request);
-  g_object_unref (client.lines);
-  g_object_unref (client.connection);
-  return client.line;
 }
 
 /* Connects a client to 127.0.0.1:@port, waits until the service hands out its connection, and
@@ -850,28 +699,27 @@ test_misuse_of_the_settings (void)
   UsherSocketSettings *not_settings = (UsherSocketSettings *) service;
   const char *const peers[] = { "127.0.0.1", NULL };
   const char *const not_utf8[] = { "127.0.0.1", "\xff", NULL };
-  g_autoptr(GError) error = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_FAILED, "set");
-  static const struct
-  {
-    const char *name;
-    guint (*get) (UsherSocketSettings *);
-    void (*set) (UsherSocketSettings *, guint);
-  } numbers[] = {
-    { "tls_handshake_timeout", usher_socket_settings_get_tls_handshake_timeout,
-      usher_socket_settings_set_tls_handshake_timeout },
-    { "proxy_protocol_timeout", usher_socket_settings_get_proxy_protocol_timeout,
-      usher_socket_settings_set_proxy_protocol_timeout },
-    { "timeout", usher_socket_settings_get_timeout, usher_socket_settings_set_timeout },
-    { "tcp_keepalive_idle", usher_socket_settings_get_tcp_keepalive_idle,
-      usher_socket_settings_set_tcp_keepalive_idle },
-    { "tcp_keepalive_interval", usher_socket_settings_get_tcp_keepalive_interval,
-      usher_socket_settings_set_tcp_keepalive_interval },
-    { "tcp_keepalive_count", usher_socket_settings_get_tcp_keepalive_count,
-      usher_socket_settings_set_tcp_keepalive_count },
-    { "tcp_user_timeout", usher_socket_settings_get_tcp_user_timeout,
-      usher_socket_settings_set_tcp_user_timeout },
-    { "tcp_defer_accept", usher_socket_settings_get_tcp_defer_accept,
-      usher_socket_settings_set_tcp_defer_accept },
+  static const NumberSetting numbers[] = {
+    { "tls_handshake_timeout", usher_socket_settings_set_tls_handshake_timeout,
+      usher_socket_settings_get_tls_handshake_timeout },
+    { "proxy_protocol_timeout", usher_socket_settings_set_proxy_protocol_timeout,
+      usher_socket_settings_get_proxy_protocol_timeout },
+    { "timeout", usher_socket_settings_set_timeout, usher_socket_settings_get_timeout },
+    { "tcp_keepalive_idle", usher_socket_settings_set_tcp_keepalive_idle,
+      usher_socket_settings_get_tcp_keepalive_idle },
+    { "tcp_keepalive_interval", usher_socket_settings_set_tcp_keepalive_interval,
+      usher_socket_settings_get_tcp_keepalive_interval },
+    { "tcp_keepalive_count", usher_socket_settings_set_tcp_keepalive_count,
+      usher_socket_settings_get_tcp_keepalive_count },
+    { "tcp_user_timeout", usher_socket_settings_set_tcp_user_timeout,
+      usher_socket_settings_get_tcp_user_timeout },
+    { "tcp_defer_accept", usher_socket_settings_set_tcp_defer_accept,
+      usher_socket_settings_get_tcp_defer_accept },
+  };
+  static const ListSetting lists[] = {
+    { "proxy_protocol_peers", usher_socket_settings_set_proxy_protocol_peers,
+      usher_socket_settings_get_proxy_protocol_peers,
+      usher_socket_settings_try_set_proxy_protocol_peers },
   };
   static const struct
   {
@@ -887,18 +735,7 @@ test_misuse_of_the_settings (void)
 
   /* Every getter and setter, with no instance and with a service for one: the service's
    * timeout is not a settings' timeout. */
-  for (gsize i = 0; i < G_N_ELEMENTS (numbers); i++)
-    {
-      g_autofree char *get = g_strdup_printf ("*usher_socket_settings_get_%s*"
-                                              "USHER_IS_SOCKET_SETTINGS*", numbers[i].name);
-      g_autofree char *set = g_strdup_printf ("*usher_socket_settings_set_%s*"
-                                              "USHER_IS_SOCKET_SETTINGS*", numbers[i].name);
-
-      EXPECT_CRITICAL (get, g_assert_cmpuint (numbers[i].get (NULL), ==, 0));
-      EXPECT_CRITICAL (get, g_assert_cmpuint (numbers[i].get (not_settings), ==, 0));
-      EXPECT_CRITICAL (set, numbers[i].set (NULL, 1));
-      EXPECT_CRITICAL (set, numbers[i].set (not_settings, 1));
-    }
+  assert_numbers_misused (numbers, G_N_ELEMENTS (numbers), not_settings, 1);
   for (gsize i = 0; i < G_N_ELEMENTS (booleans); i++)
     {
       g_autofree char *get = g_strdup_printf ("*usher_socket_settings_get_%s*"
@@ -942,26 +779,7 @@ test_misuse_of_the_settings (void)
                    usher_socket_settings_set_tls_advertised_protocols (not_settings, peers));
   EXPECT_CRITICAL ("*usher_socket_settings_set_tls_advertised_protocols*strv_is_utf8*",
                    usher_socket_settings_set_tls_advertised_protocols (settings, not_utf8));
-  EXPECT_CRITICAL ("*usher_socket_settings_get_proxy_protocol_peers*USHER_IS_SOCKET_SETTINGS*",
-                   g_assert_null (usher_socket_settings_get_proxy_protocol_peers (not_settings)));
-  EXPECT_CRITICAL ("*usher_socket_settings_set_proxy_protocol_peers*USHER_IS_SOCKET_SETTINGS*",
-                   usher_socket_settings_set_proxy_protocol_peers (NULL, peers));
-  EXPECT_CRITICAL ("*usher_socket_settings_set_proxy_protocol_peers*strv_is_utf8*",
-                   usher_socket_settings_set_proxy_protocol_peers (settings, not_utf8));
-
-  EXPECT_CRITICAL ("*usher_socket_settings_try_set_proxy_protocol_peers*USHER_IS_SOCKET_SETTINGS*",
-                   g_assert_false (usher_socket_settings_try_set_proxy_protocol_peers (
-                     NULL, peers, NULL)));
-  EXPECT_CRITICAL ("*usher_socket_settings_try_set_proxy_protocol_peers*USHER_IS_SOCKET_SETTINGS*",
-                   g_assert_false (usher_socket_settings_try_set_proxy_protocol_peers (
-                     not_settings, peers, NULL)));
-  EXPECT_CRITICAL ("*usher_socket_settings_try_set_proxy_protocol_peers*strv_is_utf8*",
-                   g_assert_false (usher_socket_settings_try_set_proxy_protocol_peers (
-                     settings, not_utf8, NULL)));
-  EXPECT_CRITICAL ("*usher_socket_settings_try_set_proxy_protocol_peers*error_is_unset*",
-                   g_assert_false (usher_socket_settings_try_set_proxy_protocol_peers (
-                     settings, peers, &error)));
-  g_assert_cmpstr (error->message, ==, "set");
+  assert_lists_misused (lists, G_N_ELEMENTS (lists), settings, not_settings, peers, not_utf8);
 
   /* Nothing was set, on the settings or on the service's through a service passed for them. */
   assert_nothing_set (settings);

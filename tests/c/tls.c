@@ -2,50 +2,9 @@
  * does not speak TLS, the TLS accessors and their misuse. */
 
 #include "certificate.h"
+#include "echo.h"
 #include "loopback.h"
 #include "wait.h"
-
-/* The server's side of the echo: reads a line, writes it back, and lets go. */
-typedef struct
-{
-  GSocketConnection *connection;
-  GDataInputStream *lines;
-  char *reply;
-} Echo;
-
-static void
-echo_free (Echo *echo)
-{
-  g_object_unref (echo->lines);
-  g_object_unref (echo->connection);
-  g_free (echo->reply);
-  g_free (echo);
-}
-
-static void
-echo_written (GObject *output, GAsyncResult *result, gpointer data)
-{
-  g_autoptr(GError) error = NULL;
-
-  g_output_stream_write_all_finish (G_OUTPUT_STREAM (output), result, NULL, &error);
-  g_assert_no_error (error);
-  echo_free (data);
-}
-
-static void
-echo_read (GObject *lines, GAsyncResult *result, gpointer data)
-{
-  Echo *echo = data;
-  g_autoptr(GError) error = NULL;
-  g_autofree char *line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (lines),
-                                                                     result, NULL, &error);
-  g_assert_no_error (error);
-  g_assert_nonnull (line);
-  echo->reply = g_strconcat (line, "\n", NULL);
-  g_output_stream_write_all_async (g_io_stream_get_output_stream (G_IO_STREAM (echo->connection)),
-                                   echo->reply, strlen (echo->reply), G_PRIORITY_DEFAULT, NULL,
-                                   echo_written, echo);
-}
 
 static gboolean
 echo_incoming (UsherSocketService *service, GSocketConnection *connection, GObject *source_object,
@@ -56,75 +15,9 @@ echo_incoming (UsherSocketService *service, GSocketConnection *connection, GObje
   g_assert_true (G_IS_TLS_SERVER_CONNECTION (
     g_tcp_wrapper_connection_get_base_io_stream (G_TCP_WRAPPER_CONNECTION (connection))));
 
-  Echo *echo = g_new0 (Echo, 1);
-  echo->connection = g_object_ref (connection);
-  echo->lines = g_data_input_stream_new (g_io_stream_get_input_stream (G_IO_STREAM (connection)));
-  g_data_input_stream_read_line_async (echo->lines, G_PRIORITY_DEFAULT, NULL, echo_read, echo);
+  echo_first_line (connection);
   (*incoming)++;
   return TRUE;
-}
-
-/* The client's side: connects with TLS, trusting only the test certificate, says a line and
- * reads the answer. */
-typedef struct
-{
-  GTlsDatabase *trust;
-  GSocketConnection *connection;
-  GDataInputStream *lines;
-  char *line;
-  gboolean done;
-} Client;
-
-static void
-trust_test_certificate (GSocketClient *socket_client, GSocketClientEvent event,
-                        GSocketConnectable *connectable, GIOStream *connection, Client *client)
-{
-  if (event == G_SOCKET_CLIENT_TLS_HANDSHAKING)
-    {
-      g_assert_true (G_IS_TLS_CLIENT_CONNECTION (connection));
-      g_tls_connection_set_database (G_TLS_CONNECTION (connection), client->trust);
-    }
-}
-
-static void
-client_read (GObject *lines, GAsyncResult *result, gpointer data)
-{
-  Client *client = data;
-  g_autoptr(GError) error = NULL;
-
-  client->line = g_data_input_stream_read_line_finish_utf8 (G_DATA_INPUT_STREAM (lines), result,
-                                                            NULL, &error);
-  g_assert_no_error (error);
-  client->done = TRUE;
-}
-
-static void
-client_written (GObject *output, GAsyncResult *result, gpointer data)
-{
-  Client *client = data;
-  g_autoptr(GError) error = NULL;
-
-  g_output_stream_write_all_finish (G_OUTPUT_STREAM (output), result, NULL, &error);
-  g_assert_no_error (error);
-  client->lines =
-    g_data_input_stream_new (g_io_stream_get_input_stream (G_IO_STREAM (client->connection)));
-  g_data_input_stream_read_line_async (client->lines, G_PRIORITY_DEFAULT, NULL, client_read,
-                                       client);
-}
-
-static void
-client_connected (GObject *socket_client, GAsyncResult *result, gpointer data)
-{
-  Client *client = data;
-  static const char hello[] = "hello over TLS\n";
-  g_autoptr(GError) error = NULL;
-
-  client->connection = g_socket_client_connect_finish (G_SOCKET_CLIENT (socket_client), result,
-                                                       &error);
-  g_assert_no_error (error);
-  g_output_stream_write_all_async (g_io_stream_get_output_stream (G_IO_STREAM (client->connection)),
-                                   hello, strlen (hello), G_PRIORITY_DEFAULT, NULL, client_written,
-                                   client);
 }
 
 /* A line sent over TLS comes back: the service handshakes with its certificate, which the client
@@ -138,31 +31,22 @@ test_echo (void)
     return;
   g_autoptr(GError) error = NULL;
   g_autoptr(UsherSocketService) service = usher_socket_service_new ();
-  g_autoptr(GSocketClient) socket_client = g_socket_client_new ();
-  Client client = { NULL };
+  g_autoptr(GTlsDatabase) trust = g_tls_file_database_new (certificate_path, &error);
+  g_autofree char *line = NULL;
   guint incoming = 0;
 
-  client.trust = g_tls_file_database_new (certificate_path, &error);
   g_assert_no_error (error);
   usher_socket_service_set_tls_certificate (service, certificate);
   g_signal_connect (service, "incoming", G_CALLBACK (echo_incoming), &incoming);
   g_signal_connect (service, "accept-error", G_CALLBACK (no_accept_error), NULL);
   guint16 port = listen_loopback (G_SOCKET_LISTENER (service), NULL);
 
-  g_socket_client_set_tls (socket_client, TRUE);
-  g_signal_connect (socket_client, "event", G_CALLBACK (trust_test_certificate), &client);
-  g_autoptr(GSocketConnectable) address = g_network_address_new ("127.0.0.1", port);
-  g_socket_client_connect_async (socket_client, address, NULL, client_connected, &client);
-  WAIT_UNTIL (client.done);
+  line = exchange (port, trust, "hello over TLS");
 
-  g_assert_cmpstr (client.line, ==, "hello over TLS");
+  g_assert_cmpstr (line, ==, "hello over TLS");
   g_assert_cmpuint (incoming, ==, 1);
   g_assert_cmpuint (usher_socket_service_get_n_accept_errors (service), ==, 0);
   usher_socket_service_stop (service);
-  g_free (client.line);
-  g_object_unref (client.lines);
-  g_object_unref (client.connection);
-  g_object_unref (client.trust);
 }
 
 static void

@@ -123,3 +123,50 @@ no_accept_error (GObject *service, const GError *error, gpointer user_data)
 {
   g_assert_no_error ((GError *) error);
 }
+
+/* What a client's connection received first. */
+typedef struct
+{
+  char buffer[64];
+  gssize size;
+  gboolean done;
+} Read;
+
+static inline void
+read_done (GObject *input, GAsyncResult *result, gpointer data)
+{
+  Read *read = data;
+  g_autoptr(GError) error = NULL;
+
+  read->size = g_input_stream_read_finish (G_INPUT_STREAM (input), result, &error);
+  /* A refused client may see its connection reset rather than closed. */
+  if (error != NULL)
+    {
+      g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED);
+      read->size = 0;
+    }
+  read->done = TRUE;
+}
+
+/* Reads once from the client @connection into @read, while the main context runs: a size of 0
+ * if the service closed it. */
+static inline void
+read_first (GSocketConnection *connection, Read *read)
+{
+  *read = (Read) { .size = -1 };
+  g_input_stream_read_async (g_io_stream_get_input_stream (G_IO_STREAM (connection)),
+                             read->buffer, sizeof read->buffer, G_PRIORITY_DEFAULT, NULL,
+                             read_done, read);
+  WAIT_UNTIL (read->done);
+}
+
+/* What the client @connection reads first, as read_first() does: "" if the service closed
+ * it. */
+static inline char *
+first_read (GSocketConnection *connection)
+{
+  Read read;
+
+  read_first (connection, &read);
+  return g_strndup (read.buffer, read.size);
+}

@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use gio::prelude::*;
 
@@ -18,78 +18,21 @@ impl Certificates {
     pub fn new() -> Self {
         let scratch = Scratch::new("tls");
         let dir = &scratch.0;
-        let openssl = |args: &[&str]| {
-            let status = Command::new("openssl")
-                .args(args)
-                .current_dir(dir)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .expect("openssl is installed (build-aux/install-deps.sh)");
-            assert!(status.success(), "openssl {args:?}");
-        };
-        let key = [
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-        ];
-        openssl(
-            &[
-                &["req", "-x509"][..],
-                &key,
-                &["-keyout", "ca.key", "-out", "ca.pem"],
-            ]
-            .concat()
-            .iter()
-            .copied()
-            // A CA's key usage, which strict verification (Python ≥ 3.13's default) requires.
-            .chain(["-days", "2", "-subj", "/CN=Usher test CA"])
-            .chain(["-addext", "keyUsage=critical,keyCertSign,cRLSign"])
-            .collect::<Vec<_>>(),
+        make_ca(dir, "/CN=Usher test CA");
+        make_signed(
+            dir,
+            "server",
+            "/CN=localhost",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            None,
         );
-        for (name, extension) in [
-            ("server", "subjectAltName=DNS:localhost,IP:127.0.0.1"),
-            ("client", "extendedKeyUsage=clientAuth"),
-        ] {
-            let (request, key_file, cert_file) = (
-                format!("{name}.csr"),
-                format!("{name}.key"),
-                format!("{name}.pem"),
-            );
-            let mut args = vec!["req"];
-            args.extend(key);
-            args.extend(["-keyout", &key_file, "-out", &request]);
-            args.extend([
-                "-subj",
-                if name == "server" {
-                    "/CN=localhost"
-                } else {
-                    "/CN=client"
-                },
-            ]);
-            openssl(&args);
-            std::fs::write(dir.join(format!("{name}.ext")), extension).unwrap();
-            let extfile = format!("{name}.ext");
-            openssl(&[
-                "x509",
-                "-req",
-                "-in",
-                &request,
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca.key",
-                "-CAcreateserial",
-                "-days",
-                "2",
-                "-extfile",
-                &extfile,
-                "-out",
-                &cert_file,
-            ]);
-        }
+        make_signed(
+            dir,
+            "client",
+            "/CN=client",
+            "extendedKeyUsage=clientAuth",
+            None,
+        );
         Self { scratch }
     }
 
@@ -106,6 +49,76 @@ impl Certificates {
             .unwrap()
             .upcast()
     }
+}
+
+/// Runs `openssl ARGS…` in `dir`, which must succeed.
+fn openssl(dir: &Path, args: &[&str]) {
+    let output = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl is installed (build-aux/install-deps.sh)");
+    assert!(
+        output.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// The options of `openssl req` for a new key: EC, on P-256, unencrypted.
+const NEW_KEY: [&str; 5] = [
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:P-256",
+    "-nodes",
+];
+
+/// Makes a certificate authority in `dir`, named `subject`: `ca.pem` and its key `ca.key`.
+fn make_ca(dir: &Path, subject: &str) {
+    openssl(
+        dir,
+        &[
+            &["req", "-x509"][..],
+            &NEW_KEY,
+            &["-keyout", "ca.key", "-out", "ca.pem", "-days", "2"],
+            &["-subj", subject],
+            // A CA's key usage, which strict verification (Python ≥ 3.13's default) requires.
+            &["-addext", "keyUsage=critical,keyCertSign,cRLSign"],
+        ]
+        .concat(),
+    );
+}
+
+/// Makes a certificate for `subject` with `extension` in `dir`, signed by the CA of
+/// [`make_ca`]: `STEM.pem` and its key `STEM.key`, with `serial`, or one counted in `ca.srl`.
+fn make_signed(dir: &Path, stem: &str, subject: &str, extension: &str, serial: Option<u32>) {
+    let (request, key, pem, ext) = (
+        format!("{stem}.csr"),
+        format!("{stem}.key"),
+        format!("{stem}.pem"),
+        format!("{stem}.ext"),
+    );
+    openssl(
+        dir,
+        &[
+            &["req"][..],
+            &NEW_KEY,
+            &["-keyout", &key, "-out", &request, "-subj", subject],
+        ]
+        .concat(),
+    );
+    std::fs::write(dir.join(&ext), format!("{extension}\n")).unwrap();
+    let serial = serial.map(|serial| format!("0x{serial:x}"));
+    let mut args = vec![
+        "x509", "-req", "-in", &request, "-CA", "ca.pem", "-CAkey", "ca.key",
+    ];
+    match &serial {
+        Some(serial) => args.extend(["-set_serial", serial]),
+        None => args.push("-CAcreateserial"),
+    }
+    args.extend(["-days", "2", "-extfile", &ext, "-out", &pem]);
+    openssl(dir, &args);
 }
 
 /// Runs `tests/tls_client.py` with `args` in a thread: its lines, or its error.
@@ -163,75 +176,19 @@ impl Named {
         let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("usher-named-certificates");
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let openssl = |args: &[&str]| {
-            let output = Command::new("openssl")
-                .args(args)
-                .current_dir(&dir)
-                .output()
-                .expect("openssl is installed (build-aux/install-deps.sh)");
-            assert!(
-                output.status.success(),
-                "openssl {args:?}: {}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-        };
-        let key = [
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-        ];
-        openssl(
-            &[
-                &["req", "-x509"][..],
-                &key,
-                &["-keyout", "ca.key", "-out", "ca.pem", "-days", "2"],
-                &["-subj", "/CN=Usher names CA"],
-                &["-addext", "keyUsage=critical,keyCertSign,cRLSign"],
-            ]
-            .concat(),
-        );
+        make_ca(&dir, "/CN=Usher names CA");
         for (stem, name, serial) in NAMED {
-            let (csr, key_file, pem, ext) = (
-                format!("{stem}.csr"),
-                format!("{stem}.key"),
-                format!("{stem}.pem"),
-                format!("{stem}.ext"),
+            make_signed(
+                &dir,
+                stem,
+                &format!("/CN={name}"),
+                &format!("subjectAltName=DNS:{name}"),
+                Some(serial),
             );
-            let subject = format!("/CN={name}");
-            openssl(
-                &[
-                    &["req"][..],
-                    &key,
-                    &["-keyout", &key_file, "-out", &csr, "-subj", &subject],
-                ]
-                .concat(),
-            );
-            std::fs::write(dir.join(&ext), format!("subjectAltName=DNS:{name}\n")).unwrap();
-            let serial = format!("0x{serial:x}");
-            openssl(&[
-                "x509",
-                "-req",
-                "-in",
-                &csr,
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca.key",
-                "-set_serial",
-                &serial,
-                "-days",
-                "2",
-                "-extfile",
-                &ext,
-                "-out",
-                &pem,
-            ]);
             // The certificate and its key in one file, as some tools write them.
             let both = [
-                std::fs::read(dir.join(&pem)).unwrap(),
-                std::fs::read(dir.join(&key_file)).unwrap(),
+                std::fs::read(dir.join(format!("{stem}.pem"))).unwrap(),
+                std::fs::read(dir.join(format!("{stem}.key"))).unwrap(),
             ]
             .concat();
             std::fs::write(dir.join(format!("{stem}.both.pem")), both).unwrap();

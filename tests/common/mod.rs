@@ -28,6 +28,28 @@ pub fn listen_loopback(
             source_object,
         )
         .expect("listen on 127.0.0.1");
+    inet_address(effective)
+}
+
+/// Adds a listening socket on 127.0.0.1 with an ephemeral port to `service`, with `settings`,
+/// and returns its address.
+pub fn listen_with(service: &usher::SocketService, settings: &usher::SocketSettings) -> SocketAddr {
+    use usher::prelude::*;
+    let any_port = gio::InetSocketAddress::from_string("127.0.0.1", 0).unwrap();
+    let effective = service
+        .add_address_with_settings(
+            &any_port,
+            gio::SocketType::Stream,
+            gio::SocketProtocol::Tcp,
+            None::<&glib::Object>,
+            Some(settings),
+        )
+        .expect("listen on 127.0.0.1");
+    inet_address(effective)
+}
+
+/// The address of an effective address that a listener returned.
+fn inet_address(effective: gio::SocketAddress) -> SocketAddr {
     let effective = effective.downcast::<gio::InetSocketAddress>().unwrap();
     SocketAddr::new(
         effective.address().to_string().parse().unwrap(),
@@ -183,6 +205,39 @@ pub fn keep_incoming(
     kept
 }
 
+/// The errors `service` reports with `accept-error`, in order.
+pub fn accept_errors(
+    service: &usher::SocketService,
+) -> std::rc::Rc<std::cell::RefCell<Vec<glib::Error>>> {
+    use usher::prelude::*;
+    let errors = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    service.connect_accept_error({
+        let errors = errors.clone();
+        move |_, error| errors.borrow_mut().push(error.clone())
+    });
+    errors
+}
+
+/// Echoes every line of `connection` until the client ends its stream, asynchronously on the
+/// thread-default main context.
+pub fn echo_lines(connection: &gio::SocketConnection) {
+    let connection = connection.clone();
+    glib::spawn_future_local(async move {
+        let input = gio::DataInputStream::new(&connection.input_stream());
+        let output = connection.output_stream();
+        while let Ok(Some(line)) = input.read_line_utf8_future(glib::Priority::DEFAULT).await {
+            let reply = format!("{line}\n").into_bytes();
+            if output
+                .write_all_future(reply, glib::Priority::DEFAULT)
+                .await
+                .is_err()
+            {
+                break;
+            }
+        }
+    });
+}
+
 /// A TCP client of `to` bound to the source address `source` (std's `TcpStream` cannot choose
 /// its source address, `GSocket` can).
 pub fn connect_from(source: impl Into<std::net::IpAddr>, to: SocketAddr) -> TcpStream {
@@ -203,6 +258,39 @@ pub fn connect_from(source: impl Into<std::net::IpAddr>, to: SocketAddr) -> TcpS
     // GSocket makes its descriptors non-blocking; the copy shares that flag.
     stream.set_nonblocking(false).unwrap();
     stream
+}
+
+/// Sends each of `pieces` to `address` from 127.0.0.1, one write each, while `context` runs, and
+/// returns what comes back until the end of the stream.
+pub fn send(context: &glib::MainContext, address: SocketAddr, pieces: Vec<Vec<u8>>) -> Vec<u8> {
+    send_from(context, std::net::Ipv4Addr::LOCALHOST, address, pieces)
+}
+
+/// [`send`] from `source`.
+pub fn send_from(
+    context: &glib::MainContext,
+    source: std::net::Ipv4Addr,
+    address: SocketAddr,
+    pieces: Vec<Vec<u8>>,
+) -> Vec<u8> {
+    let client = spawn_client(context, move || {
+        let mut stream = connect_from(source, address);
+        stream.set_nodelay(true).unwrap();
+        stream.set_read_timeout(Some(DEADLINE)).unwrap();
+        for (index, piece) in pieces.iter().enumerate() {
+            if index > 0 {
+                // Separate segments: the pieces arrive apart (a PROXY header in pieces).
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            stream.write_all(piece).unwrap();
+        }
+        let _ = stream.shutdown(std::net::Shutdown::Write);
+        let mut reply = Vec::new();
+        let _ = stream.read_to_end(&mut reply);
+        reply
+    });
+    iterate_until(context, || client.is_finished());
+    client.join().unwrap()
 }
 
 /// A directory of a test's own files, removed afterwards.

@@ -3,7 +3,6 @@
 tags each socket by its name, in a server started by systemd-socket-activate."""
 
 import os
-import socket
 import subprocess
 import sys
 import unittest
@@ -12,9 +11,9 @@ import gi
 
 gi.require_version("Gio", "2.0")
 gi.require_version("Usher", "1")
-from gi.repository import GLib, GObject, Usher  # noqa: E402
+from gi.repository import GObject, Usher  # noqa: E402
 
-DEADLINE = 30
+from common import DEADLINE, activated, answer_first_client  # noqa: E402
 
 
 class Tag(GObject.Object):
@@ -30,42 +29,14 @@ def serve():
     print(f"added {added}", flush=True)
     if added == 0:
         return
-    loop = GLib.MainLoop()
-
-    def incoming(service, connection, tag):
-        connection.get_output_stream().write_all(f"{tag.name}\n".encode(), None)
-        GLib.idle_add(loop.quit)
-        return False
-
-    service.connect("incoming", incoming)
-    loop.run()
+    answer_first_client(service, lambda connection, tag: f"{tag.name}\n")
 
 
 class Activation(unittest.TestCase):
     def test_an_activated_socket_is_tagged_by_its_name(self):
-        probe = socket.create_server(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-        probe.close()
-        # The launcher gives its child a clean environment but for what -E passes on.
-        passed = [arg for name in ("GI_TYPELIB_PATH", "LD_LIBRARY_PATH") if name in os.environ
-                  for arg in ("-E", name)]
-        launcher = subprocess.Popen(
-            ["systemd-socket-activate", "-l", f"127.0.0.1:{port}", "--fdname=web", *passed,
-             sys.executable, __file__, "--serve"],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
-            while "Listening on" not in launcher.stderr.readline():
-                self.assertIsNone(launcher.poll(), "systemd-socket-activate ended")
-            with socket.create_connection(("127.0.0.1", port), timeout=DEADLINE) as client:
-                self.assertEqual(client.makefile().readline(), "web\n")
-            stdout, _ = launcher.communicate(timeout=DEADLINE)
-        finally:
-            if launcher.poll() is None:
-                launcher.kill()
-                launcher.wait()
-            launcher.stdout.close()
-            launcher.stderr.close()
-        self.assertEqual(launcher.returncode, 0)
+        reply, status, stdout, _ = activated(__file__, "--serve")
+        self.assertEqual(reply, "web\n")
+        self.assertEqual(status, 0)
         self.assertEqual(stdout, "added 1\n")
 
     def test_without_activation_nothing_is_added(self):

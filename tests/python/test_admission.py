@@ -16,7 +16,8 @@ gi.require_version("Gio", "2.0")
 gi.require_version("Usher", "1")
 from gi.repository import Gio, GLib, GObject, Usher  # noqa: E402
 
-from common import DEADLINE, in_thread, iterate_until, listen_loopback  # noqa: E402
+from common import (DEADLINE, add_loopback_address, iterate_until,  # noqa: E402
+                    listen_loopback, run_in_thread)
 
 REASONS = ["peer-rate", "rate", "handshakes-per-peer", "handshake-rate", "denied", "peer-cap",
            "credentials", "proxy-header", "proxy-timeout", "tls", "tls-timeout",
@@ -35,15 +36,6 @@ class FakeMonitor(GObject.Object, Gio.Initable, Gio.MemoryMonitor):
         self.emit("low-memory-warning", level)
 
 
-def run_in_thread(function):
-    """Runs function on a thread while iterating the main context; returns its value."""
-    _, outcome = in_thread(function)
-    iterate_until(lambda: "done" in outcome)
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]
-
-
 def connect_from(source, port):
     """A client (a Python socket) bound to source, connected to 127.0.0.1:port."""
     return socket.create_connection(("127.0.0.1", port), timeout=DEADLINE,
@@ -56,15 +48,6 @@ def received(client):
         return client.recv(64)
     except ConnectionResetError:
         return b""
-
-
-def add_loopback_address(service, settings):
-    """Listens on 127.0.0.1 with an ephemeral port with settings; returns the port."""
-    any_port = Gio.InetSocketAddress.new_from_string("127.0.0.1", 0)
-    added, effective = service.add_address_full(any_port, Gio.SocketType.STREAM,
-                                                Gio.SocketProtocol.TCP, None, settings)
-    assert added
-    return effective.get_port()
 
 
 def drain():

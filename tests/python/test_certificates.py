@@ -20,7 +20,8 @@ gi.require_version("Gio", "2.0")
 gi.require_version("Usher", "1")
 from gi.repository import Gio, GLib, Usher  # noqa: E402
 
-from common import DEADLINE, in_thread, iterate_until, listen_loopback  # noqa: E402
+from common import (DEADLINE, add_loopback_address, in_thread, iterate_until,  # noqa: E402
+                    run_in_thread, serve)
 
 CERTS = None
 NAMES = {"default": ("default.test", 0xD1), "default2": ("default.test", 0xD2),
@@ -82,14 +83,6 @@ def served(port, name, alpn=None):
             return int(peer["serialNumber"], 16), subject["commonName"]
 
 
-def run_in_thread(function):
-    _, outcome = in_thread(function)
-    iterate_until(lambda: "done" in outcome)
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]
-
-
 def replace_by_rename(file, data):
     with open(file + ".tmp", "wb") as temporary:
         temporary.write(data)
@@ -120,11 +113,6 @@ class Echo(Usher.SocketService):
 
 
 class Certificates(unittest.TestCase):
-    def serve(self, service):
-        port = listen_loopback(service)
-        self.addCleanup(service.close)
-        return port
-
     def watched(self, stem):
         """A directory of the test's own, with stem's certificate and key in cert.pem."""
         directory = tempfile.mkdtemp(prefix="usher-python-watched-", dir=CERTS)
@@ -141,7 +129,7 @@ class Certificates(unittest.TestCase):
         settings.set_tls_certificate_for_name("*.wild.test", certificate("wild"))
         self.assertEqual(settings.props.tls_certificate_names, ["a.test", "b.test", "*.wild.test"])
         self.assertEqual(settings.props.tls_certificate_file, path("default.both.pem"))
-        port = self.serve(service)
+        port = serve(self, service)
         for name, stem in [("a.test", "a"), ("b.test", "b"), ("x.wild.test", "wild"),
                            (None, "default")]:
             with self.subTest(name):
@@ -166,7 +154,7 @@ class Certificates(unittest.TestCase):
             return late if hello.props.server_name == "late.test" else None
 
         service.connect("select-certificate", select)
-        port = self.serve(service)
+        port = serve(self, service)
         self.assertEqual(run_in_thread(lambda: served(port, "late.test"))[0], 0xE1)
         self.assertEqual(run_in_thread(lambda: served(port, None))[0], 0xD1)
         self.assertEqual(asked, ["late.test", None])
@@ -176,7 +164,7 @@ class Certificates(unittest.TestCase):
                 return certificate("wild")
 
         chooser = Chooser(tls_certificate=certificate("default"))
-        port = self.serve(chooser)
+        port = serve(self, chooser)
         self.assertEqual(run_in_thread(lambda: served(port, "x.wild.test"))[0], 0xC1)
         self.assertEqual(chooser.hellos[0].props.server_name, "x.wild.test")
 
@@ -187,7 +175,7 @@ class Certificates(unittest.TestCase):
         swapped = []
         service.props.socket_settings.connect("notify::tls-certificate",
                                               lambda *_: swapped.append(True))
-        port = self.serve(service)
+        port = serve(self, service)
         serials = []
         stop = threading.Event()
 
@@ -217,10 +205,7 @@ class Certificates(unittest.TestCase):
         settings.connect("tls-certificate-reload-failed",
                          lambda settings, file, error: failures.append((file, error)))
         service = Echo()
-        result = service.add_address_full(Gio.InetSocketAddress.new_from_string("127.0.0.1", 0),
-                                          Gio.SocketType.STREAM, Gio.SocketProtocol.TCP, None,
-                                          settings)
-        port = (result[-1] if isinstance(result, tuple) else result).get_port()
+        port = add_loopback_address(service, settings)
         self.addCleanup(service.close)
         new = read("default2.both.pem")
         replace_by_rename(file, new[:len(new) // 2])
@@ -237,7 +222,7 @@ class Certificates(unittest.TestCase):
 
     def test_the_certificate_changed_from_another_thread_serves_the_next_handshakes(self):
         service = Echo(tls_certificate=certificate("default"))
-        port = self.serve(service)
+        port = serve(self, service)
         self.assertEqual(run_in_thread(lambda: served(port, None))[0], 0xD1)
         replacement = certificate("default2")
         changed = run_in_thread(lambda: service.set_property("tls-certificate", replacement))

@@ -23,18 +23,9 @@ gi.require_version("Gio", "2.0")
 gi.require_version("Usher", "1")
 from gi.repository import Gio, GLib, Usher  # noqa: E402
 
-from common import DEADLINE, in_thread, iterate_until, listen_loopback  # noqa: E402
+from common import DEADLINE, iterate_until, listen_loopback, run_in_thread  # noqa: E402
 
 GREETING = b"welcome\n"
-
-
-def run_in_thread(function):
-    """Runs function on a thread while iterating the main context; returns its value."""
-    _, outcome = in_thread(function)
-    iterate_until(lambda: "done" in outcome)
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]
 
 
 def visit(address):

@@ -19,7 +19,7 @@ gi.require_version("Gio", "2.0")
 gi.require_version("Usher", "1")
 from gi.repository import Gio, GLib, GObject, Usher  # noqa: E402
 
-from common import DEADLINE, iterate_until  # noqa: E402
+from common import DEADLINE, add_loopback_address, iterate_until  # noqa: E402
 
 
 class Tag(GObject.Object):
@@ -37,11 +37,7 @@ def named_service(name):
     service = Usher.SocketService()
     settings = Usher.SocketSettings()
     settings.props.name = name
-    any_port = Gio.InetSocketAddress.new_from_string("127.0.0.1", 0)
-    ok, effective = service.add_address_full(any_port, Gio.SocketType.STREAM,
-                                             Gio.SocketProtocol.TCP, None, settings)
-    assert ok
-    return service, effective.get_port()
+    return service, add_loopback_address(service, settings)
 
 
 def successor(name):

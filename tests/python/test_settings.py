@@ -22,7 +22,8 @@ gi.require_version("Gio", "2.0")
 gi.require_version("Usher", "1")
 from gi.repository import Gio, GLib, GObject, Usher  # noqa: E402
 
-from common import DEADLINE, in_thread, iterate_until, listen_loopback  # noqa: E402
+from common import (DEADLINE, activated, add_loopback_address,  # noqa: E402
+                    answer_first_client, iterate_until, listen_loopback, run_in_thread)
 
 CERTS = None  # the directory of the certificate, made by setUpModule
 
@@ -56,15 +57,6 @@ def server_certificate():
                                              os.path.join(CERTS, "key.pem"))
 
 
-def run_in_thread(function):
-    """Runs function on a thread while iterating the main context; returns its value."""
-    _, outcome = in_thread(function)
-    iterate_until(lambda: "done" in outcome)
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]
-
-
 def exchange(port, line, tls=False):
     """A client, over TLS trusting only the test certificate if tls: sends line and returns the
     line it reads back, while the main context runs."""
@@ -79,15 +71,6 @@ def exchange(port, line, tls=False):
                 return secure.makefile("rb").readline().decode()
 
     return run_in_thread(client)
-
-
-def add_loopback_address(service, settings, protocol=Gio.SocketProtocol.TCP):
-    """Listens on 127.0.0.1 with an ephemeral port with add_address_full(); returns the port."""
-    any_port = Gio.InetSocketAddress.new_from_string("127.0.0.1", 0)
-    added, effective = service.add_address_full(any_port, Gio.SocketType.STREAM, protocol, None,
-                                                settings)
-    assert added
-    return effective.get_port()
 
 
 def reserve_port():
@@ -387,48 +370,21 @@ def serve_activated(when):
     added = service.add_activated_sockets(lambda name: None)
     if when == "after":
         service.set_named_socket_settings("web", web)
-    loop = GLib.MainLoop()
 
-    def incoming(service, connection, source_object):
+    def reply(connection, source_object):
         same = Usher.SocketSettings.get_for_connection(connection) is web
-        reply = f"added {added} timeout {connection.get_socket().get_timeout()} same {same}\n"
-        connection.get_output_stream().write_all(reply.encode(), None)
-        GLib.idle_add(loop.quit)
-        return False
+        return f"added {added} timeout {connection.get_socket().get_timeout()} same {same}\n"
 
-    service.connect("incoming", incoming)
-    loop.run()
+    answer_first_client(service, reply)
 
 
 class Activated(unittest.TestCase):
     def test_settings_given_by_name_to_an_activated_socket(self):
         for when in ("before", "after"):
             with self.subTest(when=when):
-                self.assertEqual(self.activated(when), "added 1 timeout 7 same True\n")
-
-    def activated(self, when):
-        with reserve_port() as probe:
-            port = probe.getsockname()[1]
-        passed = [arg for name in ("GI_TYPELIB_PATH", "LD_LIBRARY_PATH", "G_DEBUG")
-                  if name in os.environ for arg in ("-E", name)]
-        launcher = subprocess.Popen(
-            ["systemd-socket-activate", "-l", f"127.0.0.1:{port}", "--fdname=web", *passed,
-             sys.executable, __file__, "--serve", when],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
-            while "Listening on" not in launcher.stderr.readline():
-                self.assertIsNone(launcher.poll(), "systemd-socket-activate ended")
-            with socket.create_connection(("127.0.0.1", port), timeout=DEADLINE) as client:
-                reply = client.makefile().readline()
-            _, errors = launcher.communicate(timeout=DEADLINE)
-        finally:
-            if launcher.poll() is None:
-                launcher.kill()
-                launcher.wait()
-            launcher.stdout.close()
-            launcher.stderr.close()
-        self.assertEqual(launcher.returncode, 0, errors)
-        return reply
+                reply, status, _, errors = activated(__file__, "--serve", when)
+                self.assertEqual(status, 0, errors)
+                self.assertEqual(reply, "added 1 timeout 7 same True\n")
 
 
 if __name__ == "__main__":

@@ -19,8 +19,8 @@ gi.require_version("Gio", "2.0")
 gi.require_version("Usher", "1")
 from gi.repository import Gio, GLib, Usher  # noqa: E402
 
-from common import (DEADLINE, in_thread, iterate_until, listen_loopback,  # noqa: E402
-                    read_to_end)
+from common import (DEADLINE, in_thread, iterate_until, read_to_end,  # noqa: E402
+                    run_in_thread, serve)
 
 CERTS = None  # the directory of the certificates, made by setUpModule
 
@@ -60,15 +60,6 @@ def cert(name):
 
 def server_certificate():
     return Gio.TlsCertificate.new_from_files(cert("server.pem"), cert("server.key"))
-
-
-def run_in_thread(function):
-    """Runs function on a thread while iterating the main context; returns its value."""
-    _, outcome = in_thread(function)
-    iterate_until(lambda: "done" in outcome)
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]
 
 
 def client_context(version=None, alpn=None, certificate=None):
@@ -125,14 +116,9 @@ class TlsEcho(Usher.SocketService):
 
 
 class Tls(unittest.TestCase):
-    def serve(self, service):
-        port = listen_loopback(service)
-        self.addCleanup(service.close)
-        return port
-
     def test_echo_over_tls_1_2_and_1_3(self):
         service = TlsEcho()
-        port = self.serve(service)
+        port = serve(self, service)
         for version, name in [(ssl.TLSVersion.TLSv1_2, "TLSv1.2"),
                               (ssl.TLSVersion.TLSv1_3, "TLSv1.3")]:
             with self.subTest(name):
@@ -158,7 +144,7 @@ class Tls(unittest.TestCase):
             return False
 
         service.connect("incoming", incoming)
-        port = self.serve(service)
+        port = serve(self, service)
         self.assertEqual(
             run_in_thread(lambda: tls_exchange(port, client_context()))[0], "hi\n")
         self.assertEqual(shapes, [(True, True, True)])
@@ -184,7 +170,7 @@ class Tls(unittest.TestCase):
             return False
 
         service.connect("incoming", incoming)
-        port = self.serve(service)
+        port = serve(self, service)
         for _ in range(2):
             self.assertEqual(
                 run_in_thread(lambda: tls_exchange(port, client_context()))[0], "bye\n")
@@ -202,7 +188,7 @@ class Tls(unittest.TestCase):
     def test_alpn_negotiates_the_advertised_protocol(self):
         service = TlsEcho(tls_advertised_protocols=["http/1.1"])
         self.assertEqual(service.get_tls_advertised_protocols(), ["http/1.1"])
-        port = self.serve(service)
+        port = serve(self, service)
         echo, _, selected = run_in_thread(
             lambda: tls_exchange(port, client_context(alpn=["h2", "http/1.1"])))
         self.assertEqual(echo, "hello\n")
@@ -211,7 +197,7 @@ class Tls(unittest.TestCase):
 
     def test_without_alpn_no_protocol_is_negotiated(self):
         service = TlsEcho()
-        port = self.serve(service)
+        port = serve(self, service)
         echo, _, selected = run_in_thread(
             lambda: tls_exchange(port, client_context(alpn=["h2", "http/1.1"])))
         self.assertEqual(echo, "hello\n")
@@ -220,7 +206,7 @@ class Tls(unittest.TestCase):
 
     def test_a_plaintext_client_is_reported_and_the_service_keeps_serving(self):
         service = TlsEcho()
-        port = self.serve(service)
+        port = serve(self, service)
 
         def plaintext():
             with socket.create_connection(("127.0.0.1", port), timeout=DEADLINE) as conn:
@@ -245,7 +231,7 @@ class Tls(unittest.TestCase):
     def test_a_silent_client_is_dropped_after_the_handshake_timeout(self):
         service = TlsEcho(tls_handshake_timeout=1)
         self.assertEqual(service.props.tls_handshake_timeout, 1)
-        port = self.serve(service)
+        port = serve(self, service)
         client = socket.create_connection(("127.0.0.1", port), timeout=DEADLINE)
         self.addCleanup(client.close)
         start = time.monotonic()
@@ -282,19 +268,19 @@ class Tls(unittest.TestCase):
         service = self.required_client_certificates()
         self.assertEqual(service.props.tls_authentication_mode,
                          Gio.TlsAuthenticationMode.REQUIRED)
-        port = self.serve(service)
+        port = serve(self, service)
         self.assert_refused(service, port, None)
 
     def test_a_required_client_certificate_serves_one_signed_by_the_ca(self):
         service = self.required_client_certificates()
-        port = self.serve(service)
+        port = serve(self, service)
         echo = run_in_thread(lambda: tls_exchange(port, client_context(certificate="client")))[0]
         self.assertEqual(echo, "hello\n")
         self.assertEqual(service.errors, [])
 
     def test_an_unknown_client_certificate_is_refused_by_default(self):
         service = self.required_client_certificates()
-        port = self.serve(service)
+        port = serve(self, service)
         self.assert_refused(service, port, "stranger")
 
     def test_do_accept_certificate_in_a_subclass_accepts_an_unknown_client_certificate(self):
@@ -309,7 +295,7 @@ class Tls(unittest.TestCase):
                 return True
 
         service = self.required_client_certificates(Judge)
-        port = self.serve(service)
+        port = serve(self, service)
         echo = run_in_thread(lambda: tls_exchange(port, client_context(certificate="stranger")))[0]
         self.assertEqual(echo, "hello\n")
         self.assertEqual(service.errors, [])
@@ -323,7 +309,7 @@ class Tls(unittest.TestCase):
         asked = []
         service = self.required_client_certificates()
         service.connect("accept-certificate", lambda *args: asked.append(args) or False)
-        port = self.serve(service)
+        port = serve(self, service)
         echo = run_in_thread(lambda: tls_exchange(port, client_context(certificate="client")))[0]
         self.assertEqual(echo, "hello\n")
         self.assertEqual(asked, [])
