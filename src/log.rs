@@ -1,5 +1,8 @@
-//! Usher's log domain: debug messages for `G_MESSAGES_DEBUG=Usher`, and rate-limited warnings.
+//! Usher's log domain: debug messages for `G_MESSAGES_DEBUG=Usher`, rate-limited warnings, and
+//! messages held back while a lock is held.
 
+use std::cell::{Cell, RefCell};
+use std::marker::PhantomData;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -22,11 +25,61 @@ pub(crate) fn debug_enabled() -> bool {
 macro_rules! debug {
     ($($arg:tt)*) => {
         if $crate::log::debug_enabled() {
-            glib::g_debug!($crate::log::LOG_DOMAIN, $($arg)*);
+            $crate::log::log(glib::LogLevel::Debug, format!($($arg)*));
         }
     };
 }
 pub(crate) use debug;
+
+/// `g_warning()` in Usher's log domain.
+macro_rules! warning {
+    ($($arg:tt)*) => {
+        $crate::log::log(glib::LogLevel::Warning, format!($($arg)*))
+    };
+}
+pub(crate) use warning;
+
+thread_local! {
+    /// How many [`Deferral`]s this thread holds.
+    static DEFERRING: Cell<u32> = const { Cell::new(0) };
+    /// The messages they hold back, oldest first.
+    static DEFERRED: RefCell<Vec<(glib::LogLevel, String)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Logs `message` in Usher's domain now, or, while this thread holds a [`Deferral`], once it
+/// lets go of the last.
+pub(crate) fn log(level: glib::LogLevel, message: String) {
+    if DEFERRING.get() > 0 {
+        DEFERRED.with_borrow_mut(|deferred| deferred.push((level, message)));
+    } else {
+        glib::g_log!(LOG_DOMAIN, level, "{}", message);
+    }
+}
+
+/// Held with a lock that a log writer may need: messages logged meanwhile on this thread wait
+/// until it is let go. A log writer is application code: it may read a property of the service,
+/// whose lock is not reentrant.
+pub(crate) struct Deferral(PhantomData<*const ()>);
+
+impl Deferral {
+    pub(crate) fn begin() -> Self {
+        DEFERRING.set(DEFERRING.get() + 1);
+        Self(PhantomData)
+    }
+}
+
+impl Drop for Deferral {
+    fn drop(&mut self) {
+        let left = DEFERRING.get() - 1;
+        DEFERRING.set(left);
+        if left == 0 {
+            // Taken first: the writer may log, and lock, again.
+            for (level, message) in DEFERRED.take() {
+                glib::g_log!(LOG_DOMAIN, level, "{}", message);
+            }
+        }
+    }
+}
 
 /// Lets through one warning a second and counts the others.
 #[derive(Default)]
@@ -68,5 +121,16 @@ mod tests {
         }
         assert_eq!(limiter.admit(start + Duration::from_millis(1000)), Some(4));
         assert_eq!(limiter.admit(start + Duration::from_millis(1001)), None);
+    }
+
+    #[test]
+    fn messages_wait_for_the_last_deferral() {
+        let outer = Deferral::begin();
+        let inner = Deferral::begin();
+        log(glib::LogLevel::Debug, "held".to_owned());
+        drop(inner);
+        assert_eq!(DEFERRED.with_borrow(Vec::len), 1);
+        drop(outer);
+        assert_eq!(DEFERRED.with_borrow(Vec::len), 0);
     }
 }

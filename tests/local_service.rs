@@ -11,6 +11,7 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 
 use common::*;
 use gio::prelude::*;
@@ -189,6 +190,65 @@ fn a_replaced_file_survives_the_first_services_close() {
         drop(first);
         drain(context);
         assert!(path.exists());
+    })
+}
+
+#[test]
+fn a_file_swapped_for_a_symlink_is_reported_and_its_target_left_alone() {
+    with_context(|_| {
+        let scratch = Scratch::new("local");
+        let path = scratch.0.join("service.sock");
+        let target = scratch.0.join("precious");
+        std::fs::write(&target, "secret").unwrap();
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let before = std::fs::metadata(&target).unwrap();
+        let (service, _) = echo_service();
+        let settings = usher::SocketSettings::new();
+        settings.set_unix_mode(0o640);
+        listen_at(&service, &path, Some(&settings)).unwrap();
+
+        // What a user who may write the directory can do between the service's check of the
+        // file and its change, here before the change.
+        std::fs::remove_file(&path).unwrap();
+        std::os::unix::fs::symlink(&target, &path).unwrap();
+        let reported = Arc::new(Mutex::new(Vec::new()));
+        let handler = glib::log_set_handler(
+            Some("Usher"),
+            glib::LogLevels::LEVEL_WARNING,
+            false,
+            false,
+            {
+                let (reported, path) = (reported.clone(), path.display().to_string());
+                move |_, _, message| {
+                    if message.contains(&path) {
+                        reported.lock().unwrap().push(message.to_owned());
+                    }
+                }
+            },
+        );
+        // Another setting changes nothing of the file: nothing to check or report.
+        settings.set_timeout(5);
+        assert!(reported.lock().unwrap().is_empty());
+        settings.set_unix_mode(0o666);
+        if is_root() {
+            settings.set_unix_owner(65534);
+            settings.set_unix_group(65534);
+        }
+        glib::log_remove_handler(Some("Usher"), handler);
+
+        let after = std::fs::metadata(&target).unwrap();
+        assert_eq!(after.permissions().mode() & 0o7777, 0o600);
+        assert_eq!((after.uid(), after.gid()), (before.uid(), before.gid()));
+        let reported = reported.lock().unwrap();
+        let expected = if is_root() { 3 } else { 1 };
+        assert_eq!(reported.len(), expected, "{reported:?}");
+        assert!(
+            reported[0].contains("no longer the socket the service made"),
+            "{reported:?}"
+        );
+        // Not the service's file: left where it is.
+        drop(service);
+        assert!(path.is_symlink());
     })
 }
 

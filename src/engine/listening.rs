@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use gio::prelude::*;
 
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::PathBuf;
 
 use crate::connection::{CloseSink, Shared};
-use crate::log::{LOG_DOMAIN, debug};
+use crate::log::{debug, warning};
 use crate::socket_settings::{Origin, Resolved, SocketSettings, TcpSettings, UnixSettings};
 use crate::sys::{self, SendObject};
 
@@ -97,15 +97,17 @@ impl Listening {
     pub fn resolved(&mut self, defaults: &SocketSettings) -> &Arc<Resolved> {
         let versions = versions(self.settings.as_deref(), defaults);
         if versions != self.versions {
-            let tcp = self.resolved.tcp;
+            let (tcp, unix) = (self.resolved.tcp, self.resolved.unix);
             (self.resolved, self.versions) = resolve(self.settings.as_deref(), defaults);
             if self.resolved.tcp != tcp {
                 tune(&self.socket, &tcp, &self.resolved.tcp);
             }
-            if let Some(file) = &self.unix_file
+            // Only when they change: the file had them from its bind on.
+            if self.resolved.unix != unix
+                && let Some(file) = &self.unix_file
                 && let Err(error) = file.apply(&self.resolved.unix)
             {
-                glib::g_warning!(LOG_DOMAIN, "{}", error.message());
+                warning!("{}", error.message());
             }
         }
         &self.resolved
@@ -230,10 +232,10 @@ impl UnixFile {
         }
     }
 
-    /// Gives the file, if it is still the one the service bound, the mode, owner and group
-    /// `unix` sets.
+    /// Gives the file the mode, owner and group `unix` sets; fails if it is no longer the
+    /// socket the service bound.
     pub(crate) fn apply(&self, unix: &UnixSettings) -> Result<(), glib::Error> {
-        if !self.is_ours() {
+        if *unix == UnixSettings::default() {
             return Ok(());
         }
         let failed = |what: &str, error: std::io::Error| {
@@ -242,12 +244,26 @@ impl UnixFile {
                 &format!("Cannot {what} {}: {error}", self.path.display()),
             )
         };
+        // Checked and changed through one descriptor of the inode, never the path again: a
+        // user who may write the directory could swap in a symlink to any file in between.
+        let file = sys::PathFd::open(&self.path).map_err(|error| failed("open", error))?;
+        let found = file.metadata().map_err(|error| failed("look at", error))?;
+        if !found.file_type().is_socket() || (found.dev(), found.ino()) != self.identity() {
+            return Err(glib::Error::new(
+                gio::IOErrorEnum::NotFound,
+                &format!(
+                    "Cannot change the mode, owner or group of {}: it is no longer the socket \
+                     the service made",
+                    self.path.display()
+                ),
+            ));
+        }
         if unix.owner.is_some() || unix.group.is_some() {
-            std::os::unix::fs::chown(&self.path, unix.owner, unix.group)
+            file.chown(unix.owner, unix.group)
                 .map_err(|error| failed("change the owner of", error))?;
         }
         if let Some(mode) = unix.mode {
-            std::fs::set_permissions(&self.path, std::fs::Permissions::from_mode(mode))
+            file.chmod(mode)
                 .map_err(|error| failed("change the mode of", error))?;
         }
         Ok(())
@@ -361,8 +377,7 @@ pub(super) fn tune(socket: &gio::Socket, previous: &TcpSettings, tcp: &TcpSettin
             continue;
         };
         if let Err(error) = socket.set_option(level, option, value) {
-            glib::g_warning!(
-                LOG_DOMAIN,
+            warning!(
                 "Cannot set {name} to {value} on a listening socket: {}",
                 error.message()
             );

@@ -19,9 +19,10 @@
 //!   dispatch).
 //! * Every change of the state goes through [`Engine::update`]: lock, change, [reconcile]
 //!   (attach or destroy the sources, take or release the self-reference), unlock, then run what
-//!   must wait for the unlock (notifications). Stopping destroys the sources before any
-//!   `accept()` can run, and clients already taken in wait for `start()`, so a waiting client is
-//!   never lost (GLib can drop one: bug B6). A service started before it has any socket starts
+//!   must wait for the unlock (notifications; Usher's log messages wait for any unlock, see
+//!   [`Locked`]). Stopping destroys the sources before any `accept()` can run, and clients
+//!   already taken in wait for `start()`, so a waiting client is never lost (GLib can drop one:
+//!   bug B6). A service started before it has any socket starts
 //!   accepting when one is added (GLib wedges: bug B5).
 //! * Which context accepts is GLib's rule, but for one guard: the service accepts on the
 //!   thread-default context of the thread that created it, until a thread that pushed a
@@ -62,7 +63,7 @@ use std::task::Waker;
 use gio::prelude::*;
 
 use crate::connection::CloseSink;
-use crate::log::debug;
+use crate::log::{Deferral, debug};
 use crate::socket_settings::{SocketSettings, Watcher};
 use crate::sys::{SendObject, SendWeak, Wakeup};
 pub(crate) use credentials::checked as checked_credentials;
@@ -166,6 +167,28 @@ pub(crate) struct Engine {
     defaults: SendObject<SocketSettings>,
 }
 
+/// The engine's state, locked. Usher's messages logged meanwhile on this thread are logged once
+/// it is unlocked: a log writer that reads a property of the service would lock it again.
+pub(super) struct Locked<'a> {
+    state: MutexGuard<'a, State>,
+    // Dropped after `state`, as fields drop in order: the messages go out unlocked.
+    _deferral: Deferral,
+}
+
+impl std::ops::Deref for Locked<'_> {
+    type Target = State;
+
+    fn deref(&self) -> &State {
+        &self.state
+    }
+}
+
+impl std::ops::DerefMut for Locked<'_> {
+    fn deref_mut(&mut self) -> &mut State {
+        &mut self.state
+    }
+}
+
 /// What a change of state leaves to do once the lock is released.
 #[derive(Default)]
 #[must_use = "run it after unlocking the state"]
@@ -235,9 +258,13 @@ impl Engine {
         self.state().home.context.clone()
     }
 
-    fn state(&self) -> MutexGuard<'_, State> {
-        // Nothing panics while holding the lock; never turn a poisoned lock into a panic in C.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    fn state(&self) -> Locked<'_> {
+        let deferral = Deferral::begin();
+        Locked {
+            // Nothing panics while holding the lock; never turn a poisoned lock into a panic in C.
+            state: self.state.lock().unwrap_or_else(PoisonError::into_inner),
+            _deferral: deferral,
+        }
     }
 
     fn wake_mailbox(&self) {

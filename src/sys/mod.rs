@@ -4,8 +4,8 @@
 //! asynchronous calls whose callback may run on another thread (`gio_async`), typed object data
 //! (`object_data`), registering a type that reports its close (`close_reporting`), handlers of
 //! `incoming` and `run` (`closure`), descriptors passed between processes and a peer's
-//! credentials (`fd_passing`), a `GThreadPool` (`thread_pool`) and user and group names
-//! (`users`).
+//! credentials (`fd_passing`), a `GThreadPool` (`thread_pool`), user and group names
+//! (`users`) and a file changed through a descriptor of its inode, not its path (`path_fd`).
 //!
 //! Outside the C ABI (`ffi.rs`, `capi/`) and `subclass/`, this module is the only place with
 //! `unsafe`. Its files import nothing of the crate but each other: it is the lowest layer.
@@ -16,6 +16,7 @@ mod fd_passing;
 mod gio_async;
 mod log;
 mod object_data;
+mod path_fd;
 mod refs;
 mod socket;
 mod thread_pool;
@@ -33,6 +34,7 @@ pub(crate) use fd_passing::{
 pub(crate) use gio_async::{accept_socket_async, tls_handshake_async};
 pub(crate) use log::log_debug_enabled;
 pub(crate) use object_data::{DataKey, listener_source_object};
+pub(crate) use path_fd::PathFd;
 pub(crate) use refs::{SendObject, SendWeak};
 pub(crate) use socket::{
     Accepted, accept, bind, canonical_ip, close_passed_descriptor, credential_ids,
