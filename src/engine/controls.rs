@@ -6,6 +6,7 @@ use std::task::Waker;
 
 use gio::prelude::*;
 
+use super::early_read;
 use super::listening::{Adding, Served};
 use super::state::{AcceptMode, Backlog, Jobs, Lifecycle};
 use super::{Changes, Engine, Host, Waiter};
@@ -281,10 +282,10 @@ impl Engine {
         });
         // A connection still in its PROXY protocol header would be closed once read: the
         // application gets no new connection now. Close it at once, not at its deadline.
-        let reads = host.engine().state().proxy.take_reads();
-        super::proxy::abandon(reads);
-        let hellos = host.engine().state().tls.hellos.take_reads();
-        super::hello::abandon(host.engine(), hellos);
+        let reads = host.engine().state().proxy.reads.take();
+        early_read::abandon(host.engine(), reads);
+        let hellos = host.engine().state().tls.hellos.take();
+        early_read::abandon(host.engine(), hellos);
         debug!(
             "shutting down: {} live connections",
             host.engine().n_connections()
@@ -312,10 +313,10 @@ impl Engine {
         }
         // Those still in their PROXY protocol header or ClientHello are closed, not handed out
         // dead.
-        let reads = self.state().proxy.take_reads();
-        super::proxy::abandon(reads);
-        let hellos = self.state().tls.hellos.take_reads();
-        super::hello::abandon(self, hellos);
+        let reads = self.state().proxy.reads.take();
+        early_read::abandon(self, reads);
+        let hellos = self.state().tls.hellos.take();
+        early_read::abandon(self, hellos);
         let sockets = {
             let mut state = self.state();
             let sockets = state.registry.take_all();
@@ -440,11 +441,11 @@ impl Engine {
         }
         let keep_alive = state.keep_alive.take();
         state.mail.release.extend(keep_alive);
-        let reads = state.proxy.take_reads();
-        let hellos = state.tls.hellos.take_reads();
+        let reads = state.proxy.reads.take();
+        let hellos = state.tls.hellos.take();
         drop(state);
         // Unlocked: closing a connection reports its close to the engine.
-        super::proxy::abandon(reads);
-        super::hello::abandon(self, hellos);
+        early_read::abandon(self, reads);
+        early_read::abandon(self, hellos);
     }
 }

@@ -6,8 +6,9 @@
 //! [`accept`]), each is wrapped in a connection that reports its close ([`crate::connection`]),
 //! counted ([`registry`]), then taken through its stages ([`Engine::advance`]): its PROXY
 //! protocol header if it comes from a trusted balancer ([`proxy`]), its TLS ClientHello if its
-//! certificate is chosen by name ([`hello`]), its TLS handshake if the service has a
-//! certificate ([`tls`]), and the [`Host`], the GObject, which emits `incoming`.
+//! certificate is chosen by name ([`hello`]), both read as the connection starts
+//! ([`early_read`]), its TLS handshake if the service has a certificate ([`tls`]), and the
+//! [`Host`], the GObject, which emits `incoming`.
 //!
 //! Where it departs from GLib's `gsocketservice.c`:
 //!
@@ -48,6 +49,7 @@ mod backoff;
 mod controls;
 mod credentials;
 mod dispatch;
+mod early_read;
 mod gate;
 mod handshakes;
 mod hello;

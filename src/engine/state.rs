@@ -287,7 +287,7 @@ impl State {
         });
         let threads = self.jobs.and_then(|jobs| {
             let limit = jobs.limit? as usize;
-            let in_stages = self.proxy.reads() + self.tls.handshakes() as usize;
+            let in_stages = self.proxy.reads.len() + self.tls.handshakes() as usize;
             let coming = jobs.running as usize + waiting + in_stages;
             Some(limit.saturating_sub(coming))
         });

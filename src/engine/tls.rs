@@ -23,8 +23,9 @@ use std::time::Duration;
 use gio::prelude::*;
 
 use super::arriving::{Arriving, Next};
+use super::early_read::Reads;
 use super::handshakes;
-use super::hello::Hellos;
+use super::hello::HelloRead;
 use super::{Engine, Host};
 use crate::connection;
 use crate::log::{LOG_DOMAIN, debug};
@@ -38,7 +39,7 @@ pub(crate) struct Tls {
     /// Handshakes in progress, those whose ClientHello is being read included.
     pub(super) handshakes: u32,
     /// ClientHellos being read, before their handshake.
-    pub(super) hellos: Hellos,
+    pub(super) hellos: Reads<HelloRead>,
 }
 
 impl Tls {
