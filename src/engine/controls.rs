@@ -282,10 +282,7 @@ impl Engine {
         });
         // A connection still in its PROXY protocol header would be closed once read: the
         // application gets no new connection now. Close it at once, not at its deadline.
-        let reads = host.engine().state().proxy.reads.take();
-        early_read::abandon(host.engine(), reads);
-        let hellos = host.engine().state().tls.hellos.take();
-        early_read::abandon(host.engine(), hellos);
+        host.engine().abandon_early_reads();
         debug!(
             "shutting down: {} live connections",
             host.engine().n_connections()
@@ -313,10 +310,7 @@ impl Engine {
         }
         // Those still in their PROXY protocol header or ClientHello are closed, not handed out
         // dead.
-        let reads = self.state().proxy.reads.take();
-        early_read::abandon(self, reads);
-        let hellos = self.state().tls.hellos.take();
-        early_read::abandon(self, hellos);
+        self.abandon_early_reads();
         let sockets = {
             let mut state = self.state();
             let sockets = state.registry.take_all();
@@ -441,9 +435,17 @@ impl Engine {
         }
         let keep_alive = state.keep_alive.take();
         state.mail.release.extend(keep_alive);
-        let reads = state.proxy.reads.take();
-        let hellos = state.tls.hellos.take();
         drop(state);
+        self.abandon_early_reads();
+    }
+
+    /// Ends the reads of PROXY protocol headers and ClientHellos in progress, and closes their
+    /// connections.
+    fn abandon_early_reads(&self) {
+        let (reads, hellos) = {
+            let mut state = self.state();
+            (state.proxy.reads.take(), state.tls.hellos.take())
+        };
         // Unlocked: closing a connection reports its close to the engine.
         early_read::abandon(self, reads);
         early_read::abandon(self, hellos);
