@@ -1,14 +1,16 @@
 //! Rates, as token buckets, with no I/O: how fast a peer, or everyone, may come back.
 //!
 //! A bucket holds at most `burst` tokens and gains `rate` a second; a connection takes one, and
-//! one that finds none is over its rate. The buckets of peers are kept only while they matter:
+//! one that finds none is over its rate. Each listening socket has buckets of its own, refilled
+//! at its own rates (see `engine::gate`). The buckets of peers are kept only while they matter:
 //! a bucket that has filled up again is the same as none, and goes at the next sweep, so that
 //! however many addresses come, the table holds only those seen within the last
-//! `burst / rate` seconds, and never more than [`PeerBuckets::MOST`] of them.
+//! `burst / rate` seconds, and never more than [`PeerBuckets::MOST`] of them, all sockets
+//! together.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// A rate: `per_second` tokens a second, at most `burst` at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,55 +28,53 @@ impl Rate {
             burst: if burst == 0 { per_second } else { burst },
         })
     }
+
+    /// The time one token takes to come back.
+    fn interval(self) -> Duration {
+        Duration::from_secs(1) / self.per_second
+    }
 }
 
-/// A token bucket.
+/// A token bucket, kept as the instant it is full again (the generic cell rate algorithm): each
+/// token taken puts that instant one interval of its rate further on, and a token is left while
+/// the instant is less than `burst - 1` intervals ahead. A bucket so needs no rate to tell that
+/// it is full (its instant has passed): buckets of several rates are swept together, each full
+/// again at the time its own rate says.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Bucket {
-    tokens: f64,
-    updated: Instant,
+    full_at: Instant,
 }
 
 impl Bucket {
     /// A full bucket.
-    pub(crate) fn full(rate: Rate, now: Instant) -> Self {
-        Self {
-            tokens: f64::from(rate.burst),
-            updated: now,
-        }
+    pub(crate) fn full(now: Instant) -> Self {
+        Self { full_at: now }
     }
 
-    /// Refills the bucket up to `now` at `rate`.
-    fn refill(&mut self, rate: Rate, now: Instant) {
-        let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
-        self.tokens =
-            (self.tokens + elapsed * f64::from(rate.per_second)).min(f64::from(rate.burst));
-        self.updated = now;
-    }
-
-    /// Takes a token if there is one at `now`: whether the rate allows one more.
+    /// Takes a token if there is one at `now`, at `rate`: whether the rate allows one more.
     pub(crate) fn take(&mut self, rate: Rate, now: Instant) -> bool {
-        self.refill(rate, now);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
+        let interval = rate.interval();
+        let from = self.full_at.max(now);
+        // The tokens missing at `now` are `(from - now) / interval`: one is left while fewer
+        // than `burst` are missing.
+        if from - now > interval * rate.burst.saturating_sub(1) {
+            return false;
         }
+        self.full_at = from + interval;
+        true
     }
 
     /// Whether the bucket is full again at `now`: it says nothing a fresh one would not.
-    fn is_full(&self, rate: Rate, now: Instant) -> bool {
-        let mut bucket = *self;
-        bucket.refill(rate, now);
-        bucket.tokens >= f64::from(rate.burst)
+    fn is_full(&self, now: Instant) -> bool {
+        self.full_at <= now
     }
 }
 
-/// The key a peer's bucket is kept under: its IPv4 address, or the /64 prefix of its IPv6
+/// The key a peer's buckets are kept under: its IPv4 address, or the /64 prefix of its IPv6
 /// address, which one host or one customer of a provider commonly holds whole (counting each
-/// of its 2^64 addresses apart would let it come back as often as it likes).
-fn key(peer: IpAddr) -> IpAddr {
+/// of its 2^64 addresses apart would let it come back as often as it likes, or have as many
+/// handshakes in progress).
+pub(crate) fn peer_key(peer: IpAddr) -> IpAddr {
     match peer {
         IpAddr::V6(v6) => {
             let prefix = u128::from(v6) & !((1u128 << 64) - 1);
@@ -84,10 +84,23 @@ fn key(peer: IpAddr) -> IpAddr {
     }
 }
 
-/// The buckets of the peers seen lately.
+/// A listening socket, by its id; `None` for the connections accepted through the listener
+/// (whose socket is not known).
+pub(crate) type SocketId = Option<u32>;
+
+/// The buckets of the peers seen lately, each listening socket's apart.
+///
+/// One table for every socket, and [`PeerBuckets::MOST`] entries in all, not per socket: the
+/// memory it takes is bounded by the addresses seen lately, whatever the number of sockets (a
+/// bound per socket would let a service with many sockets keep many times as much). The price:
+/// addresses sprayed at one socket faster than their buckets fill up again may fill the table,
+/// and until sweeps make room, a peer new to any socket is not held to its `peer-rate` (the
+/// peers already in the table are, and every socket's `rate` still holds). The sweep needs no
+/// rate (see [`Bucket`]): whichever socket's connection brings it, it lets go of every bucket
+/// full again at its own socket's rate, those of quiet sockets too.
 #[derive(Debug, Default)]
 pub(crate) struct PeerBuckets {
-    buckets: HashMap<IpAddr, Bucket>,
+    buckets: HashMap<(SocketId, IpAddr), Bucket>,
     /// Takes since the last sweep.
     since_sweep: usize,
     /// The takes after which the next sweep comes: as many as the peers the last one left (so
@@ -96,28 +109,35 @@ pub(crate) struct PeerBuckets {
 }
 
 impl PeerBuckets {
-    /// The most peers kept. Beyond them (addresses sprayed faster than their buckets fill
-    /// up again), a new peer is not held to its own rate: the service's rate still holds.
+    /// The most peers kept, all sockets together. Beyond them (addresses sprayed faster than
+    /// their buckets fill up again), a new peer is not held to its own rate: its socket's rate
+    /// still holds.
     pub(crate) const MOST: usize = 65_536;
 
-    /// Takes a token from `peer`'s bucket at `now`: whether `rate` allows it one more
-    /// connection.
-    pub(crate) fn take(&mut self, peer: IpAddr, rate: Rate, now: Instant) -> bool {
+    /// Takes a token from `peer`'s bucket for `socket` at `now`: whether `rate`, the socket's
+    /// `peer-rate`, allows it one more connection.
+    pub(crate) fn take(
+        &mut self,
+        socket: SocketId,
+        peer: IpAddr,
+        rate: Rate,
+        now: Instant,
+    ) -> bool {
         self.since_sweep += 1;
         // Often enough that the table never holds more than twice the peers seen lately;
         // seldom enough that its cost, spread over the takes, stays small.
         if self.since_sweep >= self.sweep_after.max(1024) {
-            self.sweep(rate, now);
+            self.sweep(now);
         }
-        let key = key(peer);
+        let key = (socket, peer_key(peer));
         let full = self.buckets.len() >= Self::MOST;
         match self.buckets.get_mut(&key) {
             Some(bucket) => bucket.take(rate, now),
             // The table is full: a new peer is not held to a rate of its own until the next
-            // sweep makes room; the service's rate still holds.
+            // sweep makes room; its socket's rate still holds.
             None if full => true,
             None => {
-                let mut bucket = Bucket::full(rate, now);
+                let mut bucket = Bucket::full(now);
                 let taken = bucket.take(rate, now);
                 self.buckets.insert(key, bucket);
                 taken
@@ -126,10 +146,20 @@ impl PeerBuckets {
     }
 
     /// Lets go of the buckets that are full again.
-    fn sweep(&mut self, rate: Rate, now: Instant) {
+    fn sweep(&mut self, now: Instant) {
         self.since_sweep = 0;
-        self.buckets.retain(|_, bucket| !bucket.is_full(rate, now));
+        self.buckets.retain(|_, bucket| !bucket.is_full(now));
         self.sweep_after = self.buckets.len();
+    }
+
+    /// Lets go of the buckets of the sockets `forgotten` picks, which the service no longer
+    /// serves: one pass over the table.
+    pub(crate) fn forget(&mut self, forgotten: impl Fn(SocketId) -> bool) {
+        if self.buckets.is_empty() {
+            return;
+        }
+        self.buckets.retain(|(socket, _), _| !forgotten(*socket));
+        self.sweep_after = self.sweep_after.min(self.buckets.len());
     }
 
     /// How many peers have a bucket.
@@ -142,13 +172,16 @@ impl PeerBuckets {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+
+    /// Two listening sockets.
+    const A: SocketId = Some(1);
+    const B: SocketId = Some(2);
 
     #[test]
     fn a_bucket_allows_its_burst_then_its_rate() {
         let start = Instant::now();
         let rate = Rate::new(10, 5).unwrap();
-        let mut bucket = Bucket::full(rate, start);
+        let mut bucket = Bucket::full(start);
         let taken = (0..20).filter(|_| bucket.take(rate, start)).count();
         assert_eq!(taken, 5, "the burst");
         assert!(!bucket.take(rate, start + Duration::from_millis(50)));
@@ -170,6 +203,29 @@ mod tests {
                 burst: 3
             })
         );
+        // A rate that does not divide a second: a token a third of a second on, to the
+        // nanosecond, and a whole burst a second on.
+        let rate = Rate::new(3, 3).unwrap();
+        let mut bucket = Bucket::full(start);
+        assert_eq!((0..5).filter(|_| bucket.take(rate, start)).count(), 3);
+        let third = Duration::from_secs(1) / 3;
+        let mut again = bucket;
+        assert!(!again.take(rate, start + third - Duration::from_nanos(1)));
+        assert!(again.take(rate, start + third));
+        let second = start + Duration::from_secs(1);
+        assert_eq!((0..5).filter(|_| bucket.take(rate, second)).count(), 3);
+    }
+
+    #[test]
+    fn a_bucket_is_full_again_at_its_own_rate() {
+        let start = Instant::now();
+        let (slow, fast) = (Rate::new(1, 2).unwrap(), Rate::new(1000, 2).unwrap());
+        let (mut a, mut b) = (Bucket::full(start), Bucket::full(start));
+        assert!(a.take(slow, start) && b.take(fast, start));
+        let soon = start + Duration::from_millis(10);
+        assert!(!a.is_full(soon), "a second to come back");
+        assert!(b.is_full(soon), "a millisecond to come back");
+        assert!(a.is_full(start + Duration::from_secs(1)));
     }
 
     #[test]
@@ -178,18 +234,68 @@ mod tests {
         let rate = Rate::new(1, 1).unwrap();
         let mut peers = PeerBuckets::default();
         let [a, b]: [IpAddr; 2] = ["127.0.0.2".parse().unwrap(), "127.0.0.3".parse().unwrap()];
-        assert!(peers.take(a, rate, now));
-        assert!(!peers.take(a, rate, now));
-        assert!(peers.take(b, rate, now));
+        assert!(peers.take(A, a, rate, now));
+        assert!(!peers.take(A, a, rate, now));
+        assert!(peers.take(A, b, rate, now));
         let [c, d]: [IpAddr; 2] = [
             "2001:db8::1".parse().unwrap(),
             "2001:db8::ffff:2".parse().unwrap(),
         ];
-        assert!(peers.take(c, rate, now));
-        assert!(!peers.take(d, rate, now), "the same /64");
+        assert!(peers.take(A, c, rate, now));
+        assert!(!peers.take(A, d, rate, now), "the same /64");
         assert!(
-            peers.take("2001:db8:0:1::1".parse().unwrap(), rate, now),
+            peers.take(A, "2001:db8:0:1::1".parse().unwrap(), rate, now),
             "another /64"
+        );
+        assert_eq!(peer_key(d), "2001:db8::".parse::<IpAddr>().unwrap());
+        assert_eq!(peer_key(a), a);
+    }
+
+    #[test]
+    fn each_socket_holds_a_peer_to_its_own_rate() {
+        let now = Instant::now();
+        let (slow, fast) = (Rate::new(2, 2).unwrap(), Rate::new(1000, 1000).unwrap());
+        let mut peers = PeerBuckets::default();
+        let peer: IpAddr = "127.0.0.2".parse().unwrap();
+        assert_eq!((0..5).filter(|_| peers.take(A, peer, slow, now)).count(), 2);
+        assert_eq!(
+            (0..500).filter(|_| peers.take(B, peer, fast, now)).count(),
+            500,
+            "the refusals on A spend nothing of B's"
+        );
+        assert_eq!((0..5).filter(|_| peers.take(A, peer, slow, now)).count(), 0);
+        // B's bucket comes back at B's rate, A's at A's.
+        let later = now + Duration::from_millis(100);
+        assert!(peers.take(B, peer, fast, later));
+        assert!(!peers.take(A, peer, slow, later));
+        // A socket forgotten takes its buckets along, and only its own.
+        peers.forget(|socket| socket == A);
+        assert_eq!(peers.len(), 1);
+        assert!(peers.take(A, peer, slow, later), "a new bucket, full");
+    }
+
+    #[test]
+    fn a_sweep_lets_go_of_each_bucket_full_at_its_own_rate() {
+        let start = Instant::now();
+        let (slow, fast) = (Rate::new(1, 1).unwrap(), Rate::new(100, 1).unwrap());
+        let mut peers = PeerBuckets::default();
+        let peer = |n: u32| IpAddr::from((0x0a00_0000 + n).to_be_bytes());
+        assert!(peers.take(A, peer(0), slow, start));
+        // Enough takes on B, each from a new peer, to bring a sweep half a second on: B's
+        // buckets are full again by then, A's is not.
+        let later = start + Duration::from_millis(500);
+        for n in 1..1023 {
+            assert!(peers.take(B, peer(n), fast, start));
+        }
+        assert_eq!(peers.len(), 1023);
+        assert!(
+            peers.take(B, peer(5_000), fast, later),
+            "the 1024th take sweeps"
+        );
+        assert_eq!(peers.len(), 2, "A's bucket and the new one");
+        assert!(
+            !peers.take(A, peer(0), slow, later),
+            "A's peer is still held"
         );
     }
 
@@ -204,7 +310,7 @@ mod tests {
             let now = start + Duration::from_secs(u64::from(round));
             for n in 0..5_000u32 {
                 let peer = IpAddr::from((round * 5_000 + n).to_be_bytes());
-                assert!(peers.take(peer, rate, now));
+                assert!(peers.take(A, peer, rate, now));
             }
             assert!(
                 peers.len() <= 2 * 5_000,
@@ -212,11 +318,13 @@ mod tests {
                 peers.len()
             );
         }
-        // Sprayed beyond the most kept, at one instant: new peers go unlimited, the table stays
-        // bounded, and each take stays cheap.
+        // Sprayed beyond the most kept, at one instant, at two sockets: new peers go
+        // unlimited, the table stays bounded for both together, and each take stays cheap.
         let now = start + Duration::from_secs(20);
-        for n in 0..(PeerBuckets::MOST as u32 + 10) {
-            peers.take(IpAddr::from((0x0a00_0000 + n).to_be_bytes()), rate, now);
+        for n in 0..(PeerBuckets::MOST as u32 / 2 + 10) {
+            let peer = IpAddr::from((0x0a00_0000 + n).to_be_bytes());
+            peers.take(A, peer, rate, now);
+            peers.take(B, peer, rate, now);
         }
         assert!(peers.len() <= PeerBuckets::MOST);
     }

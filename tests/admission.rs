@@ -361,3 +361,74 @@ fn the_service_rate_refuses_the_excess_of_everyone() {
         );
     })
 }
+
+/// Two listening sockets of one service, an internal one with a generous budget and a public
+/// one with a small one, both set by `set`: `count` connections from [`FLOODER`] to the
+/// internal one, 3 to the public one, `count` to the internal one again. Returns how many of
+/// each batch came in, once each connection is in or refused.
+fn internal_public_internal(
+    count: usize,
+    set: impl Fn(&usher::SocketSettings, u32, u32),
+) -> (usize, usize, usize, Refusals) {
+    with_context(|context| {
+        let service = usher::SocketService::new();
+        let kept = keep_incoming(&service);
+        let refusals = record_refusals(&service);
+        let internal = usher::SocketSettings::new();
+        // Slow to come back: whatever the time the test takes, a few tokens at most.
+        set(&internal, 10, 2 * count as u32);
+        let public = usher::SocketSettings::new();
+        set(&public, 2, 2);
+        let internal = listen_with(&service, &internal);
+        let public = listen_with(&service, &public);
+        let mut clients = Vec::new();
+        let mut batch = |to: SocketAddr, count: usize| {
+            let before = kept.borrow().len();
+            clients.extend((0..count).map(|_| connect_from(FLOODER, to)));
+            iterate_until(context, || {
+                kept.borrow().len() + refusals.borrow().len() == clients.len()
+            });
+            kept.borrow().len() - before
+        };
+        let first = batch(internal, count);
+        let public = batch(public, 3);
+        let again = batch(internal, count);
+        (first, public, again, refusals.clone())
+    })
+}
+
+#[test]
+fn each_socket_spends_its_own_rate() {
+    let (first, public, again, refusals) = internal_public_internal(50, |settings, rate, burst| {
+        settings.set_rate(rate);
+        settings.set_rate_burst(burst);
+    });
+    eprintln!("  internal {first}/50, public {public}/3, internal after the public: {again}/50");
+    assert_eq!((first, public), (50, 2));
+    assert_eq!(
+        again, 50,
+        "the public socket's refusal spent nothing of the internal socket's burst"
+    );
+    assert_eq!(
+        *refusals.borrow(),
+        [(Some("127.0.0.2".to_owned()), usher::Refusal::Rate)]
+    );
+}
+
+#[test]
+fn each_socket_holds_a_peer_to_its_own_peer_rate() {
+    let (first, public, again, refusals) = internal_public_internal(50, |settings, rate, burst| {
+        settings.set_peer_rate(rate);
+        settings.set_peer_rate_burst(burst);
+    });
+    eprintln!("  internal {first}/50, public {public}/3, internal after the public: {again}/50");
+    assert_eq!((first, public), (50, 2));
+    assert_eq!(
+        again, 50,
+        "the peer's refusal on the public socket spent nothing of its burst on the internal one"
+    );
+    assert_eq!(
+        *refusals.borrow(),
+        [(Some("127.0.0.2".to_owned()), usher::Refusal::PeerRate)]
+    );
+}

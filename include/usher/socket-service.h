@@ -337,7 +337,9 @@ struct _UsherSocketServiceClass
  *
  * The most live connections from one IP address; 0 (the default) for no
  * limit. IPv4 and IPv6 addresses count apart, except that a v4-mapped IPv6
- * address counts as its IPv4 address; Unix-domain sockets are not limited. A
+ * address counts as its IPv4 address, and each IPv6 address counts on its own
+ * (not with its /64 prefix, as the rates and handshake budget of
+ * #UsherSocketSettings do); Unix-domain sockets are not limited. A
  * client beyond its peer's limit is accepted and closed at once, so that it
  * holds up nobody queued behind it, and reported with
  * #UsherSocketService::accept-error. Behind a balancer trusted with

@@ -360,10 +360,11 @@ G_DECLARE_FINAL_TYPE (UsherSocketSettings, usher_socket_settings, USHER, SOCKET_
 /**
  * UsherSocketSettings:peer-rate:
  *
- * The new connections one peer may make a second: a token bucket per IP
- * address (an IPv6 address counts with its /64 prefix), judged on the client
- * behind a trusted balancer. Beyond, a connection is refused at once
- * (%USHER_REFUSAL_PEER_RATE). 0 (the default) for no limit.
+ * The new connections one peer may make a second on the socket: a token
+ * bucket per IP address and socket (an IPv6 address counts with its /64
+ * prefix), judged on the client behind a trusted balancer. Beyond, a
+ * connection is refused at once (%USHER_REFUSAL_PEER_RATE). 0 (the default)
+ * for no limit.
  *
  * Since: 0.2
  */
@@ -381,9 +382,9 @@ G_DECLARE_FINAL_TYPE (UsherSocketSettings, usher_socket_settings, USHER, SOCKET_
 /**
  * UsherSocketSettings:rate:
  *
- * The new connections everyone together may make a second, counted by the
- * service. Beyond, a connection is refused at once (%USHER_REFUSAL_RATE). 0
- * (the default) for no limit.
+ * The new connections everyone together may make a second on the socket,
+ * counted for each socket apart. Beyond, a connection is refused at once
+ * (%USHER_REFUSAL_RATE). 0 (the default) for no limit.
  *
  * Since: 0.2
  */
@@ -401,8 +402,10 @@ G_DECLARE_FINAL_TYPE (UsherSocketSettings, usher_socket_settings, USHER, SOCKET_
  * UsherSocketSettings:tls-handshakes-per-peer:
  *
  * The TLS handshakes one peer may have in progress at once, counted before a
- * handshake starts; beyond, the connection is refused at once, never queued
- * (%USHER_REFUSAL_HANDSHAKES_PER_PEER). 0 (the default) for no limit.
+ * handshake starts, on all the service's sockets together (an IPv6 address
+ * counts with its /64 prefix); beyond, the connection is refused at once,
+ * never queued (%USHER_REFUSAL_HANDSHAKES_PER_PEER). 0 (the default) for no
+ * limit.
  *
  * Since: 0.2
  */
@@ -410,9 +413,9 @@ G_DECLARE_FINAL_TYPE (UsherSocketSettings, usher_socket_settings, USHER, SOCKET_
 /**
  * UsherSocketSettings:tls-handshake-rate:
  *
- * The TLS handshakes that may start a second, counted by the service; beyond,
- * the connection is refused at once (%USHER_REFUSAL_HANDSHAKE_RATE). 0 (the
- * default) for no limit.
+ * The TLS handshakes that may start a second on the socket, counted for each
+ * socket apart; beyond, the connection is refused at once
+ * (%USHER_REFUSAL_HANDSHAKE_RATE). 0 (the default) for no limit.
  *
  * Since: 0.2
  */

@@ -418,6 +418,7 @@ impl Engine {
             state
                 .gate
                 .at_accept(
+                    None,
                     &resolved.admission,
                     peer,
                     trusted,

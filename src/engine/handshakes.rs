@@ -11,7 +11,9 @@ pub(super) fn admit<H: Host>(host: &H, arriving: &Arriving) -> bool {
     let peer = arriving.peer;
     let admission = &arriving.settings.admission;
     let admitted = Engine::update(host, |state| {
-        state.gate.start_handshake(admission, peer)?;
+        state
+            .gate
+            .start_handshake(arriving.listening, admission, peer)?;
         state.tls.handshakes += 1;
         Ok(())
     });

@@ -214,7 +214,11 @@ impl EarlyRead for HeaderRead {
                 let client = Some(*client);
                 state
                     .gate
-                    .at_header(&arriving.settings.admission, *client.as_ref().unwrap())
+                    .at_header(
+                        arriving.listening,
+                        &arriving.settings.admission,
+                        *client.as_ref().unwrap(),
+                    )
                     .map_err(|reason| (super::gate::refused(reason, client), reason, client))?;
                 state
                     .registry

@@ -348,7 +348,7 @@ impl State {
                     let near_limit = descriptors.is_near_limit(&client.fd);
                     let trusted = proxy::trusts(&resolved.proxy, peer);
                     let admitted = gate
-                        .at_accept(&resolved.admission, peer, trusted, &mut now)
+                        .at_accept(Some(id), &resolved.admission, peer, trusted, &mut now)
                         .map_err(|reason| (refused(reason, peer), reason))
                         .and_then(|()| {
                             let max = if trusted { 0 } else { max_per_peer };
@@ -594,6 +594,7 @@ impl State {
         if let Some(index) = self.sockets.iter().position(|listening| listening.id == id) {
             let listening = self.sockets.swap_remove(index);
             self.release_listening(listening);
+            self.gate.forget_socket(id);
         }
     }
 
@@ -603,6 +604,7 @@ impl State {
         for listening in std::mem::take(&mut self.sockets) {
             self.release_listening(listening);
         }
+        self.gate.forget_sockets();
         if let Some(resume) = self.resume.take() {
             resume.destroy();
         }

@@ -38,7 +38,8 @@ pub struct SocketService {
         blurb = "The most live connections before the service stops accepting (0: no limit)")]
     /// The most live connections from one IP address; 0 (the default) for no limit. IPv4 and
     /// IPv6 addresses count apart, except that a v4-mapped IPv6 address counts as its IPv4
-    /// address; Unix-domain sockets are not limited. A client beyond its peer's limit is
+    /// address, and each IPv6 address counts on its own (not with its /64 prefix, as the
+    /// rates and handshake budget of `SocketSettings` do); Unix-domain sockets are not limited. A client beyond its peer's limit is
     /// accepted and closed at once, so that it holds up nobody in the backlog, and reported
     /// with `accept-error`. Behind a balancer trusted with `proxy-protocol-peers`, a
     /// connection counts as the client's its header names, once read; as the balancer's only

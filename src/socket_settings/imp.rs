@@ -229,9 +229,10 @@ pub struct SocketSettings {
             imp.set_or_complain("allowed-groups", value, Self::try_set_allowed_groups),
         explicit_notify, nick = "Allowed groups",
         blurb = "The groups whose members may connect (none set: anyone)")]
-    /// The new connections one peer may make a second (a token bucket per IP address; an IPv6
-    /// address counts with its /64 prefix), judged on the client behind a trusted balancer;
-    /// beyond, a connection is refused at once. 0 (the default) for no limit.
+    /// The new connections one peer may make a second on the socket (a token bucket per IP
+    /// address and socket; an IPv6 address counts with its /64 prefix), judged on the client
+    /// behind a trusted balancer; beyond, a connection is refused at once. 0 (the default) for
+    /// no limit.
     #[property(name = "peer-rate", type = u32,
         get = |imp: &Self| imp.get(|v| &v.peer_rate).unwrap_or(0),
         set = |imp: &Self, value| imp.set("peer-rate", |v| &mut v.peer_rate, value),
@@ -244,8 +245,8 @@ pub struct SocketSettings {
         set = |imp: &Self, value| imp.set("peer-rate-burst", |v| &mut v.peer_rate_burst, value),
         explicit_notify, nick = "Peer rate burst",
         blurb = "Connections one peer may make at once (0: a second's worth)")]
-    /// The new connections everyone together may make a second, counted by the service; beyond,
-    /// a connection is refused at once. 0 (the default) for no limit.
+    /// The new connections everyone together may make a second on the socket, counted for each
+    /// socket apart; beyond, a connection is refused at once. 0 (the default) for no limit.
     #[property(name = "rate", type = u32,
         get = |imp: &Self| imp.get(|v| &v.rate).unwrap_or(0),
         set = |imp: &Self, value| imp.set("rate", |v| &mut v.rate, value),
@@ -259,7 +260,8 @@ pub struct SocketSettings {
         explicit_notify, nick = "Rate burst",
         blurb = "Connections that may come at once (0: a second's worth)")]
     /// The TLS handshakes one peer may have in progress at once, counted before a handshake
-    /// starts; beyond, the connection is refused at once, never queued. 0 (the default) for no
+    /// starts, on all the service's sockets together (an IPv6 address counts with its /64
+    /// prefix); beyond, the connection is refused at once, never queued. 0 (the default) for no
     /// limit.
     #[property(name = "tls-handshakes-per-peer", type = u32,
         get = |imp: &Self| imp.get(|v| &v.tls_handshakes_per_peer).unwrap_or(0),
@@ -267,8 +269,8 @@ pub struct SocketSettings {
             |v| &mut v.tls_handshakes_per_peer, value),
         explicit_notify, nick = "TLS handshakes per peer",
         blurb = "TLS handshakes one peer may have in progress (0: no limit)")]
-    /// The TLS handshakes that may start a second, counted by the service; beyond, the
-    /// connection is refused at once. 0 (the default) for no limit.
+    /// The TLS handshakes that may start a second on the socket, counted for each socket apart;
+    /// beyond, the connection is refused at once. 0 (the default) for no limit.
     #[property(name = "tls-handshake-rate", type = u32,
         get = |imp: &Self| imp.get(|v| &v.tls_handshake_rate).unwrap_or(0),
         set = |imp: &Self, value| imp.set("tls-handshake-rate",
