@@ -9,6 +9,7 @@ mod common;
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::os::fd::{IntoRawFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -194,6 +195,52 @@ fn socket_activation_refuses_lying_variables_unharmed_and_honours_true_ones() {
         assert!(error.matches(gio::IOErrorEnum::InvalidData), "{error}");
         assert!(names.is_empty(), "{names:?}");
         assert_eq!(snapshot(), before, "one name for two: nothing is altered");
+
+        // f: a name systemd would not take (a control character, beyond 255 bytes, not ASCII,
+        // not text), which no handover or store could pass on: refused whole.
+        let too_long = format!("web:{}", "n".repeat(256));
+        for names in [
+            "web:ad\tmin".as_bytes(),
+            too_long.as_bytes(),
+            "wéb:admin".as_bytes(),
+            b"web:\xffadmin",
+        ] {
+            set_variables([our_pid, Some("2"), None]);
+            let names = std::ffi::OsStr::from_bytes(names);
+            // SAFETY: the only test of this binary; no other thread reads the environment now.
+            unsafe { std::env::set_var("LISTEN_FDNAMES", names) };
+            let before = snapshot();
+            let (_, result, called, _, _) = activate(|_| None);
+            let error = result.unwrap_err();
+            assert!(
+                error.matches(gio::IOErrorEnum::InvalidData),
+                "{names:?}: {error}"
+            );
+            assert!(error.message().contains("LISTEN_FDNAMES"), "{error}");
+            assert!(called.is_empty(), "{called:?}");
+            assert_eq!(snapshot(), before, "{names:?}: nothing is altered");
+        }
+
+        // g: a service its callback closes midway adopts nothing, and leaves the passed
+        // descriptors as they were. (An empty name is one: "web:" names two.)
+        set_variables([our_pid, Some("2"), Some("web:")]);
+        let before = snapshot();
+        let service = usher::SocketService::new();
+        let mut called = Vec::new();
+        let error = service
+            .add_activated_sockets(|name| {
+                called.push(name.to_owned());
+                if name.is_empty() {
+                    service.close();
+                }
+                None
+            })
+            .unwrap_err();
+        assert!(error.matches(gio::IOErrorEnum::Closed), "{error}");
+        assert_eq!(called, ["web", ""]);
+        drop(service);
+        drain(context);
+        assert_eq!(snapshot(), before, "closed midway: nothing is altered");
 
         // e: variables meant for another process (our launcher, say) are not ours.
         let parent = std::os::unix::process::parent_id().to_string();

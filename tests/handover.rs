@@ -133,7 +133,7 @@ fn the_sockets_and_the_socket_file_go_to_a_successor_that_says_ready() {
         assert_eq!(handed, 2);
         let file = std::fs::metadata(&path).unwrap();
         let expected = format!(
-            "received 2 descriptors, 2 listening: b'usher-handover 1 2\\nweb\\nlocal {} {}\\n'",
+            "received 2 descriptors, 2 listening: b'usher-handover 1 2\\n- web\\n{}:{} local\\n'",
             std::os::unix::fs::MetadataExt::dev(&file),
             std::os::unix::fs::MetadataExt::ino(&file),
         );
@@ -352,22 +352,244 @@ fn a_socket_goes_by_its_settings_name_else_its_services_else_unknown() {
         let unnamed = usher::SocketSettings::new();
         unnamed.set_name(None::<&str>);
         add(Some(&unnamed));
+        // Any name systemd takes: spaces, the empty one.
+        for name in ["web admin", ""] {
+            let settings = usher::SocketSettings::new();
+            settings.set_name(Some(name));
+            assert_eq!(settings.name().as_deref(), Some(name));
+            add(Some(&settings));
+        }
         service.socket_settings().set_name(Some("service"));
         // An invalid name is refused (with a critical), the setting left as it was.
-        named.set_name(Some("not:valid"));
-        assert_eq!(named.name().as_deref(), Some("mine"));
-        named.set_name(Some(""));
-        named.set_name(Some("with space"));
-        assert_eq!(named.name().as_deref(), Some("mine"));
+        for invalid in ["not:valid", "tab\t", &"n".repeat(256)] {
+            named.set_name(Some(invalid));
+            assert_eq!(named.name().as_deref(), Some("mine"));
+        }
         assert!(unnamed.is_set("name"));
 
         let (name, address) = rendezvous("names");
         let handover = service.hand_over_future(&address);
         let peer = successor(&name, "ready", false);
-        assert_eq!(run(context, handover).unwrap(), 3);
+        assert_eq!(run(context, handover).unwrap(), 5);
         assert_eq!(
             output_of(peer).trim(),
-            "received 3 descriptors, 3 listening: b'usher-handover 1 3\\nmine\\nservice\\nunknown\\n'"
+            "received 5 descriptors, 5 listening: \
+             b'usher-handover 1 5\\n- mine\\n- service\\n- unknown\\n- web admin\\n- \\n'"
         );
+    })
+}
+
+#[test]
+fn any_valid_name_goes_from_service_to_service_and_on() {
+    with_context(|context| {
+        let predecessor = usher::SocketService::new();
+        serve_echo(&predecessor);
+        let any = gio::InetSocketAddress::from_string("127.0.0.1", 0).unwrap();
+        for name in ["web admin", ""] {
+            let settings = usher::SocketSettings::new();
+            settings.set_name(Some(name));
+            predecessor
+                .add_address_with_settings(
+                    &any,
+                    gio::SocketType::Stream,
+                    gio::SocketProtocol::Tcp,
+                    None::<&glib::Object>,
+                    Some(&settings),
+                )
+                .unwrap();
+        }
+        let (_, first) = rendezvous("names-first");
+        let (second_name, second) = rendezvous("names-second");
+        let handover = predecessor.hand_over_future(&first);
+        let middle = std::thread::spawn(move || {
+            with_context(|context| {
+                let service = usher::SocketService::new();
+                let mut names = Vec::new();
+                let added = service
+                    .take_over(
+                        &first,
+                        |name| {
+                            names.push(name.to_owned());
+                            None
+                        },
+                        gio::Cancellable::NONE,
+                    )
+                    .unwrap();
+                // And on, under the same names: a later handover takes them too.
+                let handover = service.hand_over_future(&second);
+                let peer = successor(&second_name, "ready", false);
+                let handed = run(context, handover).unwrap();
+                service.close();
+                drain(context);
+                (added, names, handed, output_of(peer))
+            })
+        });
+        assert_eq!(run(context, handover).unwrap(), 2);
+        let (added, names, handed, output) = middle.join().unwrap();
+        assert_eq!((added, handed), (2, 2));
+        assert_eq!(names, ["web admin", ""]);
+        assert_eq!(
+            output.trim(),
+            "received 2 descriptors, 2 listening: b'usher-handover 1 2\\n- web admin\\n- \\n'"
+        );
+    })
+}
+
+/// A stand-in predecessor (`tests/handover_peer.py`) listening at `path`, to send its `kind`
+/// message to the first process that connects, and the lines it prints after "listening".
+fn predecessor_at(
+    path: &Path,
+    kind: &str,
+) -> (
+    Reaped,
+    std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+) {
+    use std::io::BufRead;
+    let mut child = Reaped(
+        Command::new("/usr/bin/python3")
+            .args(["-c", PEER, "predecessor", path.to_str().unwrap(), kind])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 runs"),
+    );
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    assert_eq!(lines.next().unwrap().unwrap(), "listening");
+    (child, lines)
+}
+
+#[test]
+fn a_stale_rendezvous_file_is_replaced_a_live_one_and_another_file_refused() {
+    with_context(|context| {
+        let scratch = Scratch::new("handover");
+        let (service, _) = echo_service(&scratch.0.join("echo.sock"));
+        let path = scratch.0.join("handover.sock");
+        let at_path = gio::UnixSocketAddress::new(&path);
+
+        // A file that is not a socket: never touched.
+        std::fs::write(&path, "not a socket").unwrap();
+        let error = run(context, service.hand_over_future(&at_path)).unwrap_err();
+        assert!(error.matches(gio::IOErrorEnum::AddressInUse), "{error}");
+        assert!(error.message().contains("not a socket"), "{error}");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "not a socket");
+        std::fs::remove_file(&path).unwrap();
+
+        // A live predecessor's: refused, and not disturbed (the probe never reaches it): its
+        // successor still comes and takes its socket.
+        let (mut live, mut lines) = predecessor_at(&path, "honest");
+        let error = run(context, service.hand_over_future(&at_path)).unwrap_err();
+        assert!(error.matches(gio::IOErrorEnum::AddressInUse), "{error}");
+        assert!(
+            error.message().contains("another server listens"),
+            "{error}"
+        );
+        let taker = usher::SocketService::new();
+        let added = taker
+            .take_over(
+                &at_path,
+                |name| {
+                    assert_eq!(name, "web");
+                    None
+                },
+                gio::Cancellable::NONE,
+            )
+            .unwrap();
+        assert_eq!(added, 1);
+        drain(context);
+        let answer = lines.by_ref().map(Result::unwrap).last().unwrap();
+        assert_eq!(answer, "answer: b'ready\\n'");
+        assert!(live.wait().unwrap().success());
+        taker.close();
+        drain(context);
+
+        // A predecessor killed (SIGKILL) mid-handover left its file, stale: replaced.
+        std::fs::remove_file(&path).unwrap();
+        let (mut killed, _) = predecessor_at(&path, "honest");
+        killed.kill().unwrap();
+        killed.wait().unwrap();
+        assert!(path.exists());
+        let handover = service.hand_over_future(&at_path);
+        let peer = successor(path.to_str().unwrap(), "ready", false);
+        assert_eq!(run(context, handover).unwrap(), 2);
+        assert!(output_of(peer).starts_with("received 2 descriptors, 2 listening"));
+        assert!(
+            !path.exists(),
+            "the rendezvous's own file is removed when done"
+        );
+    })
+}
+
+#[test]
+fn a_successor_closed_by_its_callback_midway_adopts_nothing_and_the_predecessor_serves_on() {
+    with_context(|context| {
+        let scratch = Scratch::new("handover");
+        let path = scratch.0.join("echo.sock");
+        // The Unix socket first: once adopted, its file would be the successor's.
+        let predecessor = usher::SocketService::new();
+        serve_echo(&predecessor);
+        let local = usher::SocketSettings::new();
+        local.set_name(Some("local"));
+        predecessor
+            .add_address_with_settings(
+                &gio::UnixSocketAddress::new(&path),
+                gio::SocketType::Stream,
+                gio::SocketProtocol::Default,
+                None::<&glib::Object>,
+                Some(&local),
+            )
+            .unwrap();
+        let web = usher::SocketSettings::new();
+        web.set_name(Some("web"));
+        let any = gio::InetSocketAddress::from_string("127.0.0.1", 0).unwrap();
+        let port = predecessor
+            .add_address_with_settings(
+                &any,
+                gio::SocketType::Stream,
+                gio::SocketProtocol::Tcp,
+                None::<&glib::Object>,
+                Some(&web),
+            )
+            .unwrap()
+            .downcast::<gio::InetSocketAddress>()
+            .unwrap()
+            .port();
+        let (_, rendezvous) = rendezvous("closed-midway");
+        let handover = predecessor.hand_over_future(&rendezvous);
+        let successor = std::thread::spawn(move || {
+            with_context(|context| {
+                let service = usher::SocketService::new();
+                let mut names = Vec::new();
+                let error = service
+                    .take_over(
+                        &rendezvous,
+                        |name| {
+                            names.push(name.to_owned());
+                            if name == "web" {
+                                service.close();
+                            }
+                            None
+                        },
+                        gio::Cancellable::NONE,
+                    )
+                    .unwrap_err();
+                let closed = error.matches(gio::IOErrorEnum::Closed);
+                drop(service);
+                drain(context);
+                (closed, names)
+            })
+        });
+        let error = run(context, handover).unwrap_err();
+        assert!(error.matches(gio::IOErrorEnum::Failed), "{error}");
+        assert!(
+            error.message().contains("Listener is already closed"),
+            "{error}"
+        );
+        assert_eq!(
+            successor.join().unwrap(),
+            (true, vec!["local".to_owned(), "web".to_owned()])
+        );
+        // Serving on, on both, its file still there.
+        assert!(path.exists());
+        assert_eq!(say_unix(context, &path, "still mine"), "still mine\n");
+        assert_echoed(context, ([127, 0, 0, 1], port).into(), "and here");
     })
 }

@@ -1,7 +1,8 @@
 //! A handover's untrusted input: predecessors (`tests/handover_peer.py`) that run as another
 //! user, or send a file, a socket that does not listen, too many descriptors, a truncated,
-//! miscounted, overlong or garbled message. Each is refused and reported, nothing is adopted,
-//! the forger is told why, and no descriptor is left open; an honest one is taken over.
+//! miscounted, overlong or garbled message, an invalid name or a line of another format. Each
+//! is refused and reported, nothing is adopted, the forger is told why, and no descriptor is
+//! left open; honest ones are taken over, whatever valid name they give.
 //!
 //! This binary has ONE test function on purpose: it counts the process's open descriptors,
 //! which other tests running in parallel threads would change under it.
@@ -88,29 +89,33 @@ fn is_root() -> bool {
 #[test]
 fn forged_handovers_are_refused_and_leave_nothing_open() {
     with_context(|context| {
-        // An honest predecessor first: the sockets are taken over and served. (It also opens
-        // what GLib keeps open for good, before the count.)
-        let service = usher::SocketService::new();
-        serve_echo(&service);
-        let mut forger = Forger::start("honest", false);
-        let added = service
-            .take_over(
-                &forger.address,
-                |name| {
-                    assert_eq!(name, "web");
-                    Some(tag())
-                },
-                gio::Cancellable::NONE,
-            )
-            .unwrap();
-        assert_eq!(added, 1);
-        let port = forger.port();
-        drain(context);
-        assert_eq!(forger.answer(), "answer: b'ready\\n'");
-        assert_echoed(context, ([127, 0, 0, 1], port).into(), "taken over");
-        service.close();
-        drop(service);
-        drain(context);
+        // Honest predecessors first: the sockets are taken over and served, under any valid
+        // name, spaces and the empty one included. (It also opens what GLib keeps open for
+        // good, before the count.)
+        for (kind, name) in [("honest", "web"), ("spaced", "web admin"), ("unnamed", "")] {
+            let service = usher::SocketService::new();
+            serve_echo(&service);
+            let mut forger = Forger::start(kind, false);
+            let mut names = Vec::new();
+            let added = service
+                .take_over(
+                    &forger.address,
+                    |name| {
+                        names.push(name.to_owned());
+                        Some(tag())
+                    },
+                    gio::Cancellable::NONE,
+                )
+                .unwrap_or_else(|error| panic!("{kind}: {error}"));
+            assert_eq!((added, names), (1, vec![name.to_owned()]), "{kind}");
+            let port = forger.port();
+            drain(context);
+            assert_eq!(forger.answer(), "answer: b'ready\\n'", "{kind}");
+            assert_echoed(context, ([127, 0, 0, 1], port).into(), "taken over");
+            service.close();
+            drop(service);
+            drain(context);
+        }
 
         let before = open_descriptors();
         let mut cases = vec![
@@ -136,6 +141,12 @@ fn forged_handovers_are_refused_and_leave_nothing_open() {
                 "names 1 sockets, and came with 2 descriptors",
             ),
             ("garbage", gio::IOErrorEnum::InvalidData, "not text"),
+            (
+                "bad-name",
+                gio::IOErrorEnum::InvalidData,
+                "bad socket name in the handover message",
+            ),
+            ("old-format", gio::IOErrorEnum::InvalidData, "bad line"),
             (
                 "too-long",
                 gio::IOErrorEnum::InvalidData,

@@ -5,11 +5,11 @@ tests/handover_input.rs: a stand-in successor, or a predecessor that forges its 
     handover_peer.py successor NAME [ready|exit|refuse]
     handover_peer.py predecessor NAME KIND
 
-NAME is the abstract Unix socket name of the handover. The successor connects, receives the
-message and its descriptors, prints them, checks that each is a listening socket, then answers
-"ready", exits without a word (as a successor that dies before it is ready), or refuses. The
-predecessor listens, prints "listening", sends the message KIND says to the first process that
-connects, and prints the answer it gets.
+NAME is the abstract Unix socket name of the handover, or its path if it begins with "/". The
+successor connects, receives the message and its descriptors, prints them, checks that each is a
+listening socket, then answers "ready", exits without a word (as a successor that dies before it
+is ready), or refuses. The predecessor listens, prints "listening", sends the message KIND says
+to the first process that connects, and prints the answer it gets.
 """
 
 import os
@@ -18,7 +18,7 @@ import sys
 
 
 def address(name):
-    return "\0" + name
+    return name if name.startswith("/") else "\0" + name
 
 
 def successor(name, mode):
@@ -53,15 +53,19 @@ def predecessor(name, kind):
     unix = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)  # a socket, not listening
     with open("/etc/hostname", "rb") as file:
         messages = {
-            "honest": (b"usher-handover 1 1\nweb\n", [server.fileno()]),
-            "file": (b"usher-handover 1 1\nweb\n", [file.fileno()]),
-            "not-listening": (b"usher-handover 1 2\nweb\nother\n",
+            "honest": (b"usher-handover 1 1\n- web\n", [server.fileno()]),
+            "spaced": (b"usher-handover 1 1\n- web admin\n", [server.fileno()]),
+            "unnamed": (b"usher-handover 1 1\n- \n", [server.fileno()]),
+            "file": (b"usher-handover 1 1\n- web\n", [file.fileno()]),
+            "not-listening": (b"usher-handover 1 2\n- web\n- other\n",
                               [server.fileno(), unix.fileno()]),
-            "too-many": (b"usher-handover 1 65\n" + b"web\n" * 65, [server.fileno()] * 65),
-            "truncated": (b"usher-handover 1 2\nweb\nadm", [server.fileno()] * 2),
-            "miscounted": (b"usher-handover 1 1\nweb\n", [server.fileno()] * 2),
+            "too-many": (b"usher-handover 1 65\n" + b"- web\n" * 65, [server.fileno()] * 65),
+            "truncated": (b"usher-handover 1 2\n- web\n- adm", [server.fileno()] * 2),
+            "miscounted": (b"usher-handover 1 1\n- web\n", [server.fileno()] * 2),
             "garbage": (b"\x00\xff" * 100, [server.fileno()]),
-            "too-long": (b"usher-handover 1 1\n" + b"w" * 40000 + b"\n", [server.fileno()]),
+            "too-long": (b"usher-handover 1 1\n- " + b"w" * 40000 + b"\n", [server.fileno()]),
+            "bad-name": (b"usher-handover 1 1\n- web\tadmin\n", [server.fileno()]),
+            "old-format": (b"usher-handover 1 1\nweb\n", [server.fileno()]),
         }
         message, fds = messages[kind]
         try:

@@ -1010,9 +1010,10 @@ typedef GObject *(*UsherActivatedSourceFunc) (const char *name,
  * altered, and the environment is left as it was. It fails with
  * %G_IO_ERROR_INVALID_DATA when `LISTEN_FDS` is no count of descriptors or
  * `LISTEN_FDNAMES` names another number of them (as sd_listen_fds_with_names()
- * returns `-EINVAL`), with %G_IO_ERROR_NOT_SUPPORTED at the first passed
- * descriptor that is not a listening stream socket, and with
- * %G_IO_ERROR_CLOSED when the listener is closed.
+ * returns `-EINVAL`) or gives a name systemd would not take (see
+ * #UsherSocketSettings:name), with %G_IO_ERROR_NOT_SUPPORTED at the first
+ * passed descriptor that is not a listening stream socket, and with
+ * %G_IO_ERROR_CLOSED when the listener is closed, by @source_func too.
  *
  * Returns: how many sockets were added: 0, without error, when the process
  *   was not socket-activated
@@ -1081,7 +1082,10 @@ guint usher_socket_service_store_sockets (UsherSocketService  *service,
  * with their names (the one a socket was passed with, else its settings'
  * #UsherSocketSettings:name, else `"unknown"`), from which the successor tags
  * them, and the Unix socket files the service made, which are the
- * successor's from then on. A path at @address is removed when done.
+ * successor's from then on. A path at @address is removed when done; a stale
+ * socket file there, left by a predecessor killed mid-handover, is replaced,
+ * a path where a server answers refused (%G_IO_ERROR_ADDRESS_IN_USE), and a
+ * file that is not a socket never touched.
  *
  * The service goes on accepting meanwhile: the kernel's backlog of each
  * socket is shared by both processes, and each client in it is accepted by
@@ -1149,9 +1153,10 @@ guint usher_socket_service_hand_over_finish (UsherSocketService  *service,
  * (`SO_PEERCRED`; %G_IO_ERROR_PERMISSION_DENIED otherwise), and the message
  * must be well formed, with one descriptor per name and at most 64
  * (%G_IO_ERROR_INVALID_DATA), each a listening stream socket
- * (%G_IO_ERROR_NOT_SUPPORTED). On any error nothing is adopted, every
- * descriptor received is closed, and the predecessor is told why and serves
- * on. A socket the service serves already is not added twice.
+ * (%G_IO_ERROR_NOT_SUPPORTED); the listener must not be closed, by
+ * @source_func either (%G_IO_ERROR_CLOSED). On any error nothing is adopted,
+ * every descriptor received is closed, and the predecessor is told why and
+ * serves on. A socket the service serves already is not added twice.
  *
  * Returns: how many sockets were added, 0 on error
  *

@@ -348,9 +348,9 @@ G_DECLARE_FINAL_TYPE (UsherSocketSettings, usher_socket_settings, USHER, SOCKET_
  * (`FileDescriptorName=`, `LISTEN_FDNAMES`): what it is called when the
  * service hands it to its successor (usher_socket_service_hand_over_async())
  * or stores it with systemd (usher_socket_service_store_sockets()), for the
- * next instance to know it by. 1 to 255 printable ASCII characters, with
- * neither spaces nor colons; an invalid name logs a critical and leaves the
- * setting as it was. A socket passed to the process with a name (socket
+ * next instance to know it by. As systemd has it: at most 255 printable
+ * ASCII characters, spaces included, but no colon (the empty name is one); an
+ * invalid name logs a critical and leaves the setting as it was. A socket passed to the process with a name (socket
  * activation, a handover) keeps that one. With no name (the default), a
  * socket goes as `"unknown"`, systemd's name for an unnamed socket.
  *

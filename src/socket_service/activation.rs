@@ -9,14 +9,15 @@
 //! the C API does it, for C programs that expect it.)
 //!
 //! The variables are untrusted input: the descriptors are checked one at a time, nothing is
-//! allocated in proportion to the count they announce, and on any error nothing is adopted,
-//! no descriptor is closed or altered, and the environment is left as it was. To that end the
-//! service adopts duplicates of the passed descriptors, and closes the passed ones only once
-//! every duplicate is its own.
+//! allocated in proportion to the count they announce, every name must be one systemd takes
+//! (`fdname_is_valid()`), and on any error nothing is adopted, no descriptor is closed or
+//! altered, and the environment is left as it was. To that end the service adopts duplicates of
+//! the passed descriptors, and closes the passed ones only once every duplicate is its own.
 
 use std::os::fd::{OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use crate::socket_settings::is_valid_name;
 use crate::sys;
 
 /// The passed sockets were adopted: they are the process's no more.
@@ -76,17 +77,43 @@ pub(super) fn passed() -> Result<Option<Passed>, glib::Error> {
                 count.unwrap_or_default()
             ))
         })?;
-    let names = std::env::var("LISTEN_FDNAMES").ok();
-    // As `sd_listen_fds_with_names()`: names, if given, one per descriptor.
-    let named = names
-        .as_deref()
-        .map(|names| names.split(':').filter(|_| !names.is_empty()).count());
-    if let Some(named) = named
-        && named != count as usize
-    {
-        return Err(invalid(format!(
-            "LISTEN_FDNAMES names {named} descriptors, LISTEN_FDS {count}"
-        )));
+    // As `sd_listen_fds_with_names()`: nothing passed, no names looked at.
+    if count == 0 {
+        return Ok(Some(Passed { count, names: None }));
+    }
+    let names = std::env::var_os("LISTEN_FDNAMES")
+        .map(|names| {
+            names
+                .into_string()
+                .map_err(|_| invalid("LISTEN_FDNAMES is not ASCII text".to_owned()))
+        })
+        .transpose()?;
+    if let Some(names) = &names {
+        // As `sd_listen_fds_with_names()`: one name per descriptor, empty ones too ("" is one).
+        let named = names.split(':').count();
+        if named != count as usize {
+            return Err(invalid(format!(
+                "LISTEN_FDNAMES names {named} descriptors, LISTEN_FDS {count}"
+            )));
+        }
+        // Names go on to a successor and systemd's store, which take only valid ones.
+        if let Some((index, name)) = names
+            .split(':')
+            .enumerate()
+            .find(|(_, name)| !is_valid_name(name))
+        {
+            let fd = FIRST_FD + index as RawFd;
+            return Err(invalid(if name.len() > 255 {
+                format!(
+                    "LISTEN_FDNAMES names descriptor {fd} with {} bytes: at most 255 are taken",
+                    name.len()
+                )
+            } else {
+                format!(
+                    "LISTEN_FDNAMES names descriptor {fd} {name:?}: only printable ASCII is taken"
+                )
+            }));
+        }
     }
     // One at a time, stopping at the first that is not a listening socket.
     for fd in FIRST_FD..FIRST_FD + count {

@@ -12,7 +12,7 @@ use std::os::unix::ffi::OsStrExt;
 use gio::prelude::*;
 
 use super::SocketService;
-use super::handover::UNNAMED;
+use super::handover::name_of;
 use crate::engine::Host;
 use crate::log::debug;
 use crate::sys;
@@ -53,6 +53,8 @@ pub(super) fn store(service: &SocketService) -> Result<u32, glib::Error> {
         .into_iter()
         .filter(|served| !served.activated)
         .collect();
+    // Each ends a line of its message: checked before any is sent.
+    let names = sockets.iter().map(name_of).collect::<Result<Vec<_>, _>>()?;
     let channel = gio::Socket::new(
         gio::SocketFamily::Unix,
         gio::SocketType::Datagram,
@@ -71,8 +73,7 @@ pub(super) fn store(service: &SocketService) -> Result<u32, glib::Error> {
     })?;
     let mut stored = Vec::new();
     let mut failure = None;
-    for served in &sockets {
-        let name = served.name.as_deref().unwrap_or(UNNAMED);
+    for (served, name) in sockets.iter().zip(names) {
         let message = format!("FDSTORE=1\nFDNAME={name}\n");
         let send = || {
             sys::send_with_descriptors(

@@ -8,15 +8,17 @@
 //!
 //! ```text
 //! usher-handover 1 COUNT
-//! NAME [DEVICE INODE]      one line per descriptor, in order
+//! FILE NAME      one line per descriptor, in order
 //! ```
 //!
-//! (`DEVICE INODE`: the socket file the predecessor made at a path, which the successor then
-//! owns.) The successor adopts them, and from the first iteration of its context, where it
-//! accepts, answers `ready`; or `refused: WHY` and closes. The predecessor goes on accepting
-//! until the answer: the kernel's backlog of each socket is shared by both processes, and every
-//! client in it is accepted by exactly one of them. Only then does the application shut the
-//! predecessor down, which lets its connections finish.
+//! (`FILE`: `-`, or `DEVICE:INODE` of the socket file the predecessor made at a path, which the
+//! successor then owns. `NAME`, any valid name, spaces and the empty one included, is the rest
+//! of the line: a valid name has no control character.) The successor adopts them, and from the
+//! first iteration of its context, where it accepts, answers `ready`; or `refused: WHY` and
+//! closes. The predecessor goes on accepting until the answer: the kernel's backlog of each
+//! socket is shared by both processes, and every client in it is accepted by exactly one of
+//! them. Only then does the application shut the predecessor down, which lets its connections
+//! finish.
 //!
 //! The message is untrusted input, checked as `LISTEN_FDS` is: bounded (at most
 //! [`MOST_SOCKETS`] descriptors and [`MOST_BYTES`] bytes), every line checked, every
@@ -30,7 +32,8 @@ use std::time::Duration;
 
 use gio::prelude::*;
 
-use super::{SocketService, adopt};
+use super::own_socket::bind_replacing_stale;
+use super::{SocketService, adopt, listener_closed};
 use crate::engine::{Adding, Engine, Host, Served, UnixFile};
 use crate::log::debug;
 use crate::socket_settings::is_valid_name;
@@ -63,15 +66,38 @@ pub(super) struct Entry {
     pub file: Option<(u64, u64)>,
 }
 
-/// The message that hands `sockets` over.
-pub(super) fn encode(sockets: &[Served]) -> Vec<u8> {
-    let mut message = format!("{MAGIC}{}\n", sockets.len());
-    for served in sockets {
-        message.push_str(served.name.as_deref().unwrap_or(UNNAMED));
-        if let Some(file) = &served.unix_file {
-            let (device, inode) = file.identity();
-            message.push_str(&format!(" {device} {inode}"));
+impl Entry {
+    fn of(served: &Served) -> Result<Self, glib::Error> {
+        Ok(Self {
+            name: name_of(served)?.to_owned(),
+            file: served.unix_file.as_ref().map(UnixFile::identity),
+        })
+    }
+}
+
+/// The name `served` goes by to another process: checked, since it ends a line of the
+/// handover's message and of systemd's notification.
+pub(super) fn name_of(served: &Served) -> Result<&str, glib::Error> {
+    let name = served.name.as_deref().unwrap_or(UNNAMED);
+    if !is_valid_name(name) {
+        return Err(glib::Error::new(
+            gio::IOErrorEnum::InvalidArgument,
+            &format!("The socket name {name:?} is not one systemd takes"),
+        ));
+    }
+    Ok(name)
+}
+
+/// The message that hands over the sockets of `entries`, whose names are valid.
+pub(super) fn encode(entries: &[Entry]) -> Vec<u8> {
+    let mut message = format!("{MAGIC}{}\n", entries.len());
+    for entry in entries {
+        debug_assert!(is_valid_name(&entry.name), "{:?}", entry.name);
+        match entry.file {
+            Some((device, inode)) => message.push_str(&format!("{device}:{inode} ")),
+            None => message.push_str("- "),
         }
+        message.push_str(&entry.name);
         message.push('\n');
     }
     message.into_bytes()
@@ -91,8 +117,8 @@ pub(super) fn parse(message: &[u8], descriptors: usize) -> Result<Vec<Entry>, gl
     let count = lines
         .next()
         .and_then(|header| header.strip_prefix(MAGIC))
-        .filter(|count| (1..=3).contains(&count.len()) && count.bytes().all(|b| b.is_ascii_digit()))
-        .and_then(|count| count.parse::<usize>().ok())
+        .and_then(number)
+        .and_then(|count| usize::try_from(count).ok())
         .ok_or_else(|| invalid("Not a handover message of a known version".to_owned()))?;
     if !(1..=MOST_SOCKETS).contains(&count) {
         return Err(invalid(format!(
@@ -118,17 +144,20 @@ pub(super) fn parse(message: &[u8], descriptors: usize) -> Result<Vec<Entry>, gl
         )));
     }
     let bad_line = |line: &str| invalid(format!("A bad line in the handover message: {line:?}"));
-    let entries = lines
+    lines
         .into_iter()
         .map(|line| {
-            let fields: Vec<&str> = line.split(' ').collect();
-            let (name, file) = match fields.as_slice() {
-                [name] => (*name, None),
-                [name, device, inode] => match (device.parse::<u64>(), inode.parse::<u64>()) {
-                    (Ok(device), Ok(inode)) => (*name, Some((device, inode))),
-                    _ => return Err(bad_line(line)),
-                },
-                _ => return Err(bad_line(line)),
+            let (file, name) = line.split_once(' ').ok_or_else(|| bad_line(line))?;
+            let file = match file {
+                "-" => None,
+                _ => {
+                    let (device, inode) = file.split_once(':').ok_or_else(|| bad_line(line))?;
+                    Some(
+                        number(device)
+                            .zip(number(inode))
+                            .ok_or_else(|| bad_line(line))?,
+                    )
+                }
             };
             if !is_valid_name(name) {
                 return Err(invalid(format!(
@@ -140,8 +169,15 @@ pub(super) fn parse(message: &[u8], descriptors: usize) -> Result<Vec<Entry>, gl
                 file,
             })
         })
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(entries)
+        .collect()
+}
+
+/// `text`, a decimal number of digits only (no sign, no space).
+fn number(text: &str) -> Option<u64> {
+    if text.is_empty() || !text.bytes().all(|byte| byte.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
 }
 
 fn invalid(message: String) -> glib::Error {
@@ -208,15 +244,20 @@ pub(super) struct Rendezvous {
 impl Rendezvous {
     fn listen(address: &gio::UnixSocketAddress) -> Result<Self, glib::Error> {
         let socket = new_channel()?;
-        socket.bind(address, false)?;
         let file = match address.path() {
             Some(gio::prelude::UnixSocketAddressPath::Path(path)) => {
+                // A predecessor killed mid-handover left its file: replaced, as the service's
+                // own are, where a live one is refused.
+                bind_replacing_stale(&socket, address, path)?;
                 let path = PathBuf::from(path);
                 std::fs::symlink_metadata(&path)
                     .ok()
                     .map(|file| UnixFile::new(path, file.dev(), file.ino()))
             }
-            _ => None,
+            _ => {
+                socket.bind(address, false)?;
+                None
+            }
         };
         let rendezvous = Self { socket, file };
         rendezvous.socket.set_listen_backlog(8);
@@ -242,7 +283,7 @@ pub(super) fn rendezvous(
 ) -> Result<Rendezvous, glib::Error> {
     let address = unix_address(address)?;
     if !Engine::takes_sockets(service) {
-        return Err(closed());
+        return Err(listener_closed());
     }
     Rendezvous::listen(&address)
 }
@@ -288,7 +329,7 @@ pub(super) async fn hand_over(
     drop(rendezvous);
 
     if !Engine::takes_sockets(&service) {
-        return Err(closed());
+        return Err(listener_closed());
     }
     let sockets = service.engine().served_sockets();
     if sockets.is_empty() {
@@ -306,7 +347,11 @@ pub(super) async fn hand_over(
             ),
         ));
     }
-    let message = encode(&sockets);
+    let entries = sockets
+        .iter()
+        .map(Entry::of)
+        .collect::<Result<Vec<_>, _>>()?;
+    let message = encode(&entries);
     let descriptors: Vec<_> = sockets.iter().map(|served| served.socket.as_fd()).collect();
     sys::send_with_descriptors(channel.as_fd(), &message, &descriptors)
         .map_err(|errno| errno_error(errno, "Cannot send the sockets to the successor"))?;
@@ -365,10 +410,6 @@ async fn readable(socket: &gio::Socket) {
     .await;
 }
 
-fn closed() -> glib::Error {
-    glib::Error::new(gio::IOErrorEnum::Closed, "Listener is already closed")
-}
-
 /// Takes over the listening sockets of the predecessor that listens at `address`: adopts them
 /// into `service`, tagged by `source_object_for`, and answers `ready` from the first iteration
 /// of the service's context.
@@ -380,7 +421,7 @@ pub(super) fn take_over(
 ) -> Result<u32, glib::Error> {
     let address = unix_address(address)?;
     if !Engine::takes_sockets(service) {
-        return Err(closed());
+        return Err(listener_closed());
     }
     let channel = new_channel()?;
     channel.set_timeout(TIMEOUT.as_secs() as u32);
@@ -510,11 +551,54 @@ mod tests {
 
     #[test]
     fn a_message_names_each_descriptor() {
-        let message = b"usher-handover 1 2\nweb\nlocal 2049 1234\n";
+        let message = b"usher-handover 1 4\n- web\n2049:1234 local\n- web admin\n- \n";
         assert_eq!(
-            parse(message, 2).unwrap(),
-            [entry("web", None), entry("local", Some((2049, 1234)))]
+            parse(message, 4).unwrap(),
+            [
+                entry("web", None),
+                entry("local", Some((2049, 1234))),
+                entry("web admin", None),
+                entry("", None),
+            ]
         );
+    }
+
+    #[test]
+    fn every_valid_name_goes_over_as_it_is() {
+        let printable: String = (b' '..=b'~')
+            .filter(|byte| *byte != b':')
+            .map(char::from)
+            .collect();
+        let longest = "n".repeat(255);
+        let entries: Vec<Entry> = [
+            entry("web", None),
+            entry("web admin", Some((0, 0))),
+            entry("", None),
+            entry(" ", Some((u64::MAX, u64::MAX))),
+            entry(" spaced  out ", None),
+            entry("- 12 34 x", None),
+            entry(&printable, Some((2049, 1234))),
+        ]
+        .into_iter()
+        .chain((0..MOST_SOCKETS - 7).map(|_| entry(&longest, Some((u64::MAX, u64::MAX)))))
+        .collect();
+        let message = encode(&entries);
+        assert!(message.len() <= MOST_BYTES, "{} bytes", message.len());
+        assert_eq!(parse(&message, entries.len()).unwrap(), entries);
+    }
+
+    #[test]
+    fn an_invalid_name_is_not_sent() {
+        for name in ["a:b", "line\nbreak", "tab\t", &"n".repeat(256)] {
+            let served = Served {
+                socket: sys::SendObject::new(new_channel().unwrap()),
+                name: Some(name.to_owned()),
+                activated: false,
+                unix_file: None,
+            };
+            let error = Entry::of(&served).unwrap_err();
+            assert!(error.matches(gio::IOErrorEnum::InvalidArgument), "{error}");
+        }
     }
 
     #[test]
@@ -524,19 +608,38 @@ mod tests {
             assert!(error.matches(gio::IOErrorEnum::InvalidData), "{error}");
             error.message().to_owned()
         };
-        assert!(refused(b"usher-handover 1 2\nweb\n", 2).contains("truncated"));
-        assert!(refused(b"usher-handover 1 2\nweb\nlocal", 2).contains("truncated"));
-        assert!(refused(b"usher-handover 1 1\nweb\n", 2).contains("came with 2 descriptors"));
+        assert!(refused(b"usher-handover 1 2\n- web\n", 2).contains("truncated"));
+        assert!(refused(b"usher-handover 1 2\n- web\n- local", 2).contains("truncated"));
+        assert!(refused(b"usher-handover 1 1\n- web\n", 2).contains("came with 2 descriptors"));
         assert!(refused(b"usher-handover 1 0\n", 0).contains("from 1 to 64"));
         assert!(refused(b"usher-handover 1 65\n", 65).contains("from 1 to 64"));
-        assert!(refused(b"usher-handover 2 1\nweb\n", 1).contains("known version"));
-        assert!(refused(b"usher-handover 1 -1\nweb\n", 1).contains("known version"));
+        assert!(refused(b"usher-handover 2 1\n- web\n", 1).contains("known version"));
+        assert!(refused(b"usher-handover 1 -1\n- web\n", 1).contains("known version"));
+        assert!(refused(b"usher-handover 1 +1\n- web\n", 1).contains("known version"));
+        assert!(
+            refused(b"usher-handover 1 99999999999999999999999\n", 1).contains("known version")
+        );
         assert!(refused(b"", 0).contains("truncated"));
-        assert!(refused(b"usher-handover 1 1\nweb:admin\n", 1).contains("name"));
-        assert!(refused(b"usher-handover 1 1\n\n", 1).contains("name"));
-        assert!(refused(b"usher-handover 1 1\nweb 1\n", 1).contains("bad line"));
-        assert!(refused(b"usher-handover 1 1\nweb x 1\n", 1).contains("bad line"));
-        assert!(refused(b"usher-handover 1 1\nweb\nmore\n", 1).contains("2 lines"));
-        assert!(refused(b"usher-handover 1 1\n\xff\n", 1).contains("not text"));
+        assert!(refused(b"usher-handover 1 1\n- web:admin\n", 1).contains("name"));
+        assert!(refused(b"usher-handover 1 1\n- web\tadmin\n", 1).contains("name"));
+        assert!(refused(b"usher-handover 1 1\n- web\r\n", 1).contains("name"));
+        let long = format!("usher-handover 1 1\n- {}\n", "n".repeat(256));
+        assert!(refused(long.as_bytes(), 1).contains("name"));
+        // The file first, then a space, then the name: each missing is a bad line.
+        assert!(refused(b"usher-handover 1 1\n\n", 1).contains("bad line"));
+        assert!(refused(b"usher-handover 1 1\n-\n", 1).contains("bad line"));
+        assert!(refused(b"usher-handover 1 1\nweb\n", 1).contains("bad line"));
+        assert!(refused(b"usher-handover 1 1\nweb admin\n", 1).contains("bad line"));
+        assert!(refused(b"usher-handover 1 1\n1 web\n", 1).contains("bad line"));
+        assert!(refused(b"usher-handover 1 1\n1: web\n", 1).contains("bad line"));
+        assert!(refused(b"usher-handover 1 1\n:1 web\n", 1).contains("bad line"));
+        assert!(refused(b"usher-handover 1 1\nx:1 web\n", 1).contains("bad line"));
+        assert!(refused(b"usher-handover 1 1\n+1:1 web\n", 1).contains("bad line"));
+        assert!(refused(b"usher-handover 1 1\n1:2:3 web\n", 1).contains("bad line"));
+        assert!(
+            refused(b"usher-handover 1 1\n99999999999999999999:1 web\n", 1).contains("bad line")
+        );
+        assert!(refused(b"usher-handover 1 1\n- web\n- more\n", 1).contains("2 lines"));
+        assert!(refused(b"usher-handover 1 1\n- \xff\n", 1).contains("not text"));
     }
 }

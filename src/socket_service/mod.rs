@@ -302,9 +302,10 @@ pub trait SocketServiceExt: IsA<SocketService> + 'static {
     /// descriptor and variable as it was, when `LISTEN_FDS` is not a count of descriptors, when
     /// a passed descriptor is not a listening stream socket
     /// ([`gio::IOErrorEnum::NotSupported`]; it looks at each in turn and stops at the first),
-    /// when `LISTEN_FDNAMES` has another number of names than `LISTEN_FDS`
-    /// ([`gio::IOErrorEnum::InvalidData`]), or when the listener is closed
-    /// ([`gio::IOErrorEnum::Closed`]).
+    /// when `LISTEN_FDNAMES` has another number of names than `LISTEN_FDS` or a name systemd
+    /// would not take (as [`SocketSettings`'s `name`](crate::SocketSettings#name);
+    /// [`gio::IOErrorEnum::InvalidData`]), or when the listener is closed, by
+    /// `source_object_for` too ([`gio::IOErrorEnum::Closed`]).
     ///
     /// ```no_run
     /// use glib::prelude::*;
@@ -340,10 +341,7 @@ pub trait SocketServiceExt: IsA<SocketService> + 'static {
         // What can fail comes before anything is adopted: the passed descriptors stay as they
         // are until the service has its duplicates.
         if !Engine::takes_sockets(service) {
-            return Err(glib::Error::new(
-                gio::IOErrorEnum::Closed,
-                "Listener is already closed",
-            ));
+            return Err(listener_closed());
         }
         let sockets = passed
             .sockets()
@@ -444,8 +442,11 @@ pub trait SocketServiceExt: IsA<SocketService> + 'static {
     /// many once the successor accepts on them. This is how to restart (upgrade, reload the
     /// configuration) without systemd and without refusing a client; see `examples/restart.rs`.
     ///
-    /// It listens on `address`, a Unix socket address at a path (which must not exist yet,
-    /// and is removed when done) or an abstract name, for the successor's
+    /// It listens on `address`, a Unix socket address at a path (removed when done; made as
+    /// [`add_address_with_settings()`](Self::add_address_with_settings) makes one: a stale
+    /// socket file, left by a predecessor killed mid-handover, is replaced, a path where a
+    /// server answers refused with [`gio::IOErrorEnum::AddressInUse`], a file that is not a
+    /// socket never touched) or an abstract name, for the successor's
     /// [`take_over()`](Self::take_over), at once: start the successor once this returns. A
     /// process of another user that connects gets nothing (it is refused with a warning,
     /// `SO_PEERCRED` tells its user) and the wait goes on. To the first
@@ -516,9 +517,10 @@ pub trait SocketServiceExt: IsA<SocketService> + 'static {
     /// is: the predecessor must run as this process's user (`SO_PEERCRED`;
     /// [`gio::IOErrorEnum::PermissionDenied`] otherwise), and the message must be well formed,
     /// with one descriptor per name and at most 64 ([`gio::IOErrorEnum::InvalidData`]), each
-    /// a listening stream socket ([`gio::IOErrorEnum::NotSupported`]). On any error nothing is
-    /// adopted, every descriptor received is closed, and the predecessor is told why and
-    /// serves on. A socket the service serves already is not added twice.
+    /// a listening stream socket ([`gio::IOErrorEnum::NotSupported`]); the listener must not
+    /// be closed, by `source_object_for` either ([`gio::IOErrorEnum::Closed`]). On any error
+    /// nothing is adopted, every descriptor received is closed, and the predecessor is told why
+    /// and serves on. A socket the service serves already is not added twice.
     ///
     /// ```no_run
     /// use usher::prelude::*;
@@ -932,9 +934,9 @@ pub trait SocketServiceExt: IsA<SocketService> + 'static {
 impl<O: IsA<SocketService>> SocketServiceExt for O {}
 
 /// Adopts `sockets`, passed to the process, each tagged with the `source_object` that
-/// `source_object_for` gives for its name. A socket the service serves already, or that came
-/// twice (systemd passes a socket of a `.socket` unit and the same socket from its file
-/// descriptor store), is adopted once: the other descriptor is closed.
+/// `source_object_for` gives for its name, or none of them. A socket the service serves
+/// already, or that came twice (systemd passes a socket of a `.socket` unit and the same socket
+/// from its file descriptor store), is adopted once: the other descriptor is closed.
 fn adopt(
     service: &SocketService,
     sockets: Vec<(gio::Socket, Adding)>,
@@ -946,7 +948,10 @@ fn adopt(
         .iter()
         .filter_map(|served| identity(&*served.socket))
         .collect();
-    let mut added = 0;
+    // All or nothing, and the listener cannot give a socket back: whatever can fail comes
+    // before the first is added, the application's callback included (it may close the
+    // service).
+    let mut adopting = Vec::with_capacity(sockets.len());
     for (socket, adding) in sockets {
         if let Some(identity) = identity(&socket) {
             if known.contains(&identity) {
@@ -955,14 +960,25 @@ fn adopt(
             }
             known.push(identity);
         }
-        let name = adding.name.clone().unwrap_or_default();
-        let source_object = source_object_for(&name);
+        let source_object = source_object_for(adding.name.as_deref().unwrap_or_default());
+        adopting.push((socket, source_object, adding));
+    }
+    if !Engine::takes_sockets(service) {
+        return Err(listener_closed());
+    }
+    let added = adopting.len() as u32;
+    // From here, an add fails only if application code it runs (a `changed` override, a
+    // notify handler) closes the listener, which closes the sockets added before too.
+    for (socket, source_object, adding) in adopting {
         service
             .imp()
             .add_own_socket(&socket, source_object.as_ref(), adding)?;
-        added += 1;
     }
     Ok(added)
+}
+
+fn listener_closed() -> glib::Error {
+    glib::Error::new(gio::IOErrorEnum::Closed, "Listener is already closed")
 }
 
 /// The device and inode numbers of the socket `descriptor` is open on: the same for every

@@ -81,8 +81,8 @@ pub(super) fn listen_unix_path(
 }
 
 /// Binds `socket` to `address`, at `path`; a socket file there that nothing listens on is
-/// removed first, one where a server answers is refused.
-fn bind_replacing_stale(
+/// removed first, one where a server answers is refused, a file that is not a socket left alone.
+pub(super) fn bind_replacing_stale(
     socket: &gio::Socket,
     address: &gio::UnixSocketAddress,
     path: &std::path::Path,
@@ -111,7 +111,9 @@ fn bind_replacing_stale(
 }
 
 /// Whether a server listens at `address`: a connection to it is accepted, or waits in its
-/// backlog.
+/// backlog. The probe is a stream socket whatever the socket bound: the kernel refuses it from a
+/// live socket of another type (`EPROTOTYPE`) without queueing it, so that a handover's
+/// rendezvous (`SOCK_SEQPACKET`) never takes the probe for its successor.
 fn answers(address: &gio::UnixSocketAddress) -> bool {
     let Ok(probe) = gio::Socket::new(
         gio::SocketFamily::Unix,

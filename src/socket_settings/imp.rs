@@ -296,11 +296,11 @@ pub struct SocketSettings {
         blurb = "Addresses refused")]
     /// The socket's name, as systemd names the sockets it passes (`FileDescriptorName=`,
     /// `LISTEN_FDNAMES`): what it is called when the service hands it to its successor or
-    /// stores it with systemd, for the next instance to know it by. 1 to 255 printable ASCII
-    /// characters, with neither spaces nor colons; an invalid name logs a critical and leaves
-    /// the setting as it was. A socket passed to the process with a name (socket activation,
-    /// a handover) keeps that one. With no name (the default), a socket goes as `"unknown"`,
-    /// systemd's name for an unnamed socket.
+    /// stores it with systemd, for the next instance to know it by. As systemd has it: at most
+    /// 255 printable ASCII characters, spaces included, but no colon (the empty name is one);
+    /// an invalid name logs a critical and leaves the setting as it was. A socket passed to the
+    /// process with a name (socket activation, a handover) keeps that one. With no name (the
+    /// default), a socket goes as `"unknown"`, systemd's name for an unnamed socket.
     #[property(name = "name", type = Option<String>, nullable,
         get = |imp: &Self| imp.get(|v| &v.name).flatten(),
         set = |imp: &Self, value: Option<String>| imp.set_name(value),
@@ -738,8 +738,8 @@ impl SocketSettings {
         if let Some(invalid) = name.as_deref().filter(|name| !super::is_valid_name(name)) {
             glib::g_critical!(
                 LOG_DOMAIN,
-                "name left as it was: {invalid:?} is not 1 to 255 printable ASCII characters \
-                 without spaces or colons"
+                "name left as it was: {invalid:?} is not at most 255 printable ASCII \
+                 characters without a colon"
             );
             return;
         }

@@ -300,13 +300,13 @@ impl SocketSettings {
 }
 
 /// Whether `name` may name a socket passed between processes, as systemd's `fdname_is_valid()`
-/// has it: 1 to 255 printable ASCII characters, with neither spaces nor colons (which separate
-/// the names of `LISTEN_FDNAMES`).
+/// has it: at most 255 bytes (`FDNAME_MAX`), each printable ASCII (spaces too) but a colon,
+/// which separates the names of `LISTEN_FDNAMES`. The empty name is one.
 pub(crate) fn is_valid_name(name: &str) -> bool {
-    (1..=255).contains(&name.len())
+    name.len() <= 255
         && name
             .bytes()
-            .all(|byte| byte.is_ascii_graphic() && byte != b':')
+            .all(|byte| (b' '..=b'~').contains(&byte) && byte != b':')
 }
 
 /// What is told of every change of the settings it watches, after the change, on the thread
@@ -318,5 +318,35 @@ pub(crate) trait Watcher: Send + Sync {
 impl Default for SocketSettings {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_valid_name;
+
+    #[test]
+    fn names_are_those_systemd_takes() {
+        let longest = "n".repeat(255);
+        let printable: String = (b' '..=b'~')
+            .filter(|byte| *byte != b':')
+            .map(char::from)
+            .collect();
+        for valid in ["web", "web admin", "", " ", &printable, &longest] {
+            assert!(is_valid_name(valid), "{valid:?}");
+        }
+        let too_long = "n".repeat(256);
+        for invalid in [
+            "web:admin",
+            ":",
+            "tab\t",
+            "line\n",
+            "del\x7f",
+            "\0",
+            "wéb",
+            &too_long,
+        ] {
+            assert!(!is_valid_name(invalid), "{invalid:?}");
+        }
     }
 }

@@ -108,7 +108,7 @@ class Restart(unittest.TestCase):
             peer.connect("\0" + name)
             iterate_until(lambda: select_readable(peer))
             message, fds, _, _ = socket.recv_fds(peer, 4096, 4)
-            self.assertEqual(message, b"usher-handover 1 1\nweb\n")
+            self.assertEqual(message, b"usher-handover 1 1\n- web\n")
             for fd in fds:
                 os.close(fd)
         iterate_until(lambda: outcome)
