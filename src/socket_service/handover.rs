@@ -26,6 +26,7 @@
 //! received is closed.
 
 use std::os::fd::{AsFd, AsRawFd};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -511,12 +512,23 @@ fn adopt_handed(
 /// which the predecessor made: the successor owns it from now on.
 fn own_file(socket: &gio::Socket, (device, inode): (u64, u64)) -> Option<UnixFile> {
     let address = socket.local_address().ok()?;
-    let unix = address.downcast_ref::<gio::UnixSocketAddress>()?;
-    let Some(gio::prelude::UnixSocketAddressPath::Path(path)) = unix.path() else {
+    let file = UnixFile::new(bound_path(address.downcast_ref()?)?, device, inode);
+    file.is_ours().then_some(file)
+}
+
+/// The path a Unix socket is bound to, as the kernel reports it. Newer GLib (2.90 in Debian sid,
+/// not 2.74) keeps in the address's path the terminating NUL that `getsockname()` counts; no
+/// file name has one.
+fn bound_path(address: &gio::UnixSocketAddress) -> Option<PathBuf> {
+    let Some(gio::prelude::UnixSocketAddressPath::Path(path)) = address.path() else {
         return None;
     };
-    let file = UnixFile::new(PathBuf::from(path), device, inode);
-    file.is_ours().then_some(file)
+    let bytes = path.as_os_str().as_bytes();
+    let end = bytes
+        .iter()
+        .position(|byte| *byte == 0)
+        .unwrap_or(bytes.len());
+    Some(PathBuf::from(std::ffi::OsStr::from_bytes(&bytes[..end])))
 }
 
 /// Answers `ready` on `channel` in the first iteration of `service`'s context: the service
@@ -547,6 +559,27 @@ mod tests {
             name: name.to_owned(),
             file,
         }
+    }
+
+    #[test]
+    fn a_bound_path_is_the_file_name_without_the_nul_the_kernel_counts() {
+        // As GLib makes it from what `getsockname()` returns.
+        let reported = |bytes: &[u8]| {
+            glib::Object::builder::<gio::UnixSocketAddress>()
+                .property("path-as-array", glib::ByteArray::from(bytes))
+                .property("address-type", gio::UnixSocketAddressType::Path)
+                .build()
+        };
+        for bytes in [&b"/run/echo.sock\0"[..], b"/run/echo.sock"] {
+            assert_eq!(
+                bound_path(&reported(bytes)).as_deref(),
+                Some(std::path::Path::new("/run/echo.sock"))
+            );
+        }
+        let abstract_name = gio::UnixSocketAddress::with_type(
+            gio::prelude::UnixSocketAddressPath::Abstract(b"echo"),
+        );
+        assert_eq!(bound_path(&abstract_name), None);
     }
 
     #[test]
