@@ -45,36 +45,46 @@ fn successor(name: &str, mode: &str, as_nobody: bool) -> Reaped {
     Reaped(command.spawn().expect("python3 runs"))
 }
 
+/// Makes `service` listen at `address` (`None`: a free port of 127.0.0.1) in a socket named
+/// `name`; returns the address it listens at.
+fn listen_named(
+    service: &usher::SocketService,
+    address: Option<&gio::SocketAddress>,
+    name: &str,
+) -> gio::SocketAddress {
+    let settings = usher::SocketSettings::new();
+    settings.set_name(Some(name));
+    let any = gio::InetSocketAddress::from_string("127.0.0.1", 0).unwrap();
+    let (address, protocol) = match address {
+        Some(address) => (address.clone(), gio::SocketProtocol::Default),
+        None => (any.upcast(), gio::SocketProtocol::Tcp),
+    };
+    service
+        .add_address_with_settings(
+            &address,
+            gio::SocketType::Stream,
+            protocol,
+            None::<&glib::Object>,
+            Some(&settings),
+        )
+        .unwrap()
+}
+
+/// The port a [`listen_named()`] socket of 127.0.0.1 listens on.
+fn port_of(address: gio::SocketAddress) -> u16 {
+    address.downcast::<gio::InetSocketAddress>().unwrap().port()
+}
+
 /// An echo service on 127.0.0.1 (socket name `web`) and at `path` (`local`).
 fn echo_service(path: &Path) -> (usher::SocketService, std::net::SocketAddr) {
     let service = usher::SocketService::new();
     serve_echo(&service);
-    let web = usher::SocketSettings::new();
-    web.set_name(Some("web"));
-    let any = gio::InetSocketAddress::from_string("127.0.0.1", 0).unwrap();
-    let address = service
-        .add_address_with_settings(
-            &any,
-            gio::SocketType::Stream,
-            gio::SocketProtocol::Tcp,
-            None::<&glib::Object>,
-            Some(&web),
-        )
-        .unwrap()
-        .downcast::<gio::InetSocketAddress>()
-        .unwrap();
-    let local = usher::SocketSettings::new();
-    local.set_name(Some("local"));
-    service
-        .add_address_with_settings(
-            &gio::UnixSocketAddress::new(path),
-            gio::SocketType::Stream,
-            gio::SocketProtocol::Default,
-            None::<&glib::Object>,
-            Some(&local),
-        )
-        .unwrap();
-    let port = address.port();
+    let port = port_of(listen_named(&service, None, "web"));
+    listen_named(
+        &service,
+        Some(&gio::UnixSocketAddress::new(path).upcast()),
+        "local",
+    );
     (service, std::net::SocketAddr::from(([127, 0, 0, 1], port)))
 }
 
@@ -384,19 +394,8 @@ fn any_valid_name_goes_from_service_to_service_and_on() {
     with_context(|context| {
         let predecessor = usher::SocketService::new();
         serve_echo(&predecessor);
-        let any = gio::InetSocketAddress::from_string("127.0.0.1", 0).unwrap();
         for name in ["web admin", ""] {
-            let settings = usher::SocketSettings::new();
-            settings.set_name(Some(name));
-            predecessor
-                .add_address_with_settings(
-                    &any,
-                    gio::SocketType::Stream,
-                    gio::SocketProtocol::Tcp,
-                    None::<&glib::Object>,
-                    Some(&settings),
-                )
-                .unwrap();
+            listen_named(&predecessor, None, name);
         }
         let (_, first) = rendezvous("names-first");
         let (second_name, second) = rendezvous("names-second");
@@ -526,32 +525,12 @@ fn a_successor_closed_by_its_callback_midway_adopts_nothing_and_the_predecessor_
         // The Unix socket first: once adopted, its file would be the successor's.
         let predecessor = usher::SocketService::new();
         serve_echo(&predecessor);
-        let local = usher::SocketSettings::new();
-        local.set_name(Some("local"));
-        predecessor
-            .add_address_with_settings(
-                &gio::UnixSocketAddress::new(&path),
-                gio::SocketType::Stream,
-                gio::SocketProtocol::Default,
-                None::<&glib::Object>,
-                Some(&local),
-            )
-            .unwrap();
-        let web = usher::SocketSettings::new();
-        web.set_name(Some("web"));
-        let any = gio::InetSocketAddress::from_string("127.0.0.1", 0).unwrap();
-        let port = predecessor
-            .add_address_with_settings(
-                &any,
-                gio::SocketType::Stream,
-                gio::SocketProtocol::Tcp,
-                None::<&glib::Object>,
-                Some(&web),
-            )
-            .unwrap()
-            .downcast::<gio::InetSocketAddress>()
-            .unwrap()
-            .port();
+        listen_named(
+            &predecessor,
+            Some(&gio::UnixSocketAddress::new(&path).upcast()),
+            "local",
+        );
+        let port = port_of(listen_named(&predecessor, None, "web"));
         let (_, rendezvous) = rendezvous("closed-midway");
         let handover = predecessor.hand_over_future(&rendezvous);
         let successor = std::thread::spawn(move || {
