@@ -322,21 +322,15 @@ fn a_service_started_on_a_thread_with_its_own_context_accepts_there() {
         let server = std::thread::spawn(move || {
             with_context(|context| {
                 handle.start();
-                let accepted = Arc::new(AtomicBool::new(false));
-                let client = {
-                    let (accepted, context) = (accepted.clone(), context.clone());
-                    std::thread::spawn(move || {
-                        let mut client = TcpStream::connect(address).unwrap();
-                        client.set_read_timeout(Some(DEADLINE)).unwrap();
-                        // No handler: the service closes the connection it accepted, as GLib's.
-                        let end = client.read(&mut [0; 1]);
-                        accepted.store(matches!(end, Ok(0)), Ordering::SeqCst);
-                        context.wakeup();
-                    })
-                };
+                let client = spawn_client(context, move || {
+                    let mut client = TcpStream::connect(address).unwrap();
+                    client.set_read_timeout(Some(DEADLINE)).unwrap();
+                    // No handler: the service closes the connection it accepted, as GLib's.
+                    matches!(client.read(&mut [0; 1]), Ok(0))
+                });
                 iterate_until(context, || client.is_finished());
                 assert!(
-                    accepted.load(Ordering::SeqCst),
+                    client.join().unwrap(),
                     "accepted on the starting thread's context"
                 );
                 handle.stop();
