@@ -192,6 +192,116 @@ fn close_connections_bounds_a_pending_shutdown() {
     })
 }
 
+/// A service whose first client's `incoming` handler stops it, and that echoes every line:
+/// three clients in the backlog together are taken in by one dispatch, and the other two wait
+/// in the socket's queue. Returns the connections handed out, and the clients.
+fn two_clients_waiting_in_the_queue(
+    context: &glib::MainContext,
+    service: &usher::SocketService,
+) -> (Rc<RefCell<Vec<gio::SocketConnection>>>, Vec<TcpStream>) {
+    let served = Rc::new(RefCell::new(Vec::new()));
+    service.connect_incoming({
+        let served = served.clone();
+        move |service, connection, _| {
+            if served.borrow().is_empty() {
+                service.stop();
+            }
+            served.borrow_mut().push(connection.clone());
+            echo_lines(connection);
+            false
+        }
+    });
+    let address = listen_loopback(service, None);
+    let mut clients: Vec<TcpStream> = (0..3)
+        .map(|_| TcpStream::connect(address).unwrap())
+        .collect();
+    wait_for_accept_queue(address, 3);
+    iterate_until(context, || !served.borrow().is_empty());
+    drain(context);
+    assert_eq!(served.borrow().len(), 1, "stopped after the first");
+    for client in &mut clients {
+        assert!(still_waiting(client));
+    }
+    (served, clients)
+}
+
+/// Begins `service`'s shutdown; the flag is set once it completes.
+fn begin_shutdown(service: &usher::SocketService) -> Rc<Cell<bool>> {
+    let done = Rc::new(Cell::new(false));
+    let shutdown = service.shutdown_future();
+    glib::spawn_future_local({
+        let done = done.clone();
+        async move {
+            shutdown.await.unwrap();
+            done.set(true);
+        }
+    });
+    done
+}
+
+#[test]
+fn a_shutdown_hands_out_the_clients_waiting_in_a_sockets_queue() {
+    with_context(|context| {
+        let service = usher::SocketService::new();
+        let (served, clients) = two_clients_waiting_in_the_queue(context, &service);
+        let address = clients[0].peer_addr().unwrap();
+
+        let done = begin_shutdown(&service);
+        assert_eq!(served.borrow().len(), 1, "none handed out inside the call");
+        assert_eq!(
+            TcpStream::connect(address).unwrap_err().kind(),
+            ErrorKind::ConnectionRefused,
+            "the port is free as soon as the shutdown starts"
+        );
+        iterate_until(context, || served.borrow().len() == 3);
+        assert_eq!(service.n_accepted(), 3);
+
+        // Each is served: its line comes back.
+        let client = spawn_client(context, move || {
+            for (index, client) in clients.iter().enumerate() {
+                let mut client = client;
+                client.set_read_timeout(Some(DEADLINE)).unwrap();
+                client.write_all(format!("{index}\n").as_bytes()).unwrap();
+                let mut reply = [0; 2];
+                client.read_exact(&mut reply).unwrap();
+                assert_eq!(reply, [b'0' + index as u8, b'\n']);
+            }
+            clients
+        });
+        iterate_until(context, || client.is_finished());
+        let clients = client.join().unwrap();
+        drain(context);
+        assert!(!done.get(), "three connections are still open");
+
+        served.borrow_mut().clear();
+        drop(clients);
+        iterate_until(context, || done.get());
+        assert_eq!(service.n_connections(), 0);
+    })
+}
+
+#[test]
+fn close_connections_right_after_a_shutdown_drops_the_clients_still_waiting() {
+    with_context(|context| {
+        let service = usher::SocketService::new();
+        let (served, mut clients) = two_clients_waiting_in_the_queue(context, &service);
+
+        let done = begin_shutdown(&service);
+        for client in &mut clients {
+            assert!(still_waiting(client), "kept for the shutdown to hand out");
+        }
+        service.close_connections();
+        iterate_until(context, || done.get());
+        drain(context);
+        assert_eq!(served.borrow().len(), 1, "none handed out after");
+        assert_eq!(service.n_connections(), 0);
+        for client in &mut clients {
+            client.set_read_timeout(Some(DEADLINE)).unwrap();
+            assert_eq!(client.read(&mut [0; 1]).unwrap(), 0, "closed");
+        }
+    })
+}
+
 #[test]
 fn a_threaded_shutdown_waits_for_running_handlers() {
     with_context(|context| {

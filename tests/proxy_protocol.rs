@@ -722,35 +722,107 @@ fn headers_still_awaited_count_toward_the_balancers_cap() {
     })
 }
 
+/// Begins `proxied`'s shutdown; the flag is set once it completes.
+fn begin_shutdown(proxied: &Proxied) -> Rc<std::cell::Cell<bool>> {
+    let done = Rc::new(std::cell::Cell::new(false));
+    let shutdown = proxied.service.shutdown_future();
+    glib::spawn_future_local({
+        let done = done.clone();
+        async move {
+            shutdown.await.unwrap();
+            done.set(true);
+        }
+    });
+    done
+}
+
+/// Whether the peer of `stream` has neither sent anything nor closed it.
+fn still_open(stream: &mut TcpStream) -> bool {
+    stream.set_nonblocking(true).unwrap();
+    let open = matches!(
+        stream.read(&mut [0; 1]),
+        Err(error) if error.kind() == std::io::ErrorKind::WouldBlock
+    );
+    stream.set_nonblocking(false).unwrap();
+    open
+}
+
 #[test]
-fn a_shutdown_closes_the_connections_still_in_their_header_at_once() {
+fn a_shutdown_serves_a_connection_still_in_its_header() {
     with_context(|context| {
         let proxied = Proxied::new(&["127.0.0.1"]);
         proxied.service.set_proxy_protocol_timeout(60);
         let mut waiting = TcpStream::connect(proxied.address).unwrap();
         waiting.write_all(b"PROXY TCP4 ").unwrap();
         iterate_until(context, || proxied.service.n_accepted() == 1);
-        let done = Rc::new(std::cell::Cell::new(false));
-        let shutdown = proxied.service.shutdown_future();
-        glib::MainContext::ref_thread_default().spawn_local({
-            let done = done.clone();
-            async move {
-                shutdown.await.unwrap();
-                done.set(true);
-            }
+
+        let done = begin_shutdown(&proxied);
+        drain(context);
+        assert_eq!(
+            TcpStream::connect(proxied.address).unwrap_err().kind(),
+            std::io::ErrorKind::ConnectionRefused,
+            "no new client once the shutdown begins"
+        );
+        assert!(still_open(&mut waiting), "the header may still come");
+
+        // The rest of the header, and a line: served as any other.
+        let client = spawn_client(context, move || {
+            waiting.set_read_timeout(Some(DEADLINE)).unwrap();
+            waiting
+                .write_all(b"192.0.2.1 192.0.2.100 1000 80\r\nafter the shutdown\n")
+                .unwrap();
+            let mut reply = String::new();
+            BufReader::new(&waiting).read_line(&mut reply).unwrap();
+            (waiting, reply)
         });
+        iterate_until(context, || client.is_finished());
+        let (waiting, reply) = client.join().unwrap();
+        assert_eq!(reply, "after the shutdown\n");
+        assert_eq!(proxied.served.borrow().len(), 1);
+        assert_eq!(
+            inet(&proxied.info(0).source_address()),
+            "192.0.2.1:1000".parse().unwrap()
+        );
+        assert!(proxied.errors.borrow().is_empty());
+        drain(context);
+        assert!(!done.get(), "the connection is still open");
+
+        drop(waiting);
+        iterate_until(context, || done.get());
+        assert_eq!(proxied.service.n_connections(), 0);
+    })
+}
+
+#[test]
+fn close_connections_during_a_shutdown_closes_a_connection_still_in_its_header_at_once() {
+    with_context(|context| {
+        let proxied = Proxied::new(&["127.0.0.1"]);
+        proxied.service.set_proxy_protocol_timeout(60);
+        let mut waiting = TcpStream::connect(proxied.address).unwrap();
+        waiting.write_all(b"PROXY TCP4 ").unwrap();
+        iterate_until(context, || proxied.service.n_accepted() == 1);
+        let done = begin_shutdown(&proxied);
+        drain(context);
+        assert!(!done.get(), "the shutdown waits for the header");
+        assert!(still_open(&mut waiting));
+
         let begun = Instant::now();
+        proxied.service.close_connections();
+        waiting.set_read_timeout(Some(DEADLINE)).unwrap();
+        assert_eq!(waiting.read(&mut [0; 16]).unwrap(), 0, "closed");
         iterate_until(context, || done.get());
         assert!(
             begun.elapsed() < Duration::from_secs(10),
             "not at its deadline"
         );
         assert!(
+            proxied.served.borrow().is_empty(),
+            "nothing dead handed out"
+        );
+        assert!(
             proxied.errors.borrow().is_empty(),
             "the application's own doing"
         );
-        waiting.set_read_timeout(Some(DEADLINE)).unwrap();
-        assert_eq!(waiting.read(&mut [0; 16]).unwrap(), 0, "closed");
     })
 }
 

@@ -304,6 +304,50 @@ fn a_connection_in_its_handshake_counts_toward_max_connections() {
 }
 
 #[test]
+fn a_shutdown_serves_a_client_whose_handshake_had_begun() {
+    let certificates = Certificates::new();
+    with_context(|context| {
+        let (service, address, errors) = tls_echo(&certificates);
+        // Accepted, its handshake begun by the service, which waits for its ClientHello.
+        let stream = TcpStream::connect(address).unwrap();
+        iterate_until(context, || service.n_accepted() == 1);
+
+        let done = Rc::new(Cell::new(false));
+        service.shutdown_async(None::<&gio::Cancellable>, {
+            let done = done.clone();
+            move |result| done.set(result.is_ok())
+        });
+        drain(context);
+        assert_eq!(
+            TcpStream::connect(address).unwrap_err().kind(),
+            std::io::ErrorKind::ConnectionRefused,
+            "no new client once the shutdown begins"
+        );
+
+        // Only now does the client say hello: its handshake completes, and it is served.
+        let ca = certificates.path("ca.pem");
+        let client = spawn_client(context, move || -> Result<String, glib::Error> {
+            let socket = gio::Socket::from_fd(std::os::fd::OwnedFd::from(stream))?;
+            let connection = socket.connection_factory_create_connection();
+            let identity = gio::NetworkAddress::new("localhost", address.port());
+            let tls = gio::TlsClientConnection::new(&connection, Some(&identity))?;
+            tls.set_database(Some(&gio::TlsFileDatabase::new(ca)?));
+            tls.handshake(gio::Cancellable::NONE)?;
+            tls.output_stream()
+                .write_all(b"after the shutdown\n", gio::Cancellable::NONE)?;
+            let input = gio::DataInputStream::new(&tls.input_stream());
+            let line = input.read_line_utf8(gio::Cancellable::NONE)?;
+            let _ = tls.close(gio::Cancellable::NONE);
+            Ok(line.map(String::from).unwrap_or_default())
+        });
+        assert_eq!(run(context, client).unwrap(), "after the shutdown");
+        assert_eq!(errors.len(), 0);
+        iterate_until(context, || done.get());
+        assert_eq!(service.n_connections(), 0);
+    })
+}
+
+#[test]
 fn closing_a_tls_connection_that_is_still_referenced_ends_its_count() {
     let certificates = Certificates::new();
     with_context(|context| {

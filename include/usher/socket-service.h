@@ -930,8 +930,14 @@ guint64 usher_socket_service_get_n_accept_errors (UsherSocketService *service);
  *
  * Shuts the service down gracefully: stops accepting, closes the listening
  * sockets (as g_socket_listener_close() does) so that the ports are free at
- * once, then completes when every connection the service handed out is closed,
- * and, for a #UsherThreadedSocketService, every #UsherThreadedSocketService::run
+ * once, and serves every client it has already accepted: a connection in its
+ * PROXY protocol header, its ClientHello or its TLS handshake goes on through
+ * them (within their own timeouts) to #UsherSocketService::incoming, and
+ * clients taken off a socket's backlog and not yet handed out (after
+ * usher_socket_service_stop(), say) are handed out in a later iteration of
+ * the service's context. It completes when all of those were handed out,
+ * every connection the service handed out is closed, and, for a
+ * #UsherThreadedSocketService, every #UsherThreadedSocketService::run
  * handler has returned. Call usher_socket_service_shutdown_finish() from
  * @callback. The service cannot be started again.
  *
@@ -1203,8 +1209,10 @@ gboolean usher_socket_service_add_reuse_port_address (UsherSocketService  *servi
  *
  * Shuts down, in both directions, every live connection the service handed
  * out, or has in its TLS handshake (those still in their PROXY protocol header
- * are closed): the peers see the end of the stream, reads
- * in progress end, writes fail. The service stops counting them, so a pending
+ * or ClientHello are closed, and so are the clients a shutdown has still to
+ * hand out): the peers see the end of the stream, reads in progress end,
+ * writes fail. None of them is handed out afterwards. The service stops
+ * counting them, so a pending
  * usher_socket_service_shutdown_async() completes (once the
  * #UsherThreadedSocketService::run handlers return, for a threaded service).
  * Each #GSocketConnection releases its descriptor when its owner closes or

@@ -272,17 +272,16 @@ impl Engine {
         self.wake_mailbox();
     }
 
-    /// Shuts the service down: stops accepting for good and closes the listening sockets now,
-    /// then calls `waiter` on the service's context once every connection handed out is closed
-    /// and every threaded job has ended.
+    /// Shuts the service down: stops accepting for good and closes the listening sockets now;
+    /// serves every client already taken in (those in a stage go on through it, those waiting
+    /// in a socket's queue are handed out in a later iteration of the service's context); then
+    /// calls `waiter` on the service's context once all of those were handed out, every
+    /// connection is closed and every threaded job has ended.
     pub(crate) fn shutdown<H: Host>(host: &H, waiter: Waiter) {
         let was_active = Self::update(host, |state| {
             state.shutdown_waiters.push(waiter);
             state.end(Lifecycle::ShuttingDown)
         });
-        // A connection still in its PROXY protocol header would be closed once read: the
-        // application gets no new connection now. Close it at once, not at its deadline.
-        host.engine().abandon_early_reads();
         debug!(
             "shutting down: {} live connections",
             host.engine().n_connections()
@@ -313,6 +312,8 @@ impl Engine {
         self.abandon_early_reads();
         let sockets = {
             let mut state = self.state();
+            // As are the clients a shutdown has still to hand out.
+            state.forget_draining();
             let sockets = state.registry.take_all();
             if !sockets.is_empty() {
                 state.mail.changes.n_connections = true;
@@ -327,10 +328,11 @@ impl Engine {
         self.wake_mailbox();
     }
 
-    /// Whether the listener is closed for good; if not, `waker` is woken when it is.
+    /// Whether the listener is closed for good and the service hands out no more connections
+    /// (a shutdown serves those already accepted first); if not, `waker` is woken when so.
     pub(crate) fn wake_when_closed(&self, waker: &Waker) -> bool {
         let mut state = self.state();
-        let closed = matches!(state.lifecycle, Lifecycle::ShuttingDown | Lifecycle::Closed);
+        let closed = state.hands_out_no_more();
         if !closed
             && !state
                 .stream_wakers
@@ -417,6 +419,7 @@ impl Engine {
     pub(crate) fn dispose(&self) {
         let mut state = self.state();
         state.forget_sockets();
+        state.forget_draining();
         if let AcceptMode::Listener {
             in_flight: Some(cancellable),
         } = &state.mode

@@ -126,6 +126,8 @@ impl Engine {
         }
 
         Self::update(host, |state| {
+            // Only now, with those handed out counted live: a shutdown waits for them.
+            state.forget_drained();
             if state.has_waiting_on(id) && state.may_hand_out() && state.resume.is_none() {
                 state.resume = Some(Self::resume(host, &state.home.context));
             }
@@ -234,14 +236,16 @@ impl Engine {
                 }
             }
             Stage::Incoming => {
-                let shutting_down = matches!(
-                    host.engine().state().lifecycle,
-                    Lifecycle::ShuttingDown | Lifecycle::Closed
-                );
-                // The application asked to shut down while the connection was in a stage: it
-                // gets no new connection.
-                if shutting_down {
-                    debug!("a connection completed its stages during the shutdown: closed");
+                let dropped = {
+                    let state = host.engine().state();
+                    // A shutdown hands out the connections in a stage. A listener the
+                    // application closed without one (`g_socket_listener_close()`) hands out
+                    // nothing more, as before; nor does one whose connection
+                    // `close_connections()` let go of in its stage.
+                    state.lifecycle == Lifecycle::Closed || !state.registry.is_counted(arriving.key)
+                };
+                if dropped {
+                    debug!("a connection completed its stages after its service closed it: closed");
                     let _ = arriving.connection.close(gio::Cancellable::NONE);
                     return;
                 }
@@ -484,9 +488,15 @@ impl State {
     ) -> Option<(SendObject<gio::Socket>, Serving)> {
         (self.lifecycle != Lifecycle::Closed).then_some(())?;
         let Self {
-            sockets, defaults, ..
+            sockets,
+            draining,
+            defaults,
+            ..
         } = self;
-        let listening = sockets.iter_mut().find(|listening| listening.id == id)?;
+        let listening = sockets
+            .iter_mut()
+            .chain(draining)
+            .find(|listening| listening.id == id)?;
         let serving = Serving {
             most: listening.most,
             resolved: listening.resolved(defaults).clone(),

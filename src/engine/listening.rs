@@ -144,6 +144,19 @@ impl Listening {
         }
     }
 
+    /// The socket, about to be closed by a shutdown, kept only to hand out the clients it has
+    /// waiting: no longer watched, and its file removed now, as any closed socket's, so that
+    /// the path is free for a successor.
+    pub fn closed_with_waiting(mut self) -> Self {
+        if let Some(source) = self.source.take() {
+            source.destroy();
+        }
+        if let Some(file) = self.unix_file.take() {
+            file.remove_if_ours();
+        }
+        self
+    }
+
     /// Serves the socket with `settings` from now on (`None`: its service's); returns those
     /// it had, to let go of unlocked.
     pub fn set_settings(

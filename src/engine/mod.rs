@@ -352,8 +352,11 @@ impl Engine {
         let mut effects = Self::notice_closed_listener(state);
         if state.lifecycle == Lifecycle::ShuttingDown && state.drained() {
             state.lifecycle = Lifecycle::Closed;
+            // The mailbox completes the shutdown, also when no mail drained it (the last
+            // client waiting could not be handed out).
+            state.home.wake();
         }
-        if matches!(state.lifecycle, Lifecycle::ShuttingDown | Lifecycle::Closed) {
+        if state.hands_out_no_more() {
             // The incoming streams end.
             effects.wake.append(&mut state.stream_wakers);
         }

@@ -171,6 +171,12 @@ impl Registry {
         self.sockets.get_mut(key as usize)?.take()
     }
 
+    /// Whether connection `key` is still counted: neither closed nor let go of by
+    /// [`Self::take_all`].
+    pub fn is_counted(&self, key: u64) -> bool {
+        self.index(key).is_some()
+    }
+
     /// The slot of `key`, if it holds a live connection.
     fn index(&self, key: u64) -> Option<usize> {
         let index = key as usize;

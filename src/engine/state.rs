@@ -155,6 +155,9 @@ pub(crate) struct State {
     /// known), resolved from the versions of the service's settings given.
     fallback: (Arc<Resolved>, (u64, u64)),
     pub(super) sockets: Vec<Listening>,
+    /// Sockets a shutdown closed with clients still waiting in their queue: kept, unwatched,
+    /// until those are handed out, as a shutdown serves every client already taken in.
+    pub(super) draining: Vec<Listening>,
     next_id: u32,
     /// Brings the service back, in the next main-loop iteration, to hand out clients it took
     /// in and had no time for yet.
@@ -200,6 +203,7 @@ impl State {
             defaults: SendObject::new(defaults),
             fallback,
             sockets: Vec::new(),
+            draining: Vec::new(),
             next_id: 0,
             resume: None,
             backoff: Backoff::default(),
@@ -221,9 +225,25 @@ impl State {
         }
     }
 
-    /// Whether nothing the service handed out is still alive: a shutdown may complete.
+    /// Whether nothing the service handed out is still alive, and no client it took in still
+    /// waits to be handed out: a shutdown may complete. (Connections in a stage are live.)
     pub(super) fn drained(&self) -> bool {
-        self.registry.live() == 0 && self.jobs.is_none_or(|jobs| jobs.running == 0)
+        self.registry.live() == 0
+            && self.jobs.is_none_or(|jobs| jobs.running == 0)
+            && self.draining.is_empty()
+    }
+
+    /// Whether the service will hand out no more connections: its listener is closed and, in a
+    /// shutdown, no client it took in still waits or is in a stage (its PROXY protocol header,
+    /// its ClientHello, its TLS handshake).
+    pub(super) fn hands_out_no_more(&self) -> bool {
+        match self.lifecycle {
+            Lifecycle::Closed => true,
+            Lifecycle::ShuttingDown => {
+                self.draining.is_empty() && self.proxy.reads.len() == 0 && self.tls.handshakes == 0
+            }
+            Lifecycle::Active | Lifecycle::Stopped => false,
+        }
     }
 
     /// Whether the service has begun accepting: it is active and has a socket to accept on
@@ -249,30 +269,34 @@ impl State {
         }
     }
 
-    /// Whether the service hands out the clients it has taken in.
+    /// Whether the service hands out the clients it has taken in: while active, and in a
+    /// shutdown, which serves every client already taken in.
     pub(super) fn may_hand_out(&self) -> bool {
-        self.lifecycle == Lifecycle::Active
+        matches!(self.lifecycle, Lifecycle::Active | Lifecycle::ShuttingDown)
     }
 
     /// Whether the service takes clients off its sockets' backlogs now.
     pub(super) fn may_take_in(&self) -> bool {
-        self.may_hand_out()
+        self.lifecycle == Lifecycle::Active
             && self.backoff.timer.is_none()
             && !self.gate.overload.any()
             && self.room() > 0
     }
 
+    /// Every socket that may have clients waiting: those served, and those a shutdown closed.
+    fn listenings(&self) -> impl Iterator<Item = &Listening> {
+        self.sockets.iter().chain(&self.draining)
+    }
+
     /// Clients taken in from every socket and not yet handed out.
     fn waiting(&self) -> usize {
-        self.sockets
-            .iter()
+        self.listenings()
             .map(|listening| listening.waiting.len())
             .sum()
     }
 
     pub(super) fn has_waiting(&self) -> bool {
-        self.sockets
-            .iter()
+        self.listenings()
             .any(|listening| !listening.waiting.is_empty())
     }
 
@@ -298,8 +322,12 @@ impl State {
             .unwrap_or(usize::MAX)
     }
 
+    /// Socket `id`, served or closed by a shutdown with clients waiting.
     fn listening_mut(&mut self, id: u32) -> Option<&mut Listening> {
-        self.sockets.iter_mut().find(|listening| listening.id == id)
+        self.sockets
+            .iter_mut()
+            .chain(&mut self.draining)
+            .find(|listening| listening.id == id)
     }
 
     /// Takes clients off the backlog of socket `id` into its waiting queue until the backlog is
@@ -400,11 +428,17 @@ impl State {
     /// starts, counting those live and taken in, or stops.
     pub(super) fn count_peers(&mut self) {
         let counted = self.limits.max_per_peer != 0;
-        let waiting = self
-            .sockets
+        let Self {
+            sockets,
+            draining,
+            registry,
+            ..
+        } = self;
+        let waiting = sockets
             .iter()
+            .chain(&*draining)
             .flat_map(|listening| listening.waiting.iter().map(|client| client.peer));
-        self.registry.count_peers(counted.then_some(waiting));
+        registry.count_peers(counted.then_some(waiting));
     }
 
     /// The refusal of a connection counted under `peer`, if that puts the peer beyond its
@@ -425,8 +459,7 @@ impl State {
 
     /// The ids of the sockets with clients waiting to be handed out.
     pub(super) fn sockets_with_waiting(&self) -> Vec<u32> {
-        self.sockets
-            .iter()
+        self.listenings()
             .filter(|listening| !listening.waiting.is_empty())
             .map(|listening| listening.id)
             .collect()
@@ -434,8 +467,7 @@ impl State {
 
     /// Whether clients taken in from socket `id` still wait to be handed out.
     pub(super) fn has_waiting_on(&self, id: u32) -> bool {
-        self.sockets
-            .iter()
+        self.listenings()
             .any(|listening| listening.id == id && !listening.waiting.is_empty())
     }
 
@@ -610,6 +642,20 @@ impl State {
         }
     }
 
+    /// Lets go of the sockets a shutdown closed, and of the clients they still had waiting:
+    /// `close_connections()` drops those too, and a disposed service hands nothing out.
+    pub(super) fn forget_draining(&mut self) {
+        for listening in std::mem::take(&mut self.draining) {
+            self.release_listening(listening);
+        }
+    }
+
+    /// Lets go of the sockets a shutdown closed whose clients were all handed out.
+    pub(super) fn forget_drained(&mut self) {
+        self.draining
+            .retain(|listening| !listening.waiting.is_empty());
+    }
+
     fn release_listening(&mut self, mut listening: Listening) {
         if let Some(source) = listening.source.take() {
             source.destroy();
@@ -626,15 +672,26 @@ impl State {
         self.end(Lifecycle::Closed)
     }
 
-    /// Stops accepting for good: lets go of the sockets and, unless the service is already
-    /// shutting down or closed, moves to `ending` (either of those). Returns whether the
-    /// service was active.
+    /// Stops accepting for good: unless the service is already shutting down or closed, moves
+    /// to `ending` (either of those), and lets go of the sockets. In a shutdown, those with
+    /// clients waiting are kept, unwatched, to hand these out. Returns whether the service was
+    /// active.
     pub(super) fn end(&mut self, ending: Lifecycle) -> bool {
-        self.forget_sockets();
         let was_active = self.lifecycle == Lifecycle::Active;
         if matches!(self.lifecycle, Lifecycle::Active | Lifecycle::Stopped) {
             self.lifecycle = ending;
         }
+        if self.lifecycle == Lifecycle::ShuttingDown {
+            let Self {
+                sockets, draining, ..
+            } = self;
+            draining.extend(
+                sockets
+                    .extract_if(.., |listening| !listening.waiting.is_empty())
+                    .map(Listening::closed_with_waiting),
+            );
+        }
+        self.forget_sockets();
         was_active
     }
 

@@ -17,8 +17,9 @@
 //! first iteration of its context, where it accepts, answers `ready`; or `refused: WHY` and
 //! closes. The predecessor goes on accepting until the answer: the kernel's backlog of each
 //! socket is shared by both processes, and every client in it is accepted by exactly one of
-//! them. Only then does the application shut the predecessor down, which lets its connections
-//! finish.
+//! them. Only then does the application shut the predecessor down, which serves every client it
+//! had accepted (those still in their PROXY protocol header or TLS handshake, and those taken
+//! off a backlog and not yet handed out, included) and lets its connections finish.
 //!
 //! The message is untrusted input, checked as `LISTEN_FDS` is: bounded (at most
 //! [`MOST_SOCKETS`] descriptors and [`MOST_BYTES`] bytes), every line checked, every

@@ -165,10 +165,14 @@ pub trait SocketServiceExt: IsA<SocketService> + 'static {
     }
 
     /// Shuts the service down gracefully: stops accepting, closes the listening sockets so
-    /// that the ports are free at once, then calls `callback`, on this thread's thread-default
-    /// context, once every live connection is closed (for a
-    /// [`ThreadedSocketService`](crate::ThreadedSocketService), once every `run` handler has
-    /// returned, too).
+    /// that the ports are free at once, and serves every client it has already accepted: a
+    /// connection in its PROXY protocol header, its ClientHello or its TLS handshake goes on
+    /// through them (within their own timeouts) to `incoming`, and clients taken off a
+    /// socket's backlog and not yet handed out (after a [`stop`](Self::stop), say) are handed
+    /// out in a later iteration of the service's context. Then calls `callback`, on this
+    /// thread's thread-default context, once all of those were handed out and every live
+    /// connection is closed (for a [`ThreadedSocketService`](crate::ThreadedSocketService),
+    /// once every `run` handler has returned, too).
     ///
     /// Cancelling `cancellable` ends the wait with [`gio::IOErrorEnum::Cancelled`]; the
     /// connections stay open and the ports closed. A `cancellable` already cancelled leaves
@@ -210,9 +214,9 @@ pub trait SocketServiceExt: IsA<SocketService> + 'static {
     }
 
     /// Shuts the service down gracefully, at once, as
-    /// [`shutdown_async`](Self::shutdown_async) does, and returns a future that completes
-    /// once every live connection is closed. Dropping the future stops waiting, not the
-    /// shutdown.
+    /// [`shutdown_async`](Self::shutdown_async) does (serving every client already accepted),
+    /// and returns a future that completes once all of those were handed out and every live
+    /// connection is closed. Dropping the future stops waiting, not the shutdown.
     ///
     /// ```no_run
     /// # use usher::prelude::*;
@@ -244,7 +248,9 @@ pub trait SocketServiceExt: IsA<SocketService> + 'static {
     }
 
     /// Shuts down, in both directions, every live connection the service handed out (or has in
-    /// its TLS handshake; those still in their PROXY protocol header are closed): peers see the end of the stream, reads in progress end, writes fail.
+    /// its TLS handshake; those still in their PROXY protocol header or ClientHello are closed,
+    /// and so are the clients a shutdown has still to hand out): peers see the end of the
+    /// stream, reads in progress end, writes fail. None of them is handed out afterwards.
     /// The service stops counting them, so a pending shutdown completes (once `run` handlers
     /// return, for a threaded service). Each connection releases its descriptor when its owner
     /// closes or drops it. Safe from any thread: it happens at once on a thread that runs the
@@ -462,7 +468,8 @@ pub trait SocketServiceExt: IsA<SocketService> + 'static {
     /// it accepts; then shut this service down gracefully
     /// ([`shutdown_future()`](Self::shutdown_future), with a deadline of your choosing before
     /// [`close_connections()`](Self::close_connections)): it stops accepting and lets its
-    /// connections finish. It fails, and the service serves on as it did, when the successor
+    /// connections finish, those still in their PROXY protocol header or TLS handshake
+    /// included. It fails, and the service serves on as it did, when the successor
     /// refuses the sockets ([`gio::IOErrorEnum::Failed`], saying why) or goes away before it
     /// is ready ([`gio::IOErrorEnum::BrokenPipe`]), or when the service has no socket to hand
     /// over ([`gio::IOErrorEnum::NotFound`]). It waits for a successor as long as it takes:

@@ -40,8 +40,9 @@ use super::{SocketService, SocketServiceExt};
 /// ```
 ///
 /// It keeps the service alive, and ends once the service's listener is closed for good (by
-/// [`shutdown_future`](SocketServiceExt::shutdown_future), say) and the queue is read. Dropping
-/// it disconnects its handler.
+/// [`shutdown_future`](SocketServiceExt::shutdown_future), say), the service has nothing more to
+/// hand out (a shutdown first serves every client already accepted), and the queue is read.
+/// Dropping it disconnects its handler.
 #[must_use = "a stream does nothing unless polled"]
 pub struct IncomingStream {
     service: SocketService,
