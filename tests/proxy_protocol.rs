@@ -377,6 +377,9 @@ fn a_header_being_read_counts_toward_max_connections() {
     with_context(|context| {
         let proxied = Proxied::new(&["127.0.0.1"]);
         proxied.service.set_max_connections(1);
+        // No deadline: on a loaded machine the default 5 s can pass before the second client
+        // is seen waiting, and a header refused at its deadline makes room for it.
+        proxied.service.set_proxy_protocol_timeout(0);
         let mut slow = TcpStream::connect(proxied.address).unwrap();
         slow.write_all(b"PROXY TCP4 ").unwrap();
         iterate_until(context, || proxied.service.n_accepted() == 1);
@@ -702,6 +705,9 @@ fn headers_still_awaited_count_toward_the_balancers_cap() {
     with_context(|context| {
         let proxied = Proxied::new(&["127.0.0.1"]);
         proxied.service.set_max_connections_per_peer(1);
+        // No deadline: the first header must still be awaited when the second comes, however
+        // slowly a loaded machine runs the test.
+        proxied.service.set_proxy_protocol_timeout(0);
         let mut slow = TcpStream::connect(proxied.address).unwrap();
         slow.write_all(b"PROXY TCP4 192.0.2.1").unwrap();
         iterate_until(context, || proxied.service.n_accepted() == 1);
