@@ -8,6 +8,7 @@
 
 #![allow(non_camel_case_types)]
 
+use crate::client_hello::ClientHello;
 use gio::ffi::{GSocketConnection, GSocketListener, GSocketListenerClass};
 use glib::ffi::{GError, gboolean, gpointer};
 use glib::gobject_ffi::GObject;
@@ -63,7 +64,7 @@ pub struct UsherSocketServiceClass {
 }
 
 /// `UsherClientHello`: the instance structure, opaque to C (`G_DECLARE_FINAL_TYPE`).
-pub type UsherClientHello = <crate::ClientHello as glib::object::ObjectType>::GlibType;
+pub type UsherClientHello = <ClientHello as glib::object::ObjectType>::GlibType;
 
 /// `UsherThreadedSocketService`: the instance structure. It has no public fields.
 #[repr(C)]
@@ -269,7 +270,7 @@ pub(crate) trait SocketServiceClassHandlers: ObjectSubclass {
     fn select_certificate(
         &self,
         connection: &gio::SocketConnection,
-        client_hello: &crate::ClientHello,
+        client_hello: &ClientHello,
     ) -> Option<gio::TlsCertificate>;
 }
 
@@ -483,7 +484,7 @@ fn base_class<T: ObjectSubclass>() -> &'static T::Class {
 pub(crate) fn call_select_certificate<T>(
     service: &T::Type,
     connection: &gio::SocketConnection,
-    client_hello: &crate::ClientHello,
+    client_hello: &ClientHello,
 ) -> Option<gio::TlsCertificate>
 where
     T: ObjectSubclass<Instance = UsherSocketService, Class = UsherSocketServiceClass>,

@@ -7,6 +7,7 @@ use std::ops::ControlFlow;
 use glib::prelude::*;
 use glib::subclass::SignalInvocationHint;
 
+use crate::client_hello::ClientHello;
 use crate::sys;
 
 /// `g_signal_accumulator_true_handled`: the emission stops at the first handler returning TRUE.
@@ -102,7 +103,7 @@ pub(crate) fn all_agree(
 /// The arguments of `select-certificate`, emitted on a `B`.
 pub(crate) fn select_certificate_args<B>(
     args: &[glib::Value],
-) -> Option<(&B, &gio::SocketConnection, &crate::ClientHello)>
+) -> Option<(&B, &gio::SocketConnection, &ClientHello)>
 where
     for<'a> &'a B: glib::value::FromValue<'a>,
 {

@@ -11,6 +11,7 @@ use super::listening::{Adding, Served};
 use super::state::{AcceptMode, Backlog, Jobs, Lifecycle};
 use super::{Changes, Engine, Host, Waiter};
 use crate::log::debug;
+use crate::refusal::Refusal;
 use crate::socket_settings::{Resolved, SocketSettings, Watcher};
 use crate::sys::{SendObject, SendWeak};
 
@@ -352,7 +353,7 @@ impl Engine {
     }
 
     /// The connections refused for `reason`, or the pauses for it.
-    pub(crate) fn n_refused(&self, reason: crate::Refusal) -> u64 {
+    pub(crate) fn n_refused(&self, reason: Refusal) -> u64 {
         self.state().gate.refused.get(reason)
     }
 

@@ -64,8 +64,10 @@ use std::task::Waker;
 
 use gio::prelude::*;
 
+use crate::client_hello::ClientHello;
 use crate::connection::CloseSink;
 use crate::log::{Deferral, debug};
+use crate::refusal::Refusal;
 use crate::socket_settings::{SocketSettings, Watcher};
 use crate::sys::{SendObject, SendWeak, Wakeup};
 pub(crate) use credentials::checked as checked_credentials;
@@ -97,7 +99,7 @@ pub(crate) trait Host: IsA<gio::SocketListener> + IsA<glib::Object> {
     ) -> bool;
 
     /// Emits `refused`: a connection from `peer` was refused for `reason`.
-    fn refused(&self, peer: Option<std::net::IpAddr>, reason: crate::Refusal, error: &glib::Error);
+    fn refused(&self, peer: Option<std::net::IpAddr>, reason: Refusal, error: &glib::Error);
 
     /// Whether `accept-credentials` has something to decide: a handler, or a class handler of
     /// a subclass.
@@ -120,7 +122,7 @@ pub(crate) trait Host: IsA<gio::SocketListener> + IsA<glib::Object> {
     fn select_certificate(
         &self,
         connection: &gio::SocketConnection,
-        hello: &crate::ClientHello,
+        hello: &ClientHello,
     ) -> Option<gio::TlsCertificate>;
 
     /// Notifies the properties in `changes`, if anyone listens.
@@ -431,7 +433,7 @@ impl Engine {
     fn notice_pauses<H: Host>(host: &H, state: &mut State) -> Changes {
         let at_max = state.at_max_connections();
         if at_max && !state.pauses.at_max_connections {
-            state.gate.refused.count(crate::Refusal::MaxConnections);
+            state.gate.refused.count(Refusal::MaxConnections);
         }
         state.pauses.at_max_connections = at_max;
 
@@ -449,7 +451,7 @@ impl Engine {
         }
         state.pauses.overloaded = overloaded;
         if overloaded {
-            state.gate.refused.count(crate::Refusal::Overload);
+            state.gate.refused.count(Refusal::Overload);
             debug!("accepting paused: {:?}", state.gate.overload);
         } else {
             debug!("accepting again");

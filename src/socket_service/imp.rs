@@ -6,14 +6,17 @@ use std::sync::{Arc, LazyLock, Mutex, OnceLock, PoisonError};
 use gio::prelude::*;
 use glib::subclass::{Signal, prelude::*};
 
+use crate::client_hello::ClientHello;
 use crate::engine::{Adding, Changes, Engine, Host};
 use crate::ffi;
 use crate::glib_property::{DescribedAsGlibs, glib_property};
 use crate::log::LOG_DOMAIN;
+use crate::refusal::Refusal;
 use crate::signals::{
     accept_certificate_args, accept_credentials_args, accept_error_args, all_agree, first_object,
     select_certificate_args, true_handled,
 };
+use crate::socket_settings::SocketSettings;
 use crate::socket_settings::{ProxySettings, TlsSettings};
 use crate::subclass::socket_listener::{SocketListenerImpl, SocketListenerImplExt};
 use crate::sys::{SendObject, SendWeak};
@@ -75,7 +78,7 @@ pub struct SocketService {
     /// and of every setting a socket's own settings leave unset: see
     /// [`SocketSettings`](crate::SocketSettings). The `tls-*`, `proxy-protocol-*` and
     /// `timeout` properties of the service are views of these.
-    #[property(name = "socket-settings", type = crate::SocketSettings,
+    #[property(name = "socket-settings", type = SocketSettings,
         get = |imp: &Self| imp.defaults().clone(), nick = "Socket settings",
         blurb = "The settings of the listening sockets that set none of their own")]
     /// The certificate, with its private key, the service serves TLS with; `None` (the
@@ -295,7 +298,7 @@ static SIGNALS: LazyLock<Vec<Signal>> =
                 .run_last()
                 .param_types([
                     gio::InetAddress::static_type(),
-                    crate::Refusal::static_type(),
+                    Refusal::static_type(),
                     glib::Error::static_type(),
                 ])
                 .build(),
@@ -303,7 +306,7 @@ static SIGNALS: LazyLock<Vec<Signal>> =
                 .run_last()
                 .param_types([
                     gio::SocketConnection::static_type(),
-                    crate::ClientHello::static_type(),
+                    ClientHello::static_type(),
                 ])
                 .return_type_from(gio::TlsCertificate::static_type())
                 .class_handler(|args| {
@@ -367,7 +370,7 @@ impl ffi::SocketServiceClassHandlers for SocketService {
     fn select_certificate(
         &self,
         _: &gio::SocketConnection,
-        _: &crate::ClientHello,
+        _: &ClientHello,
     ) -> Option<gio::TlsCertificate> {
         None
     }
@@ -494,7 +497,7 @@ impl SocketService {
 
     /// The service's own settings, of which its `tls-*`, `proxy-protocol-*` and `timeout`
     /// properties are views.
-    fn defaults(&self) -> &crate::SocketSettings {
+    fn defaults(&self) -> &SocketSettings {
         self.engine.defaults()
     }
 
@@ -544,7 +547,7 @@ impl Host for super::SocketService {
         )
     }
 
-    fn refused(&self, peer: Option<std::net::IpAddr>, reason: crate::Refusal, error: &glib::Error) {
+    fn refused(&self, peer: Option<std::net::IpAddr>, reason: Refusal, error: &glib::Error) {
         let signal = SIGNALS[SIGNAL_REFUSED].signal_id();
         // Nothing made for nobody: a flood of refusals costs no address object each.
         if glib::signal::signal_has_handler_pending(self, signal, None, false) {
@@ -585,7 +588,7 @@ impl Host for super::SocketService {
     fn select_certificate(
         &self,
         connection: &gio::SocketConnection,
-        hello: &crate::ClientHello,
+        hello: &ClientHello,
     ) -> Option<gio::TlsCertificate> {
         self.emit(
             SIGNALS[SIGNAL_SELECT_CERTIFICATE].signal_id(),

@@ -22,12 +22,14 @@ use gio::prelude::{
 };
 use glib::{prelude::*, signal::SignalHandlerId, subclass::prelude::*};
 
-use crate::SocketSettings;
+use crate::client_hello::ClientHello;
 use crate::engine::{Adding, Engine, Host};
+use crate::refusal::Refusal;
 use crate::signals::{
     accept_certificate_args, accept_credentials_args, accept_error_args,
     connect_connection_handler, select_certificate_args,
 };
+use crate::socket_settings::SocketSettings;
 use crate::sys::SendWeak;
 
 glib::wrapper! {
@@ -727,7 +729,7 @@ pub trait SocketServiceExt: IsA<SocketService> + 'static {
     /// [`Refusal::Overload`](crate::Refusal::Overload), how many times it paused
     /// accepting). Every refusal is also reported with `refused` and `accept-error`.
     #[doc(alias = "usher_socket_service_get_n_refused")]
-    fn n_refused(&self, reason: crate::Refusal) -> u64 {
+    fn n_refused(&self, reason: Refusal) -> u64 {
         self.as_ref().engine().n_refused(reason)
     }
 
@@ -739,12 +741,12 @@ pub trait SocketServiceExt: IsA<SocketService> + 'static {
     #[doc(alias = "refused")]
     fn connect_refused<F>(&self, f: F) -> SignalHandlerId
     where
-        F: Fn(&Self, Option<&gio::InetAddress>, crate::Refusal, &glib::Error) + 'static,
+        F: Fn(&Self, Option<&gio::InetAddress>, Refusal, &glib::Error) + 'static,
     {
         self.connect_local("refused", false, move |args| {
             let service = args[0].get::<&SocketService>().ok()?;
             let peer = args[1].get::<Option<gio::InetAddress>>().ok()?;
-            let reason = args[2].get::<crate::Refusal>().ok()?;
+            let reason = args[2].get::<Refusal>().ok()?;
             let error = args[3].get::<&glib::Error>().ok()?;
             if let Some(service) = service.downcast_ref::<Self>() {
                 f(service, peer.as_ref(), reason, error);
@@ -922,8 +924,7 @@ pub trait SocketServiceExt: IsA<SocketService> + 'static {
     #[doc(alias = "select-certificate")]
     fn connect_select_certificate<F>(&self, f: F) -> SignalHandlerId
     where
-        F: Fn(&Self, &gio::SocketConnection, &crate::ClientHello) -> Option<gio::TlsCertificate>
-            + 'static,
+        F: Fn(&Self, &gio::SocketConnection, &ClientHello) -> Option<gio::TlsCertificate> + 'static,
     {
         self.connect_local("select-certificate", false, move |args| {
             let certificate = select_certificate_args::<SocketService>(args).and_then(

@@ -23,6 +23,7 @@ use crate::engine::{Engine, Host};
 use crate::ffi;
 use crate::glib_property::{DescribedAsGlibs, glib_property};
 use crate::log::LOG_DOMAIN;
+use crate::socket_service::SocketService;
 use crate::subclass::socket_listener::SocketListenerImpl;
 use crate::subclass::socket_service::SocketServiceImpl;
 use crate::sys::{SendObject, ThreadPool};
@@ -58,7 +59,7 @@ impl Default for ThreadedSocketService {
 impl ObjectSubclass for ThreadedSocketService {
     const NAME: &'static str = "UsherThreadedSocketService";
     type Type = super::ThreadedSocketService;
-    type ParentType = crate::SocketService;
+    type ParentType = SocketService;
     type Instance = ffi::UsherThreadedSocketService;
     type Class = ffi::UsherThreadedSocketServiceClass;
 
@@ -87,7 +88,7 @@ impl ObjectImpl for ThreadedSocketService {
         self.parent_constructed();
         let limit = self.thread_limit();
         let _ = self.pool.set(ThreadPool::new(limit));
-        Engine::set_jobs_limit(self.obj().upcast_ref::<crate::SocketService>(), limit);
+        Engine::set_jobs_limit(self.obj().upcast_ref::<SocketService>(), limit);
     }
 }
 
@@ -103,7 +104,7 @@ impl SocketServiceImpl for ThreadedSocketService {
             return false;
         };
         let service = self.obj();
-        let service = service.upcast_ref::<crate::SocketService>();
+        let service = service.upcast_ref::<SocketService>();
         Engine::job_started(service);
         let job = Job {
             service: SendObject::new(self.obj().clone()),
@@ -154,10 +155,7 @@ impl Job {
         // shutdown completes (Python, say) does not see the service finalized in a worker
         // meanwhile. The last reference to the service may still go here, as in GLib.
         drop((connection, source_object));
-        let engine = service
-            .upcast_ref::<crate::SocketService>()
-            .engine()
-            .clone();
+        let engine = service.upcast_ref::<SocketService>().engine().clone();
         drop(service);
         engine.job_finished();
     }

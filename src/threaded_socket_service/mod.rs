@@ -9,8 +9,8 @@ pub use imp::ThreadedSocketServicePropertiesExt;
 
 use glib::{prelude::*, signal::SignalHandlerId};
 
-use crate::SocketService;
 use crate::signals::connect_connection_handler;
+use crate::socket_service::SocketService;
 
 glib::wrapper! {
     /// A [`SocketService`] that runs a blocking handler per connection in a thread pool.
