@@ -240,6 +240,32 @@ fn begin_shutdown(service: &usher::SocketService) -> Rc<Cell<bool>> {
 }
 
 #[test]
+fn a_settings_change_during_a_shutdown_leaves_the_closed_sockets_alone() {
+    // A socket a shutdown closed still hands out its queue, with the settings as they are; its
+    // TCP options are not set again (the socket is closed), and nothing is warned about.
+    with_context(|context| {
+        let service = usher::SocketService::new();
+        let (served, _clients) = two_clients_waiting_in_the_queue(context, &service);
+        let warnings = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let handler = glib::log_set_handler(
+            Some("Usher"),
+            glib::LogLevels::LEVEL_WARNING | glib::LogLevels::LEVEL_CRITICAL,
+            false,
+            false,
+            {
+                let warnings = warnings.clone();
+                move |_, _, message| warnings.lock().unwrap().push(message.to_owned())
+            },
+        );
+        let _done = begin_shutdown(&service);
+        service.socket_settings().set_tcp_keepalive(true);
+        iterate_until(context, || served.borrow().len() == 3);
+        glib::log_remove_handler(Some("Usher"), handler);
+        assert_eq!(*warnings.lock().unwrap(), Vec::<String>::new());
+    })
+}
+
+#[test]
 fn a_shutdown_hands_out_the_clients_waiting_in_a_sockets_queue() {
     with_context(|context| {
         let service = usher::SocketService::new();

@@ -833,6 +833,48 @@ fn close_connections_during_a_shutdown_closes_a_connection_still_in_its_header_a
 }
 
 #[test]
+fn a_shutdown_serves_a_header_in_progress_after_the_application_let_go_of_the_service() {
+    // The shutdown keeps the service alive until it has handed out every client it accepted,
+    // as the GTask of `usher_socket_service_shutdown_async()` does in C.
+    with_context(|context| {
+        let Proxied {
+            service,
+            address,
+            served,
+            ..
+        } = Proxied::new(&["127.0.0.1"]);
+        service.set_proxy_protocol_timeout(0);
+        let mut waiting = TcpStream::connect(address).unwrap();
+        waiting.write_all(b"PROXY TCP4 ").unwrap();
+        iterate_until(context, || service.n_accepted() == 1);
+        let done = Rc::new(std::cell::Cell::new(false));
+        service.shutdown_async(None::<&gio::Cancellable>, {
+            let done = done.clone();
+            move |result| {
+                result.unwrap();
+                done.set(true);
+            }
+        });
+        drop(service);
+        drain(context);
+        let client = spawn_client(context, move || {
+            waiting.set_read_timeout(Some(DEADLINE)).unwrap();
+            waiting
+                .write_all(b"192.0.2.1 192.0.2.100 1000 80\r\nafter the shutdown\n")
+                .unwrap();
+            let mut reply = String::new();
+            let _ = BufReader::new(&waiting).read_line(&mut reply);
+            reply
+        });
+        iterate_until(context, || client.is_finished());
+        assert_eq!(client.join().unwrap(), "after the shutdown\n");
+        assert_eq!(served.borrow().len(), 1);
+        served.borrow_mut().clear();
+        iterate_until(context, || done.get());
+    })
+}
+
+#[test]
 fn close_connections_closes_those_still_waiting_for_their_first_bytes() {
     with_context(|context| {
         // 127.0.0.1 is not trusted: the service waits for its first bytes, to refuse a header.

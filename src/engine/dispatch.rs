@@ -113,7 +113,7 @@ impl Engine {
                     &serving,
                 )),
                 Err(error) => {
-                    engine.state().registry.release(client.peer);
+                    engine.state().dropped(client.peer);
                     Self::accept_failed(host, error, Failure::Transient);
                 }
             }
@@ -170,11 +170,9 @@ impl Engine {
         serving: &Serving,
     ) -> Changes {
         let engine = host.engine();
-        let key = {
-            let mut state = engine.state();
-            state.n_accepted += 1;
-            state.registry.insert(SendObject::new(socket.clone()), peer)
-        };
+        let key = engine
+            .state()
+            .counted(SendObject::new(socket.clone()), peer);
         let connection = connection::new_tracked(&socket, serving.shared.clone(), key);
         let arriving = Arriving {
             connection: SendObject::new(connection),
@@ -440,6 +438,7 @@ impl Engine {
                     Refusal::PeerCap,
                 )
             })?;
+            state.in_hand += 1;
             Ok(Serving {
                 most: 1,
                 resolved,

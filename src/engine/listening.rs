@@ -99,7 +99,8 @@ impl Listening {
         if versions != self.versions {
             let (tcp, unix) = (self.resolved.tcp, self.resolved.unix);
             (self.resolved, self.versions) = resolve(self.settings.as_deref(), defaults);
-            if self.resolved.tcp != tcp {
+            // A socket closed under the service only hands out clients it had accepted.
+            if self.resolved.tcp != tcp && !self.socket.is_closed() {
                 tune(&self.socket, &tcp, &self.resolved.tcp);
             }
             // Only when they change: the file had them from its bind on.

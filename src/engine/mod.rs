@@ -201,7 +201,7 @@ pub(super) struct Effects {
     changes: Changes,
     /// Start an accept through the listener with this cancellable, on the service's context.
     listener_accept: Option<gio::Cancellable>,
-    /// Readers of an `IncomingStream` to wake: the listener is closed.
+    /// Readers of an `IncomingStream` to wake: the service hands out no more connections.
     wake: Vec<Waker>,
 }
 
@@ -411,7 +411,11 @@ impl Engine {
 
         // Like GLib's pending accept, an active service with sockets keeps itself alive. While an
         // accept through the listener is in flight its `GTask` holds that reference, as in GLib.
-        let keep_alive = state.accepting() && !accepting_through_listener;
+        // A shutdown keeps it alive until it has handed out every client already accepted:
+        // the application may let go of it (a future dropped, the last reference in a handler).
+        let serving_accepted =
+            state.lifecycle == Lifecycle::ShuttingDown && !state.hands_out_no_more();
+        let keep_alive = (state.accepting() && !accepting_through_listener) || serving_accepted;
         match (&state.keep_alive, keep_alive) {
             (None, true) => {
                 state.keep_alive = Some(SendObject::new(host.clone().upcast::<glib::Object>()))

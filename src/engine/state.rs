@@ -26,7 +26,8 @@ pub(crate) enum Lifecycle {
     Stopped,
     /// Accepting, whenever there is room.
     Active,
-    /// A shutdown closed the listener and waits for the live connections to end.
+    /// A shutdown closed the listener; it serves the clients already accepted and waits for
+    /// the live connections to end.
     ShuttingDown,
     /// The listener is closed; the service will never accept again.
     Closed,
@@ -158,6 +159,9 @@ pub(crate) struct State {
     /// Sockets a shutdown closed with clients still waiting in their queue: kept, unwatched,
     /// until those are handed out, as a shutdown serves every client already taken in.
     pub(super) draining: Vec<Listening>,
+    /// Clients taken off a queue and not yet counted live, between the two locks of a hand-out:
+    /// a shutdown from another thread meanwhile still serves them.
+    pub(super) in_hand: usize,
     next_id: u32,
     /// Brings the service back, in the next main-loop iteration, to hand out clients it took
     /// in and had no time for yet.
@@ -177,12 +181,14 @@ pub(crate) struct State {
     pub(super) n_accepted: u64,
     pub(super) n_accept_errors: u64,
     pub(super) warnings: WarningLimiter,
-    /// The reference an accepting service holds to itself, as GLib's pending `GTask` does.
+    /// The reference an accepting service holds to itself, as GLib's pending `GTask` does, and
+    /// a shutting down one while it has clients to hand out.
     pub(super) keep_alive: Option<SendObject<glib::Object>>,
     pub(super) mail: Mail,
     /// The shutdowns waiting for the last connection to end.
     pub(super) shutdown_waiters: Vec<Waiter>,
-    /// Readers of an `IncomingStream`, to wake once the listener is closed.
+    /// Readers of an `IncomingStream`, to wake once the service hands out no more
+    /// connections.
     pub(super) stream_wakers: Vec<std::task::Waker>,
 }
 
@@ -204,6 +210,7 @@ impl State {
             fallback,
             sockets: Vec::new(),
             draining: Vec::new(),
+            in_hand: 0,
             next_id: 0,
             resume: None,
             backoff: Backoff::default(),
@@ -231,6 +238,7 @@ impl State {
         self.registry.live() == 0
             && self.jobs.is_none_or(|jobs| jobs.running == 0)
             && self.draining.is_empty()
+            && self.in_hand == 0
     }
 
     /// Whether the service will hand out no more connections: its listener is closed and, in a
@@ -240,7 +248,10 @@ impl State {
         match self.lifecycle {
             Lifecycle::Closed => true,
             Lifecycle::ShuttingDown => {
-                self.draining.is_empty() && self.proxy.reads.len() == 0 && self.tls.handshakes == 0
+                self.draining.is_empty()
+                    && self.in_hand == 0
+                    && self.proxy.reads.len() == 0
+                    && self.tls.handshakes == 0
             }
             Lifecycle::Active | Lifecycle::Stopped => false,
         }
@@ -449,12 +460,28 @@ impl State {
         (max != 0 && count > max).then(|| refusal(Some(peer), None, count - 1))
     }
 
-    /// The oldest client waiting on socket `id`, to hand out now, if the service may.
+    /// The oldest client waiting on socket `id`, to hand out now, if the service may: in hand
+    /// until [`counted()`](Self::counted) or [`dropped()`](Self::dropped).
     pub(super) fn next_waiting(&mut self, id: u32) -> Option<sys::Accepted> {
         if !self.may_hand_out() {
             return None;
         }
-        self.listening_mut(id)?.waiting.pop_front()
+        let client = self.listening_mut(id)?.waiting.pop_front()?;
+        self.in_hand += 1;
+        Some(client)
+    }
+
+    /// Counts a client in hand as a live connection (`socket`); returns its key.
+    pub(super) fn counted(&mut self, socket: SendObject<gio::Socket>, peer: Option<IpAddr>) -> u64 {
+        self.in_hand -= 1;
+        self.n_accepted += 1;
+        self.registry.insert(socket, peer)
+    }
+
+    /// Lets go of a client in hand that could not be handed out.
+    pub(super) fn dropped(&mut self, peer: Option<IpAddr>) {
+        self.in_hand -= 1;
+        self.registry.release(peer);
     }
 
     /// The ids of the sockets with clients waiting to be handed out.

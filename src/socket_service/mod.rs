@@ -218,7 +218,8 @@ pub trait SocketServiceExt: IsA<SocketService> + 'static {
     /// Shuts the service down gracefully, at once, as
     /// [`shutdown_async`](Self::shutdown_async) does (serving every client already accepted),
     /// and returns a future that completes once all of those were handed out and every live
-    /// connection is closed. Dropping the future stops waiting, not the shutdown.
+    /// connection is closed. Dropping the future stops waiting, not the shutdown: the service
+    /// keeps itself alive until it has handed those clients out, whoever else lets go of it.
     ///
     /// ```no_run
     /// # use usher::prelude::*;

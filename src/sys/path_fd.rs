@@ -57,7 +57,17 @@ impl PathFd {
         // fchmodat() does without it, through the descriptor's link in /proc, which leads to
         // the inode itself.
         let link = format!("/proc/self/fd/{}", self.0.as_raw_fd());
-        std::fs::set_permissions(link, std::fs::Permissions::from_mode(mode))
+        std::fs::set_permissions(&link, std::fs::Permissions::from_mode(mode)).map_err(|error| {
+            // The descriptor is open: its link is missing only where /proc is not mounted.
+            if error.kind() == io::ErrorKind::NotFound {
+                io::Error::new(
+                    error.kind(),
+                    format!("{link} is missing ({error}): changing the mode needs /proc mounted"),
+                )
+            } else {
+                error
+            }
+        })
     }
 }
 
