@@ -94,22 +94,17 @@ pub unsafe extern "C" fn usher_socket_service_hand_over_finish(
         G_IS_ASYNC_RESULT(result),
         error_is_unset(error),
     }
-    unsafe {
-        let task = result as *mut gio::ffi::GTask;
-        let ours = gio::ffi::g_task_is_valid(result, service as *mut glib::gobject_ffi::GObject)
-            != glib::ffi::GFALSE
-            && gio::ffi::g_task_get_source_tag(task) == hand_over_source_tag();
-        if !ours {
-            set_error(
-                error,
-                glib::Error::new(
-                    gio::IOErrorEnum::InvalidArgument,
-                    "The result is not from this service's hand_over_async()",
-                ),
-            );
-            return 0;
-        }
-        let handed = gio::ffi::g_task_propagate_int(task, error);
-        c_uint::try_from(handed).unwrap_or(0)
-    }
+    let Some(task) = (unsafe {
+        own_task(
+            service,
+            result,
+            hand_over_source_tag(),
+            "hand_over_async()",
+            error,
+        )
+    }) else {
+        return 0;
+    };
+    let handed = unsafe { gio::ffi::g_task_propagate_int(task, error) };
+    c_uint::try_from(handed).unwrap_or(0)
 }

@@ -117,6 +117,34 @@ unsafe fn set_error(error: *mut *mut glib::ffi::GError, failure: glib::Error) {
     }
 }
 
+/// `result` as the `GTask` that `service`'s `what` (such as `shutdown_async()`) made with
+/// source tag `tag`; otherwise `None`, with an error in `error` that says so.
+unsafe fn own_task(
+    service: *mut crate::ffi::UsherSocketService,
+    result: *mut gio::ffi::GAsyncResult,
+    tag: glib::ffi::gpointer,
+    what: &str,
+    error: *mut *mut glib::ffi::GError,
+) -> Option<*mut gio::ffi::GTask> {
+    let task = result as *mut gio::ffi::GTask;
+    // SAFETY: `result` is a GAsyncResult, checked by the caller; g_task_is_valid() checks that
+    // it is a GTask before the source tag is read.
+    let ours = unsafe {
+        gio::ffi::g_task_is_valid(result, service as *mut glib::gobject_ffi::GObject)
+            != glib::ffi::GFALSE
+            && gio::ffi::g_task_get_source_tag(task) == tag
+    };
+    if !ours {
+        let failure = glib::Error::new(
+            gio::IOErrorEnum::InvalidArgument,
+            &format!("The result is not from this service's {what}"),
+        );
+        unsafe { set_error(error, failure) };
+        return None;
+    }
+    Some(task)
+}
+
 /// `TRUE`, or `FALSE` with `failure` in `error`.
 unsafe fn boolean_or_error(
     result: Result<(), glib::Error>,

@@ -139,21 +139,16 @@ pub unsafe extern "C" fn usher_socket_service_shutdown_finish(
         G_IS_ASYNC_RESULT(result),
         error_is_unset(error),
     }
-    unsafe {
-        let task = result as *mut gio::ffi::GTask;
-        let ours = gio::ffi::g_task_is_valid(result, service as *mut glib::gobject_ffi::GObject)
-            != glib::ffi::GFALSE
-            && gio::ffi::g_task_get_source_tag(task) == shutdown_source_tag();
-        if !ours {
-            set_error(
-                error,
-                glib::Error::new(
-                    gio::IOErrorEnum::InvalidArgument,
-                    "The result is not from this service's shutdown_async()",
-                ),
-            );
-            return glib::ffi::GFALSE;
-        }
-        gio::ffi::g_task_propagate_boolean(task, error)
-    }
+    let Some(task) = (unsafe {
+        own_task(
+            service,
+            result,
+            shutdown_source_tag(),
+            "shutdown_async()",
+            error,
+        )
+    }) else {
+        return glib::ffi::GFALSE;
+    };
+    unsafe { gio::ffi::g_task_propagate_boolean(task, error) }
 }

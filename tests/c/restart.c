@@ -3,6 +3,7 @@
  * socket's name travels with it; the file descriptor store talks to a stand-in for systemd;
  * and failures and misuse are reported. */
 
+#include <string.h>
 #include <unistd.h>
 
 #include <usher/usher.h>
@@ -265,6 +266,27 @@ test_misuse_is_a_critical (void)
   g_test_expect_message ("Usher", G_LOG_LEVEL_CRITICAL, "*usher_socket_service_hand_over_finish*");
   g_assert_cmpuint (usher_socket_service_hand_over_finish (service, NULL, NULL), ==, 0);
   g_test_assert_expected_messages ();
+
+  /* A result of another call, or of another service, is an error, not a crash. */
+  {
+    g_autoptr(UsherSocketService) other = usher_socket_service_new ();
+    g_autoptr(GTask) foreign = g_task_new (service, NULL, NULL, NULL);
+    g_autoptr(GTask) others = g_task_new (other, NULL, NULL, NULL);
+    g_autoptr(GError) error = NULL;
+
+    g_task_set_source_tag (others, usher_socket_service_shutdown_async);
+    g_assert_cmpuint (usher_socket_service_hand_over_finish (service, G_ASYNC_RESULT (foreign),
+                                                             &error), ==, 0);
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+    g_assert_nonnull (strstr (error->message, "hand_over_async()"));
+    g_clear_error (&error);
+    g_assert_false (usher_socket_service_shutdown_finish (service, G_ASYNC_RESULT (others),
+                                                          &error));
+    g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+    g_assert_nonnull (strstr (error->message, "shutdown_async()"));
+    g_task_return_boolean (foreign, TRUE);
+    g_task_return_boolean (others, TRUE);
+  }
 
   g_test_expect_message ("Usher", G_LOG_LEVEL_CRITICAL, "*usher_socket_service_store_sockets*");
   g_assert_cmpuint (usher_socket_service_store_sockets (NULL, NULL), ==, 0);
