@@ -3,8 +3,8 @@
 //! over, then lets its own connections finish and exits.
 //!
 //! ```text
-//! cargo run --example restart [PORT] [--unix PATH]
-//! cargo run --example restart -- --fd-store [PORT]
+//! cargo run --example restart [PORT] [--unix PATH] [--tls CERT.pem KEY.pem]
+//! cargo run --example restart -- --fd-store [PORT] [--unix PATH] [--tls CERT.pem KEY.pem]
 //! ```
 //!
 //! It listens on `PORT` (2024; 0 for one the system picks) of every address, and at `PATH` if
@@ -19,11 +19,12 @@
 //!
 //! On `SIGHUP`: [`hand_over_future()`](usher::SocketServiceExt::hand_over_future) listens on
 //! an abstract Unix socket named after the process, the successor starts with `--take-over
-//! NAME` and [`take_over()`](usher::SocketServiceExt::take_over)s the sockets, and once it
-//! accepts the predecessor shuts down with a deadline of 10 s for its connections. Clients
-//! that come meanwhile wait in the kernel's backlog, which both processes share: none is
-//! refused. A successor that exits first, or is not ready within 10 s, changes nothing: the
-//! service serves on. `SIGINT` and `SIGTERM` shut down gracefully, as the echo example does.
+//! NAME` (and `--tls CERT KEY` if given) and
+//! [`take_over()`](usher::SocketServiceExt::take_over)s the sockets, and once it accepts the
+//! predecessor shuts down with a deadline of 10 s for its connections. Clients that come
+//! meanwhile wait in the kernel's backlog, which both processes share: none is refused. A
+//! successor that exits first, or is not ready within 10 s, changes nothing: the service
+//! serves on. `SIGINT` and `SIGTERM` shut down gracefully, as the echo example does.
 //!
 //! With `--fd-store`, for a systemd unit with `Type=notify` and `FileDescriptorStoreMax=`, it
 //! takes its sockets from systemd (`LISTEN_FDS`) when there are some; otherwise it listens, and
@@ -34,6 +35,11 @@
 //! microseconds of the system's monotonic clock (`glib::monotonic_time()`): the gap of a
 //! handover is the successor's first accept minus the predecessor's last (less than 0 when
 //! both accepted for a while).
+//!
+//! With `--tls`, it serves TLS with that certificate and key (the service's `tls-certificate`,
+//! so on every socket, the Unix one too), and its successors get the same option: try it with
+//! `openssl s_client -quiet -connect localhost:2024`. A shutdown serves the clients still in
+//! their handshake too.
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -53,6 +59,9 @@ const READY: Duration = Duration::from_secs(10);
 
 fn main() -> glib::ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    // `--tls CERT KEY` goes on to the successor.
+    let (args, tls) = split_tls(&args);
+    let tls: Rc<[String]> = tls.into();
     let service = usher::SocketService::new();
     let main_loop = glib::MainLoop::new(None, false);
     let accepts = Accepts::default();
@@ -66,14 +75,19 @@ fn main() -> glib::ExitCode {
     });
     let restarting = Rc::new(Cell::new(false));
     glib_unix::unix_signal_add_local(libc::SIGHUP, {
-        let (service, main_loop, accepts) = (service.clone(), main_loop.clone(), accepts.clone());
+        let (service, main_loop, accepts, tls) = (
+            service.clone(),
+            main_loop.clone(),
+            accepts.clone(),
+            tls.clone(),
+        );
         move || {
             if !restarting.replace(true) {
-                let restarting = restarting.clone();
+                let (restarting, tls) = (restarting.clone(), tls.clone());
                 let (service, main_loop, accepts) =
                     (service.clone(), main_loop.clone(), accepts.clone());
                 glib::spawn_future_local(async move {
-                    if restart(&service).await {
+                    if restart(&service, &tls).await {
                         drain(&service, &accepts).await;
                         main_loop.quit();
                     } else {
@@ -99,7 +113,7 @@ fn main() -> glib::ExitCode {
 
     // Once the signals are handled.
     let tag = glib::Object::with_type(glib::Object::static_type());
-    if let Err(error) = listen(&service, &tag, &args) {
+    if let Err(error) = listen(&service, &tag, args, &tls) {
         say(&format!("{error}"));
         return glib::ExitCode::FAILURE;
     }
@@ -112,12 +126,28 @@ fn say(line: &str) {
     println!("[{}] {line}", std::process::id());
 }
 
-/// Adds the sockets the command line asks for: a predecessor's, systemd's, or new ones.
+/// `--tls CERT KEY` at the end of `args`: the arguments before, and those three (none
+/// without).
+fn split_tls(args: &[String]) -> (&[String], &[String]) {
+    match args {
+        [.., option, _, _] if option == "--tls" => args.split_at(args.len() - 3),
+        _ => (args, &[]),
+    }
+}
+
+/// Serves TLS if `tls` asks, and adds the sockets the command line asks for: a predecessor's,
+/// systemd's, or new ones.
 fn listen(
     service: &usher::SocketService,
     tag: &glib::Object,
     args: &[String],
+    tls: &[String],
 ) -> Result<(), glib::Error> {
+    if let [_, certificate, key] = tls {
+        let certificate = gio::TlsCertificate::from_files(certificate, key)?;
+        service.set_tls_certificate(Some(&certificate));
+        say("Serving TLS.");
+    }
     let tag_of = |name: &str| (name == NAME).then(|| tag.clone());
     match args {
         [option, name] if option == "--take-over" => {
@@ -154,7 +184,10 @@ fn listen_anew(
     let usage = || {
         glib::Error::new(
             gio::IOErrorEnum::InvalidArgument,
-            "usage: restart [PORT] [--unix PATH] | --fd-store [PORT] [--unix PATH]",
+            concat!(
+                "usage: restart [PORT] [--unix PATH] [--tls CERT KEY]",
+                " | --fd-store [PORT] [--unix PATH] [--tls CERT KEY]"
+            ),
         )
     };
     let (port, unix) = match args {
@@ -189,8 +222,9 @@ fn listen_anew(
     Ok(())
 }
 
-/// Starts the successor and hands the sockets over; whether it took them.
-async fn restart(service: &usher::SocketService) -> bool {
+/// Starts the successor, with the `tls` options, and hands the sockets over; whether it took
+/// them.
+async fn restart(service: &usher::SocketService, tls: &[String]) -> bool {
     static RESTARTS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let name = format!(
         "usher-restart-{}-{}",
@@ -203,10 +237,9 @@ async fn restart(service: &usher::SocketService) -> bool {
     // Listening before the successor starts.
     let handover = service.hand_over_future(&address);
     let program = std::env::current_exe().unwrap_or_else(|_| "/proc/self/exe".into());
-    let successor = match gio::Subprocess::newv(
-        &[program.as_os_str(), "--take-over".as_ref(), name.as_ref()],
-        gio::SubprocessFlags::NONE,
-    ) {
+    let mut argv = vec![program.as_os_str(), "--take-over".as_ref(), name.as_ref()];
+    argv.extend(tls.iter().map(std::ffi::OsStr::new));
+    let successor = match gio::Subprocess::newv(&argv, gio::SubprocessFlags::NONE) {
         Ok(successor) => successor,
         Err(error) => {
             say(&format!("Cannot start the successor: {error}"));
