@@ -2,7 +2,8 @@
 """The PROXY protocol through PyGObject: the proxy-protocol-* properties and their
 notifications, try_set_proxy_protocol_peers() raising GLib.Error, v1 and v2 headers from a
 Python client and what Usher.ProxyInfo says of them, a forged header from an untrusted address,
-and a subclass that reads the info in do_incoming."""
+a shutdown that serves a client still in its header, and a subclass that reads the info in
+do_incoming."""
 
 import socket
 import struct
@@ -134,6 +135,28 @@ class Proxied(unittest.TestCase):
         self.assertIsNone(info.props.authority)
         self.assertIsNone(info.get_unique_id())
         self.assertIsNone(info.get_tlv(0x01))
+        self.assertEqual(self.errors, [])
+
+    def test_a_shutdown_serves_a_client_still_in_its_header(self):
+        port = self.serve()
+        self.service.props.proxy_protocol_timeout = 0
+        client = send(port, b"PROXY TCP4 ")
+        self.addCleanup(client.close)
+        iterate_until(lambda: self.service.props.n_accepted == 1)
+        done = []
+        self.service.shutdown_async(
+            None, lambda service, result: done.append(service.shutdown_finish(result)))
+        refused = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        with self.assertRaises(ConnectionRefusedError):
+            refused.connect(("127.0.0.1", port))
+        refused.close()
+        # The rest of its header, after the shutdown began: served all the same.
+        client.sendall(b"192.0.2.9 192.0.2.1 5555 80\r\nstill served\n")
+        iterate_until(lambda: self.served and "line" in self.served[-1])
+        self.assertEqual(read_to_end(client), b"still served\n")
+        self.assertEqual(inet(self.served[0]["info"].get_source_address()), ("192.0.2.9", 5555))
+        iterate_until(lambda: done)
+        self.assertEqual(done, [True])
         self.assertEqual(self.errors, [])
 
     def test_a_v2_header_gives_its_addresses_and_tlvs(self):
