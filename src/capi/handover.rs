@@ -5,6 +5,7 @@ use std::ffi::c_uint;
 use glib::translate::*;
 
 use super::socket_service::service;
+use super::task::{PendingTask, own_task};
 use super::*;
 use crate::ffi::UsherSocketService;
 use crate::prelude::*;
@@ -12,32 +13,6 @@ use crate::prelude::*;
 /// The source tag of the tasks of `hand_over_async`, to recognise them in `hand_over_finish`.
 fn hand_over_source_tag() -> glib::ffi::gpointer {
     usher_socket_service_hand_over_async as *const () as glib::ffi::gpointer
-}
-
-/// A `GTask` of `usher_socket_service_hand_over_async()`, returned into once, on the context
-/// it was created on; dropped unreturned, it returns an error.
-struct Task(*mut gio::ffi::GTask);
-
-impl Task {
-    fn complete(self, result: Result<u32, glib::Error>) {
-        let task = std::mem::ManuallyDrop::new(self);
-        unsafe {
-            match result {
-                Ok(handed) => gio::ffi::g_task_return_int(task.0, handed as isize),
-                Err(error) => gio::ffi::g_task_return_error(task.0, error.into_glib_ptr()),
-            }
-            glib::gobject_ffi::g_object_unref(task.0 as *mut glib::gobject_ffi::GObject);
-        }
-    }
-}
-
-impl Drop for Task {
-    fn drop(&mut self) {
-        Task(self.0).complete(Err(glib::Error::new(
-            gio::IOErrorEnum::Cancelled,
-            "The handover was dropped before it completed",
-        )));
-    }
 }
 
 /// Whether this thread may run what the handover does on its thread-default context: it owns
@@ -63,15 +38,17 @@ pub unsafe extern "C" fn usher_socket_service_hand_over_async(
         thread_default_context_is_usable(),
     }
     let task = unsafe {
-        let task = gio::ffi::g_task_new(
-            service as *mut glib::gobject_ffi::GObject,
+        PendingTask::new(
+            service,
             cancellable,
             callback,
             user_data,
-        );
-        gio::ffi::g_task_set_source_tag(task, hand_over_source_tag());
-        gio::ffi::g_task_set_name(task, c"usher_socket_service_hand_over_async".as_ptr());
-        Task(task)
+            (
+                hand_over_source_tag(),
+                c"usher_socket_service_hand_over_async",
+            ),
+            "The handover was dropped before it completed",
+        )
     };
     let address: Borrowed<gio::SocketAddress> = unsafe { from_glib_borrow(address) };
     let cancellable: Borrowed<Option<gio::Cancellable>> = unsafe { from_glib_borrow(cancellable) };

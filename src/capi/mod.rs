@@ -6,7 +6,7 @@
 //! `libusher-1.so` compiles this module (feature `capi`).
 //!
 //! A file per type of the C API, as librsvg-c has: `socket_service.rs` (with `shutdown.rs` and
-//! `handover.rs`, its asynchronous shutdown and handover as `GTask`s),
+//! `handover.rs`, its asynchronous shutdown and handover as `GTask`s, made by `task.rs`),
 //! `threaded_socket_service.rs`, `socket_settings.rs`, `proxy_info.rs`, `refusal.rs`,
 //! `client_hello.rs`, `version.rs` (the library's version);
 //! `properties.rs` makes their properties' getters and setters; here, the argument checks and
@@ -100,6 +100,7 @@ mod refusal;
 mod shutdown;
 mod socket_service;
 mod socket_settings;
+mod task;
 mod threaded_socket_service;
 mod version;
 
@@ -115,34 +116,6 @@ unsafe fn set_error(error: *mut *mut glib::ffi::GError, failure: glib::Error) {
     if !error.is_null() {
         unsafe { *error = failure.into_glib_ptr() };
     }
-}
-
-/// `result` as the `GTask` that `service`'s `what` (such as `shutdown_async()`) made with
-/// source tag `tag`; otherwise `None`, with an error in `error` that says so.
-unsafe fn own_task(
-    service: *mut crate::ffi::UsherSocketService,
-    result: *mut gio::ffi::GAsyncResult,
-    tag: glib::ffi::gpointer,
-    what: &str,
-    error: *mut *mut glib::ffi::GError,
-) -> Option<*mut gio::ffi::GTask> {
-    let task = result as *mut gio::ffi::GTask;
-    // SAFETY: `result` is a GAsyncResult, checked by the caller; g_task_is_valid() checks that
-    // it is a GTask before the source tag is read.
-    let ours = unsafe {
-        gio::ffi::g_task_is_valid(result, service as *mut glib::gobject_ffi::GObject)
-            != glib::ffi::GFALSE
-            && gio::ffi::g_task_get_source_tag(task) == tag
-    };
-    if !ours {
-        let failure = glib::Error::new(
-            gio::IOErrorEnum::InvalidArgument,
-            &format!("The result is not from this service's {what}"),
-        );
-        unsafe { set_error(error, failure) };
-        return None;
-    }
-    Some(task)
 }
 
 /// `TRUE`, or `FALSE` with `failure` in `error`.

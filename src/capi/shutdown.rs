@@ -6,39 +6,10 @@ use gio::prelude::*;
 use glib::translate::*;
 
 use super::socket_service::service;
+use super::task::{PendingTask, own_task};
 use super::*;
 use crate::engine::Engine;
 use crate::ffi::UsherSocketService;
-
-/// A `GTask` of `usher_socket_service_shutdown_async()`, returned into once: with the
-/// shutdown's outcome, or, if it is dropped first (its service gone), an error.
-struct PendingTask(*mut gio::ffi::GTask);
-
-// SAFETY: a GTask may be returned into and unreferenced from any thread; GTask then calls back
-// on the context it was created on.
-unsafe impl Send for PendingTask {}
-
-impl PendingTask {
-    fn complete(self, result: Result<(), glib::Error>) {
-        let task = std::mem::ManuallyDrop::new(self);
-        unsafe {
-            match result {
-                Ok(()) => gio::ffi::g_task_return_boolean(task.0, glib::ffi::GTRUE),
-                Err(error) => gio::ffi::g_task_return_error(task.0, error.into_glib_ptr()),
-            }
-            glib::gobject_ffi::g_object_unref(task.0 as *mut glib::gobject_ffi::GObject);
-        }
-    }
-}
-
-impl Drop for PendingTask {
-    fn drop(&mut self) {
-        PendingTask(self.0).complete(Err(glib::Error::new(
-            gio::IOErrorEnum::Cancelled,
-            "The service went away before its shutdown completed",
-        )));
-    }
-}
 
 /// The source tag of the tasks of `shutdown_async`, to recognise them in `shutdown_finish`.
 fn shutdown_source_tag() -> glib::ffi::gpointer {
@@ -60,27 +31,28 @@ pub unsafe extern "C" fn usher_socket_service_shutdown_async(
         cancellable.is_null() || G_IS_CANCELLABLE(cancellable),
     }
     let task = unsafe {
-        let task = gio::ffi::g_task_new(
-            service as *mut glib::gobject_ffi::GObject,
+        PendingTask::new(
+            service,
             cancellable,
             callback,
             user_data,
-        );
-        gio::ffi::g_task_set_source_tag(task, shutdown_source_tag());
-        gio::ffi::g_task_set_name(task, c"usher_socket_service_shutdown_async".as_ptr());
-        if gio::ffi::g_task_return_error_if_cancelled(task) != glib::ffi::GFALSE {
-            glib::gobject_ffi::g_object_unref(task as *mut glib::gobject_ffi::GObject);
-            return;
-        }
-        task
+            (
+                shutdown_source_tag(),
+                c"usher_socket_service_shutdown_async",
+            ),
+            "The service went away before its shutdown completed",
+        )
     };
-    let pending = Arc::new(Mutex::new(Some(PendingTask(task))));
+    let Some(task) = task.unless_cancelled() else {
+        return;
+    };
+    let pending = Arc::new(Mutex::new(Some(task)));
     let cancellable: Option<gio::Cancellable> = unsafe { from_glib_none(cancellable) };
     let watch = cancellable.and_then(|cancellable| {
         let pending = pending.clone();
         let handler = cancellable.connect_cancelled(move |_| {
             if let Some(task) = take(&pending) {
-                task.complete(Err(glib::Error::new(
+                task.complete::<()>(Err(glib::Error::new(
                     gio::IOErrorEnum::Cancelled,
                     "Operation was cancelled",
                 )));
