@@ -7,7 +7,6 @@ use std::ops::ControlFlow;
 use glib::prelude::*;
 use glib::subclass::SignalInvocationHint;
 
-use crate::client_hello::ClientHello;
 use crate::sys;
 
 /// `g_signal_accumulator_true_handled`: the emission stops at the first handler returning TRUE.
@@ -72,17 +71,19 @@ where
     ))
 }
 
-/// The arguments of `accept-credentials`, emitted on a `B`.
-pub(crate) fn accept_credentials_args<B>(
+/// The arguments of a signal emitted on a `B` about a connection and a `T`: `accept-credentials`
+/// (`gio::Credentials`) and `select-certificate` (`ClientHello`).
+pub(crate) fn connection_args<B, T>(
     args: &[glib::Value],
-) -> Option<(&B, &gio::SocketConnection, &gio::Credentials)>
+) -> Option<(&B, &gio::SocketConnection, &T)>
 where
     for<'a> &'a B: glib::value::FromValue<'a>,
+    for<'a> &'a T: glib::value::FromValue<'a>,
 {
     Some((
         args[0].get::<&B>().ok()?,
         args[1].get().ok()?,
-        args[2].get().ok()?,
+        args[2].get::<&T>().ok()?,
     ))
 }
 
@@ -98,20 +99,6 @@ pub(crate) fn all_agree(
     } else {
         ControlFlow::Break(handler_return.clone())
     }
-}
-
-/// The arguments of `select-certificate`, emitted on a `B`.
-pub(crate) fn select_certificate_args<B>(
-    args: &[glib::Value],
-) -> Option<(&B, &gio::SocketConnection, &ClientHello)>
-where
-    for<'a> &'a B: glib::value::FromValue<'a>,
-{
-    Some((
-        args[0].get::<&B>().ok()?,
-        args[1].get().ok()?,
-        args[2].get().ok()?,
-    ))
 }
 
 /// The accumulator of a signal that returns an object or NULL: the emission stops at the first

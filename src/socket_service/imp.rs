@@ -13,8 +13,8 @@ use crate::glib_property::{DescribedAsGlibs, glib_property};
 use crate::log::LOG_DOMAIN;
 use crate::refusal::Refusal;
 use crate::signals::{
-    accept_certificate_args, accept_credentials_args, accept_error_args, all_agree, first_object,
-    select_certificate_args, true_handled,
+    accept_certificate_args, accept_error_args, all_agree, connection_args, first_object,
+    true_handled,
 };
 use crate::socket_settings::SocketSettings;
 use crate::socket_settings::{ProxySettings, TlsSettings};
@@ -238,92 +238,91 @@ const SIGNAL_ACCEPT_CREDENTIALS: usize = 2;
 const SIGNAL_REFUSED: usize = 3;
 const SIGNAL_SELECT_CERTIFICATE: usize = 4;
 
-static SIGNALS: LazyLock<Vec<Signal>> =
-    LazyLock::new(|| {
-        vec![
-            Signal::builder("accept-error")
-                .run_last()
-                .param_types([glib::Error::static_type()])
-                .class_handler(|args| {
-                    if let Some((service, error)) = accept_error_args::<super::SocketService>(args)
-                    {
-                        ffi::call_accept_error::<SocketService>(service, error);
-                    }
-                    None
-                })
-                .build(),
-            Signal::builder("accept-certificate")
-                .run_last()
-                .param_types([
-                    gio::TlsConnection::static_type(),
-                    gio::TlsCertificate::static_type(),
-                    gio::TlsCertificateFlags::static_type(),
-                ])
-                .return_type::<bool>()
-                .class_handler(|args| {
-                    let accepted = accept_certificate_args::<super::SocketService>(args)
-                        .is_some_and(|(service, connection, certificate, errors)| {
-                            ffi::call_accept_certificate::<SocketService>(
-                                service,
-                                connection,
-                                certificate,
-                                errors,
-                            )
-                        });
-                    Some(accepted.to_value())
-                })
-                .accumulator(true_handled)
-                .build(),
-            Signal::builder("accept-credentials")
-                .run_last()
-                .param_types([
-                    gio::SocketConnection::static_type(),
-                    gio::Credentials::static_type(),
-                ])
-                .return_type::<bool>()
-                .class_handler(|args| {
-                    let accepted = accept_credentials_args::<super::SocketService>(args)
-                        .is_none_or(|(service, connection, credentials)| {
-                            ffi::call_accept_credentials::<SocketService>(
-                                service,
-                                connection,
-                                credentials,
-                            )
-                        });
-                    Some(accepted.to_value())
-                })
-                .accumulator(all_agree)
-                .build(),
-            Signal::builder("refused")
-                .run_last()
-                .param_types([
-                    gio::InetAddress::static_type(),
-                    Refusal::static_type(),
-                    glib::Error::static_type(),
-                ])
-                .build(),
-            Signal::builder("select-certificate")
-                .run_last()
-                .param_types([
-                    gio::SocketConnection::static_type(),
-                    ClientHello::static_type(),
-                ])
-                .return_type_from(gio::TlsCertificate::static_type())
-                .class_handler(|args| {
-                    let certificate = select_certificate_args::<super::SocketService>(args)
-                        .and_then(|(service, connection, client_hello)| {
-                            ffi::call_select_certificate::<SocketService>(
-                                service,
-                                connection,
-                                client_hello,
-                            )
-                        });
-                    Some(certificate.to_value())
-                })
-                .accumulator(first_object)
-                .build(),
-        ]
-    });
+static SIGNALS: LazyLock<Vec<Signal>> = LazyLock::new(|| {
+    vec![
+        Signal::builder("accept-error")
+            .run_last()
+            .param_types([glib::Error::static_type()])
+            .class_handler(|args| {
+                if let Some((service, error)) = accept_error_args::<super::SocketService>(args) {
+                    ffi::call_accept_error::<SocketService>(service, error);
+                }
+                None
+            })
+            .build(),
+        Signal::builder("accept-certificate")
+            .run_last()
+            .param_types([
+                gio::TlsConnection::static_type(),
+                gio::TlsCertificate::static_type(),
+                gio::TlsCertificateFlags::static_type(),
+            ])
+            .return_type::<bool>()
+            .class_handler(|args| {
+                let accepted = accept_certificate_args::<super::SocketService>(args).is_some_and(
+                    |(service, connection, certificate, errors)| {
+                        ffi::call_accept_certificate::<SocketService>(
+                            service,
+                            connection,
+                            certificate,
+                            errors,
+                        )
+                    },
+                );
+                Some(accepted.to_value())
+            })
+            .accumulator(true_handled)
+            .build(),
+        Signal::builder("accept-credentials")
+            .run_last()
+            .param_types([
+                gio::SocketConnection::static_type(),
+                gio::Credentials::static_type(),
+            ])
+            .return_type::<bool>()
+            .class_handler(|args| {
+                let accepted = connection_args::<super::SocketService, gio::Credentials>(args)
+                    .is_none_or(|(service, connection, credentials)| {
+                        ffi::call_accept_credentials::<SocketService>(
+                            service,
+                            connection,
+                            credentials,
+                        )
+                    });
+                Some(accepted.to_value())
+            })
+            .accumulator(all_agree)
+            .build(),
+        Signal::builder("refused")
+            .run_last()
+            .param_types([
+                gio::InetAddress::static_type(),
+                Refusal::static_type(),
+                glib::Error::static_type(),
+            ])
+            .build(),
+        Signal::builder("select-certificate")
+            .run_last()
+            .param_types([
+                gio::SocketConnection::static_type(),
+                ClientHello::static_type(),
+            ])
+            .return_type_from(gio::TlsCertificate::static_type())
+            .class_handler(|args| {
+                let certificate = connection_args::<super::SocketService, ClientHello>(args)
+                    .and_then(|(service, connection, client_hello)| {
+                        ffi::call_select_certificate::<SocketService>(
+                            service,
+                            connection,
+                            client_hello,
+                        )
+                    });
+                Some(certificate.to_value())
+            })
+            .accumulator(first_object)
+            .build(),
+    ]
+});
 
 /// The class handlers of the service itself, as GLib's: `incoming` is not handled (as
 /// `g_socket_service_real_incoming`), a client certificate the backend could not verify is

@@ -26,8 +26,7 @@ use crate::client_hello::ClientHello;
 use crate::engine::{Adding, Engine, Host};
 use crate::refusal::Refusal;
 use crate::signals::{
-    accept_certificate_args, accept_credentials_args, accept_error_args,
-    connect_connection_handler, select_certificate_args,
+    accept_certificate_args, accept_error_args, connect_connection_handler, connection_args,
 };
 use crate::socket_settings::SocketSettings;
 use crate::sys::SendWeak;
@@ -889,7 +888,7 @@ pub trait SocketServiceExt: IsA<SocketService> + 'static {
         F: Fn(&Self, &gio::SocketConnection, &gio::Credentials) -> bool + 'static,
     {
         self.connect_local("accept-credentials", false, move |args| {
-            let accepted = accept_credentials_args::<SocketService>(args).is_some_and(
+            let accepted = connection_args::<SocketService, gio::Credentials>(args).is_some_and(
                 |(service, connection, credentials)| {
                     service
                         .downcast_ref::<Self>()
@@ -928,7 +927,7 @@ pub trait SocketServiceExt: IsA<SocketService> + 'static {
         F: Fn(&Self, &gio::SocketConnection, &ClientHello) -> Option<gio::TlsCertificate> + 'static,
     {
         self.connect_local("select-certificate", false, move |args| {
-            let certificate = select_certificate_args::<SocketService>(args).and_then(
+            let certificate = connection_args::<SocketService, ClientHello>(args).and_then(
                 |(service, connection, client_hello)| {
                     service
                         .downcast_ref::<Self>()
