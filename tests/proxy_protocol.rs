@@ -380,9 +380,7 @@ fn a_header_being_read_counts_toward_max_connections() {
         // No deadline: on a loaded machine the default 5 s can pass before the second client
         // is seen waiting, and a header refused at its deadline makes room for it.
         proxied.service.set_proxy_protocol_timeout(0);
-        let mut slow = TcpStream::connect(proxied.address).unwrap();
-        slow.write_all(b"PROXY TCP4 ").unwrap();
-        iterate_until(context, || proxied.service.n_accepted() == 1);
+        let mut slow = half_a_header(context, &proxied.service, proxied.address);
         assert_eq!(proxied.service.n_connections(), 1);
         // A second client waits in the backlog while the first is in its header.
         let address = proxied.address;
@@ -728,6 +726,37 @@ fn headers_still_awaited_count_toward_the_balancers_cap() {
     })
 }
 
+/// A client that has sent the first bytes of a PROXY header, once `service` has accepted it.
+fn half_a_header(
+    context: &glib::MainContext,
+    service: &usher::SocketService,
+    address: SocketAddr,
+) -> TcpStream {
+    let mut client = TcpStream::connect(address).unwrap();
+    client.write_all(b"PROXY TCP4 ").unwrap();
+    iterate_until(context, || service.n_accepted() == 1);
+    client
+}
+
+/// On a client thread, the rest of the header of a [`half_a_header()`] client and a line: the
+/// client, and what the service echoed (empty if it closed the connection instead).
+fn finish_the_header(
+    context: &glib::MainContext,
+    waiting: TcpStream,
+    line: &str,
+) -> (TcpStream, String) {
+    let sent = format!("192.0.2.1 192.0.2.100 1000 80\r\n{line}\n");
+    let client = spawn_client(context, move || {
+        waiting.set_read_timeout(Some(DEADLINE)).unwrap();
+        (&waiting).write_all(sent.as_bytes()).unwrap();
+        let mut reply = String::new();
+        let _ = BufReader::new(&waiting).read_line(&mut reply);
+        (waiting, reply)
+    });
+    iterate_until(context, || client.is_finished());
+    client.join().unwrap()
+}
+
 /// Begins `proxied`'s shutdown; the flag is set once it completes.
 fn begin_shutdown(proxied: &Proxied) -> Rc<std::cell::Cell<bool>> {
     let done = Rc::new(std::cell::Cell::new(false));
@@ -758,9 +787,7 @@ fn a_shutdown_serves_a_connection_still_in_its_header() {
     with_context(|context| {
         let proxied = Proxied::new(&["127.0.0.1"]);
         proxied.service.set_proxy_protocol_timeout(60);
-        let mut waiting = TcpStream::connect(proxied.address).unwrap();
-        waiting.write_all(b"PROXY TCP4 ").unwrap();
-        iterate_until(context, || proxied.service.n_accepted() == 1);
+        let mut waiting = half_a_header(context, &proxied.service, proxied.address);
 
         let done = begin_shutdown(&proxied);
         drain(context);
@@ -772,17 +799,7 @@ fn a_shutdown_serves_a_connection_still_in_its_header() {
         assert!(still_open(&mut waiting), "the header may still come");
 
         // The rest of the header, and a line: served as any other.
-        let client = spawn_client(context, move || {
-            waiting.set_read_timeout(Some(DEADLINE)).unwrap();
-            waiting
-                .write_all(b"192.0.2.1 192.0.2.100 1000 80\r\nafter the shutdown\n")
-                .unwrap();
-            let mut reply = String::new();
-            BufReader::new(&waiting).read_line(&mut reply).unwrap();
-            (waiting, reply)
-        });
-        iterate_until(context, || client.is_finished());
-        let (waiting, reply) = client.join().unwrap();
+        let (waiting, reply) = finish_the_header(context, waiting, "after the shutdown");
         assert_eq!(reply, "after the shutdown\n");
         assert_eq!(proxied.served.borrow().len(), 1);
         assert_eq!(
@@ -804,9 +821,7 @@ fn close_connections_during_a_shutdown_closes_a_connection_still_in_its_header_a
     with_context(|context| {
         let proxied = Proxied::new(&["127.0.0.1"]);
         proxied.service.set_proxy_protocol_timeout(60);
-        let mut waiting = TcpStream::connect(proxied.address).unwrap();
-        waiting.write_all(b"PROXY TCP4 ").unwrap();
-        iterate_until(context, || proxied.service.n_accepted() == 1);
+        let mut waiting = half_a_header(context, &proxied.service, proxied.address);
         let done = begin_shutdown(&proxied);
         drain(context);
         assert!(!done.get(), "the shutdown waits for the header");
@@ -844,9 +859,7 @@ fn a_shutdown_serves_a_header_in_progress_after_the_application_let_go_of_the_se
             ..
         } = Proxied::new(&["127.0.0.1"]);
         service.set_proxy_protocol_timeout(0);
-        let mut waiting = TcpStream::connect(address).unwrap();
-        waiting.write_all(b"PROXY TCP4 ").unwrap();
-        iterate_until(context, || service.n_accepted() == 1);
+        let waiting = half_a_header(context, &service, address);
         let done = Rc::new(std::cell::Cell::new(false));
         service.shutdown_async(None::<&gio::Cancellable>, {
             let done = done.clone();
@@ -857,17 +870,8 @@ fn a_shutdown_serves_a_header_in_progress_after_the_application_let_go_of_the_se
         });
         drop(service);
         drain(context);
-        let client = spawn_client(context, move || {
-            waiting.set_read_timeout(Some(DEADLINE)).unwrap();
-            waiting
-                .write_all(b"192.0.2.1 192.0.2.100 1000 80\r\nafter the shutdown\n")
-                .unwrap();
-            let mut reply = String::new();
-            let _ = BufReader::new(&waiting).read_line(&mut reply);
-            reply
-        });
-        iterate_until(context, || client.is_finished());
-        assert_eq!(client.join().unwrap(), "after the shutdown\n");
+        let (_, reply) = finish_the_header(context, waiting, "after the shutdown");
+        assert_eq!(reply, "after the shutdown\n");
         assert_eq!(served.borrow().len(), 1);
         served.borrow_mut().clear();
         iterate_until(context, || done.get());
