@@ -21,6 +21,13 @@ import sys
 import time
 
 DEADLINE = 30.0
+# Tries with new free ports when another process took one first.
+ATTEMPTS = 5
+
+
+class PortTaken(Exception):
+    """The program could not listen: another process took a port between free_ports() and its
+    bind (the other tests run meanwhile)."""
 
 
 def connect(port, program):
@@ -32,7 +39,11 @@ def connect(port, program):
             return socket.create_connection(("127.0.0.1", port), timeout=DEADLINE)
         except ConnectionRefusedError:
             if program.poll() is not None:
-                sys.exit(f"the program exited with status {program.returncode} before listening")
+                output = program.stdout.read()
+                if "already in use" in output:
+                    raise PortTaken(output)
+                sys.exit(f"the program exited with status {program.returncode} before listening:"
+                         f"\n{output}")
             if time.monotonic() - start > DEADLINE:
                 sys.exit(f"nothing listens on port {port}")
             time.sleep(delay)
@@ -111,11 +122,26 @@ def main():
     parser.add_argument("command", nargs="+")
     args = parser.parse_args()
 
-    ports = free_ports(2)
-    command = args.command + [str(port) for port in ports]
-    program = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    for attempt in range(1, ATTEMPTS + 1):
+        ports = free_ports(2)
+        command = args.command + [str(port) for port in ports]
+        # Its errors too: a demo says on either stream why it cannot listen.
+        program = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   text=True)
+        try:
+            first = f"hello on {ports[0]}"
+            reply = say(ports[0], first, program)
+            break
+        except PortTaken as taken:
+            # Only a port taken meanwhile is tried again, with others: any other failure to
+            # listen fails the test.
+            print(f"attempt {attempt}: a port was taken before the program listened: {taken}",
+                  file=sys.stderr)
+    else:
+        sys.exit(f"a port was taken before the program listened, {ATTEMPTS} times")
     try:
-        for port in ports:
+        assert reply == first + "\n", f"port {ports[0]} answered {reply!r}"
+        for port in ports[1:]:
             line = f"hello on {port}"
             reply = say(port, line, program)
             assert reply == line + "\n", f"port {port} answered {reply!r}"
